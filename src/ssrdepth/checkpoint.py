@@ -1,0 +1,122 @@
+"""Checkpoints that rebuild their own model.
+
+A checkpoint is a ``torch.save`` dict of plain types and tensors only, so it loads with
+``torch.load(weights_only=True)`` (no code is executed). It is written atomically. Keys:
+
+- ``format`` = ``"ssrdepth-checkpoint"``, ``version``;
+- ``model``: ``{"name", "in_channels", "options"}`` — enough for :func:`ssrdepth.models.create_model`;
+- ``input_size``: ``[H, W]`` the model was trained at;
+- ``target``: what the [0, 1] output means, e.g. ``{"kind": "disparity", "max_value": 192.0}``
+  (normalised disparity: pixels = output × max_value at the training width) or
+  ``{"kind": "depth", "max_value": 10.0}`` (metres = output × max_value);
+- ``state_dict``, ``step``, and optionally ``optimizer``, ``scheduler``, ``rng``, ``config``, ``metrics``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ssrdepth.io import atomic_path
+from ssrdepth.models import DepthNet, create_model
+
+FORMAT = "ssrdepth-checkpoint"
+VERSION = 1
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Name, input channels and options of a registered model: all it takes to rebuild it."""
+
+    name: str
+    in_channels: int = 1
+    options: dict[str, Any] = field(default_factory=dict)
+
+    def build(self) -> DepthNet:
+        return create_model(self.name, self.in_channels, **self.options)
+
+    @classmethod
+    def of(cls, model: DepthNet) -> ModelSpec:
+        return cls(model.name, model.in_channels, asdict(model.options))
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint. ``extra`` holds every other key (optimizer, rng, config, metrics, …)."""
+
+    path: Path
+    model: ModelSpec
+    input_size: tuple[int, int]
+    target: dict[str, Any]
+    state_dict: dict[str, torch.Tensor]
+    step: int
+    extra: dict[str, Any]
+
+    def build_model(self) -> DepthNet:
+        """The model with its weights loaded, in eval mode."""
+        net = self.model.build()
+        net.load_state_dict(self.state_dict)
+        return net.eval()
+
+
+def save_checkpoint(
+    path: str | os.PathLike[str],
+    model: DepthNet,
+    *,
+    input_size: tuple[int, int],
+    target: dict[str, Any] | None = None,
+    step: int = 0,
+    **extra: Any,
+) -> Path:
+    """Write a checkpoint atomically (temporary file, then rename). ``extra`` must be plain data/tensors."""
+    spec = ModelSpec.of(model)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    obj: dict[str, Any] = {
+        "format": FORMAT,
+        "version": VERSION,
+        "model": {"name": spec.name, "in_channels": spec.in_channels, "options": spec.options},
+        "input_size": [int(input_size[0]), int(input_size[1])],
+        "target": dict(target or {"kind": "normalised", "max_value": 1.0}),
+        "state_dict": state,
+        "step": int(step),
+        **extra,
+    }
+    with atomic_path(path) as tmp:
+        torch.save(obj, tmp)
+    return Path(path)
+
+
+def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> Checkpoint:
+    """Load a checkpoint written by :func:`save_checkpoint` without executing code.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: the file is not an ssrdepth checkpoint (says what was found instead).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: no such checkpoint file")
+    try:
+        obj = torch.load(p, map_location=map_location, weights_only=True)
+    except Exception as exc:  # torch raises many types for foreign or corrupt files
+        raise ValueError(f"{p}: not an ssrdepth checkpoint (cannot be read safely: {exc})") from exc
+    if not isinstance(obj, dict) or obj.get("format") != FORMAT:
+        found = sorted(obj)[:8] if isinstance(obj, dict) else type(obj).__name__
+        raise ValueError(f"{p}: not an ssrdepth checkpoint (expected format {FORMAT!r}; found {found})")
+    if int(obj.get("version", 0)) > VERSION:
+        raise ValueError(f"{p}: checkpoint version {obj['version']} is newer than this ssrdepth ({VERSION})")
+    m = obj["model"]
+    known = {"format", "version", "model", "input_size", "target", "state_dict", "step"}
+    return Checkpoint(
+        path=p,
+        model=ModelSpec(str(m["name"]), int(m["in_channels"]), dict(m.get("options", {}))),
+        input_size=(int(obj["input_size"][0]), int(obj["input_size"][1])),
+        target=dict(obj.get("target", {})),
+        state_dict=obj["state_dict"],
+        step=int(obj.get("step", 0)),
+        extra={k: v for k, v in obj.items() if k not in known},
+    )
