@@ -1,0 +1,69 @@
+"""The data-set configuration shared by training, evaluation and the reproduce/demo commands.
+
+A torch ``Dataset`` built from a :class:`DataConfig` (``ssrdepth.data.build_dataset(cfg, split)``)
+yields dicts with string keys (never tuples), already at the model's size:
+
+- ``"image"``: float32 ``(C, H, W)`` in [0, 1], C = ``channels``;
+- ``"target"``: float32 ``(1, H, W)`` in [0, 1] — the normalised training target (stereo disparity
+  / max disparity for stereo sources, depth / max depth for RGB-D sources);
+- ``"valid_mask"``: bool ``(1, H, W)`` — where ``target`` is valid;
+- ``"depth"``: float32 ``(1, H, W)`` metric depth in metres where known (lidar, exact synthetic depth,
+  NYU), 0 elsewhere; all zero when the source has none;
+- ``"index"``: int, the sample's index in the split.
+Per-sample metadata (source, file, focal px, baseline m, max disparity, depth scale) comes from
+``dataset.meta(index)`` so that the hot loop only moves tensors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+#: Data sources and what they are.
+SOURCES = {
+    "synthetic": "procedural KITTI-like stereo street scenes with exact depth (the embedded default)",
+    "kitti-tracking": "KITTI tracking stereo (training/image_02|image_03/SSSS/NNNNNN.png, calib/SSSS.txt)",
+    "kitti-raw": "KITTI raw (DATE/DATE_drive_XXXX_sync/image_02|image_03/data, calib_cam_to_cam.txt)",
+    "kitti-object": "KITTI object (training/image_2|image_3|calib[|velodyne])",
+    "nyu": "NYU Depth v2 labeled (nyu_depth_v2_labeled.mat + splits.mat)",
+    "stereo-folder": "your own rectified stereo pairs (left/right name pattern, focal, baseline)",
+    "rgbd-folder": "your own RGB-D frames (image + depth map with a declared scale and invalid value)",
+}
+
+#: Training-target kinds: stereo-matched disparity, lidar depth, exact/sensor depth.
+TARGETS = ("stereo", "lidar", "depth")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Which data, at which size, with which targets. ``size`` is ``(H, W)``.
+
+    ``split_ratio`` is the training fraction of the deterministic by-sequence split (the paper's
+    12,482 / 15,000 ≈ 0.832). ``matcher`` is the stereo backend used for stereo targets.
+    """
+
+    source: str = "synthetic"
+    root: str = "data/synthetic"
+    size: tuple[int, int] = (37, 147)
+    channels: int = 1
+    target: str = "stereo"
+    matcher: str = "sgm"
+    split_ratio: float = 0.832
+    split_seed: int = 0
+    nyu_depth: str = "filled"
+    max_depth: float = 10.0
+    cache_dir: str | None = None
+    skip_bad: bool = False
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise ValueError(f"unknown data source {self.source!r}; valid sources: {', '.join(SOURCES)}")
+        if self.target not in TARGETS:
+            raise ValueError(f"unknown target {self.target!r}; valid targets: {', '.join(TARGETS)}")
+        if self.channels not in (1, 3):
+            raise ValueError(f"channels must be 1 (grayscale) or 3 (RGB), got {self.channels}")
+        if len(self.size) != 2 or min(self.size) < 8:
+            raise ValueError(f"size must be (H, W) with H, W ≥ 8, got {self.size}")
+        if not 0.0 < self.split_ratio < 1.0:
+            raise ValueError(f"split_ratio must be in (0, 1), got {self.split_ratio}")
+        if self.nyu_depth not in ("filled", "raw"):
+            raise ValueError(f"nyu_depth must be 'filled' or 'raw', got {self.nyu_depth!r}")
