@@ -1,0 +1,178 @@
+"""The on-disk cache of stereo targets: one 16-bit PNG per stereo pair, KITTI's disparity convention.
+
+Layout, for a data set whose :meth:`DataConfig.cache_root` is ``ROOT``::
+
+    ROOT/targets/{method}-{settings_hash}/manifest.json   method, settings, hash, format
+    ROOT/targets/{method}-{settings_hash}/{key}.png       uint16 = round(disparity px × 256), 0 = invalid
+
+The directory name carries the hash of every matcher setting, so a change of settings opens a new,
+empty directory and never reuses stale targets. Each PNG is written to a temporary file and renamed,
+so a target that exists is complete (an interrupted run loses nothing and is resumed by skipping
+the keys already present).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ssrdepth.io import atomic_path, write_json
+from ssrdepth.stereo.matching import (
+    MatcherSettings,
+    default_settings,
+    settings_dict,
+    settings_from_dict,
+    settings_hash,
+)
+
+#: KITTI's disparity PNG scale: uint16 value = disparity (px) × 256, 0 = invalid.
+DISPARITY_PNG_SCALE = 256.0
+#: Largest disparity a 16-bit PNG can hold (px).
+MAX_PNG_DISPARITY = 65535 / DISPARITY_PNG_SCALE
+MANIFEST = "manifest.json"
+FORMAT = "16-bit PNG, value = round(disparity px * 256), 0 = invalid (KITTI stereo convention)"
+
+
+def write_disparity_png(
+    path: str | Path, disparity: np.ndarray, valid_mask: np.ndarray | None = None
+) -> None:
+    """Write ``(H, W)`` disparity (px) as a KITTI 16-bit PNG, atomically.
+
+    Pixels outside ``valid_mask`` (default: disparity > 0), non-finite or ≤ 0 are stored as 0; valid
+    disparities are rounded to 1/256 px, at least 1/256 px and at most :data:`MAX_PNG_DISPARITY`.
+    """
+    disparity = np.asarray(disparity)
+    if disparity.ndim != 2:
+        raise ValueError(f"disparity must be (H, W), got shape {disparity.shape} for {path}")
+    valid = np.isfinite(disparity) & (disparity > 0)
+    if valid_mask is not None:
+        if valid_mask.shape != disparity.shape:
+            raise ValueError(f"valid_mask shape {valid_mask.shape} != disparity shape {disparity.shape}")
+        valid &= valid_mask.astype(bool)
+    scaled = np.where(valid, np.nan_to_num(disparity, nan=0.0, posinf=0.0) * DISPARITY_PNG_SCALE, 0.0)
+    encoded = np.where(valid, np.clip(np.rint(scaled), 1, 65535), 0).astype(np.uint16)
+    with atomic_path(path) as tmp:
+        if not cv2.imwrite(str(tmp), encoded):
+            raise ValueError(f"could not write disparity PNG {path}")
+
+
+def read_disparity_png(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Read a KITTI 16-bit disparity PNG → (disparity float32 ``(H, W)`` px, 0 where invalid;
+    valid_mask bool ``(H, W)``)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"disparity PNG not found: {path}")
+    encoded = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if encoded is None:
+        raise ValueError(f"could not read {path} as an image (corrupt or not a PNG?)")
+    if encoded.dtype != np.uint16 or encoded.ndim != 2:
+        raise ValueError(
+            f"{path} is not a 16-bit single-channel disparity PNG (got {encoded.dtype}, shape {encoded.shape})"
+        )
+    valid = encoded > 0
+    return encoded.astype(np.float32) / np.float32(DISPARITY_PNG_SCALE), valid
+
+
+class TargetCache:
+    """Disparity targets of one data set computed with one matcher setting.
+
+    Args:
+        root: the data set's cache root (``DataConfig.cache_root()``); targets go to
+            ``root / "targets" / f"{method}-{settings_hash}"`` (:attr:`directory`).
+        settings: the matcher settings (default: SGM's KITTI defaults).
+
+    Keys are relative ids such as ``"0003/000012"`` (:class:`StereoPair.key`); slashes make
+    sub-directories.
+    """
+
+    def __init__(self, root: str | Path, settings: MatcherSettings | None = None) -> None:
+        self.root = Path(root)
+        self.settings: MatcherSettings = settings if settings is not None else default_settings("sgm")
+        self.method = self.settings.method
+        self.hash = settings_hash(self.settings)
+        self.directory = self.root / "targets" / f"{self.method}-{self.hash}"
+        self._manifest_checked = False
+
+    @classmethod
+    def for_config(cls, cfg: Any, settings: MatcherSettings | None = None) -> TargetCache:
+        """The cache of a :class:`DataConfig`: its ``cache_root()`` and, unless given, the default
+        settings of its ``matcher``."""
+        return cls(cfg.cache_root(), settings if settings is not None else default_settings(cfg.matcher))
+
+    def __repr__(self) -> str:
+        return f"TargetCache({str(self.directory)!r})"
+
+    def manifest(self) -> dict[str, Any]:
+        """What :attr:`directory`/manifest.json records."""
+        return {
+            "method": self.method,
+            "settings": settings_dict(self.settings),
+            "hash": self.hash,
+            "format": FORMAT,
+            "opencv": cv2.__version__,
+        }
+
+    def _check_manifest(self) -> None:
+        """Write the manifest on first use; refuse a directory whose manifest disagrees."""
+        if self._manifest_checked:
+            return
+        path = self.directory / MANIFEST
+        if path.is_file():
+            try:
+                found = json.loads(path.read_text(encoding="utf-8"))
+                found_settings = settings_from_dict(found["settings"])
+            except (ValueError, KeyError, TypeError) as exc:
+                raise ValueError(f"corrupt target-cache manifest {path}: {exc}; delete the folder") from exc
+            if found.get("hash") != self.hash or found_settings != self.settings:
+                raise ValueError(
+                    f"target cache {self.directory} was made with other settings ({found.get('settings')}); "
+                    f"delete the folder to recompute"
+                )
+        else:
+            write_json(path, self.manifest())
+        self._manifest_checked = True
+
+    def path_for(self, key: str) -> Path:
+        """The PNG path of ``key`` (which must be relative, without ``..``)."""
+        parts = Path(key).parts
+        if not key or Path(key).is_absolute() or ".." in parts or key.endswith("/"):
+            raise ValueError(f"invalid target key {key!r}: must be a relative path like '0003/000012'")
+        return self.directory / f"{key}.png"
+
+    def __contains__(self, key: str) -> bool:
+        return self.path_for(key).is_file()
+
+    def has(self, key: str) -> bool:
+        """Whether the target of ``key`` is cached (complete: targets are written atomically)."""
+        return key in self
+
+    def read(self, key: str) -> tuple[np.ndarray, np.ndarray]:
+        """(disparity float32 ``(H, W)`` px at the stereo pair's resolution, 0 = invalid;
+        valid_mask bool ``(H, W)``). FileNotFoundError if ``key`` is not cached."""
+        path = self.path_for(key)
+        if not path.is_file():
+            raise FileNotFoundError(
+                f"no cached target for {key!r} at {path}; run 'ssrdepth prepare-targets' first"
+            )
+        return read_disparity_png(path)
+
+    def write(self, key: str, disparity: np.ndarray, valid_mask: np.ndarray | None = None) -> Path:
+        """Store ``(H, W)`` disparity (px) with its validity mask, atomically; returns the path."""
+        self._check_manifest()
+        path = self.path_for(key)
+        write_disparity_png(path, disparity, valid_mask)
+        return path
+
+    def keys(self) -> list[str]:
+        """Cached keys, sorted."""
+        if not self.directory.is_dir():
+            return []
+        return sorted(
+            p.relative_to(self.directory).with_suffix("").as_posix()
+            for p in self.directory.rglob("*.png")
+            if not p.name.startswith(".")
+        )
