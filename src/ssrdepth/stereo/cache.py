@@ -92,6 +92,11 @@ class TargetCache:
     def __init__(self, root: str | Path, settings: MatcherSettings | None = None) -> None:
         self.root = Path(root)
         self.settings: MatcherSettings = settings if settings is not None else default_settings("sgm")
+        if self.settings.max_disparity > 256:
+            raise ValueError(
+                f"max_disparity {self.settings.max_disparity} does not fit the 16-bit PNG target format "
+                f"(≤ {MAX_PNG_DISPARITY:.2f} px); use ≤ 256"
+            )
         self.method = self.settings.method
         self.hash = settings_hash(self.settings)
         self.directory = self.root / "targets" / f"{self.method}-{self.hash}"
@@ -116,7 +121,7 @@ class TargetCache:
             "opencv": cv2.__version__,
         }
 
-    def _check_manifest(self) -> None:
+    def check_manifest(self) -> None:
         """Write the manifest on first use; refuse a directory whose manifest disagrees."""
         if self._manifest_checked:
             return
@@ -162,7 +167,7 @@ class TargetCache:
 
     def write(self, key: str, disparity: np.ndarray, valid_mask: np.ndarray | None = None) -> Path:
         """Store ``(H, W)`` disparity (px) with its validity mask, atomically; returns the path."""
-        self._check_manifest()
+        self.check_manifest()
         path = self.path_for(key)
         write_disparity_png(path, disparity, valid_mask)
         return path

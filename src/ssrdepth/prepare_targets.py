@@ -1,0 +1,211 @@
+"""``ssrdepth prepare-targets``: stereo-match every pair of a data set into the on-disk target cache.
+
+Python API: :func:`prepare_targets` (a list of :class:`~ssrdepth.data.config.StereoPair` → targets
+in a :class:`~ssrdepth.stereo.cache.TargetCache`). All cores match in parallel, one pair per task;
+pairs already cached with the same settings are skipped, and each target is written to a temporary
+file then renamed, so an interrupted run keeps every finished target and a re-run resumes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from collections.abc import Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from ssrdepth.data.config import StereoPair
+from ssrdepth.stereo.cache import TargetCache
+from ssrdepth.stereo.matching import METHODS, compute_disparity, default_settings
+
+
+@dataclass(frozen=True)
+class PrepareSummary:
+    """What :func:`prepare_targets` did. ``mean_density``: mean fraction of valid pixels over the
+    pairs computed in this run (NaN when none was); ``failed``: ``"key: error"`` of skipped bad pairs."""
+
+    directory: str
+    method: str
+    settings_hash: str
+    total: int
+    computed: int
+    skipped: int
+    failed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    mean_density: float = float("nan")
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _read_gray(path: Path) -> np.ndarray:
+    if not path.is_file():
+        raise FileNotFoundError(f"stereo image not found: {path}")
+    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if image is None:
+        raise ValueError(f"could not read stereo image {path} (corrupt or unsupported format)")
+    return image
+
+
+def match_pair(pair: StereoPair, cache: TargetCache) -> float:
+    """Match one pair and store its target in ``cache``; returns its density (valid fraction)."""
+    left = _read_gray(Path(pair.left))
+    right = _read_gray(Path(pair.right))
+    if left.shape != right.shape:
+        raise ValueError(
+            f"stereo pair {pair.key!r}: left {pair.left} is {left.shape[1]}×{left.shape[0]} but right "
+            f"{pair.right} is {right.shape[1]}×{right.shape[0]}; a rectified pair has equal sizes"
+        )
+    disparity, valid = compute_disparity(left, right, settings=cache.settings)
+    cache.write(pair.key, disparity, valid)
+    return float(valid.mean())
+
+
+def _init_worker() -> None:
+    cv2.setNumThreads(1)  # one process per core; OpenCV's own threads would oversubscribe
+
+
+_Result = tuple[str, float | None, Exception | None]
+
+
+def _task(pair: StereoPair, cache: TargetCache) -> _Result:
+    """(key, density, None) or (key, None, the error) — bad input is reported, not raised, here."""
+    try:
+        return pair.key, match_pair(pair, cache), None
+    except (ValueError, FileNotFoundError) as exc:
+        return pair.key, None, exc
+    except cv2.error as exc:
+        return pair.key, None, ValueError(f"stereo pair {pair.key!r} ({pair.left}): OpenCV failed: {exc}")
+
+
+def prepare_targets(
+    pairs: Sequence[StereoPair],
+    cache: TargetCache,
+    workers: int | None = None,
+    progress: bool = True,
+    skip_bad: bool = False,
+) -> PrepareSummary:
+    """Compute the disparity target of every pair not yet in ``cache``.
+
+    Args:
+        pairs: rectified stereo pairs; their ``key`` names the cached target.
+        cache: where targets go; its settings choose the matcher.
+        workers: processes (default: all cores); 1 matches in this process.
+        progress: show a tqdm progress bar.
+        skip_bad: record unreadable / mismatched pairs in ``summary.failed`` and go on, instead of
+            stopping with a ValueError / FileNotFoundError naming the file (targets finished so far
+            are kept either way).
+    """
+    start = time.perf_counter()
+    keys = [p.key for p in pairs]
+    if len(set(keys)) != len(keys):
+        dup = sorted({k for k in keys if keys.count(k) > 1})[:5]
+        raise ValueError(f"stereo pair keys must be unique; repeated: {dup}")
+    cache.check_manifest()
+    todo = [p for p in pairs if p.key not in cache]
+    workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+    densities: list[float] = []
+    failed: list[str] = []
+
+    def record(key: str, density: float | None, error: Exception | None) -> None:
+        if error is not None:
+            if not skip_bad:
+                raise error
+            failed.append(f"{key}: {error}")
+        elif density is not None:
+            densities.append(density)
+
+    bar = tqdm(
+        total=len(pairs),
+        initial=len(pairs) - len(todo),
+        desc=f"targets {cache.method}",
+        unit="pair",
+        disable=not progress,
+    )
+    try:
+        if workers == 1:
+            for pair in todo:
+                record(*_task(pair, cache))
+                bar.update()
+        else:
+            with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker) as pool:
+                pending: set[Future[_Result]] = set()
+                queue = iter(todo)
+                try:
+                    # Keep a few tasks per worker in flight: bounded memory, prompt stop on error.
+                    for pair in queue:
+                        pending.add(pool.submit(_task, pair, cache))
+                        if len(pending) >= 4 * workers:
+                            break
+                    while pending:
+                        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                        for fut in done:
+                            record(*fut.result())
+                            bar.update()
+                            nxt = next(queue, None)
+                            if nxt is not None:
+                                pending.add(pool.submit(_task, nxt, cache))
+                except BaseException:
+                    for fut in pending:
+                        fut.cancel()
+                    raise
+    finally:
+        bar.close()
+    return PrepareSummary(
+        directory=str(cache.directory),
+        method=cache.method,
+        settings_hash=cache.hash,
+        total=len(pairs),
+        computed=len(densities),
+        skipped=len(pairs) - len(todo),
+        failed=failed,
+        seconds=time.perf_counter() - start,
+        mean_density=float(np.mean(densities)) if densities else float("nan"),
+    )
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--source", required=True, help="data source, e.g. kitti-tracking, kitti-raw, synthetic"
+    )
+    parser.add_argument("--root", required=True, help="data set root folder")
+    parser.add_argument("--matcher", default="sgm", choices=METHODS, help="stereo backend (default: sgm)")
+    parser.add_argument(
+        "--max-disparity", type=int, default=None, help="search range in px (default: the matcher's, 192)"
+    )
+    parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
+    parser.add_argument("--cache-dir", default=None, help="cache root (default: ROOT/.ssrdepth)")
+    parser.add_argument("--skip-bad", action="store_true", help="skip unreadable pairs instead of stopping")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def main(args: argparse.Namespace) -> int:
+    import importlib
+
+    # The data package lists a source's pairs (imported lazily: it pulls in torch and the sources).
+    list_stereo_pairs = importlib.import_module("ssrdepth.data").list_stereo_pairs
+    from ssrdepth.data.config import DataConfig
+
+    cfg = DataConfig(source=args.source, root=args.root, matcher=args.matcher, cache_dir=args.cache_dir)
+    overrides = {} if args.max_disparity is None else {"max_disparity": args.max_disparity}
+    cache = TargetCache.for_config(cfg, default_settings(args.matcher, **overrides))
+    pairs = list_stereo_pairs(cfg)
+    if not pairs:
+        raise ValueError(f"no stereo pairs found for source {args.source!r} under {args.root}")
+    summary = prepare_targets(
+        pairs, cache, workers=args.workers, progress=not args.no_progress, skip_bad=args.skip_bad
+    )
+    print(
+        f"{summary.computed} computed, {summary.skipped} already cached, {len(summary.failed)} failed "
+        f"of {summary.total} pairs in {summary.seconds:.1f} s → {summary.directory}"
+    )
+    for line in summary.failed:
+        print(f"  failed: {line}")
+    return 0

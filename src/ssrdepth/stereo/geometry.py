@@ -1,0 +1,95 @@
+"""Disparity ↔ depth, target normalisation, and resizing of disparity maps.
+
+For a rectified pair with focal length ``f`` (px) and baseline ``B`` (m), a point at depth ``Z`` (m)
+has disparity ``d = f·B / Z`` (px). Zero, negative and non-finite values mean "unknown" on both sides
+and map to 0.
+
+Training targets are normalised as in the paper by a fixed maximum disparity: ``target = d /
+max_disparity`` with ``max_disparity`` the matcher's search range at the original resolution (192 px by
+default). :func:`target_scale` returns the shared :class:`~ssrdepth.data.config.TargetScale` that
+records this and turns predictions back into disparity and metres.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from ssrdepth.data.config import TargetScale
+
+#: KITTI stereo rig: baseline between the colour cameras 2 and 3 (m), Geiger et al. 2013 (≈ 0.54 m;
+#: 0.532–0.537 m in the per-drive calibrations). Use the calibration file's value when there is one.
+KITTI_BASELINE = 0.54
+
+
+def _check_fb(focal: float, baseline: float) -> float:
+    if not (focal > 0 and baseline > 0):
+        raise ValueError(f"focal (px) and baseline (m) must be > 0, got focal={focal}, baseline={baseline}")
+    return float(focal) * float(baseline)
+
+
+def disparity_to_depth(disparity: np.ndarray, focal: float, baseline: float) -> np.ndarray:
+    """Disparity (px, any shape) → depth (m) ``= focal·baseline / disparity``; 0 where the disparity
+    is ≤ 0 or not finite."""
+    fb = _check_fb(focal, baseline)
+    disparity = np.asarray(disparity, dtype=np.float32)
+    known = np.isfinite(disparity) & (disparity > 0)
+    out = np.zeros_like(disparity)
+    np.divide(np.float32(fb), disparity, out=out, where=known)
+    return out
+
+
+def depth_to_disparity(depth: np.ndarray, focal: float, baseline: float) -> np.ndarray:
+    """Depth (m, any shape) → disparity (px) ``= focal·baseline / depth``; 0 where the depth is ≤ 0
+    or not finite. Inverse of :func:`disparity_to_depth` on known values."""
+    return disparity_to_depth(depth, focal, baseline)  # the same reciprocal map
+
+
+def target_scale(
+    max_disparity: float,
+    focal: float | None = None,
+    baseline: float | None = None,
+    reference_width: int | None = None,
+) -> TargetScale:
+    """The normalisation of stereo targets: ``target = disparity / max_disparity`` with disparity in
+    px at ``reference_width`` (the pair's original width; ``focal`` is in px at that width too)."""
+    return TargetScale(
+        kind="disparity",
+        max_value=float(max_disparity),
+        focal=focal,
+        baseline=baseline,
+        reference_width=reference_width,
+    )
+
+
+def resize_disparity(
+    disparity: np.ndarray, valid_mask: np.ndarray, size: tuple[int, int], min_coverage: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
+    """Resize an ``(H, W)`` disparity map (px) with its validity mask to ``size`` ``(h, w)``.
+
+    Disparity values scale with the width (``× w / W``: a disparity is a horizontal pixel distance).
+    Shrinking averages the valid disparities in each output pixel's footprint (invalid ones do not
+    pull it towards 0) and keeps pixels at least ``min_coverage`` valid; enlarging uses the nearest
+    input pixel. Returns (disparity float32 ``(h, w)``, 0 where invalid; valid_mask bool ``(h, w)``).
+    """
+    if disparity.shape != valid_mask.shape or disparity.ndim != 2:
+        raise ValueError(
+            f"disparity and valid_mask must be equal (H, W) arrays, got {disparity.shape} and {valid_mask.shape}"
+        )
+    h, w = size
+    if h < 1 or w < 1:
+        raise ValueError(f"size must be (h, w) ≥ 1, got {size}")
+    src_h, src_w = disparity.shape
+    valid = valid_mask.astype(bool) & np.isfinite(disparity) & (disparity > 0)
+    values = np.where(valid, disparity, 0.0).astype(np.float32)
+    if h <= src_h and w <= src_w:
+        weight = cv2.resize(valid.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
+        summed = cv2.resize(values, (w, h), interpolation=cv2.INTER_AREA)
+        out_valid = weight >= max(min_coverage, 1e-6)
+        out: np.ndarray = np.zeros((h, w), np.float32)
+        np.divide(summed, weight, out=out, where=out_valid)
+    else:
+        out = cv2.resize(values, (w, h), interpolation=cv2.INTER_NEAREST)
+        out_valid = cv2.resize(valid.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
+    out = np.where(out_valid, out * np.float32(w / src_w), np.float32(0.0)).astype(np.float32)
+    return out, out_valid
