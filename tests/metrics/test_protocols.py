@@ -100,7 +100,7 @@ def test_depth_mask_defaults_to_positive_target() -> None:
     target = torch.tensor([[[0.0, 5.0], [10.0, 0.0]]])
     pred = torch.full_like(target, 5.0)
     p, t = select_pixels(pred, target, None, PROTOCOLS["kitti"].with_options(crop="none"))
-    assert t.tolist() == [5.0, 10.0]
+    assert t.tolist() == [5.0, 10.0] and p.tolist() == [5.0, 5.0]
 
 
 # ------------------------------------------------------------------------------------------------ caps
@@ -197,7 +197,7 @@ def test_all_pixels_invalid_is_skipped_then_an_error() -> None:
 def test_non_finite_prediction_is_an_error_even_at_an_invalid_pixel(bad: float) -> None:
     pred, target, valid = _images()
     pred[~valid] = bad  # documented: a model that emits NaN/inf is broken, masking would hide it
-    with pytest.raises(ValueError, match="prediction contains .* NaN/inf"):
+    with pytest.raises(ValueError, match=r"prediction contains \d+ NaN/inf"):
         evaluate_arrays(pred, target, valid, "normalised")
 
 
