@@ -10,15 +10,22 @@ A checkpoint is a ``torch.save`` dict of plain types and tensors only, so it loa
   (normalised disparity: pixels = output × max_value at the training width) or
   ``{"kind": "depth", "max_value": 10.0}`` (metres = output × max_value);
 - ``state_dict``, ``step``, and optionally ``optimizer``, ``scheduler``, ``rng``, ``config``, ``metrics``.
+
+Training runs (``ssrdepth train``) write two per run folder: ``latest.pt`` (the resume point: optimizer,
+scheduler, gradient-scaler and RNG states, history) and ``best.pt`` (by the run's validation metric).
+:func:`resolve_checkpoint` turns a run folder into one of them. RNG states are stored as tensors and
+plain lists (:func:`rng_state`), never as numpy objects, so ``weights_only=True`` still loads them.
 """
 
 from __future__ import annotations
 
 import os
+import random
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 from ssrdepth.io import atomic_path
@@ -26,6 +33,9 @@ from ssrdepth.models import DepthNet, create_model
 
 FORMAT = "ssrdepth-checkpoint"
 VERSION = 1
+#: File names inside a run folder.
+LATEST = "latest.pt"
+BEST = "best.pt"
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,18 @@ class Checkpoint:
         net = self.model.build()
         net.load_state_dict(self.state_dict)
         return net.eval()
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The resolved training configuration (nested plain dict), ``{}`` if the writer stored none."""
+        cfg = self.extra.get("config", {})
+        return dict(cfg) if isinstance(cfg, dict) else {}
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """Validation metrics at this checkpoint's step, ``{}`` if none."""
+        m = self.extra.get("metrics", {})
+        return dict(m) if isinstance(m, dict) else {}
 
 
 def save_checkpoint(
@@ -120,3 +142,61 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
         step=int(obj.get("step", 0)),
         extra={k: v for k, v in obj.items() if k not in known},
     )
+
+
+def resolve_checkpoint(path: str | os.PathLike[str], which: str = "best") -> Path:
+    """A checkpoint file, or a run folder → its ``best.pt`` (``which="best"``, falling back to
+    ``latest.pt`` when the run has no validation) or ``latest.pt`` (``which="latest"``).
+
+    Raises:
+        FileNotFoundError: nothing suitable at ``path``.
+    """
+    if which not in ("best", "latest"):
+        raise ValueError(f"which must be 'best' or 'latest', got {which!r}")
+    p = Path(path)
+    if p.is_dir():
+        names = [BEST, LATEST] if which == "best" else [LATEST]
+        for name in names:
+            if (p / name).is_file():
+                return p / name
+        raise FileNotFoundError(f"{p}: run folder without {' or '.join(names)}")
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: no such checkpoint file or run folder")
+    return p
+
+
+def rng_state() -> dict[str, Any]:
+    """The torch (CPU and every CUDA device), numpy and Python RNG states as tensors and plain lists,
+    loadable with ``torch.load(weights_only=True)``."""
+    np_state = np.random.get_state()
+    assert isinstance(np_state, tuple)  # the legacy tuple form: (name, keys, pos, has_gauss, gauss)
+    py_version, py_internal, py_gauss = random.getstate()
+    return {
+        "torch": torch.get_rng_state(),
+        "cuda": list(torch.cuda.get_rng_state_all()) if torch.cuda.is_available() else [],
+        "numpy": {
+            "name": str(np_state[0]),
+            "keys": torch.from_numpy(np.asarray(np_state[1], dtype=np.int64)),
+            "pos": int(np_state[2]),
+            "has_gauss": int(np_state[3]),
+            "cached_gaussian": float(np_state[4]),
+        },
+        "python": {
+            "version": int(py_version),
+            "state": torch.tensor(py_internal, dtype=torch.int64),
+            "gauss_next": py_gauss,
+        },
+    }
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore what :func:`rng_state` captured (CUDA states only where the device count matches)."""
+    torch.set_rng_state(state["torch"].cpu())
+    cuda = state.get("cuda") or []
+    if cuda and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all([t.cpu() for t in cuda])
+    n = state["numpy"]
+    keys = n["keys"].cpu().numpy().astype(np.uint32)
+    np.random.set_state((n["name"], keys, int(n["pos"]), int(n["has_gauss"]), float(n["cached_gaussian"])))
+    p = state["python"]
+    random.setstate((int(p["version"]), tuple(int(v) for v in p["state"].tolist()), p["gauss_next"]))

@@ -1,0 +1,953 @@
+"""``ssrdepth train``: single-stage training that resumes exactly, logs, and scales out with DDP.
+
+The API is :func:`train` (``train(cfg) -> TrainResult``); the command only resolves a
+:class:`~ssrdepth.train_config.TrainConfig` from a preset, a TOML file and ``--set`` overrides and
+calls it. A run folder (``cfg.out``) ends up holding::
+
+    config.json, config.toml    the resolved configuration (``--config config.toml`` re-runs it)
+    latest.pt, best.pt          checkpoints (``ssrdepth.checkpoint``), written atomically
+    train_log.csv, val_log.csv  every logged step / every validation
+    tensorboard/                scalars and a few validation images (input, target, prediction)
+    curves.png                  training curves, drawn at the end
+    result.json                 the :class:`TrainResult`; its presence marks the run finished
+
+Exact resumption: the data order comes from a seeded, epoch-indexed permutation whose position
+depends only on the step (:class:`StepSampler`), the learning rate is a pure function of the step,
+and the model, optimiser, scheduler, gradient scaler and RNG states travel in ``latest.pt``. On a CPU
+a resumed run reproduces the uninterrupted one bit for bit.
+
+Scale-out: ``torchrun --nproc-per-node N -m ssrdepth train ...`` (multi-node the same way, with a
+shared run folder). Every process takes ``batch_size / N`` samples of the same global batch that a
+single process would take, gradients are averaged by DistributedDataParallel, and rank 0 alone logs
+and writes checkpoints. For the per-image-mean losses (``mse``, ``l2_paper``) this equals
+single-process training with the same global batch up to float rounding.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import csv
+import dataclasses
+import itertools
+import json
+import math
+import os
+import random
+import shutil
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+
+from ssrdepth.checkpoint import BEST, LATEST, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from ssrdepth.io import atomic_path, write_json, write_text
+from ssrdepth.losses import LossFn, get_loss
+from ssrdepth.models import DepthNet, create_model
+from ssrdepth.train_config import (
+    BEST_METRICS,
+    TrainConfig,
+    config_from_dict,
+    config_to_dict,
+    list_presets,
+    resolve_config,
+    to_toml,
+)
+
+RESULT = "result.json"
+TRAIN_LOG = "train_log.csv"
+VAL_LOG = "val_log.csv"
+CURVES = "curves.png"
+TRAIN_COLUMNS = ("step", "epoch", "lr", "loss", "images_per_second", "seconds")
+VAL_COLUMNS = ("step", "epoch", *(m for m in ("val_loss", "val_mse", "val_rmse")))
+
+
+class DivergedError(FloatingPointError):
+    """The training loss became NaN or inf. The run stopped before writing anything from the bad steps."""
+
+
+@dataclass
+class TrainResult:
+    """What a finished run produced.
+
+    Attributes:
+        run_dir: the run folder.
+        best_checkpoint: ``best.pt`` (by ``cfg.best_metric``), or None when the run had no validation set.
+        latest_checkpoint: ``latest.pt`` (the final state).
+        history: ``{"train": [row, ...], "val": [row, ...]}`` with the columns of the CSV logs.
+        seconds: wall time of the whole run (summed over resumed sessions).
+        images_per_second: training throughput (all processes) of the last session, without
+            validation and checkpointing.
+        steps: optimiser steps done. best: ``{"metric", "value", "step"}`` or None.
+        skipped: True when a finished run with the same configuration was found and reused.
+    """
+
+    run_dir: Path
+    best_checkpoint: Path | None
+    latest_checkpoint: Path
+    history: dict[str, list[dict[str, float]]]
+    seconds: float
+    images_per_second: float
+    steps: int
+    best: dict[str, Any] | None = None
+    skipped: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        for k in ("run_dir", "best_checkpoint", "latest_checkpoint"):
+            d[k] = None if d[k] is None else str(d[k])
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> TrainResult:
+        return cls(
+            run_dir=Path(d["run_dir"]),
+            best_checkpoint=Path(d["best_checkpoint"]) if d.get("best_checkpoint") else None,
+            latest_checkpoint=Path(d["latest_checkpoint"]),
+            history=d.get("history", {"train": [], "val": []}),
+            seconds=float(d["seconds"]),
+            images_per_second=float(d["images_per_second"]),
+            steps=int(d["steps"]),
+            best=d.get("best"),
+            skipped=bool(d.get("skipped", False)),
+        )
+
+
+# --------------------------------------------------------------------------------------------------
+# data order
+
+
+class StepSampler(DistributedSampler):
+    """torch's :class:`DistributedSampler` (a permutation seeded by ``seed + epoch``, dropping the tail
+    that does not divide evenly) that can start in the middle of an epoch.
+
+    With N processes and a per-process batch b, step k of process r takes positions
+    ``r, r + N, …`` of the permutation's slice ``[k·N·b, (k+1)·N·b)``: together the processes take
+    exactly the global batch that a single process (N = 1, batch N·b) takes at step k.
+    """
+
+    def __init__(self, dataset: Dataset[Any], num_replicas: int = 1, rank: int = 0, seed: int = 0) -> None:
+        super().__init__(
+            dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed, drop_last=True
+        )
+        self.start = 0
+
+    def set_position(self, epoch: int, start: int) -> None:
+        """Start epoch ``epoch`` at this process's ``start``-th sample."""
+        self.set_epoch(epoch)
+        self.start = start
+
+    def __iter__(self) -> Iterator[int]:
+        return itertools.islice(super().__iter__(), self.start, None)
+
+    def __len__(self) -> int:
+        return self.num_samples - self.start
+
+    def samples_per_epoch(self) -> int:
+        return int(self.num_samples)
+
+
+class _ShardSampler(Sampler[int]):
+    """Indices ``rank, rank + N, …`` in order: each process validates its own share."""
+
+    def __init__(self, n: int, num_replicas: int, rank: int) -> None:
+        self.indices = list(range(rank, n, num_replicas))
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self.indices)
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+# --------------------------------------------------------------------------------------------------
+# processes and devices
+
+
+@dataclass(frozen=True)
+class _Dist:
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+    local_world: int = 1
+    owns_group: bool = False
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def _init_distributed(device: str) -> _Dist:
+    """Join the process group that ``torchrun`` describes in the environment (WORLD_SIZE > 1)."""
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return _Dist()
+    rank = int(os.environ["RANK"])
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))
+    owns = False
+    if not dist.is_initialized():
+        backend = (
+            "nccl"
+            if device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
+            else "gloo"
+        )
+        dist.init_process_group(backend=backend)
+        owns = True
+    return _Dist(rank, dist.get_world_size(), local_rank, local_world, owns)
+
+
+def _resolve_device(name: str, ddp: _Dist) -> torch.device:
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError(f"device {name!r}: CUDA is not available here; valid devices here: cpu")
+        index = ddp.local_rank if ddp.world > 1 else (int(name[5:]) if ":" in name else 0)
+        if index >= torch.cuda.device_count():
+            raise ValueError(f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s) here")
+        torch.cuda.set_device(index)
+        return torch.device("cuda", index)
+    return torch.device("cpu")
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+# --------------------------------------------------------------------------------------------------
+# pieces of the loop
+
+
+def build_optimizer(cfg: TrainConfig, params: Sequence[nn.Parameter]) -> torch.optim.Optimizer:
+    """SGD with momentum (the paper) or Adam over *all* parameters: one training stage."""
+    o = cfg.optim
+    if o.name == "adam":
+        return torch.optim.Adam(params, lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay)
+    return torch.optim.SGD(
+        params, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov, weight_decay=o.weight_decay
+    )
+
+
+def build_scheduler(
+    cfg: TrainConfig, optimizer: torch.optim.Optimizer, total_steps: int
+) -> torch.optim.lr_scheduler.LambdaLR:
+    """Learning rate at step s = ``optim.lr × schedule.factor(s, total_steps)`` (a pure function of s)."""
+    schedule = cfg.schedule
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: schedule.factor(s, total_steps))
+
+
+def _batch_sums(
+    pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, loss: torch.Tensor
+) -> torch.Tensor:
+    """``[loss·n, n, Σ valid sq. err., # valid, Σ per-image RMSE, # images with valid pixels]``."""
+    n = pred.shape[0]
+    sq = torch.where(valid, (pred - target).pow(2), 0.0).flatten(1)
+    count = valid.flatten(1).sum(1)
+    has = count > 0
+    rmse = torch.sqrt(sq.sum(1)[has] / count[has])
+    return torch.stack(
+        [
+            loss.detach().double() * n,
+            torch.tensor(float(n), dtype=torch.float64, device=pred.device),
+            sq.sum().double(),
+            count.sum().double(),
+            rmse.sum().double(),
+            has.sum().double(),
+        ]
+    )
+
+
+@torch.no_grad()
+def validate(
+    model: nn.Module,
+    loader: DataLoader[Any],
+    loss_fn: LossFn,
+    device: torch.device,
+    *,
+    autocast_dtype: torch.dtype | None = None,
+    channels_last: bool = False,
+    max_batches: int = 0,
+    ddp: _Dist | None = None,
+) -> tuple[dict[str, float], tuple[torch.Tensor, ...] | None]:
+    """Validation on normalised [0, 1] maps over valid pixels.
+
+    Returns ``({"val_loss", "val_mse", "val_rmse"}, first_batch)``: ``val_loss`` is the training loss
+    averaged over images; ``val_mse`` the squared error pooled over all valid pixels; ``val_rmse`` the
+    per-image RMSE over valid pixels, averaged over images (the paper's tables average per image).
+    ``first_batch`` is ``(image, target, prediction)`` of the first batch, on the CPU.
+    In DDP each process validates its share and the sums are added up.
+    """
+    was_training = model.training
+    model.eval()
+    sums = torch.zeros(6, dtype=torch.float64, device=device)
+    first: tuple[torch.Tensor, ...] | None = None
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    for i, batch in enumerate(loader):
+        if max_batches and i >= max_batches:
+            break
+        image = batch["image"].to(device, non_blocking=True).contiguous(memory_format=fmt)
+        target = batch["target"].to(device, non_blocking=True)
+        valid = batch["valid_mask"].to(device, non_blocking=True)
+        with torch.autocast(
+            device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None
+        ):
+            pred = model(image)
+        pred = pred.float()
+        loss = loss_fn(pred, target, valid)
+        sums += _batch_sums(pred, target, valid, loss)
+        if first is None:
+            first = (image.float().cpu(), target.cpu(), pred.cpu())
+    if ddp is not None and ddp.world > 1:
+        dist.all_reduce(sums)
+    model.train(was_training)
+    s = sums.tolist()
+    metrics = {
+        "val_loss": s[0] / max(s[1], 1.0),
+        "val_mse": s[2] / max(s[3], 1.0),
+        "val_rmse": s[4] / max(s[5], 1.0),
+    }
+    return metrics, first
+
+
+class _CsvLog:
+    """A CSV file that starts with ``rows`` (rewritten atomically) and is appended to, row by row."""
+
+    def __init__(self, path: Path, columns: Sequence[str], rows: Sequence[dict[str, float]]) -> None:
+        self.columns = list(columns)
+        with atomic_open_text(path) as f:
+            w = csv.DictWriter(f, self.columns, extrasaction="ignore")
+            w.writeheader()
+            w.writerows(rows)
+        self._file: IO[str] = open(path, "a", encoding="utf-8", newline="")  # noqa: SIM115
+        self._writer = csv.DictWriter(self._file, self.columns, extrasaction="ignore")
+
+    def append(self, row: dict[str, float]) -> None:
+        self._writer.writerow(row)
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+@contextlib.contextmanager
+def atomic_open_text(path: Path) -> Iterator[IO[str]]:
+    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
+        yield f
+
+
+def plot_curves(history: dict[str, list[dict[str, float]]], path: str | os.PathLike[str]) -> Path:
+    """Training loss (and validation loss) and validation RMSE against the step, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    train_rows, val_rows = history.get("train", []), history.get("val", [])
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    ax = axes[0]
+    if train_rows:
+        ax.plot([r["step"] for r in train_rows], [r["loss"] for r in train_rows], label="train loss")
+    if val_rows:
+        ax.plot(
+            [r["step"] for r in val_rows], [r["val_loss"] for r in val_rows], "o-", label="validation loss"
+        )
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    if any(r.get("loss", 0) > 0 for r in train_rows):
+        ax.set_yscale("log")
+    ax.legend()
+    ax.grid(True, alpha=0.3)
+    ax = axes[1]
+    if val_rows:
+        ax.plot([r["step"] for r in val_rows], [r["val_rmse"] for r in val_rows], "o-", color="C2")
+    ax.set_xlabel("step")
+    ax.set_ylabel("validation RMSE (normalised, valid pixels)")
+    ax.grid(True, alpha=0.3)
+    fig.tight_layout()
+    out = Path(path)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+    plt.close(fig)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# the run folder
+
+
+def _diff(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
+    keys = []
+    for k in sorted(set(a) | set(b)):
+        va, vb = a.get(k), b.get(k)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            keys += _diff(va, vb, f"{prefix}{k}.")
+        elif va != vb:
+            keys.append(f"{prefix}{k} ({vb!r} there, {va!r} here)")
+    return keys
+
+
+def _identity_of(config: dict[str, Any]) -> dict[str, Any]:
+    try:
+        return config_from_dict(config).identity()
+    except ValueError:
+        return dict(config)
+
+
+def _check_same_run(cfg: TrainConfig, stored: dict[str, Any], where: Path) -> None:
+    diff = _diff(cfg.identity(), _identity_of(stored))
+    if diff:
+        raise ValueError(
+            f"{where} holds a run with a different configuration ({'; '.join(diff[:6])}); "
+            "choose another output folder (--out) or start over with --fresh"
+        )
+
+
+def _clear_run(run_dir: Path) -> None:
+    for name in (RESULT, LATEST, BEST, TRAIN_LOG, VAL_LOG, CURVES, "config.json", "config.toml"):
+        (run_dir / name).unlink(missing_ok=True)
+    shutil.rmtree(run_dir / "tensorboard", ignore_errors=True)
+
+
+def _load_dataset_pair(
+    cfg: TrainConfig, train_set: Dataset[Any] | None, val_set: Dataset[Any] | None
+) -> tuple[Dataset[Any], Dataset[Any] | None]:
+    if train_set is not None:
+        return train_set, val_set
+    try:
+        from ssrdepth.data import build_dataset
+    except ImportError as exc:  # pragma: no cover - only while the data package is missing
+        raise ValueError(f"cannot build data sets from the config: {exc}") from exc
+    return build_dataset(cfg.data, "train"), build_dataset(cfg.data, cfg.val_split)
+
+
+def _first_image_shape(dataset: Dataset[Any], name: str) -> tuple[int, int, int]:
+    if len(dataset) == 0:  # type: ignore[arg-type]
+        raise ValueError(f"the {name} split is empty")
+    sample = dataset[0]
+    if not isinstance(sample, dict) or not {"image", "target", "valid_mask"} <= set(sample):
+        raise ValueError(
+            f"the {name} data set must yield dicts with 'image', 'target' and 'valid_mask' "
+            f"(see ssrdepth.data.config), got {type(sample).__name__}"
+        )
+    c, h, w = (int(v) for v in sample["image"].shape)
+    if tuple(sample["target"].shape) != (1, h, w):
+        raise ValueError(
+            f"the {name} data set's target is {tuple(sample['target'].shape)}, expected (1, {h}, {w})"
+        )
+    return c, h, w
+
+
+def _scale_dict(dataset: Dataset[Any]) -> dict[str, Any] | None:
+    scale = getattr(dataset, "scale", None)
+    return scale.as_dict() if scale is not None and hasattr(scale, "as_dict") else None
+
+
+# --------------------------------------------------------------------------------------------------
+# the API
+
+
+def train(
+    cfg: TrainConfig,
+    *,
+    train_set: Dataset[Any] | None = None,
+    val_set: Dataset[Any] | None = None,
+    resume: bool | str | os.PathLike[str] | None = None,
+    on_step: Callable[[int], None] | None = None,
+) -> TrainResult:
+    """Train ``cfg.model`` on ``cfg.data`` (or on the given data sets) in a single stage.
+
+    Args:
+        cfg: the resolved configuration.
+        train_set, val_set: ready-made data sets yielding the dicts of :mod:`ssrdepth.data.config`
+            (``"image"`` (C, H, W), ``"target"`` (1, H, W) in [0, 1], ``"valid_mask"`` (1, H, W)); by
+            default both are built from ``cfg.data`` (splits ``"train"`` and ``cfg.val_split``).
+            Without a validation set nothing is validated and no ``best.pt`` is written.
+        resume: ``None`` (default): reuse a finished run with the same configuration in ``cfg.out``
+            (returns it with ``skipped=True``), resume an interrupted one from ``latest.pt``, start
+            fresh in an empty folder, and refuse a folder that holds a different configuration.
+            ``True``: like None but there must be something to resume. ``False``: start over (the
+            run's own files in ``cfg.out`` are removed). A path: resume from that checkpoint.
+        on_step: called with the step number after every optimiser step (progress hooks, tests).
+
+    Raises:
+        ValueError: bad configuration or data, or a folder holding a different run.
+        DivergedError: the loss became NaN/inf; ``latest.pt`` still holds the last good state.
+    """
+    t_start = time.perf_counter()
+    ddp = _init_distributed(cfg.device)
+    try:
+        return _train(cfg, ddp, train_set, val_set, resume, on_step, t_start)
+    finally:
+        if ddp.owns_group and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _train(
+    cfg: TrainConfig,
+    ddp: _Dist,
+    train_set: Dataset[Any] | None,
+    val_set: Dataset[Any] | None,
+    resume: bool | str | os.PathLike[str] | None,
+    on_step: Callable[[int], None] | None,
+    t_start: float,
+) -> TrainResult:
+    run_dir = Path(cfg.out)
+    device = _resolve_device(cfg.device, ddp)
+    if cfg.precision == "fp16" and device.type != "cuda":
+        raise ValueError("precision 'fp16' needs a CUDA device; use 'bf16' or 'fp32' on the CPU")
+    if cfg.batch_size % ddp.world:
+        raise ValueError(f"batch_size {cfg.batch_size} does not divide evenly over {ddp.world} processes")
+
+    # ---- what is in the run folder already
+    resume_from: Path | None = None
+    if resume is not None and not isinstance(resume, bool):
+        resume_from = Path(resume)
+        if not resume_from.is_file():
+            raise FileNotFoundError(f"{resume_from}: no such checkpoint to resume from")
+    elif resume is False:
+        if ddp.main:
+            _clear_run(run_dir)
+    else:
+        result_file, latest = run_dir / RESULT, run_dir / LATEST
+        if result_file.is_file() and latest.is_file():
+            stored = json.loads(result_file.read_text(encoding="utf-8"))
+            _check_same_run(cfg, stored.get("config", {}), run_dir)
+            result = TrainResult.from_dict(stored["result"])
+            result.skipped = True
+            return result
+        if latest.is_file():
+            resume_from = latest
+        elif resume is True:
+            raise FileNotFoundError(f"{run_dir}: nothing to resume ({LATEST} not found)")
+    if ddp.world > 1:
+        dist.barrier()
+
+    # ---- threads, determinism, seeds
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    elif ddp.local_world > 1 and device.type == "cpu":
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // ddp.local_world))
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = not cfg.deterministic
+        torch.backends.cudnn.deterministic = cfg.deterministic
+        torch.backends.cuda.matmul.allow_tf32 = not cfg.deterministic
+        torch.backends.cudnn.allow_tf32 = not cfg.deterministic
+    _seed_everything(cfg.seed)
+
+    # ---- data
+    train_set, val_set = _load_dataset_pair(cfg, train_set, val_set)
+    channels, height, width = _first_image_shape(train_set, "training")
+    if channels != cfg.data.channels:
+        raise ValueError(
+            f"the training images have {channels} channel(s) but data.channels = {cfg.data.channels}; "
+            "set data.channels to match"
+        )
+    if val_set is not None:
+        _first_image_shape(val_set, "validation")
+    local_batch = cfg.batch_size // ddp.world
+    sampler = StepSampler(train_set, ddp.world, ddp.rank, cfg.seed)
+    steps_per_epoch = sampler.samples_per_epoch() // local_batch
+    if steps_per_epoch < 1:
+        raise ValueError(
+            f"the training split has {len(train_set)} samples, fewer than the batch size {cfg.batch_size}"  # type: ignore[arg-type]
+        )
+    per_unit = 1 if cfg.unit == "steps" else steps_per_epoch
+    total_steps = cfg.length * per_unit
+    eval_steps = cfg.eval_every * per_unit
+    ckpt_steps = cfg.checkpoint_every * per_unit or eval_steps
+    loader_gen = torch.Generator()
+    loader = DataLoader(
+        train_set,
+        batch_size=local_batch,
+        sampler=sampler,
+        drop_last=True,
+        num_workers=cfg.workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=cfg.workers > 0,
+        generator=loader_gen,
+    )
+    val_loader = None
+    if val_set is not None:
+        val_loader = DataLoader(
+            val_set,
+            batch_size=cfg.val_batch_size or local_batch,
+            sampler=_ShardSampler(len(val_set), ddp.world, ddp.rank),  # type: ignore[arg-type]
+            num_workers=cfg.workers,
+            pin_memory=device.type == "cuda",
+        )
+    target_scale = _scale_dict(train_set)
+
+    # ---- model, optimiser, schedule
+    model: DepthNet = create_model(cfg.model.name, channels, **asdict(cfg.model.options))
+    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+    model = model.to(device)
+    if cfg.channels_last:
+        model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    net: nn.Module = model
+    if ddp.world > 1:
+        net = nn.parallel.DistributedDataParallel(
+            model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    optimizer = build_optimizer(cfg, list(model.parameters()))
+    scheduler = build_scheduler(cfg, optimizer, total_steps)
+    scaler = torch.amp.GradScaler("cuda", enabled=cfg.precision == "fp16")
+    autocast_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.precision]
+    loss_fn = get_loss(cfg.loss)
+    masked = cfg.loss.startswith("masked")
+
+    step = 0
+    history: dict[str, list[dict[str, float]]] = {"train": [], "val": []}
+    best: dict[str, Any] | None = None
+    elapsed_before = 0.0
+    metrics: dict[str, float] = {}
+    if resume_from is not None:
+        ckpt = load_checkpoint(resume_from, map_location=device)
+        _check_same_run(cfg, ckpt.config, resume_from)
+        model.load_state_dict(ckpt.state_dict)
+        optimizer.load_state_dict(ckpt.extra["optimizer"])
+        scheduler.load_state_dict(ckpt.extra["scheduler"])
+        if "scaler" in ckpt.extra and scaler.is_enabled():
+            scaler.load_state_dict(ckpt.extra["scaler"])
+        if "rng" in ckpt.extra:
+            set_rng_state(ckpt.extra["rng"])
+        step = ckpt.step
+        history = {k: [dict(r) for r in v] for k, v in ckpt.extra.get("history", history).items()}
+        best = ckpt.extra.get("best")
+        metrics = ckpt.metrics
+        elapsed_before = float(ckpt.extra.get("elapsed", 0.0))
+        history["train"] = [r for r in history["train"] if r["step"] <= step]
+        history["val"] = [r for r in history["val"] if r["step"] <= step]
+
+    # ---- logging (rank 0)
+    config_dict = config_to_dict(cfg)
+    train_csv = val_csv = None
+    writer: Any = None
+    if ddp.main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_json(run_dir / "config.json", config_dict)
+        write_text(run_dir / "config.toml", to_toml(config_dict))
+        train_csv = _CsvLog(run_dir / TRAIN_LOG, TRAIN_COLUMNS, history["train"])
+        val_csv = _CsvLog(run_dir / VAL_LOG, VAL_COLUMNS, history["val"])
+        if cfg.tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=step if step else None)
+    pbar = None
+    if ddp.main and cfg.progress:
+        from tqdm import tqdm
+
+        pbar = tqdm(
+            total=total_steps, initial=step, desc=f"train {cfg.model.name}", unit="step", dynamic_ncols=True
+        )
+
+    last_saved = step if resume_from is not None else None
+
+    def save(path: Path) -> None:
+        save_checkpoint(
+            path,
+            model,
+            input_size=(height, width),
+            target=target_scale,
+            step=step,
+            optimizer=optimizer.state_dict(),
+            scheduler=scheduler.state_dict(),
+            **({"scaler": scaler.state_dict()} if scaler.is_enabled() else {}),
+            rng=rng_state(),
+            config=config_dict,
+            metrics=metrics,
+            history=history,
+            best=best,
+            epoch=step / steps_per_epoch,
+            elapsed=elapsed_before + time.perf_counter() - t_start,
+            world_size=ddp.world,
+        )
+
+    def params_finite() -> bool:
+        return bool(torch.stack([p.detach().isfinite().all() for p in model.parameters()]).all())
+
+    loss_acc = torch.zeros((), dtype=torch.float64, device=device)
+    acc_steps = 0
+    last_checked = step
+    t_mark = time.perf_counter()
+    train_time = 0.0
+    train_images = 0
+    in_update = False
+    net.train()
+    try:
+        while step < total_steps:
+            epoch, offset = divmod(step, steps_per_epoch)
+            sampler.set_position(epoch, offset * local_batch)
+            loader_gen.manual_seed(cfg.seed * 1_000_003 + epoch)
+            for batch in loader:
+                image = batch["image"].to(device, non_blocking=True).contiguous(memory_format=fmt)
+                target = batch["target"].to(device, non_blocking=True)
+                valid = batch["valid_mask"].to(device, non_blocking=True) if masked else None
+                optimizer.zero_grad(set_to_none=True)
+                with torch.autocast(
+                    device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None
+                ):
+                    pred = net(image)
+                loss = loss_fn(pred.float(), target, valid)
+                scaler.scale(loss).backward()
+                in_update = True
+                if cfg.optim.grad_clip:
+                    scaler.unscale_(optimizer)
+                    nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
+                scaler.step(optimizer)
+                scaler.update()
+                lr_used = optimizer.param_groups[0]["lr"]
+                scheduler.step()
+                step += 1
+                in_update = False
+                loss_acc += loss.detach()
+                acc_steps += 1
+                if pbar is not None:
+                    pbar.update(1)
+
+                do_eval = val_loader is not None and (
+                    step == total_steps or (eval_steps and step % eval_steps == 0)
+                )
+                do_save = step == total_steps or (ckpt_steps and step % ckpt_steps == 0) or do_eval
+                if step % cfg.log_every == 0 or do_save:
+                    # The only per-interval read-back: mean loss since the last check, NaN/inf test.
+                    if ddp.world > 1:
+                        dist.all_reduce(loss_acc)
+                        loss_acc /= ddp.world
+                    mean_loss = loss_acc.item() / acc_steps
+                    now = time.perf_counter()
+                    interval = now - t_mark
+                    train_time += interval
+                    images = acc_steps * cfg.batch_size
+                    train_images += images
+                    if not math.isfinite(mean_loss):
+                        kept = (
+                            f"{run_dir / LATEST} (step {last_saved})"
+                            if last_saved is not None
+                            else "none yet"
+                        )
+                        raise DivergedError(
+                            f"training loss became {mean_loss} between steps {last_checked + 1} and {step} "
+                            f"(lr {lr_used:.3g}); stopped without writing anything from those "
+                            f"steps; last good checkpoint: {kept}. Lower optim.lr, set optim.grad_clip, or "
+                            "check the data for NaN/inf"
+                        )
+                    last_checked = step
+                    lr = float(lr_used)
+                    row: dict[str, float] = {
+                        "step": step,
+                        "epoch": round(step / steps_per_epoch, 4),
+                        "lr": lr,
+                        "loss": mean_loss,
+                        "images_per_second": images / max(interval, 1e-9),
+                        "seconds": elapsed_before + now - t_start,
+                    }
+                    history["train"].append(row)
+                    if ddp.main:
+                        assert train_csv is not None
+                        train_csv.append(row)
+                        if writer is not None:
+                            writer.add_scalar("train/loss", mean_loss, step)
+                            writer.add_scalar("train/lr", row["lr"], step)
+                            writer.add_scalar("train/images_per_second", row["images_per_second"], step)
+                        if pbar is not None:
+                            pbar.set_postfix(loss=f"{mean_loss:.4g}", img_s=f"{row['images_per_second']:.1f}")
+                    loss_acc.zero_()
+                    acc_steps = 0
+
+                    if do_eval:
+                        assert val_loader is not None
+                        metrics, first = validate(
+                            model,
+                            val_loader,
+                            loss_fn,
+                            device,
+                            autocast_dtype=autocast_dtype,
+                            channels_last=cfg.channels_last,
+                            max_batches=cfg.val_max_batches,
+                            ddp=ddp,
+                        )
+                        vrow: dict[str, float] = {"step": step, "epoch": row["epoch"], **metrics}
+                        history["val"].append(vrow)
+                        value = metrics[cfg.best_metric]
+                        improved = best is None or value < best["value"]
+                        if improved:
+                            best = {"metric": cfg.best_metric, "value": value, "step": step}
+                        if ddp.main:
+                            assert val_csv is not None
+                            val_csv.append(vrow)
+                            if writer is not None:
+                                for k, v in metrics.items():
+                                    writer.add_scalar(f"val/{k[4:]}", v, step)
+                                if first is not None and cfg.tb_images:
+                                    n_img = cfg.tb_images
+                                    image_b, target_b, pred_b = (t[:n_img] for t in first)
+                                    writer.add_images("val/input", image_b.clamp(0, 1), step)
+                                    writer.add_images("val/target", target_b.clamp(0, 1), step)
+                                    writer.add_images("val/prediction", pred_b.clamp(0, 1), step)
+                            if pbar is not None:
+                                pbar.set_postfix(
+                                    loss=f"{mean_loss:.4g}", val_rmse=f"{metrics['val_rmse']:.4f}"
+                                )
+                    if do_save:
+                        if not params_finite():
+                            raise DivergedError(
+                                f"parameters became NaN/inf by step {step}; stopped without saving; last good "
+                                f"checkpoint: {run_dir / LATEST} (step {last_saved}). Lower optim.lr or set "
+                                "optim.grad_clip"
+                            )
+                        if ddp.main:
+                            save(run_dir / LATEST)
+                            if do_eval and best is not None and best["step"] == step:
+                                save(run_dir / BEST)
+                            if writer is not None:
+                                writer.flush()
+                        last_saved = step
+                    t_mark = time.perf_counter()
+                if on_step is not None:
+                    on_step(step)
+                if step >= total_steps:
+                    break
+    except KeyboardInterrupt:
+        # Keep what was done, if the state is consistent (not interrupted inside an update) and sane.
+        if ddp.world == 1 and ddp.main and not in_update and step != last_saved:
+            loss_ok = acc_steps == 0 or math.isfinite(loss_acc.item())
+            if loss_ok and params_finite():
+                save(run_dir / LATEST)
+                print(
+                    f"interrupted: saved {run_dir / LATEST} at step {step}; run again to resume",
+                    file=sys.stderr,
+                )
+        raise
+    finally:
+        if pbar is not None:
+            pbar.close()
+        for log in (train_csv, val_csv):
+            if log is not None:
+                log.close()
+        if writer is not None:
+            writer.close()
+
+    seconds = elapsed_before + time.perf_counter() - t_start
+    result = TrainResult(
+        run_dir=run_dir,
+        best_checkpoint=run_dir / BEST if best is not None else None,
+        latest_checkpoint=run_dir / LATEST,
+        history=history,
+        seconds=seconds,
+        images_per_second=train_images / train_time if train_time > 0 else 0.0,
+        steps=step,
+        best=best,
+    )
+    if ddp.main:
+        plot_curves(history, run_dir / CURVES)
+        write_json(run_dir / RESULT, {"result": result.to_dict(), "config": config_dict})
+    if ddp.world > 1:
+        dist.barrier()
+    return result
+
+
+# --------------------------------------------------------------------------------------------------
+# the command
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.epilog = (
+        "presets: "
+        + ", ".join(list_presets())
+        + "\n  (paper presets take @steps or @epochs: the two readings of the paper's '1,000 iterations')\n"
+        "examples:\n"
+        "  ssrdepth train --preset synthetic-tiny --out runs/tiny\n"
+        "  ssrdepth train --preset kitti-gray-147x37@epochs --set model.name=SC --set data.root=/data/kitti\n"
+        "  ssrdepth train --config my.toml --set optim.lr=0.01 --set data.size=94,310\n"
+        "  torchrun --nproc-per-node 4 -m ssrdepth train --preset nyu-rgb-320x240 --device cuda\n"
+        "see docs/training.md"
+    )
+    parser.add_argument("--preset", help="named preset (see below); default: the built-in defaults")
+    parser.add_argument("--config", type=Path, help="TOML config file (may name its own preset)")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config value, e.g. optim.lr=0.01, data.size=37,147 (or 147x37 = W×H), model.name=SC",
+    )
+    parser.add_argument("--model", help="shortcut for --set model.name=NAME")
+    parser.add_argument("--out", help="shortcut for --set out=DIR (the run folder)")
+    parser.add_argument("--device", help="shortcut for --set device=DEV (cpu, cuda, cuda:N, auto)")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--resume",
+        nargs="?",
+        const=True,
+        default=None,
+        metavar="CHECKPOINT",
+        help="resume the run in --out from latest.pt (or from CHECKPOINT); by default an interrupted "
+        "run with the same config is resumed and a finished one is reused",
+    )
+    group.add_argument("--fresh", action="store_true", help="start over, removing the run's files in --out")
+    parser.add_argument(
+        "--print-config", action="store_true", help="print the resolved config as TOML and exit"
+    )
+    parser.add_argument("--list-presets", action="store_true", help="list the presets and exit")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.list_presets:
+        for name, desc in list_presets().items():
+            print(f"{name:<24} {desc}")
+        return 0
+    overrides = list(args.overrides)
+    for key in ("model", "out", "device"):
+        if getattr(args, key):
+            overrides.append(f"{'model.name' if key == 'model' else key}={getattr(args, key)}")
+    if args.no_progress:
+        overrides.append("progress=false")
+    cfg = resolve_config(args.preset, args.config, overrides)
+    if args.print_config:
+        print(to_toml(config_to_dict(cfg)), end="")
+        return 0
+    resume: bool | Path | None = False if args.fresh else args.resume
+    if isinstance(resume, str):
+        resume = Path(resume)
+    try:
+        result = train(cfg, resume=resume)
+    except DivergedError as exc:
+        print(f"ssrdepth train: stopped: {exc}", file=sys.stderr)
+        return 3
+    if int(os.environ.get("RANK", "0")) == 0:
+        if result.skipped:
+            print(f"{result.run_dir}: finished run with the same configuration found; nothing to do")
+        last_val = result.history["val"][-1] if result.history["val"] else {}
+        summary = ", ".join(f"{k} {v:.4f}" for k, v in last_val.items() if k in BEST_METRICS)
+        print(
+            f"{result.steps} steps in {result.seconds:.1f} s ({result.images_per_second:.1f} img/s)"
+            + (f"; {summary}" if summary else "")
+        )
+        print(f"best: {result.best_checkpoint}  latest: {result.latest_checkpoint}")
+    return 0
+
+
+__all__ = [
+    "DivergedError",
+    "StepSampler",
+    "TrainResult",
+    "build_optimizer",
+    "build_scheduler",
+    "plot_curves",
+    "train",
+    "validate",
+]
