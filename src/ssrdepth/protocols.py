@@ -128,6 +128,11 @@ class Protocol:
                 f"protocol {self.name!r}: the standard measures take logs and ratios, so they need "
                 f"min_value > 0 (got {lo})"
             )
+        if self.space == "depth" and hi is None:
+            raise ValueError(
+                f"protocol {self.name!r}: comparing in metres needs a max_value cap (a zero disparity "
+                "means an infinite depth, which the cap turns into the maximum depth)"
+            )
         if not self.eps >= 0:
             raise ValueError(f"protocol {self.name!r}: eps must be ≥ 0, got {self.eps}")
 
