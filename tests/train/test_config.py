@@ -77,7 +77,7 @@ def test_toml_round_trip_and_preset_base(tmp_path: Path) -> None:
     bad.write_text("batch_size = ")
     with pytest.raises(ValueError, match="not valid TOML"):
         load_config(bad)
-    with pytest.raises(FileNotFoundError, match="missing.toml"):
+    with pytest.raises(FileNotFoundError, match=r"missing\.toml"):
         load_config(tmp_path / "missing.toml")
 
 

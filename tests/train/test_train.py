@@ -173,7 +173,7 @@ def test_bad_data_and_devices_are_explained(toy_cfg: TrainConfig) -> None:
         train(apply_overrides(toy_cfg, ["data.channels=3"]), train_set=ToyDepth(16))
     with pytest.raises(ValueError, match="fewer than the batch size 8"):
         train(toy_cfg, train_set=ToyDepth(5))
-    with pytest.raises(ValueError, match="fp16.*CUDA"):
+    with pytest.raises(ValueError, match=r"fp16.*CUDA"):
         train(apply_overrides(toy_cfg, ["precision=fp16"]), train_set=ToyDepth(16))
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="CUDA is not available"):
