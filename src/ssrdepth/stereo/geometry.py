@@ -45,6 +45,19 @@ def depth_to_disparity(depth: np.ndarray, focal: float, baseline: float) -> np.n
     return disparity_to_depth(depth, focal, baseline)  # the same reciprocal map
 
 
+def median_relative_difference(depth: np.ndarray, reference: np.ndarray) -> tuple[float, int]:
+    """Median of ``|depth − reference| / reference`` over the pixels where both are known (> 0 and
+    finite), and how many pixels that is; (NaN, 0) when there are none. Any equal shapes."""
+    if depth.shape != reference.shape:
+        raise ValueError(f"depth {depth.shape} and reference {reference.shape} must have the same shape")
+    both = np.isfinite(depth) & (depth > 0) & np.isfinite(reference) & (reference > 0)
+    n = int(both.sum())
+    if n == 0:
+        return float("nan"), 0
+    rel = np.abs(depth[both].astype(np.float64) - reference[both]) / reference[both]
+    return float(np.median(rel)), n
+
+
 def target_scale(
     max_disparity: float,
     focal: float | None = None,
