@@ -61,6 +61,17 @@ class DataConfig:
     max_depth: float = 10.0
     cache_dir: str | None = None
     skip_bad: bool = False
+    # Stereo targets: the matcher's search range in px at the original width, which is also the
+    # normalisation maximum (target = disparity / max_disparity); None = the matcher's default (192).
+    max_disparity: int | None = None
+    # Folder sources (docs/data.md): file patterns with "{name}" — (left, right) for stereo-folder,
+    # (image, depth) for rgbd-folder; the stereo rig (focal px, baseline m); the depth encoding
+    # (metres = value / depth_scale, e.g. 256, 1000, 5000; ``depth_invalid`` marks no measurement).
+    pattern: tuple[str, str] | None = None
+    focal: float | None = None
+    baseline: float | None = None
+    depth_scale: float | None = None
+    depth_invalid: float = 0.0
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:

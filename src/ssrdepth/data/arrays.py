@@ -1,0 +1,251 @@
+"""The preprocessing cache: each split decoded once, at the model's size, into NumPy memmaps.
+
+Training then never decodes a PNG or touches the .mat in its hot loop. A cache lives in
+``cfg.cache_root() / "arrays" / f"{source}-{split}-{hash}"`` with
+
+- ``image.npy`` uint8 ``(N, C, H, W)``; ``target.npy`` float32 ``(N, 1, H, W)`` in [0, 1];
+  ``valid_mask.npy`` bool ``(N, 1, H, W)``; ``depth.npy`` float32 ``(N, 1, H, W)`` metres (absent when
+  the source has no depth: all zero);
+- ``manifest.json``: the settings, the kept sample indices, the skipped files.
+
+The hash covers every setting that changes the arrays (source, root, split, size, channels, target,
+matcher settings, depth scaling, split ratio/seed, folder options, this format's version) and the
+size and modification time of every input file (images, depth maps, scans, calibration, cached
+stereo targets): change any of them and a new cache is built. The cache is written into a temporary
+folder and renamed when complete, so an interrupted build leaves nothing half-made. Old caches are
+not deleted (several sizes may be in use); remove ``cache_root()/arrays`` to reclaim the space.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from torch.utils.data import Dataset
+from tqdm import tqdm
+
+from ssrdepth.data.config import TargetScale
+from ssrdepth.data.dataset import DepthDataset, matcher_settings, to_tensors
+from ssrdepth.data.sample import BadSampleError, report_skipped
+from ssrdepth.io import write_json
+from ssrdepth.stereo.matching import settings_dict
+
+FORMAT_VERSION = 1
+ARRAYS = ("image", "target", "valid_mask", "depth")
+
+
+def _stat(path: Path) -> list[Any]:
+    try:
+        st = path.stat()
+    except OSError:
+        return [str(path), None]
+    return [str(path), st.st_size, st.st_mtime_ns]
+
+
+def cache_settings(base: DepthDataset) -> dict[str, Any]:
+    """Every setting that changes the cached arrays."""
+    cfg = base.cfg
+    settings = matcher_settings(cfg) if cfg.target == "stereo" else None
+    return {
+        "version": FORMAT_VERSION,
+        "source": cfg.source,
+        "root": str(Path(cfg.root).resolve()),
+        "split": base.split,
+        "size": list(cfg.size),
+        "channels": cfg.channels,
+        "target": cfg.target,
+        "matcher": settings_dict(settings) if settings is not None else None,
+        "max_depth": cfg.max_depth if cfg.target != "stereo" else None,
+        "nyu_depth": cfg.nyu_depth if cfg.source == "nyu" else None,
+        "split_ratio": cfg.split_ratio,
+        "split_seed": cfg.split_seed,
+        "folder": [cfg.pattern, cfg.focal, cfg.baseline, cfg.depth_scale, cfg.depth_invalid],
+        "skip_bad": cfg.skip_bad,
+    }
+
+
+def cache_hash(base: DepthDataset) -> str:
+    """SHA-256 (16 hex digits) of the settings and of the inputs' sizes and modification times."""
+    h = hashlib.sha256(json.dumps(cache_settings(base), sort_keys=True, default=str).encode())
+    stats: list[Any] = []
+    cache = getattr(base, "_cache", None)
+    seen: set[Path] = set()
+    for index in base.indices:
+        frame = base.source.frames[index]
+        stats.append(frame.key)
+        for path in frame.files():
+            if path not in seen:  # shared files (calibration, the NYU .mat) once
+                seen.add(path)
+                stats.append(_stat(path))
+        if cache is not None:
+            stats.append(_stat(cache.path_for(frame.key)))
+    h.update(json.dumps(stats).encode())
+    return h.hexdigest()[:16]
+
+
+def _load(args: tuple[DepthDataset, int]) -> tuple[int, dict[str, np.ndarray] | None, tuple[str, str] | None]:
+    base, i = args
+    try:
+        return i, base.load_arrays(i), None
+    except BadSampleError as exc:
+        if not base.cfg.skip_bad:
+            raise
+        return i, None, (exc.file, exc.problem)
+
+
+class CachedDataset(Dataset[dict[str, Any]]):
+    """A split served from the memmaps of :func:`cached_dataset` (same interface as
+    :class:`~ssrdepth.data.dataset.DepthDataset`: ``scale``, ``meta(i)``, ``skipped``)."""
+
+    def __init__(self, base: DepthDataset, directory: Path) -> None:
+        self.base = base
+        self.cfg = base.cfg
+        self.split = base.split
+        self.directory = directory
+        manifest = json.loads((directory / "manifest.json").read_text(encoding="utf-8"))
+        self.kept: list[int] = manifest["kept"]
+        self.skipped: list[tuple[str, str]] = [(str(f), str(p)) for f, p in manifest["skipped"]]
+        self.has_depth: bool = manifest["has_depth"]
+        self.scale: TargetScale = TargetScale.from_dict(manifest["scale"])
+        self._arrays: dict[str, np.ndarray] | None = None
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The memmapped arrays (opened on first use in each process)."""
+        if self._arrays is None:
+            names = ARRAYS if self.has_depth else ARRAYS[:3]
+            self._arrays = {n: np.load(self.directory / f"{n}.npy", mmap_mode="r") for n in names}
+        return self._arrays
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_arrays"] = None  # memmaps reopen in worker processes instead of being copied
+        return state
+
+    def __len__(self) -> int:
+        return len(self.kept)
+
+    def meta(self, i: int) -> dict[str, Any]:
+        out = self.base.meta(self.kept[i])
+        out["index"] = i
+        return out
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        if not 0 <= i < len(self.kept):
+            raise IndexError(f"sample {i} out of range (0..{len(self.kept) - 1})")
+        a = self.arrays()
+        size = a["image"].shape[2:]
+        sample = {
+            "image": a["image"][i],
+            "target": a["target"][i],
+            "valid_mask": a["valid_mask"][i],
+            "depth": a["depth"][i] if self.has_depth else np.zeros((1, *size), np.float32),
+        }
+        return to_tensors(sample, i)
+
+
+def cached_dataset(base: DepthDataset, progress: bool = True, workers: int | None = None) -> CachedDataset:
+    """The memmap cache of ``base`` (built now, with a progress bar, if missing or out of date)."""
+    cfg = base.cfg
+    name = f"{cfg.source}-{base.split}-{cache_hash(base)}"
+    parent = cfg.cache_root() / "arrays"
+    directory = parent / name
+    if (directory / "manifest.json").is_file():
+        dataset = CachedDataset(base, directory)
+        report_skipped(dataset.skipped)
+        return dataset
+    parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=parent))
+    try:
+        _build(base, tmp, progress, workers)
+        try:
+            os.replace(tmp, directory)
+        except OSError:
+            if not (directory / "manifest.json").is_file():  # not a concurrent build that won
+                raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    dataset = CachedDataset(base, directory)
+    report_skipped(dataset.skipped)
+    return dataset
+
+
+def _build(base: DepthDataset, directory: Path, progress: bool, workers: int | None) -> None:
+    cfg = base.cfg
+    n = len(base)
+    if n == 0:
+        raise ValueError(f"{cfg.root}: the {base.split!r} split of {cfg.source} is empty")
+    h, w = cfg.size
+    has_depth = base.source.depth_kind != "none"
+    shapes = {
+        "image": ((n, cfg.channels, h, w), np.uint8),
+        "target": ((n, 1, h, w), np.float32),
+        "valid_mask": ((n, 1, h, w), np.bool_),
+        "depth": ((n, 1, h, w), np.float32),
+    }
+    names = ARRAYS if has_depth else ARRAYS[:3]
+    out = {
+        k: np.lib.format.open_memmap(
+            directory / f"{k}.npy", mode="w+", dtype=shapes[k][1], shape=shapes[k][0]
+        )
+        for k in names
+    }
+    kept: list[int] = []
+    skipped = list(base.skipped)
+    bar = tqdm(
+        total=n, desc=f"caching {cfg.source} {base.split} at {w}×{h}", unit="sample", disable=not progress
+    )
+    n_workers = max(1, min(workers or os.cpu_count() or 1, 8, n // 32 or 1))
+    jobs = ((base, i) for i in range(n))
+    if n_workers == 1:
+        results = map(_load, jobs)
+        _consume(results, out, kept, skipped, bar)
+    else:
+        with ProcessPoolExecutor(n_workers) as pool:
+            _consume(pool.map(_load, jobs, chunksize=16), out, kept, skipped, bar)
+    bar.close()
+    for array in out.values():
+        array.flush()
+    del out
+    if len(kept) < n:  # compact: the kept samples first (rewrite each array at its final length)
+        for k in names:
+            full = np.load(directory / f"{k}.npy", mmap_mode="r")
+            np.save(directory / f".{k}.npy", np.ascontiguousarray(full[: len(kept)]))
+            del full
+            os.replace(directory / f".{k}.npy", directory / f"{k}.npy")
+    if not kept:
+        raise ValueError(f"{cfg.root}: every sample of the {base.split!r} split was bad")
+    write_json(
+        directory / "manifest.json",
+        {
+            "format": "ssrdepth-arrays",
+            "settings": cache_settings(base),
+            "kept": kept,
+            "skipped": skipped,
+            "has_depth": has_depth,
+            "scale": base.scale.as_dict(),
+        },
+    )
+
+
+def _consume(
+    results: Any, out: Mapping[str, np.ndarray], kept: list[int], skipped: list[tuple[str, str]], bar: tqdm
+) -> None:
+    for i, arrays, bad in results:
+        if arrays is None:
+            assert bad is not None
+            skipped.append(bad)
+        else:
+            row = len(kept)
+            for k, array in out.items():
+                array[row] = arrays[k]
+            kept.append(i)
+        bar.update()

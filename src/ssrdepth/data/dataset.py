@@ -1,0 +1,270 @@
+"""The torch dataset of every source: decoded, normalised and resized sample dicts.
+
+:func:`build_dataset` is the entry point (see :mod:`ssrdepth.data.config` for the sample contract);
+:func:`list_stereo_pairs` lists a stereo source's pairs for ``prepare-targets``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ssrdepth.data import folders, kitti, nyu
+from ssrdepth.data.config import DataConfig, StereoPair, TargetScale
+from ssrdepth.data.sample import BadSampleError, Source, image_size, report_skipped
+from ssrdepth.data.split import split_indices
+from ssrdepth.data.transforms import resize_image, resize_map, to_channels
+
+#: Sources with stereo pairs (their targets come from the stereo-target cache).
+STEREO_SOURCES = ("synthetic", "kitti-tracking", "kitti-raw", "kitti-object", "stereo-folder")
+
+
+def build_source(cfg: DataConfig) -> Source:
+    """Index the frames of ``cfg.source`` under ``cfg.root`` (no pixels decoded)."""
+    root = Path(cfg.root)
+    if not root.exists():
+        hint = f"; render it with: ssrdepth generate --out {root}" if cfg.source == "synthetic" else ""
+        raise FileNotFoundError(f"{root}: data root not found{hint}")
+    if cfg.source == "synthetic":
+        return kitti.synthetic(root, cfg.skip_bad)
+    if cfg.source == "kitti-tracking":
+        return kitti.kitti_tracking(root, cfg.skip_bad)
+    if cfg.source == "kitti-raw":
+        return kitti.kitti_raw(root, cfg.skip_bad)
+    if cfg.source == "kitti-object":
+        return kitti.kitti_object(root, cfg.skip_bad, need_right=cfg.target == "stereo")
+    if cfg.source == "nyu":
+        return nyu.nyu_labeled(root, cfg.nyu_depth)
+    if cfg.source == "stereo-folder":
+        return folders.stereo_folder(root, cfg.pattern, cfg.focal, cfg.baseline, cfg.skip_bad)
+    if cfg.source == "rgbd-folder":
+        return folders.rgbd_folder(root, cfg.pattern, cfg.depth_scale, cfg.depth_invalid, cfg.skip_bad)
+    raise ValueError(f"unknown data source {cfg.source!r}")  # DataConfig validates; defensive
+
+
+def matcher_settings(cfg: DataConfig) -> Any:
+    """The stereo matcher settings of ``cfg`` (``matcher`` and ``max_disparity``)."""
+    from ssrdepth.stereo.matching import default_settings
+
+    overrides = {} if cfg.max_disparity is None else {"max_disparity": int(cfg.max_disparity)}
+    return default_settings(cfg.matcher, **overrides)
+
+
+def target_cache(cfg: DataConfig) -> Any:
+    """The :class:`~ssrdepth.stereo.cache.TargetCache` that holds ``cfg``'s stereo targets."""
+    from ssrdepth.stereo.cache import TargetCache
+
+    return TargetCache.for_config(cfg, matcher_settings(cfg))
+
+
+def prepare_targets_command(cfg: DataConfig) -> str:
+    """The shell command that fills ``cfg``'s stereo-target cache."""
+    cmd = f"ssrdepth prepare-targets --source {cfg.source} --root {cfg.root} --matcher {cfg.matcher}"
+    if cfg.max_disparity is not None:
+        cmd += f" --max-disparity {cfg.max_disparity}"
+    if cfg.cache_dir:
+        cmd += f" --cache-dir {cfg.cache_dir}"
+    return cmd
+
+
+def list_stereo_pairs(cfg: DataConfig) -> list[StereoPair]:
+    """Every stereo pair of a stereo source (all splits), keyed for the target cache.
+
+    Raises a ValueError naming the file for a missing right image or a left/right size mismatch
+    (with ``cfg.skip_bad`` such pairs are left out and reported at the end).
+    """
+    if cfg.source not in STEREO_SOURCES:
+        raise ValueError(
+            f"source {cfg.source!r} has no stereo pairs; stereo sources: {', '.join(STEREO_SOURCES)}"
+        )
+    source = build_source(DataConfig(**{**_cfg_dict(cfg), "target": "stereo"}))
+    pairs: list[StereoPair] = []
+    skipped = list(source.skipped)
+    for frame in source.frames:
+        try:
+            if frame.right is None:
+                raise BadSampleError(frame.image, "no right image for this frame")
+            if frame.focal is None or frame.baseline is None:
+                raise BadSampleError(frame.image, "focal length and baseline unknown")
+            left_size, right_size = image_size(frame.image), image_size(frame.right)
+            if left_size != right_size:
+                raise BadSampleError(
+                    frame.right,
+                    f"size {right_size[1]}×{right_size[0]} differs from the left image {frame.image} "
+                    f"({left_size[1]}×{left_size[0]}); a rectified pair has equal sizes",
+                )
+        except BadSampleError as exc:
+            if not cfg.skip_bad:
+                raise
+            skipped.append((exc.file, exc.problem))
+            continue
+        pairs.append(StereoPair(frame.key, frame.image, frame.right, frame.focal, frame.baseline))
+    report_skipped(skipped)
+    return pairs
+
+
+def _cfg_dict(cfg: DataConfig) -> dict[str, Any]:
+    return {k: getattr(cfg, k) for k in cfg.__dataclass_fields__}
+
+
+class DepthDataset(Dataset[dict[str, Any]]):
+    """Samples of one split, decoded from the source files on every access.
+
+    ``dataset[i]`` is the dict of :mod:`ssrdepth.data.config`; ``dataset.scale`` the split's
+    :class:`TargetScale`; ``dataset.meta(i)`` per-sample metadata; ``dataset.skipped`` the files
+    left out as bad (``(file, problem)``). Use :func:`build_dataset` (which adds the array cache).
+    """
+
+    def __init__(self, cfg: DataConfig, split: str) -> None:
+        self.cfg = cfg
+        self.split = split
+        self.source = build_source(cfg)
+        self.skipped: list[tuple[str, str]] = list(self.source.skipped)
+        official = self.source.official_split(split)
+        indices = official if official is not None else self._by_group(split)
+        self._check_target_kind()
+        self._cache: Any = target_cache(cfg) if cfg.target == "stereo" else None
+        if self._cache is not None:
+            indices = self._with_targets(indices)
+        self.indices = indices
+        self.scale = self._scale(indices[0]) if indices else self._default_scale()
+
+    def _by_group(self, split: str) -> list[int]:
+        groups = [f.group for f in self.source.frames]
+        return split_indices(groups, split, self.cfg.split_ratio, self.cfg.split_seed)
+
+    def _check_target_kind(self) -> None:
+        cfg, kind = self.cfg, self.source.depth_kind
+        if cfg.target == "stereo" and cfg.source not in STEREO_SOURCES:
+            raise ValueError(f"source {cfg.source!r} has no stereo pairs; use target='depth'")
+        if cfg.target == "lidar" and kind != "lidar":
+            raise ValueError(
+                f"{cfg.root}: target 'lidar' needs velodyne scans (KITTI velodyne/ folder), none found"
+            )
+        if cfg.target == "depth" and kind == "none":
+            raise ValueError(f"{cfg.root}: source {cfg.source!r} has no depth maps here; use target='stereo'")
+
+    def _with_targets(self, indices: list[int]) -> list[int]:
+        missing = [i for i in indices if not self._cache.has(self.source.frames[i].key)]
+        if not missing:
+            return indices
+        if self.cfg.skip_bad and len(missing) < len(indices):
+            for i in missing:
+                self.skipped.append((str(self.source.frames[i].image), "no cached stereo target"))
+            drop = set(missing)
+            return [i for i in indices if i not in drop]
+        first = self._cache.path_for(self.source.frames[missing[0]].key)
+        raise FileNotFoundError(
+            f"{len(missing)} of {len(indices)} stereo targets of {self.cfg.source} ({self.split}) are not "
+            f"cached (first: {first}); compute them with: {prepare_targets_command(self.cfg)}"
+        )
+
+    def _default_scale(self) -> TargetScale:
+        if self.cfg.target == "stereo":
+            return TargetScale("disparity", float(matcher_settings(self.cfg).max_disparity))
+        return TargetScale("depth", float(self.cfg.max_depth))
+
+    def _scale(self, index: int) -> TargetScale:
+        """The target scale of frame ``index`` (stereo: its own focal, baseline and width)."""
+        if self.cfg.target != "stereo":
+            return TargetScale("depth", float(self.cfg.max_depth))
+        frame = self.source.frames[index]
+        width = self.source.image_size(index)[1]
+        return TargetScale(
+            "disparity",
+            float(matcher_settings(self.cfg).max_disparity),
+            frame.focal,
+            frame.baseline,
+            width,
+        )
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def meta(self, i: int) -> dict[str, Any]:
+        """Metadata of sample ``i``: source, file, key, focal, baseline, depth scale, target scale."""
+        index = self.indices[i]
+        out = self.source.meta(index)
+        out["split"] = self.split
+        out["index"] = i
+        out["scale"] = self._scale(index).as_dict()
+        return out
+
+    def load_arrays(self, i: int) -> dict[str, np.ndarray]:
+        """Sample ``i`` as NumPy arrays at the model size: ``image`` (C, H, W) uint8, ``target``
+        (1, H, W) float32 [0, 1], ``valid_mask`` (1, H, W) bool, ``depth`` (1, H, W) float32 m."""
+        cfg = self.cfg
+        index = self.indices[i]
+        frame = self.source.frames[index]
+        image = self.source.image(index)
+        full = image.shape[:2]
+        depth = self.source.depth(index)
+        if depth is not None and depth.shape != full:
+            where = frame.depth or frame.velodyne or frame.image
+            raise BadSampleError(
+                where, f"depth map is {depth.shape[1]}×{depth.shape[0]} but the image is {full[1]}×{full[0]}"
+            )
+        sparse = self.source.depth_kind == "lidar"
+        if depth is not None:
+            depth_small, depth_valid = resize_map(depth, depth > 0, cfg.size, sparse=sparse)
+        else:
+            depth_small = np.zeros(cfg.size, np.float32)
+            depth_valid = np.zeros(cfg.size, bool)
+        if cfg.target == "stereo":
+            disparity, valid = self._cache.read(frame.key)
+            if disparity.shape != full:
+                raise BadSampleError(
+                    self._cache.path_for(frame.key),
+                    f"cached target is {disparity.shape[1]}×{disparity.shape[0]} but the image is "
+                    f"{full[1]}×{full[0]}; delete it and rerun: {prepare_targets_command(cfg)}",
+                )
+            max_disparity = float(matcher_settings(cfg).max_disparity)
+            target, target_valid = resize_map(disparity / max_disparity, valid & (disparity > 0), cfg.size)
+        else:
+            target = depth_small / np.float32(cfg.max_depth)
+            target_valid = depth_valid
+        small = to_channels(resize_image(image, cfg.size), cfg.channels)
+        return {
+            "image": np.ascontiguousarray(small.transpose(2, 0, 1)),
+            "target": np.clip(target, 0.0, 1.0)[None].astype(np.float32),
+            "valid_mask": target_valid[None],
+            "depth": depth_small[None].astype(np.float32),
+        }
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        if not 0 <= i < len(self.indices):
+            raise IndexError(f"sample {i} out of range (0..{len(self.indices) - 1})")
+        return to_tensors(self.load_arrays(i), i)
+
+
+def to_tensors(arrays: dict[str, np.ndarray], index: int) -> dict[str, Any]:
+    """NumPy sample arrays (image uint8) → the tensor dict of the contract."""
+    return {
+        "image": torch.from_numpy(np.asarray(arrays["image"], np.float32) / np.float32(255.0)),
+        "target": torch.from_numpy(np.array(arrays["target"], np.float32)),
+        "valid_mask": torch.from_numpy(np.array(arrays["valid_mask"], bool)),
+        "depth": torch.from_numpy(np.array(arrays["depth"], np.float32)),
+        "index": index,
+    }
+
+
+def build_dataset(cfg: DataConfig, split: str, cache: bool = True, progress: bool = True) -> Dataset[Any]:
+    """The torch dataset of ``cfg`` for ``split`` ("train", "test" or "all").
+
+    With ``cache`` (default) samples come from the preprocessing cache at the model size
+    (:mod:`ssrdepth.data.arrays`), built on first use with a progress bar; without it every access
+    decodes the source files. Either way the dataset has ``.scale``, ``.meta(i)`` and ``.skipped``.
+    Bad files raise a ValueError naming them; with ``cfg.skip_bad`` they are left out and listed
+    on stderr at the end.
+    """
+    base = DepthDataset(cfg, split)
+    if not cache:
+        report_skipped(base.skipped)
+        return base
+    from ssrdepth.data.arrays import cached_dataset
+
+    return cached_dataset(base, progress=progress)

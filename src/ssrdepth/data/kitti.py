@@ -1,0 +1,253 @@
+"""KITTI stereo in its three official layouts, and the synthetic set (which uses the tracking layout).
+
+- tracking (the paper's data): ``training/image_02/SSSS/NNNNNN.png``, ``image_03/…``,
+  ``calib/SSSS.txt`` (``P2:``/``P3:``, ``R_rect``, ``Tr_velo_cam``), optional ``velodyne/SSSS/NNNNNN.bin``;
+  split groups = sequences. ``testing/`` is used too when present (keys ``testing/SSSS/NNNNNN``).
+- raw: ``DATE/DATE_drive_XXXX_sync/image_02/data/NNNNNNNNNN.png``, ``image_03/data``,
+  ``DATE/calib_cam_to_cam.txt`` (``P_rect_02``, ``P_rect_03``); groups = drives.
+- object: ``training/image_2/NNNNNN.png``, ``image_3``, ``calib/NNNNNN.txt`` (``P2``, ``P3``,
+  ``R0_rect``, ``Tr_velo_to_cam``), optional ``velodyne/NNNNNN.bin`` (lidar depth); groups = frames.
+
+Focal length and baseline come from the rectified projections: ``f = P2[0, 0]``,
+``B = (P2[0, 3] − P3[0, 3]) / f`` (KITTI colour cameras: ≈ 0.532–0.54 m).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+from ssrdepth.data.sample import (
+    BadSampleError,
+    Frame,
+    Source,
+    check_frames,
+    read_depth_map,
+    require_dir,
+    require_frames,
+)
+from ssrdepth.data.synthetic import DEPTH_SCALE
+from ssrdepth.stereo.calib import StereoCalibration, read_object_calib, read_raw_calib, read_tracking_calib
+from ssrdepth.stereo.lidar import lidar_depth_map, read_velodyne
+
+_IMAGE_EXTS = (".png", ".jpg", ".jpeg")
+
+_READERS: dict[str, Callable[[Path], StereoCalibration]] = {
+    "object": read_object_calib,
+    "tracking": read_tracking_calib,
+    "raw": lambda p: read_raw_calib(p),
+}
+
+
+@lru_cache(maxsize=4096)
+def load_calib(kind: str, path: Path) -> StereoCalibration:
+    """The :class:`StereoCalibration` of a KITTI calibration file (``kind``: object, tracking, raw),
+    cached per file; raises :class:`BadSampleError` naming the file when it is missing or incomplete."""
+    try:
+        calib = _READERS[kind](path)
+        focal, baseline = calib.focal, calib.baseline
+    except (ValueError, FileNotFoundError) as exc:
+        raise BadSampleError(path, str(exc).replace(f"{path}: ", "")) from None
+    if not focal > 0:
+        raise BadSampleError(path, f"invalid focal length {focal} in P2")
+    if not baseline > 0:
+        raise BadSampleError(
+            path, f"non-positive stereo baseline {baseline:.4f} m from P2/P3 (swapped cameras?)"
+        )
+    return calib
+
+
+def _images(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in _IMAGE_EXTS) if folder.is_dir() else []
+
+
+def _check_pair(frame: Frame) -> None:
+    if not frame.image.is_file():
+        raise BadSampleError(frame.image, "left image not found")
+    if frame.right is not None and not frame.right.is_file():
+        raise BadSampleError(frame.right, f"right image missing for {frame.image}")
+    if frame.depth is not None and not frame.depth.is_file():
+        raise BadSampleError(frame.depth, f"depth map missing for {frame.image}")
+
+
+@dataclass
+class KittiSource(Source):
+    """A KITTI layout (tracking, raw, object) or the synthetic set; see the module docstring."""
+
+    calib_kind: str = "object"
+
+    def depth(self, i: int) -> np.ndarray | None:
+        frame = self.frames[i]
+        if self.depth_kind == "exact" and frame.depth is not None:
+            return read_depth_map(frame.depth, DEPTH_SCALE)
+        if self.depth_kind == "lidar":
+            return self.lidar(i)
+        return None
+
+    def lidar(self, i: int) -> np.ndarray:
+        """Sparse lidar depth ``(H, W)`` float32 m in the left image (0 = no point); frames without a
+        scan give an all-zero map."""
+        frame = self.frames[i]
+        size = self.image_size(i)
+        if frame.velodyne is None or frame.calib is None:
+            return np.zeros(size, np.float32)
+        calib = load_calib(self.calib_kind, frame.calib)
+        if calib.velo_to_cam is None:
+            raise BadSampleError(frame.calib, "no velodyne → camera transform (Tr_velo_to_cam) for the lidar")
+        try:
+            points = read_velodyne(frame.velodyne)
+        except (ValueError, FileNotFoundError) as exc:
+            raise BadSampleError(frame.velodyne, str(exc).replace(f"{frame.velodyne}: ", "")) from None
+        return lidar_depth_map(points, calib, size)
+
+
+def _split_dirs(root: Path) -> list[Path]:
+    dirs = [root / d for d in ("training", "testing") if (root / d).is_dir()]
+    if not dirs:
+        raise FileNotFoundError(f"{root}: no training/ or testing/ folder (expected the KITTI layout)")
+    return dirs
+
+
+def _calib_or_skip(
+    kind: str, path: Path, skip_bad: bool, skipped: list[tuple[str, str]]
+) -> StereoCalibration | None:
+    try:
+        return load_calib(kind, path)
+    except BadSampleError as exc:
+        if not skip_bad:
+            raise
+        skipped.append((exc.file, exc.problem))
+        return None
+
+
+def kitti_tracking(
+    root: Path, skip_bad: bool = False, depth_folder: str | None = None, name: str = "kitti-tracking"
+) -> KittiSource:
+    """KITTI tracking stereo (``training|testing/image_02|image_03/SSSS/NNNNNN.png``, ``calib/SSSS.txt``,
+    optional ``velodyne/SSSS/NNNNNN.bin``).
+
+    ``depth_folder`` (synthetic: ``"depth"``) names a sibling of ``image_02`` holding exact depth PNGs.
+    """
+    root = Path(root)
+    skipped: list[tuple[str, str]] = []
+    frames: list[Frame] = []
+    has_velodyne = False
+    for part in _split_dirs(root):
+        require_dir(part / "image_02", "left image folder image_02")
+        prefix = "" if part.name == "training" else "testing/"
+        for seq_dir in sorted(p for p in (part / "image_02").iterdir() if p.is_dir()):
+            seq = seq_dir.name
+            calib_path = part / "calib" / f"{seq}.txt"
+            calib = _calib_or_skip("tracking", calib_path, skip_bad, skipped)
+            if calib is None:
+                continue
+            for img in _images(seq_dir):
+                velo = part / "velodyne" / seq / f"{img.stem}.bin"
+                has_velodyne |= velo.is_file()
+                frames.append(
+                    Frame(
+                        key=f"{prefix}{seq}/{img.stem}",
+                        group=f"{prefix}{seq}",
+                        image=img,
+                        right=part / "image_03" / seq / img.name,
+                        depth=part / depth_folder / seq / f"{img.stem}.png" if depth_folder else None,
+                        velodyne=velo if velo.is_file() else None,
+                        calib=calib_path,
+                        focal=calib.focal,
+                        baseline=calib.baseline,
+                    )
+                )
+    frames = check_frames(frames, _check_pair, skip_bad, skipped)
+    require_frames(frames, root, "KITTI tracking frames (training/image_02/SSSS/NNNNNN.png)")
+    kind = "exact" if depth_folder else ("lidar" if has_velodyne else "none")
+    return KittiSource(name, root, frames, kind, skipped, calib_kind="tracking")
+
+
+def kitti_raw(root: Path, skip_bad: bool = False) -> KittiSource:
+    """KITTI raw (``DATE/DATE_drive_XXXX_sync/image_02/data/*.png``, ``DATE/calib_cam_to_cam.txt``,
+    optional ``velodyne_points/data/*.bin`` with ``DATE/calib_velo_to_cam.txt``)."""
+    root = Path(root)
+    require_dir(root, "KITTI raw root")
+    skipped: list[tuple[str, str]] = []
+    frames: list[Frame] = []
+    has_velodyne = False
+    for drive in sorted(root.glob("*/*_sync")):
+        if not (drive / "image_02" / "data").is_dir():
+            continue
+        calib_path = drive.parent / "calib_cam_to_cam.txt"
+        calib = _calib_or_skip("raw", calib_path, skip_bad, skipped)
+        if calib is None:
+            continue
+        for img in _images(drive / "image_02" / "data"):
+            velo = drive / "velodyne_points" / "data" / f"{img.stem}.bin"
+            use_velo = velo.is_file() and calib.velo_to_cam is not None
+            has_velodyne |= use_velo
+            frames.append(
+                Frame(
+                    key=f"{drive.name}/{img.stem}",
+                    group=drive.name,
+                    image=img,
+                    right=drive / "image_03" / "data" / img.name,
+                    velodyne=velo if use_velo else None,
+                    calib=calib_path,
+                    focal=calib.focal,
+                    baseline=calib.baseline,
+                )
+            )
+    frames = check_frames(frames, _check_pair, skip_bad, skipped)
+    require_frames(frames, root, "KITTI raw frames (DATE/DATE_drive_XXXX_sync/image_02/data/*.png)")
+    return KittiSource(
+        "kitti-raw", root, frames, "lidar" if has_velodyne else "none", skipped, calib_kind="raw"
+    )
+
+
+def kitti_object(root: Path, skip_bad: bool = False, need_right: bool = True) -> KittiSource:
+    """KITTI object (``training|testing/image_2|image_3/NNNNNN.png``, ``calib/NNNNNN.txt``, ``velodyne``).
+
+    ``need_right=False`` (lidar or depth targets) accepts frames without ``image_3``.
+    """
+    root = Path(root)
+    skipped: list[tuple[str, str]] = []
+    frames: list[Frame] = []
+    has_velodyne = False
+    for part in _split_dirs(root):
+        require_dir(part / "image_2", "left image folder image_2")
+        prefix = "" if part.name == "training" else "testing/"
+        for img in _images(part / "image_2"):
+            calib_path = part / "calib" / f"{img.stem}.txt"
+            calib = _calib_or_skip("object", calib_path, skip_bad, skipped)
+            if calib is None:
+                continue
+            velo = part / "velodyne" / f"{img.stem}.bin"
+            right = part / "image_3" / img.name
+            has_velodyne |= velo.is_file()
+            frames.append(
+                Frame(
+                    key=f"{prefix}{img.stem}",
+                    group=f"{prefix}{img.stem}",
+                    image=img,
+                    right=right if (need_right or right.is_file()) else None,
+                    velodyne=velo if velo.is_file() else None,
+                    calib=calib_path,
+                    focal=calib.focal,
+                    baseline=calib.baseline,
+                )
+            )
+    frames = check_frames(frames, _check_pair, skip_bad, skipped)
+    require_frames(frames, root, "KITTI object frames (training/image_2/NNNNNN.png)")
+    return KittiSource("kitti-object", root, frames, "lidar" if has_velodyne else "none", skipped)
+
+
+def synthetic(root: Path, skip_bad: bool = False) -> KittiSource:
+    """The rendered synthetic set (``ssrdepth generate``): tracking layout + exact depth."""
+    root = Path(root)
+    if not (root / "synthetic.json").is_file():
+        raise FileNotFoundError(
+            f"{root}: no synthetic data set here (synthetic.json missing); "
+            f"render one with: ssrdepth generate --out {root}"
+        )
+    return kitti_tracking(root, skip_bad, depth_folder="depth", name="synthetic")

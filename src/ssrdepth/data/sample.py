@@ -1,0 +1,202 @@
+"""What every data source provides: an index of frames, and readers that fail with clear errors.
+
+A :class:`Source` lists :class:`Frame` records (paths and calibration, no pixels) and decodes one frame
+at a time at its original resolution: ``image(i)`` → ``(H, W, 3)`` uint8 RGB, ``depth(i)`` → metric
+depth ``(H, W)`` float32 in metres (0 = unknown) or ``None``. The torch dataset in
+:mod:`ssrdepth.data.dataset` turns these into the normalised, resized sample dicts.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+
+class BadSampleError(ValueError):
+    """A file that cannot be used (missing, corrupt, wrong size or dtype). ``file`` names it."""
+
+    def __init__(self, file: str | os.PathLike[str], problem: str) -> None:
+        self.file = str(file)
+        self.problem = problem
+        super().__init__(f"{file}: {problem}")
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One sample of a source, before decoding.
+
+    key: stable id (also the stereo-target cache key), e.g. ``"0003/000012"``.
+    group: what the split keeps together (a sequence / drive / sub-folder).
+    image: the (left) image; right: the right image of a stereo pair, if any.
+    depth: a depth-map file (exact synthetic depth, RGB-D sensor), velodyne: a KITTI lidar scan.
+    calib: the calibration file. focal (px at this image's width) and baseline (m) where known.
+    item: an index into a container file (NYU .mat), else ``None``.
+    """
+
+    key: str
+    group: str
+    image: Path
+    right: Path | None = None
+    depth: Path | None = None
+    velodyne: Path | None = None
+    calib: Path | None = None
+    focal: float | None = None
+    baseline: float | None = None
+    item: int | None = None
+
+    def files(self) -> list[Path]:
+        return [p for p in (self.image, self.right, self.depth, self.velodyne, self.calib) if p is not None]
+
+
+@dataclass
+class Source:
+    """Base class of the data sources: frames plus per-frame readers (original resolution)."""
+
+    name: str
+    root: Path
+    frames: list[Frame]
+    #: what ``depth(i)`` returns: "exact" (synthetic), "lidar" (sparse), "sensor" (RGB-D, NYU) or "none"
+    depth_kind: str = "none"
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def image(self, i: int) -> np.ndarray:
+        """The (left) image of frame ``i``: ``(H, W, 3)`` uint8 RGB."""
+        return read_image(self.frames[i].image)
+
+    def depth(self, i: int) -> np.ndarray | None:
+        """Metric depth of frame ``i``, ``(H, W)`` float32 metres, 0 = unknown; ``None`` if the source has none."""
+        return None
+
+    def image_size(self, i: int) -> tuple[int, int]:
+        """(H, W) of frame ``i``'s image without decoding the pixels where possible."""
+        return image_size(self.frames[i].image)
+
+    def official_split(self, split: str) -> list[int] | None:
+        """Indices of an official split (NYU), or ``None`` to use the by-group split."""
+        return None
+
+    def meta(self, i: int) -> dict[str, Any]:
+        f = self.frames[i]
+        out: dict[str, Any] = {"source": self.name, "file": str(f.image), "key": f.key, "group": f.group}
+        if f.right is not None:
+            out["right"] = str(f.right)
+        if f.depth is not None:
+            out["depth_file"] = str(f.depth)
+        if f.focal is not None:
+            out["focal"] = f.focal
+        if f.baseline is not None:
+            out["baseline"] = f.baseline
+        return out
+
+
+def read_image(path: Path, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray:
+    """Decode an image as ``(H, W, 3)`` uint8 RGB (grey images are repeated to 3 channels).
+
+    16-bit images are scaled to 8 bits. Raises :class:`BadSampleError` naming the file when it is
+    missing, corrupt or truncated.
+    """
+    if not path.is_file():
+        raise BadSampleError(path, "file not found")
+    array = cv2.imread(str(path), flags)
+    if array is None:
+        raise BadSampleError(path, "cannot decode the image (corrupt, truncated or not an image)")
+    if array.dtype == np.uint16:
+        array = (array.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+    elif array.dtype != np.uint8:
+        raise BadSampleError(path, f"unsupported image dtype {array.dtype}; expected 8- or 16-bit")
+    if array.ndim == 2:
+        return np.repeat(array[:, :, None], 3, axis=2)
+    if array.shape[2] == 4:
+        array = array[:, :, :3]
+    if array.shape[2] != 3:
+        raise BadSampleError(path, f"unsupported channel count {array.shape[2]}")
+    return cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
+
+
+def read_depth_map(path: Path, scale: float, invalid: float = 0.0) -> np.ndarray:
+    """Decode a depth map stored as integers/floats ``= metres × scale`` → float32 metres, 0 = invalid.
+
+    Accepts single-channel 16-bit PNG/PGM/TIFF, float TIFF/EXR or ``.npy``; 8-bit or multi-channel
+    maps are refused (an 8-bit map cannot hold metric depth: usually a visualisation, not data).
+    """
+    if not path.is_file():
+        raise BadSampleError(path, "depth map not found")
+    if path.suffix.lower() == ".npy":
+        try:
+            raw = np.load(path, allow_pickle=False)
+        except (ValueError, OSError) as exc:
+            raise BadSampleError(path, f"cannot read the .npy depth map ({exc})") from None
+    else:
+        raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
+        if raw is None:
+            raise BadSampleError(path, "cannot decode the depth map (corrupt, truncated or not an image)")
+    if raw.ndim != 2:
+        raise BadSampleError(path, f"depth map has shape {raw.shape}; expected one channel (H, W)")
+    if raw.dtype not in (np.uint16, np.float32, np.float64, np.int32, np.uint32):
+        raise BadSampleError(
+            path, f"depth map has dtype {raw.dtype}; expected 16-bit integers or floats (metres × scale)"
+        )
+    raw = raw.astype(np.float64)
+    bad = ~np.isfinite(raw) | (raw == invalid) | (raw <= 0)
+    depth = np.where(bad, 0.0, raw / scale)
+    return depth.astype(np.float32)
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(H, W) of an image file; reads only the header for PNG, decodes otherwise."""
+    if not path.is_file():
+        raise BadSampleError(path, "file not found")
+    with open(path, "rb") as f:
+        head = f.read(24)
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) >= 24:
+        w = int.from_bytes(head[16:20], "big")
+        h = int.from_bytes(head[20:24], "big")
+        return h, w
+    return read_image(path).shape[:2]
+
+
+def check_frames(
+    frames: Iterable[Frame],
+    check: Callable[[Frame], None],
+    skip_bad: bool,
+    skipped: list[tuple[str, str]],
+) -> list[Frame]:
+    """Run ``check`` on every frame; with ``skip_bad`` drop failing ones into ``skipped``, else raise."""
+    kept = []
+    for frame in frames:
+        try:
+            check(frame)
+        except BadSampleError as exc:
+            if not skip_bad:
+                raise
+            skipped.append((exc.file, exc.problem))
+            continue
+        kept.append(frame)
+    return kept
+
+
+def report_skipped(skipped: list[tuple[str, str]], stream: Any = None) -> None:
+    """Print every skipped file and why (at the end of a listing or cache build)."""
+    if not skipped:
+        return
+    out = stream or sys.stderr
+    print(f"skipped {len(skipped)} bad sample(s):", file=out)
+    for file, problem in skipped:
+        print(f"  {file}: {problem}", file=out)
+
+
+def require_dir(path: Path, what: str) -> None:
+    if not path.is_dir():
+        raise FileNotFoundError(f"{path}: {what} not found")
+
+
+def require_frames(frames: list[Frame], root: Path, what: str) -> None:
+    if not frames:
+        raise ValueError(f"{root}: no {what} found (empty folder or wrong layout)")
