@@ -326,7 +326,7 @@ def evaluate(
     models: checkpoint paths, or registry names (untrained, built with ``model_options`` and ``seed``:
         for smoke runs only). ``data.channels`` must match every model's input channels.
     """
-    from ssrdepth.data import build_dataset  # type: ignore[attr-defined]  # (data package in progress)
+    from ssrdepth.data import build_dataset
 
     if not models:
         raise ValueError("no model given: pass checkpoint paths or model names")
@@ -345,7 +345,7 @@ def evaluate(
                 f"evaluating at {data.size[0]}×{data.size[1]}",
                 file=sys.stderr,
             )
-    dataset = build_dataset(data, split)
+    dataset = build_dataset(data, split, progress=progress)
     results = []
     for m, label in zip(loaded, _unique_labels(loaded), strict=True):
         r = evaluate_model(

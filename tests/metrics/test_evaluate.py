@@ -169,7 +169,7 @@ def tiny_data(monkeypatch: pytest.MonkeyPatch) -> list[tuple[DataConfig, str]]:
     """Stand in for ``ssrdepth.data.build_dataset`` with the tiny data set; records its calls."""
     calls: list[tuple[DataConfig, str]] = []
 
-    def build(cfg: DataConfig, split: str) -> TinySet:
+    def build(cfg: DataConfig, split: str, **kwargs: Any) -> TinySet:
         calls.append((cfg, split))
         return TinySet(channels=cfg.channels)
 
