@@ -23,7 +23,7 @@ import io
 import re
 import sys
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -412,20 +412,18 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--list-protocols", action="store_true", help="print the protocols and exit")
     p.add_argument("--split", default="test", help="data split (default test)")
     p.add_argument("--out", default="runs/evaluate", help="output folder for the .md/.csv/.json table")
-    g = p.add_argument_group("data")
-    g.add_argument("--source", default="synthetic", choices=list(SOURCES), help="data source")
-    g.add_argument("--root", default="data/synthetic", help="data root folder")
-    g.add_argument(
-        "--size",
-        default=None,
-        metavar="WxH",
-        help="size, width×height (default: the checkpoint's, else 147x37)",
+    g = p.add_argument_group(
+        "data (default: the data configuration stored in the first checkpoint, else the synthetic set)"
     )
-    g.add_argument("--channels", choices=("gray", "rgb"), default=None, help="default: the first model's")
-    g.add_argument("--target", default="stereo", choices=list(TARGETS), help="target kind")
-    g.add_argument("--matcher", default="sgm", help="stereo backend for stereo targets")
-    g.add_argument("--nyu-depth", default="filled", choices=("filled", "raw"))
-    g.add_argument("--max-depth", type=float, default=10.0, help="depth normalisation of RGB-D sources (m)")
+    g.add_argument("--source", default=None, choices=list(SOURCES), help="data source")
+    g.add_argument("--root", default=None, help="data root folder")
+    g.add_argument("--size", default=None, metavar="WxH", help="size, width×height (e.g. 147x37)")
+    g.add_argument("--channels", choices=("gray", "rgb"), default=None, help="input channels")
+    g.add_argument("--target", default=None, choices=list(TARGETS), help="target kind")
+    g.add_argument("--matcher", default=None, help="stereo backend for stereo targets")
+    g.add_argument("--max-disparity", type=int, default=None, help="stereo targets: disparity range (px)")
+    g.add_argument("--nyu-depth", default=None, choices=("filled", "raw"))
+    g.add_argument("--max-depth", type=float, default=None, help="depth normalisation of RGB-D sources (m)")
     g.add_argument("--cache-dir", default=None, help="cache of derived data (default ROOT/.ssrdepth)")
     o = p.add_argument_group("protocol overrides (the protocol's name records them)")
     o.add_argument("--crop", default=None, choices=("none", "garg", "eigen", "nyu-eigen"))
@@ -442,14 +440,45 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     r.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def _defaults_from_checkpoint(models: Sequence[str]) -> tuple[tuple[int, int] | None, int | None]:
+def data_config_from_checkpoint(path: str | Path) -> DataConfig:
+    """The data configuration a checkpoint was trained with (its ``config["data"]``, unknown keys
+    ignored; the defaults when it stores none), with the checkpoint's input size and channels."""
     from ssrdepth.checkpoint import load_checkpoint
 
-    for m in models:
-        if Path(m).is_file():
-            ckpt = load_checkpoint(m)
-            return ckpt.input_size, ckpt.model.in_channels
-    return None, None
+    ckpt = load_checkpoint(path)
+    stored = ckpt.extra.get("config", {})
+    data = stored.get("data") if isinstance(stored, dict) else None
+    names = {f.name for f in fields(DataConfig)}
+    d: dict[str, Any] = {k: v for k, v in (data or {}).items() if k in names}
+    d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+    d["size"] = tuple(ckpt.input_size)
+    d["channels"] = ckpt.model.in_channels
+    return DataConfig(**d) if data is not None else DataConfig(size=d["size"], channels=d["channels"])
+
+
+def _data_config(args: argparse.Namespace) -> DataConfig:
+    base = next((data_config_from_checkpoint(m) for m in args.models if Path(m).is_file()), DataConfig())
+    changes: dict[str, Any] = {
+        key: getattr(args, key)
+        for key in (
+            "source",
+            "root",
+            "target",
+            "matcher",
+            "max_disparity",
+            "nyu_depth",
+            "max_depth",
+            "cache_dir",
+        )
+        if getattr(args, key) is not None
+    }
+    if args.source is not None and args.root is None and args.source != base.source:
+        changes["root"] = DataConfig().root if args.source == "synthetic" else base.root
+    if args.size:
+        changes["size"] = _parse_size(args.size)
+    if args.channels:
+        changes["channels"] = {"gray": 1, "rgb": 3}[args.channels]
+    return replace(base, **changes)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -459,18 +488,7 @@ def main(args: argparse.Namespace) -> int:
         return 0
     if not args.models:
         raise ValueError("no model given: pass checkpoint files or model names (see --help)")
-    size, channels = _defaults_from_checkpoint(args.models)
-    data = DataConfig(
-        source=args.source,
-        root=args.root,
-        size=_parse_size(args.size) if args.size else size or (37, 147),
-        channels={"gray": 1, "rgb": 3}[args.channels] if args.channels else channels or 1,
-        target=args.target,
-        matcher=args.matcher,
-        nyu_depth=args.nyu_depth,
-        max_depth=args.max_depth,
-        cache_dir=args.cache_dir,
-    )
+    data = _data_config(args)
     proto = get_protocol(args.protocol, crop=args.crop, scaling=args.scaling, aggregation=args.aggregation)
     report = evaluate(
         args.models,
@@ -495,6 +513,7 @@ def main(args: argparse.Namespace) -> int:
 __all__ = [
     "EvalReport",
     "EvalResult",
+    "data_config_from_checkpoint",
     "evaluate",
     "evaluate_model",
     "format_csv",

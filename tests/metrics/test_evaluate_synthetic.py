@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -9,8 +11,10 @@ import pytest
 import torch
 from torch import nn
 
+from ssrdepth.checkpoint import save_checkpoint
+from ssrdepth.cli import main as cli_main
 from ssrdepth.data import DataConfig, build_dataset, generate_synthetic
-from ssrdepth.evaluate import evaluate, evaluate_model
+from ssrdepth.evaluate import data_config_from_checkpoint, evaluate, evaluate_model
 from ssrdepth.models import create_model
 from ssrdepth.protocols import get_protocol
 
@@ -83,3 +87,26 @@ def test_evaluate_untrained_model_matches_a_direct_computation(config: DataConfi
     assert result.images == len(per_image) > 0
     assert result.metrics["abs_rel"] == pytest.approx(np.mean(per_image), rel=1e-6)
     assert report.files["json"].is_file() and "| images |" in report.markdown
+
+
+def test_cli_takes_the_data_configuration_from_the_checkpoint(
+    config: DataConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    torch.manual_seed(2)
+    net = create_model("SC", 1, width=0.25)
+    stored = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(config).items()}
+    stored["a_future_field"] = 1  # ignored
+    ckpt = save_checkpoint(
+        tmp_path / "sc.pt", net, input_size=config.size, target={"kind": "depth", "max_value": 200.0},
+        config={"data": stored},
+    )  # fmt: skip
+    assert data_config_from_checkpoint(ckpt) == config
+    assert (
+        cli_main(["evaluate", str(ckpt), "--protocol", "kitti", "--out", str(tmp_path / "e"), "--quiet"]) == 0
+    )
+    js = json.loads((tmp_path / "e" / "evaluate-kitti.json").read_text())
+    assert js["data"]["root"] == config.root and js["data"]["target"] == "depth"
+    direct = evaluate_model(net.eval(), build_dataset(config, "test", progress=False), "kitti")
+    assert js["results"][0]["metrics"] == pytest.approx(direct.metrics)
+    assert js["results"][0]["images"] == direct.images
+    assert "SC — protocol kitti:" in capsys.readouterr().out
