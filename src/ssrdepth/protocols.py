@@ -287,6 +287,10 @@ def apply_scaling(pred: ArrayT, target: ArrayT, scaling: str) -> ArrayT:
     raise ValueError(f"unknown scaling {scaling!r}; valid: {', '.join(SCALINGS)}")
 
 
+def _to_numpy(x: Any) -> Any:
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else x
+
+
 def _float64(x: ArrayT) -> ArrayT:
     return x.detach().double() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)
 
@@ -362,6 +366,8 @@ class Scores:
 class MetricAccumulator:
     """Add images one batch at a time; :meth:`result` aggregates them as the protocol says.
 
+    Batches (torch or NumPy) are moved to the CPU as NumPy arrays once, then measured per image.
+
     Pooled aggregation keeps the compared pixels (float32, CPU) until the end: 8 bytes per pixel.
     """
 
@@ -402,8 +408,11 @@ class MetricAccumulator:
                 f"expected batches (N, 1, H, W) of equal N, got prediction {tuple(pred.shape)} and "
                 f"target {tuple(target.shape)}"
             )
-        for i in range(pred.shape[0]):
-            self.add_image(pred[i], target[i], None if valid_mask is None else valid_mask[i])
+        # NumPy on small per-image arrays is ~50× faster than torch (op overhead, device syncs per
+        # measure): move the batch to the CPU once.
+        p, t, m = (_to_numpy(a) for a in (pred, target, valid_mask))
+        for i in range(p.shape[0]):
+            self.add_image(p[i], t[i], None if m is None else m[i])
 
     def result(self) -> Scores:
         """The aggregated measures; ValueError when no image had a valid pixel."""

@@ -180,6 +180,13 @@ def test_numpy_and_torch_batches_agree() -> None:
     a = evaluate_arrays(pred, target, valid, "paper")
     b = evaluate_arrays(torch.from_numpy(pred), torch.from_numpy(target), torch.from_numpy(valid), "paper")
     assert a.metrics == pytest.approx(b.metrics, rel=1e-12)
+    # image by image, the torch path of select_pixels and the measures gives the same numbers
+    for proto in ("paper", "normalised"):
+        acc_np, acc_torch = MetricAccumulator(get_protocol(proto)), MetricAccumulator(get_protocol(proto))
+        for i in range(pred.shape[0]):
+            acc_np.add_image(pred[i], target[i], valid[i])
+            acc_torch.add_image(*(torch.from_numpy(x[i]) for x in (pred, target, valid)))
+        assert acc_torch.result().metrics == pytest.approx(acc_np.result().metrics, rel=1e-12)
 
 
 # ------------------------------------------------------------------------------------------- bad input
