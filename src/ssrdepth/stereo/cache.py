@@ -104,9 +104,13 @@ class TargetCache:
 
     @classmethod
     def for_config(cls, cfg: Any, settings: MatcherSettings | None = None) -> TargetCache:
-        """The cache of a :class:`DataConfig`: its ``cache_root()`` and, unless given, the default
-        settings of its ``matcher``."""
-        return cls(cfg.cache_root(), settings if settings is not None else default_settings(cfg.matcher))
+        """The cache of a :class:`DataConfig`: its ``cache_root()`` and, unless ``settings`` are
+        given, the default settings of its ``matcher`` with its ``max_disparity`` (when set)."""
+        if settings is None:
+            max_disparity = getattr(cfg, "max_disparity", None)
+            overrides = {} if max_disparity is None else {"max_disparity": int(max_disparity)}
+            settings = default_settings(cfg.matcher, **overrides)
+        return cls(cfg.cache_root(), settings)
 
     def __repr__(self) -> str:
         return f"TargetCache({str(self.directory)!r})"
