@@ -225,3 +225,15 @@ def test_evaluate_cli_on_a_temporary_folder(
     assert "neither a checkpoint file nor a model name" in capsys.readouterr().err
     assert cli_main(["evaluate", "--list-protocols"]) == 0
     assert "kitti-eigen" in capsys.readouterr().out
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("protocol", ["paper", "normalised", "kitti"])
+def test_cuda_evaluation_equals_cpu(protocol: str) -> None:
+    torch.manual_seed(3)
+    net = create_model("SCRX", 1, width=0.25).eval()
+    cpu = evaluate_model(net, TinySet(), protocol, batch_size=2)
+    gpu = evaluate_model(net.cuda(), TinySet(), protocol, batch_size=2, device="cuda")
+    assert gpu.valid_pixels == cpu.valid_pixels and gpu.images == cpu.images
+    assert gpu.metrics == pytest.approx(cpu.metrics, rel=1e-4, abs=1e-6)
