@@ -136,6 +136,7 @@ def evaluate_model(
         the prediction is re-expressed in the data set's scale if they differ; in metres it is
         converted with ``scale.to_depth``.
     max_images: evaluate only the first ``max_images`` samples.
+    device: where the images go; the model must already be there (``model.to(device)``).
     The model is run in eval mode under ``torch.inference_mode`` and its previous mode is restored.
     """
     proto = get_protocol(protocol)
