@@ -65,7 +65,7 @@ def main(args: argparse.Namespace) -> int:
         progress=not args.no_progress,
     )
     print(
-        f"{settings.n_pairs} pairs ({settings.width}×{settings.height}, {len(settings.sequences())} sequences, "
+        f"{settings.n_pairs} pairs ({settings.width}×{settings.height}, {len(settings.sequences())} sequence(s), "
         f"seed {settings.seed}) in {args.out} after {time.perf_counter() - start:.1f} s"
     )
     return 0

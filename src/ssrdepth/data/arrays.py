@@ -1,7 +1,8 @@
 """The preprocessing cache: each split decoded once, at the model's size, into NumPy memmaps.
 
 Training then never decodes a PNG or touches the .mat in its hot loop. A cache lives in
-``cfg.cache_root() / "arrays" / f"{source}-{split}-{hash}"`` with
+``cfg.cache_root() / "arrays" / f"{source}-{split}-{hash}"`` (beside the NYU .mat when the root is
+that file) with
 
 - ``image.npy`` uint8 ``(N, C, H, W)``; ``target.npy`` float32 ``(N, 1, H, W)`` in [0, 1];
   ``valid_mask.npy`` bool ``(N, 1, H, W)``; ``depth.npy`` float32 ``(N, 1, H, W)`` metres (absent when
@@ -32,7 +33,7 @@ import numpy as np
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from ssrdepth.data.config import TargetScale
+from ssrdepth.data.config import DataConfig, TargetScale
 from ssrdepth.data.dataset import DepthDataset, matcher_settings, to_tensors
 from ssrdepth.data.sample import BadSampleError, report_skipped
 from ssrdepth.io import write_json
@@ -40,6 +41,15 @@ from ssrdepth.stereo.matching import settings_dict
 
 FORMAT_VERSION = 1
 ARRAYS = ("image", "target", "valid_mask", "depth")
+
+
+def arrays_root(cfg: DataConfig) -> Path:
+    """Where the preprocessed arrays go: ``cfg.cache_root() / "arrays"``; when ``root`` is a file
+    (the NYU .mat), ``.ssrdepth`` beside it instead of inside it."""
+    root = Path(cfg.root)
+    if cfg.cache_dir is None and root.is_file():
+        return root.parent / ".ssrdepth" / "arrays"
+    return cfg.cache_root() / "arrays"
 
 
 def _stat(path: Path) -> list[Any]:
@@ -155,7 +165,7 @@ def cached_dataset(base: DepthDataset, progress: bool = True, workers: int | Non
     """The memmap cache of ``base`` (built now, with a progress bar, if missing or out of date)."""
     cfg = base.cfg
     name = f"{cfg.source}-{base.split}-{cache_hash(base)}"
-    parent = cfg.cache_root() / "arrays"
+    parent = arrays_root(cfg)
     directory = parent / name
     if (directory / "manifest.json").is_file():
         dataset = CachedDataset(base, directory)

@@ -587,18 +587,20 @@ def _render_view(
 def _sample(
     textures: np.ndarray, tex: np.ndarray, level: np.ndarray, s: np.ndarray, r: np.ndarray
 ) -> np.ndarray:
-    """Bilinear, wrapped texture lookup at texel coordinates (s, r); all arrays (P,)."""
-    size = textures.shape[-1]
+    """Bilinear, wrapped texture lookup at texel coordinates (s, r); all arrays (P,) → float32 (P,)."""
+    size = textures.shape[-1]  # a power of two: wrap with a bit mask
+    mask = size - 1
     flat = textures.reshape(-1)
-    base = (tex * textures.shape[1] + level) * size * size
+    base = (tex * textures.shape[1] + level) * (size * size)
     s0, r0 = np.floor(s), np.floor(r)
-    fs, fr = s - s0, r - r0
-    i0 = s0.astype(np.int64) % size
-    j0 = r0.astype(np.int64) % size
-    i1, j1 = (i0 + 1) % size, (j0 + 1) % size
-    a = flat[base + j0 * size + i0] * (1 - fs) + flat[base + j0 * size + i1] * fs
-    b = flat[base + j1 * size + i0] * (1 - fs) + flat[base + j1 * size + i1] * fs
-    return a * (1 - fr) + b * fr
+    fs, fr = (s - s0).astype(np.float32), (r - r0).astype(np.float32)
+    i0 = s0.astype(np.int64) & mask
+    j0 = r0.astype(np.int64) & mask
+    i1, j1 = (i0 + 1) & mask, (j0 + 1) & mask
+    row0, row1 = base + j0 * size, base + j1 * size
+    top = flat[row0 + i0] + (flat[row0 + i1] - flat[row0 + i0]) * fs
+    bottom = flat[row1 + i0] + (flat[row1 + i1] - flat[row1 + i0]) * fs
+    return top + (bottom - top) * fr
 
 
 def _shade(
@@ -611,71 +613,81 @@ def _shade(
     dx: np.ndarray,
     dy: np.ndarray,
 ) -> np.ndarray:
-    """Colour every pixel from its surface (world-anchored, so both views agree), or the sky."""
-    height, width = zbuf.shape
-    out = np.empty((height, width, 3), np.float64)
-    # Sky: a vertical gradient plus clouds sampled by ray direction (at infinity: zero disparity).
-    gy = np.clip((dy + 0.35) / 0.4, 0.0, 1.0)[:, None, None]
-    sky = scene.sky_top * (1 - gy) + scene.sky_horizon * gy
-    vv, uu = np.meshgrid(dy, dx, indexing="ij")
-    clouds = _sample(
-        scene.textures, np.zeros(vv.size, np.int64), np.full(vv.size, 2), uu.ravel() * 300, vv.ravel() * 300
-    )
-    out[:] = sky * (0.85 + 0.3 * clouds.reshape(height, width, 1))
+    """Colour every pixel from its surface (world-anchored, so both views agree), or the sky.
 
-    hit = fid >= 0
-    if hit.any():
-        rows, cols = np.nonzero(hit)
-        ids = fid[rows, cols]
-        t = zbuf[rows, cols]
-        d = np.stack([dx[cols], dy[rows], np.ones_like(t)], -1)
-        p = origin + t[:, None] * d  # world hit points
+    Returns (H, W, 3) float32 in [0, 1].
+    """
+    height, width = zbuf.shape
+    out = np.empty((height * width, 3), np.float32)
+    flat_fid = fid.ravel()
+    sky = np.flatnonzero(flat_fid < 0)
+    if sky.size:
+        # A vertical gradient plus clouds sampled by ray direction (at infinity: zero disparity).
+        sy, sx = dy[sky // width], dx[sky % width]
+        gy = np.clip((sy + 0.35) / 0.4, 0.0, 1.0).astype(np.float32)[:, None]
+        grad = scene.sky_top.astype(np.float32) * (1 - gy) + scene.sky_horizon.astype(np.float32) * gy
+        clouds = _sample(
+            scene.textures, np.zeros(sky.size, np.int64), np.full(sky.size, 2), sx * 300, sy * 300
+        )
+        out[sky] = grad * (0.85 + 0.3 * clouds[:, None])
+
+    hit = np.flatnonzero(flat_fid >= 0)
+    if hit.size:
+        rows, cols = hit // width, hit % width
+        ids = flat_fid[hit]
+        t = zbuf.ravel()[hit]
+        ddx, ddy = dx[cols], dy[rows]
+        px = origin[0] + t * ddx  # world hit points (m)
+        py = origin[1] + t * ddy
+        pz = origin[2] + t
         a = faces.axis[ids]
         o = faces.origin[ids]
         # In-plane coordinates (m): along the face and across it.
-        s = np.where(a == 0, p[:, 2] - o[:, 2], p[:, 0] - o[:, 0])
-        r = np.where(a == 1, p[:, 2] - o[:, 2], p[:, 1])
+        s = np.where(a == 0, pz - o[:, 2], px - o[:, 0])
+        r = np.where(a == 1, pz - o[:, 2], py)
         texel = faces.texel[ids]
-        cos = np.abs(d[np.arange(len(a)), a]) / np.linalg.norm(d, axis=1)
+        d_axis = np.abs(np.where(a == 0, ddx, np.where(a == 1, ddy, 1.0)))
+        cos = d_axis / np.sqrt(ddx * ddx + ddy * ddy + 1.0)
         footprint = t / cam.focal / np.maximum(cos, 0.05) / texel  # texels per pixel
         level = np.clip(np.rint(np.log2(np.maximum(footprint, 1e-6))), 0, _TEX_LEVELS - 1).astype(np.int64)
         noise = _sample(scene.textures, faces.texture[ids], level, s / texel, r / texel)
         mat = faces.material[ids]
-        color = faces.color[ids] * (1.0 + faces.contrast[ids, None] * (2.0 * noise[:, None] - 1.0))
+        # Lambert shading with a fixed light per sequence (identical in both views), per face.
+        normal = np.zeros((len(faces.axis), 3))
+        normal[np.arange(len(faces.axis)), faces.axis] = faces.sign
+        shade = (0.5 + 0.6 * np.maximum(normal @ scene.light, 0.0)).astype(np.float32)
+        lit = (faces.color * shade[:, None]).astype(np.float32)
+        contrast = faces.contrast.astype(np.float32)
+        color = lit[ids] * (1.0 + contrast[ids] * (2.0 * noise - 1.0))[:, None]
 
         # Road markings: solid and dashed (3 m on, 6 m off) white lines, 0.15 m wide.
-        road = mat == _ROAD
-        if road.any():
-            px, pz = p[road, 0], p[road, 2]
-            mark = np.zeros(len(px), bool)
+        road = np.flatnonzero(mat == _ROAD)
+        if road.size:
+            rx, rz = px[road], pz[road]
+            mark = np.zeros(road.size, bool)
             for x_line, dashed in scene.lane_lines:
-                on = np.abs(px - x_line) < 0.075
+                on = np.abs(rx - x_line) < 0.075
                 if dashed:
-                    on &= np.mod(pz, 9.0) < 3.0
+                    on &= np.mod(rz, 9.0) < 3.0
                 mark |= on
-            white = 0.85 * (0.9 + 0.2 * noise[road])
-            color[np.nonzero(road)[0][mark]] = white[mark, None]
+            sel = road[mark]
+            color[sel] = (0.85 * shade[ids[sel]] * (0.9 + 0.2 * noise[sel]))[:, None]
         # Façade window grid (window every params[0] m along, every params[1] m up).
-        fac = (mat == _FACADE) & (a != 1)
-        if fac.any():
+        fac = np.flatnonzero((mat == _FACADE) & (a != 1))
+        if fac.size:
             prm = faces.params[ids[fac]]
-            along = s[fac]
-            up = CAMERA_HEIGHT - p[fac, 1]
-            in_col = np.mod(along, prm[:, 0]) < prm[:, 2]
+            up = CAMERA_HEIGHT - py[fac]
+            in_col = np.mod(s[fac], prm[:, 0]) < prm[:, 2]
             in_row = np.mod(up - 1.0, prm[:, 1]) < prm[:, 3]
-            win = in_col & in_row & (up > 2.0)
-            glass = np.array([0.12, 0.15, 0.2]) * (1.0 + 1.2 * noise[fac][win, None]) + 0.05
-            color[np.nonzero(fac)[0][win]] = glass
-        glass = mat == _GLASS
-        if glass.any():  # cabin sides are windows, roof keeps the body colour
-            side = glass & (a != 1)
-            color[side] = np.array([0.1, 0.12, 0.15]) * (1.0 + 1.5 * noise[side, None]) + 0.03
-        # Lambert shading with a fixed light per sequence (identical in both views).
-        normal = np.zeros((len(a), 3))
-        normal[np.arange(len(a)), a] = faces.sign[ids]
-        shade = 0.5 + 0.6 * np.maximum(normal @ scene.light, 0.0)
-        out[rows, cols] = color * shade[:, None]
-    return np.clip(out, 0.0, 1.0).astype(np.float32)
+            sel = fac[in_col & in_row & (up > 2.0)]
+            glass = np.array([0.12, 0.15, 0.2], np.float32) * (1.0 + 1.2 * noise[sel, None]) + 0.05
+            color[sel] = glass * shade[ids[sel], None]
+        side = np.flatnonzero((mat == _GLASS) & (a != 1))  # cabin sides are windows, roofs body colour
+        if side.size:
+            glass = np.array([0.1, 0.12, 0.15], np.float32) * (1.0 + 1.5 * noise[side, None]) + 0.03
+            color[side] = glass * shade[ids[side], None]
+        out[hit] = color
+    return np.clip(out, 0.0, 1.0).reshape(height, width, 3)
 
 
 def render_frame(
@@ -701,7 +713,8 @@ def render_frame(
         rgb, z = _render_view(scene, faces, cam, o)
         # Mild sensor noise, independent per view (σ = 1 grey level) — deterministic.
         noise_rng = np.random.default_rng([scene.seed[0], scene.seed[1], frame, view, 0xA0])
-        rgb8 = np.clip(rgb * 255.0 + noise_rng.normal(0.0, 1.0, rgb.shape) + 0.5, 0, 255).astype(np.uint8)
+        noise = noise_rng.standard_normal(rgb.shape, dtype=np.float32)
+        rgb8 = np.clip(rgb * 255.0 + noise + 0.5, 0, 255).astype(np.uint8)
         views.append((rgb8, z))
     depth = views[0][1]
     depth = np.where(np.isfinite(depth), depth, 0.0).astype(np.float32)
