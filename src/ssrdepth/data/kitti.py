@@ -1,15 +1,17 @@
 """KITTI stereo in its three official layouts, and the synthetic set (which uses the tracking layout).
 
 - tracking (the paper's data): ``training/image_02/SSSS/NNNNNN.png``, ``image_03/…``,
-  ``calib/SSSS.txt`` (``P2:``/``P3:``, ``R_rect``, ``Tr_velo_cam``), optional ``velodyne/SSSS/NNNNNN.bin``;
+  ``calib/SSSS.txt`` (``P2``/``P3``, ``R_rect``, ``Tr_velo_cam``), optional ``velodyne/SSSS/NNNNNN.bin``;
   split groups = sequences. ``testing/`` is used too when present (keys ``testing/SSSS/NNNNNN``).
 - raw: ``DATE/DATE_drive_XXXX_sync/image_02/data/NNNNNNNNNN.png``, ``image_03/data``,
-  ``DATE/calib_cam_to_cam.txt`` (``P_rect_02``, ``P_rect_03``); groups = drives.
+  ``DATE/calib_cam_to_cam.txt`` (``P_rect_02``, ``P_rect_03``), optional ``velodyne_points/data`` with
+  ``DATE/calib_velo_to_cam.txt``; groups = drives.
 - object: ``training/image_2/NNNNNN.png``, ``image_3``, ``calib/NNNNNN.txt`` (``P2``, ``P3``,
-  ``R0_rect``, ``Tr_velo_to_cam``), optional ``velodyne/NNNNNN.bin`` (lidar depth); groups = frames.
+  ``R0_rect``, ``Tr_velo_to_cam``), optional ``velodyne/NNNNNN.bin``; groups = frames.
 
-Focal length and baseline come from the rectified projections: ``f = P2[0, 0]``,
-``B = (P2[0, 3] − P3[0, 3]) / f`` (KITTI colour cameras: ≈ 0.532–0.54 m).
+Calibration is parsed by :mod:`ssrdepth.stereo.calib` (``f = P2[0, 0]``, ``B = (P2[0, 3] − P3[0, 3]) / f``)
+and lidar projected by :mod:`ssrdepth.stereo.lidar` (``P2 · R0_rect · Tr_velo_to_cam``, nearest point
+per pixel): the sparse lidar depth is the ``depth`` of a sample and the ``"lidar"`` target.
 """
 
 from __future__ import annotations
