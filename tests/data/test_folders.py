@@ -53,7 +53,7 @@ def test_real_stereo_pairs_through_the_stereo_folder(shared_data: Path) -> None:
 
 
 def write_rgbd(root: Path, depth: np.ndarray, name: str = "f0") -> None:
-    write_png(root / "rgb" / f"{name}.png", noise_image(1, depth.shape))
+    write_png(root / "rgb" / f"{name}.png", noise_image(1, depth.shape[:2]))
     write_png(root / "depth" / f"{name}.png", depth)
 
 
@@ -154,3 +154,21 @@ def test_real_rgbd_frames_with_their_declared_scales(shared_data: Path, tmp_path
     assert depth is not None
     np.testing.assert_allclose(depth, raw / 5000.0, rtol=1e-6)  # TUM RGB-D: 5000 per metre
     assert 1.0 < np.median(depth[depth > 0]) < 4.0
+
+
+def test_parallel_cache_build_reports_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # 64 frames: the cache is built by 2 worker processes; errors travel back naming the file.
+    for k in range(64):
+        depth = np.full((8, 8), 1000 + k, np.uint16) if k != 37 else np.full((8, 8, 3), 9, np.uint8)
+        write_rgbd(tmp_path / "data", depth, f"{k:03d}")
+    cfg = DataConfig(
+        source="rgbd-folder", root=str(tmp_path / "data"), target="depth", depth_scale=1000.0, size=(8, 8)
+    )
+    with pytest.raises(
+        ValueError, match=r"depth/037\.png: depth map has shape \(8, 8, 3\); expected one channel"
+    ):
+        build_dataset(cfg, "all", progress=False)
+    ds = build_dataset(DataConfig(**{**cfg.__dict__, "skip_bad": True}), "all", progress=False)
+    assert len(ds) == 63 and "depth/037.png" in capsys.readouterr().err
+    assert ds.meta(37)["key"] == "038"
+    torch.testing.assert_close(ds[37]["depth"], torch.full((1, 8, 8), 1.038))

@@ -215,7 +215,10 @@ class DepthDataset(Dataset[dict[str, Any]]):
             depth_small = np.zeros(cfg.size, np.float32)
             depth_valid = np.zeros(cfg.size, bool)
         if cfg.target == "stereo":
-            disparity, valid = self._cache.read(frame.key)
+            try:
+                disparity, valid = self._cache.read(frame.key)
+            except ValueError as exc:  # corrupt or not a 16-bit PNG: the message names the file
+                raise BadSampleError(self._cache.path_for(frame.key), str(exc)) from None
             if disparity.shape != full:
                 raise BadSampleError(
                     self._cache.path_for(frame.key),

@@ -27,6 +27,10 @@ class BadSampleError(ValueError):
         self.problem = problem
         super().__init__(f"{file}: {problem}")
 
+    def __reduce__(self) -> tuple[type[BadSampleError], tuple[str, str]]:
+        # Rebuilt from (file, problem) when raised in a worker process and re-raised here.
+        return (BadSampleError, (self.file, self.problem))
+
 
 @dataclass(frozen=True)
 class Frame:
