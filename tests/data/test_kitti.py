@@ -45,6 +45,34 @@ def test_raw_layout(raw_tree: Path) -> None:
         "2011_09_26_drive_0001_sync",
         "2011_09_26_drive_0002_sync",
     ]
+    assert source.depth_kind == "none"
+
+
+def write_scan(path: Path) -> None:
+    # Velodyne (x fwd, y left, z up): a point 10 m ahead, 0.06 m left (= on camera 2's axis).
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.array([[10.0, 0.06, 0.0, 1.0]], np.float32).tofile(path)
+
+
+def test_raw_and_tracking_lidar(raw_tree: Path, tracking_tree: Callable[..., Path]) -> None:
+    date = raw_tree / "2011_09_26"
+    (date / "calib_velo_to_cam.txt").write_text(
+        "calib_time: 15-Mar-2012 11:37:16\nR: 0 -1 0 0 0 -1 1 0 0\nT: 0 0 0\n"
+    )
+    write_scan(date / "2011_09_26_drive_0002_sync/velodyne_points/data/0000000001.bin")
+    source = build_source(DataConfig(source="kitti-raw", root=str(raw_tree), target="lidar"))
+    assert source.depth_kind == "lidar"
+    # → camera (−0.06, 0, 10); P_rect_02 = K[I | (0.06, 0, 0)], f = 60, (cx, cy) = (40, 12): u = 40, v = 12.
+    depth = source.depth(3)
+    assert depth is not None and np.count_nonzero(depth) == 1 and depth[12, 40] == pytest.approx(10.0)
+    no_scan = source.depth(0)
+    assert no_scan is not None and not no_scan.any()  # a frame without a scan: no lidar depth
+    assert source.meta(3)["velodyne"].endswith("0000000001.bin") and source.meta(0)["velodyne"] is None
+    root = tracking_tree({"0000": 2})
+    write_scan(root / "training/velodyne/0000/000001.bin")
+    tracking = build_source(DataConfig(source="kitti-tracking", root=str(root), target="lidar"))
+    depth = tracking.depth(1)
+    assert depth is not None and np.count_nonzero(depth) == 1 and depth[12, 40] == pytest.approx(10.0)
 
 
 def test_object_layout_lidar_projection_by_hand(object_tree: Path) -> None:

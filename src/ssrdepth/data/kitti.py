@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -81,6 +82,14 @@ class KittiSource(Source):
     """A KITTI layout (tracking, raw, object) or the synthetic set; see the module docstring."""
 
     calib_kind: str = "object"
+
+    def meta(self, i: int) -> dict[str, Any]:
+        out = super().meta(i)
+        if self.depth_kind == "exact":
+            out["depth_scale"] = DEPTH_SCALE  # depth PNG: metres × 256
+        elif self.depth_kind == "lidar":
+            out["velodyne"] = str(self.frames[i].velodyne) if self.frames[i].velodyne else None
+        return out
 
     def depth(self, i: int) -> np.ndarray | None:
         frame = self.frames[i]
