@@ -30,10 +30,7 @@ def split_indices(groups: list[str], split: str, ratio: float, seed: int = 0) ->
         return list(range(n))
     names = sorted(set(groups))
     if len(names) == 1:
-        if n == 1:
-            train = {0} if split == "train" else set()
-            return sorted(train if split == "train" else set(range(n)) - train)
-        cut = min(max(round(ratio * n), 1), n - 1)
+        cut = min(max(round(ratio * n), 1), n - 1) if n > 1 else 1  # a lone frame trains
         return list(range(cut)) if split == "train" else list(range(cut, n))
     order = [names[i] for i in np.random.default_rng(seed).permutation(len(names))]
     counts = Counter(groups)
