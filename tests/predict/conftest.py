@@ -1,0 +1,81 @@
+"""Fixtures for prediction/export/bench tests: small checkpoints made here, with known outputs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from ssrdepth.checkpoint import save_checkpoint
+from ssrdepth.data.config import TargetScale
+from ssrdepth.models import create_model
+
+#: KITTI-like target: disparity normalised by 192 px at the original 1242-px width, focal 721.5 px,
+#: baseline 0.54 m (KITTI's stereo rig).
+KITTI_TARGET = TargetScale("disparity", 192.0, focal=721.5, baseline=0.54, reference_width=1242)
+
+MakeCheckpoint = Callable[..., Path]
+
+
+def constant_model(name: str, channels: int, value: float) -> torch.nn.Module:
+    """A model whose output is exactly ``value`` everywhere: the last conv's weights are zero and its
+    bias is logit(value), so the final sigmoid gives ``value`` and the bilinear resize keeps it."""
+    model = create_model(name, channels, width=0.125)
+    head = model.region_a.conv_out
+    with torch.no_grad():
+        head.weight.zero_()
+        head.bias.fill_(float(np.log(value / (1 - value))))
+    return model
+
+
+@pytest.fixture
+def make_checkpoint(tmp_path: Path) -> MakeCheckpoint:
+    """``make_checkpoint(name="SCRX", channels=1, target=KITTI_TARGET, size=(37, 147), constant=None)``
+    → path of a width-0.125 checkpoint (random weights, or a constant output)."""
+
+    def make(
+        name: str = "SCRX",
+        channels: int = 1,
+        target: TargetScale | dict[str, Any] | None = KITTI_TARGET,
+        size: tuple[int, int] = (37, 147),
+        constant: float | None = None,
+        file: str = "model.pt",
+    ) -> Path:
+        torch.manual_seed(0)
+        model = (
+            constant_model(name, channels, constant)
+            if constant
+            else create_model(name, channels, width=0.125)
+        )
+        tgt = target.as_dict() if isinstance(target, TargetScale) else target
+        return save_checkpoint(tmp_path / file, model, input_size=size, target=tgt, step=3)
+
+    return make
+
+
+def write_image(path: Path, h: int, w: int, seed: int = 0) -> np.ndarray:
+    """A smooth RGB test image (gradients + a bright square), written as PNG; returns it (RGB uint8)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    rgb = np.stack([xx * 255 // max(w - 1, 1), yy * 255 // max(h - 1, 1), np.full_like(xx, 90)], axis=2)
+    rgb[h // 4 : h // 2, w // 4 : w // 2] = 230
+    rgb = np.clip(rgb + rng.integers(0, 8, rgb.shape), 0, 255).astype(np.uint8)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    assert cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return rgb
+
+
+def write_video(path: Path, frames: int, h: int = 48, w: int = 96) -> None:
+    """An mp4v video of a bar moving to the right."""
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 10.0, (w, h))
+    assert writer.isOpened()
+    for i in range(frames):
+        frame = np.full((h, w, 3), 40, np.uint8)
+        frame[:, (i * 7) % (w - 12) : (i * 7) % (w - 12) + 12] = 220
+        writer.write(frame)
+    writer.release()
