@@ -130,7 +130,7 @@ def _save(fig: Any, path: Path) -> Path:
     return path
 
 
-def _show(ax: Any, img: np.ndarray, title: str, cmap: str | None = COLOUR_MAP) -> None:
+def _show(ax: Any, img: np.ndarray, title: str, cmap: str | None = COLOUR_MAP, vmax: float = 1.0) -> None:
     if img.ndim == 3 and img.shape[0] in (1, 3):  # (C, H, W) → (H, W, C)
         img = np.moveaxis(img, 0, -1)
     if img.ndim == 3 and img.shape[-1] == 1:
@@ -138,7 +138,7 @@ def _show(ax: Any, img: np.ndarray, title: str, cmap: str | None = COLOUR_MAP) -
     if img.ndim == 2 and cmap is None:
         ax.imshow(img, cmap="gray", vmin=0, vmax=1)
     elif img.ndim == 2:
-        ax.imshow(img, cmap=cmap, vmin=0, vmax=1)
+        ax.imshow(img, cmap=cmap, vmin=0, vmax=vmax)
     else:
         ax.imshow(np.clip(img, 0, 1))
     ax.set_title(title, fontsize=8)
@@ -154,7 +154,8 @@ def qualitative_figure(
 ) -> Path:
     """Like the paper's Fig. 12: one row per image — input, target, then each model's prediction.
 
-    Arrays are (H, W), (1, H, W) or (3, H, W) in [0, 1]; maps use the perceptual colour map.
+    Arrays are (H, W), (1, H, W) or (3, H, W) in [0, 1]; maps use the perceptual colour map with one
+    range per row, from 0 to the target's 99th percentile, so that every map in a row is comparable.
     """
     import matplotlib
 
@@ -164,13 +165,18 @@ def qualitative_figure(
     names = list(predictions)
     rows, cols = len(inputs), 2 + len(names)
     h, w = np.asarray(targets[0]).shape[-2:]
-    fig, axes = plt.subplots(rows, cols, figsize=(cols * 2.2 * w / max(w, 1) * 1.0, rows * 2.2 * h / w + 0.4))
-    axes = np.atleast_2d(axes)
+    panel_w = 2.6
+    fig, axes = plt.subplots(
+        rows, cols, figsize=(cols * panel_w, rows * (panel_w * h / w + 0.35)), squeeze=False
+    )
     for r in range(rows):
+        target = np.asarray(targets[r])
+        vmax = max(float(np.percentile(target, 99)), 1e-3)
         _show(axes[r, 0], np.asarray(inputs[r]), "input", cmap=None)
-        _show(axes[r, 1], np.asarray(targets[r]), target_title)
+        _show(axes[r, 1], target, target_title, vmax=vmax)
         for c, name in enumerate(names):
-            _show(axes[r, 2 + c], np.asarray(predictions[name][r]), name)
+            _show(axes[r, 2 + c], np.asarray(predictions[name][r]), name, vmax=vmax)
+    fig.tight_layout()
     return _save(fig, path)
 
 
