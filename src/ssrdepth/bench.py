@@ -502,7 +502,10 @@ def run_bench(cfg: BenchConfig, progress: bool = True) -> dict[str, Any]:
         device = torch.device(dev_name)
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True
-        dev: dict[str, Any] = {"matmul_peak": matmul_peak(device), "models": {}}
+        dev: dict[str, Any] = {
+            "matmul_peak": matmul_peak(device, 1024 if cfg.quick else None),
+            "models": {},
+        }
         settings = cfg.settings_for(device.type)
         jobs = [(m, s) for m in cfg.models for s in settings]
         for name, setting in tqdm(jobs, desc=f"bench {dev_name}", disable=not progress):

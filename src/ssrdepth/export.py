@@ -190,7 +190,7 @@ def export_torchscript(
     with _quiet(), torch.no_grad():
         traced = torch.jit.trace(model, x, check_trace=False)
     extra = {f"{META_KEY}.json": json.dumps(metadata or {}, default=str)}
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, _quiet():
         torch.jit.save(traced, str(tmp), _extra_files=extra)
     return Path(path)
 

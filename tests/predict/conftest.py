@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -79,3 +79,13 @@ def write_video(path: Path, frames: int, h: int = 48, w: int = 96) -> None:
         frame[:, (i * 7) % (w - 12) : (i * 7) % (w - 12) + 12] = 220
         writer.write(frame)
     writer.release()
+
+
+@pytest.fixture(autouse=True)
+def _one_thread() -> Iterator[None]:
+    """Tiny tensors run fastest on one thread, and on a busy machine OpenMP's multi-thread barriers
+    can make them 100× slower (measured; BENCHMARKS.md): use one intra-op thread, then restore."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
