@@ -9,21 +9,25 @@ file then renamed, so an interrupted run keeps every finished target and a re-ru
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import os
+import signal
 import time
 from collections.abc import Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ssrdepth.data.config import StereoPair
 from ssrdepth.stereo.cache import TargetCache
 from ssrdepth.stereo.matching import METHODS, compute_disparity
+
+if TYPE_CHECKING:  # workers never import torch (pulled in by ssrdepth.data)
+    from ssrdepth.data.config import StereoPair
 
 
 @dataclass(frozen=True)
@@ -54,35 +58,46 @@ def _read_gray(path: Path) -> np.ndarray:
     return image
 
 
-def match_pair(pair: StereoPair, cache: TargetCache) -> float:
-    """Match one pair and store its target in ``cache``; returns its density (valid fraction)."""
-    left = _read_gray(Path(pair.left))
-    right = _read_gray(Path(pair.right))
+def match_pair(key: str, left_path: str | Path, right_path: str | Path, cache: TargetCache) -> float:
+    """Match one pair from its image files and store its target in ``cache`` under ``key``;
+    returns its density (valid fraction)."""
+    left = _read_gray(Path(left_path))
+    right = _read_gray(Path(right_path))
     if left.shape != right.shape:
         raise ValueError(
-            f"stereo pair {pair.key!r}: left {pair.left} is {left.shape[1]}×{left.shape[0]} but right "
-            f"{pair.right} is {right.shape[1]}×{right.shape[0]}; a rectified pair has equal sizes"
+            f"stereo pair {key!r}: left {left_path} is {left.shape[1]}×{left.shape[0]} but right "
+            f"{right_path} is {right.shape[1]}×{right.shape[0]}; a rectified pair has equal sizes"
         )
     disparity, valid = compute_disparity(left, right, settings=cache.settings)
-    cache.write(pair.key, disparity, valid)
+    cache.write(key, disparity, valid)
     return float(valid.mean())
 
 
 def _init_worker() -> None:
     cv2.setNumThreads(1)  # one process per core; OpenCV's own threads would oversubscribe
+    # Ctrl-C is the parent's to handle: it stops handing out pairs and lets the running ones finish.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 _Result = tuple[str, float | None, Exception | None]
 
 
-def _task(pair: StereoPair, cache: TargetCache) -> _Result:
+def _task(key: str, left: str, right: str, cache: TargetCache) -> _Result:
     """(key, density, None) or (key, None, the error) — bad input is reported, not raised, here."""
     try:
-        return pair.key, match_pair(pair, cache), None
+        return key, match_pair(key, left, right, cache), None
     except (ValueError, FileNotFoundError) as exc:
-        return pair.key, None, exc
+        return key, None, exc
     except cv2.error as exc:
-        return pair.key, None, ValueError(f"stereo pair {pair.key!r} ({pair.left}): OpenCV failed: {exc}")
+        return key, None, ValueError(f"stereo pair {key!r} ({left}): OpenCV failed: {exc}")
+
+
+def process_pool(workers: int) -> ProcessPoolExecutor:
+    """``workers`` fresh processes (spawned: forking a parent whose OpenCV / OpenMP threads have run
+    can deadlock the child), each with one OpenCV thread."""
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
+    )
 
 
 def prepare_targets(
@@ -97,7 +112,8 @@ def prepare_targets(
     Args:
         pairs: rectified stereo pairs; their ``key`` names the cached target.
         cache: where targets go; its settings choose the matcher.
-        workers: processes (default: all cores); 1 matches in this process.
+        workers: processes (default: all cores); 1 matches in this process. The processes are
+            spawned, so a script that calls this needs the ``if __name__ == "__main__":`` guard.
         progress: show a tqdm progress bar.
         skip_bad: record unreadable / mismatched pairs in ``summary.failed`` and go on, instead of
             stopping with a ValueError / FileNotFoundError naming the file (targets finished so far
@@ -109,7 +125,7 @@ def prepare_targets(
         dup = sorted({k for k in keys if keys.count(k) > 1})[:5]
         raise ValueError(f"stereo pair keys must be unique; repeated: {dup}")
     cache.check_manifest()
-    todo = [p for p in pairs if p.key not in cache]
+    todo = [(p.key, str(p.left), str(p.right)) for p in pairs if p.key not in cache]
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     densities: list[float] = []
     failed: list[str] = []
@@ -131,17 +147,17 @@ def prepare_targets(
     )
     try:
         if workers == 1:
-            for pair in todo:
-                record(*_task(pair, cache))
+            for job in todo:
+                record(*_task(*job, cache))
                 bar.update()
         else:
-            with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker) as pool:
+            with process_pool(workers) as pool:
                 pending: set[Future[_Result]] = set()
                 queue = iter(todo)
                 try:
                     # Keep a few tasks per worker in flight: bounded memory, prompt stop on error.
-                    for pair in queue:
-                        pending.add(pool.submit(_task, pair, cache))
+                    for job in queue:
+                        pending.add(pool.submit(_task, *job, cache))
                         if len(pending) >= 4 * workers:
                             break
                     while pending:
@@ -151,7 +167,7 @@ def prepare_targets(
                             bar.update()
                             nxt = next(queue, None)
                             if nxt is not None:
-                                pending.add(pool.submit(_task, nxt, cache))
+                                pending.add(pool.submit(_task, *nxt, cache))
                 except BaseException:
                     for fut in pending:
                         fut.cancel()

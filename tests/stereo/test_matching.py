@@ -131,3 +131,14 @@ def test_missing_pyelas_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(ImportError, match="pip install --no-build-isolation pyelas"):
         compute_disparity(left, right, "elas")
     assert not elas_available()
+
+
+def test_benchmark_reports_every_backend() -> None:
+    result = matching.benchmark_matchers(size=(48, 256), methods=["bm", "sgm"], repeats=1, workers=1)
+    assert result["size"] == [48, 256] and result["workers"] == 1
+    for method in ("bm", "sgm"):
+        entry = result["methods"][method]
+        assert entry["single_pairs_per_s"] > 0 and entry["parallel_pairs_per_s"] > 0
+        assert 0 <= entry["density"] <= 1
+    with pytest.raises(ValueError, match="valid matchers"):
+        matching.benchmark_matchers(methods=["census"])

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import time
 from collections.abc import Sequence
@@ -401,11 +402,11 @@ def _synthetic_pair(
     return left, right
 
 
-def _time_worker(args: tuple[str, tuple[int, int], int]) -> float:
-    method, size, repeats = args
+def _time_worker(args: tuple[str, np.ndarray, np.ndarray, int]) -> float:
+    """Seconds for ``repeats`` matches of one pair with one OpenCV thread."""
+    method, left, right, repeats = args
     cv2.setNumThreads(1)
     settings = default_settings(method)
-    left, right = _synthetic_pair(size, settings.max_disparity)
     start = time.perf_counter()
     for _ in range(repeats):
         compute_disparity(left, right, settings=settings)
@@ -417,20 +418,28 @@ def benchmark_matchers(
     methods: Sequence[str] | None = None,
     repeats: int = 3,
     workers: int | None = None,
+    images: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, Any]:
-    """Pairs per second of each backend at ``size`` ``(H, W)`` with its default settings.
+    """Pairs per second of each backend with its default (KITTI) settings.
 
-    ``single``: one process, one OpenCV thread; ``parallel``: ``workers`` processes (default all
-    cores), each matching ``repeats`` pairs with one thread, as :func:`prepare_targets` runs. Backends
-    that are not installed are reported as ``{"error": ...}``.
+    The pair is ``images`` (left, right; e.g. a real KITTI pair) or else a synthetic textured pair of
+    ``size`` ``(H, W)`` (KITTI's 375×1242 by default) with disparities up to 60 % of the range.
+    ``single``: one process with one OpenCV thread; ``parallel``: ``workers`` processes (default: all
+    cores) with one thread each, every one matching ``repeats`` pairs, as :func:`prepare_targets`
+    runs. Backends that are not installed are reported as ``{"error": ...}``.
 
-    Returns ``{"size": [H, W], "workers": N, "repeats": R, "opencv": version,
-    "methods": {method: {"single_pairs_per_s", "parallel_pairs_per_s", "seconds_per_pair"}}}``.
+    Returns ``{"size": [H, W], "workers": N, "repeats": R, "opencv": version, "methods": {method:
+    {"single_pairs_per_s", "parallel_pairs_per_s", "seconds_per_pair", "density"}}}``.
     """
     methods = list(methods) if methods is not None else list(METHODS)
     for m in methods:
         _check_method(m)
     workers = workers or os.cpu_count() or 1
+    if images is None:
+        left, right = _synthetic_pair(size, max(default_settings(m).max_disparity for m in methods))
+    else:
+        left, right = images
+        size = (int(left.shape[0]), int(left.shape[1]))
     result: dict[str, Any] = {
         "size": list(size),
         "workers": workers,
@@ -444,18 +453,23 @@ def benchmark_matchers(
             continue
         threads = cv2.getNumThreads()
         try:
-            _time_worker((method, size, 1))  # warm-up
-            single = _time_worker((method, size, repeats))
+            _time_worker((method, left, right, 1))  # warm-up
+            single = _time_worker((method, left, right, repeats))
         finally:
             cv2.setNumThreads(threads)
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(_time_worker, [(method, size, 1)] * workers))  # warm-up / start workers
+        # Spawned, not forked: a fork after OpenCV's threads have run can deadlock the child.
+        with ProcessPoolExecutor(
+            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
+        ) as pool:
+            list(pool.map(_time_worker, [(method, left, right, 1)] * workers))  # start and warm up
             start = time.perf_counter()
-            list(pool.map(_time_worker, [(method, size, repeats)] * workers))
+            list(pool.map(_time_worker, [(method, left, right, repeats)] * workers))
             wall = time.perf_counter() - start
+        _, valid = compute_disparity(left, right, method)
         result["methods"][method] = {
             "single_pairs_per_s": repeats / single,
             "parallel_pairs_per_s": workers * repeats / wall,
             "seconds_per_pair": single / repeats,
+            "density": float(valid.mean()),
         }
     return result
