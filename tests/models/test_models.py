@@ -122,7 +122,7 @@ def test_tiny_overfit_loss_falls_tenfold() -> None:
     # A smooth vertical-gradient target, like a road scene's disparity.
     target = torch.linspace(0.1, 0.9, 16).view(1, 1, 16, 1).expand(4, 1, 16, 32).contiguous()
     opt = torch.optim.Adam(model.parameters(), lr=3e-3)
-    first = float(mse(model(x), target))
+    first = float(mse(model(x), target).detach())
     for _ in range(150):
         opt.zero_grad()
         loss = mse(model(x), target)
