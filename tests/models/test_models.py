@@ -128,4 +128,4 @@ def test_tiny_overfit_loss_falls_tenfold() -> None:
         loss = mse(model(x), target)
         loss.backward()
         opt.step()
-    assert float(mse(model(x), target)) < first / 10
+    assert float(mse(model(x), target).detach()) < first / 10
