@@ -158,6 +158,15 @@ def export_onnx(
     return blob
 
 
+def in_memory_onnx(model: DepthNet, sample_size: tuple[int, int], metadata: dict[str, Any]) -> bytes:
+    """Serialised ONNX for running a checkpoint at once: the legacy exporter (~1 s, the same graph
+    speed as dynamo's, BENCHMARKS.md), falling back to dynamo where the legacy one fails or is gone."""
+    try:
+        return export_onnx(model, None, sample_size=sample_size, exporter="legacy", metadata=metadata)
+    except Exception:  # the deprecated exporter may disappear or break in a future PyTorch
+        return export_onnx(model, None, sample_size=sample_size, exporter="dynamo", metadata=metadata)
+
+
 def read_onnx_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The ``ssrdepth`` metadata of an ONNX file written by :func:`export_onnx`.
 

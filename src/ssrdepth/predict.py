@@ -56,7 +56,7 @@ from ssrdepth.outputs import (
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".pnm", ".tif", ".tiff", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
-BACKENDS = ("torch", "onnxruntime")
+BACKENDS = ("auto", "torch", "onnxruntime")
 QUANTITIES = ("native", "normalised", "disparity", "depth")
 
 #: Outputs written when ``--save`` is not given.
@@ -143,6 +143,14 @@ def onnx_session(
     return ort.InferenceSession(source, so, providers=providers)
 
 
+def _has_onnxruntime() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def _onnx_runner(session: Any) -> Callable[[np.ndarray], np.ndarray]:
     name = session.get_inputs()[0].name
 
@@ -165,7 +173,7 @@ def resolve_device(device: str) -> torch.device:
 def load_model(
     path: str | os.PathLike[str],
     *,
-    backend: str = "torch",
+    backend: str = "auto",
     device: str = "cpu",
     channels_last: bool = True,
     threads: int | None = None,
@@ -175,9 +183,12 @@ def load_model(
     Args:
         path: a checkpoint written by :func:`ssrdepth.checkpoint.save_checkpoint`, or an ONNX file
             written by ``ssrdepth export`` (it carries the same metadata).
-        backend: ``"torch"`` (eager PyTorch) or ``"onnxruntime"``. With a checkpoint and
-            ``onnxruntime``, the export ``CHECKPOINT.onnx`` beside it is used if it is newer than the
-            checkpoint, else the checkpoint is exported in memory. ``.onnx`` files always use ONNX Runtime.
+        backend: ``"torch"`` (eager PyTorch), ``"onnxruntime"``, or ``"auto"``: ONNX Runtime on CPU
+            when it is installed (measured fastest on CPU: ~1.4× eager at batch 40 and several times
+            faster at batch 1, BENCHMARKS.md), PyTorch otherwise. With a checkpoint and ONNX Runtime,
+            the export ``CHECKPOINT.onnx`` beside it is used if it was made from this checkpoint (same
+            name and step) and is newer, else the checkpoint is exported in memory (~1 s). ``.onnx``
+            files always use ONNX Runtime.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"auto"``.
         channels_last: run PyTorch in NHWC memory format (measured 1.3–1.6× faster on CPU; BENCHMARKS.md).
         threads: intra-op threads (``torch.set_num_threads`` / ONNX Runtime's); ``None`` keeps the default.
@@ -191,6 +202,8 @@ def load_model(
     if not p.is_file():
         raise FileNotFoundError(f"{p}: no such checkpoint or ONNX file")
     dev = resolve_device(device)
+    if backend == "auto":
+        backend = "onnxruntime" if dev.type == "cpu" and _has_onnxruntime() else "torch"
     if p.suffix.lower() == ".onnx":
         from ssrdepth.export import read_onnx_metadata
 
@@ -221,14 +234,19 @@ def load_model(
         "step": ckpt.step,
     }
     if backend == "onnxruntime":
-        from ssrdepth.export import export_onnx, onnx_metadata
+        from ssrdepth.export import in_memory_onnx, onnx_metadata, read_onnx_metadata
 
+        meta = onnx_metadata(ckpt)
         beside = p.with_suffix(".onnx")
-        if beside.is_file() and beside.stat().st_mtime >= p.stat().st_mtime:
-            session = onnx_session(beside, dev.type, threads)
-        else:
-            blob = export_onnx(net, None, sample_size=ckpt.input_size, metadata=onnx_metadata(ckpt))
-            session = onnx_session(blob, dev.type, threads)
+        source: Path | bytes = beside
+        try:
+            stored = read_onnx_metadata(beside) if beside.is_file() else {}
+        except ValueError:
+            stored = {}
+        same = stored.get("checkpoint") == p.name and stored.get("step") == ckpt.step
+        if not (same and beside.stat().st_mtime >= p.stat().st_mtime):
+            source = in_memory_onnx(net, ckpt.input_size, meta)
+        session = onnx_session(source, dev.type, threads)
         return DepthModel(**common, backend="onnxruntime", run=_onnx_runner(session))
     net = net.to(dev)
     if channels_last:
@@ -785,7 +803,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="native",
         help="what to write: native = the checkpoint's target (disparity px or depth m), or convert",
     )
-    p.add_argument("--backend", choices=BACKENDS, default="torch")
+    p.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        help="auto = onnxruntime on CPU when installed (fastest there), else torch",
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")

@@ -50,7 +50,7 @@ def test_prepare_image_is_the_training_preprocessing() -> None:
 
 def test_output_is_the_model_resized_back_to_the_image(make_checkpoint: MakeCheckpoint) -> None:
     ckpt = make_checkpoint("SCRX", 1, target={"kind": "normalised", "max_value": 1.0})
-    model = load_model(ckpt)
+    model = load_model(ckpt, backend="torch")  # channels-last eager
     rgb = np.random.default_rng(2).integers(0, 256, (61, 203, 3), dtype=np.uint8)
     out = predict(model, rgb)
     assert out.shape == (61, 203) and out.dtype == np.float32
@@ -207,10 +207,15 @@ def test_bad_inputs_name_the_file(make_checkpoint: MakeCheckpoint, tmp_path: Pat
 def test_onnxruntime_backend_matches_torch(make_checkpoint: MakeCheckpoint, tmp_path: Path) -> None:
     ckpt = make_checkpoint("SCRDU", 3)
     image = write_image(tmp_path / "i.png", 45, 150)
-    ref = predict(load_model(ckpt), image, "normalised")
+    torch_model = load_model(ckpt, backend="torch")
+    assert torch_model.backend == "torch" and torch_model.module is not None
+    ref = predict(torch_model, image, "normalised")
     ort_model = load_model(ckpt, backend="onnxruntime")  # exported in memory
     assert ort_model.backend == "onnxruntime"
     np.testing.assert_allclose(predict(ort_model, image, "normalised"), ref, atol=1e-5)
+    # "auto" (the default) picks ONNX Runtime on CPU, measured fastest there.
+    assert load_model(ckpt).backend == "onnxruntime"
+    assert load_model(ckpt, backend="auto", device="cpu").backend == "onnxruntime"
 
 
 @pytest.mark.shared_data
