@@ -214,7 +214,8 @@ def _resolve_device(name: str, ddp: _Dist) -> torch.device:
         index = ddp.local_rank if ddp.world > 1 else (int(name[5:]) if ":" in name else 0)
         if index >= torch.cuda.device_count():
             raise ValueError(f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s) here")
-        torch.cuda.set_device(index)
+        # No CUDA call yet: data sets may fork worker processes while they are built, which must
+        # happen before this process creates a CUDA context.
         return torch.device("cuda", index)
     return torch.device("cpu")
 
@@ -530,8 +531,6 @@ def _train(
             resume_from = latest
         elif resume is True:
             raise FileNotFoundError(f"{run_dir}: nothing to resume ({LATEST} not found)")
-    if ddp.world > 1:
-        dist.barrier()
 
     # ---- threads, determinism, seeds
     if cfg.threads:
@@ -574,7 +573,6 @@ def _train(
         drop_last=True,
         num_workers=cfg.workers,
         pin_memory=device.type == "cuda",
-        persistent_workers=cfg.workers > 0,
         generator=loader_gen,
     )
     val_loader = None
@@ -587,6 +585,10 @@ def _train(
             pin_memory=device.type == "cuda",
         )
     target_scale = _scale_dict(train_set)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    if ddp.world > 1:
+        dist.barrier()  # rank 0 has cleared the folder (--fresh) before anyone writes
 
     # ---- model, optimiser, schedule
     model: DepthNet = create_model(cfg.model.name, channels, **asdict(cfg.model.options))

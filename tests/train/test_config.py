@@ -26,7 +26,13 @@ from ssrdepth.train_config import (
 
 
 def test_paper_presets_and_both_readings() -> None:
-    for name in ("kitti-gray-147x37", "kitti-rgb-310x94", "kitti-gray-310x94", "nyu-rgb-320x240", "nyu-gray-320x240"):
+    for name in (
+        "kitti-gray-147x37",
+        "kitti-rgb-310x94",
+        "kitti-gray-310x94",
+        "nyu-rgb-320x240",
+        "nyu-gray-320x240",
+    ):
         assert name in list_presets()
     k = get_preset("kitti-gray-147x37")
     assert k.data.size == (37, 147) and k.data.channels == 1 and k.batch_size == 40
@@ -63,13 +69,17 @@ def test_toml_round_trip_and_preset_base(tmp_path: Path) -> None:
     assert load_config(path) == plain
     # A short file on top of a preset it names; the command line wins over the file.
     short = tmp_path / "short.toml"
-    short.write_text('preset = "kitti-gray-147x37"\nbatch_size = 16\n[model]\nname = "scrdu"\n[model.options]\nwidth = 0.5\n')
+    short.write_text(
+        'preset = "kitti-gray-147x37"\nbatch_size = 16\n[model]\nname = "scrdu"\n[model.options]\nwidth = 0.5\n'
+    )
     cfg = resolve_config(None, short, ["batch_size=8", "model.width=0.25"])
     assert cfg.preset == "kitti-gray-147x37" and cfg.data.size == (37, 147)
     assert cfg.batch_size == 8 and cfg.model.name == "SCRDU" and cfg.model.options.width == 0.25
     bad = tmp_path / "bad.toml"
     bad.write_text('[optim]\nname = "adagrad"\n')
-    with pytest.raises(ValueError, match=r"bad\.toml: optim: unknown optimizer 'adagrad'; valid optimizers: sgd, adam"):
+    with pytest.raises(
+        ValueError, match=r"bad\.toml: optim: unknown optimizer 'adagrad'; valid optimizers: sgd, adam"
+    ):
         load_config(bad)
     bad.write_text("[data]\nsizes = [1, 2]\n")
     with pytest.raises(ValueError, match=r"unknown config key 'data\.sizes'; valid keys here: data\.source"):

@@ -94,7 +94,9 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(toy_cfg: TrainConfig, 
         ["length=8", "checkpoint_every=2", "eval_every=4", "schedule.name=cosine", "schedule.warmup=0.25"],
     )
     full = train(
-        dataclasses.replace(base, out=str(tmp_path / "full")), train_set=ToyDepth(24), val_set=ToyDepth(8, seed=1)
+        dataclasses.replace(base, out=str(tmp_path / "full")),
+        train_set=ToyDepth(24),
+        val_set=ToyDepth(8, seed=1),
     )
 
     def crash(step: int) -> None:
@@ -142,9 +144,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(toy_cfg: TrainConfig)
     assert all(torch.isfinite(v).all() for v in ckpt.state_dict.values())
     assert not (run / "result.json").exists()
     # The kept state is exactly step 4 of a clean run (constant rate: the length does not matter).
-    clean = train(
-        dataclasses.replace(cfg, out=str(run.parent / "clean"), length=4), train_set=ToyDepth(64)
-    )
+    clean = train(dataclasses.replace(cfg, out=str(run.parent / "clean"), length=4), train_set=ToyDepth(64))
     ref = load_checkpoint(clean.latest_checkpoint).state_dict
     for k, v in ref.items():
         assert torch.equal(v, ckpt.state_dict[k]), k
@@ -165,7 +165,11 @@ def test_finished_runs_are_reused_and_other_configs_refused(toy_cfg: TrainConfig
     assert not fresh.skipped and fresh.best_checkpoint is None  # no validation set → no best.pt
     assert not (Path(cfg.out) / "best.pt").exists()
     with pytest.raises(FileNotFoundError, match="nothing to resume"):
-        train(dataclasses.replace(cfg, out=str(Path(cfg.out).parent / "empty")), train_set=ToyDepth(16), resume=True)
+        train(
+            dataclasses.replace(cfg, out=str(Path(cfg.out).parent / "empty")),
+            train_set=ToyDepth(16),
+            resume=True,
+        )
 
 
 def test_bad_data_and_devices_are_explained(toy_cfg: TrainConfig) -> None:
@@ -188,7 +192,10 @@ def test_bf16_and_channels_last_on_cpu(toy_cfg: TrainConfig) -> None:
 
 
 def test_cli_reports_bad_values_with_choices(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["train", "--preset", "synthetic-tiny", "--set", "optim.name=rmsprop", "--out", str(tmp_path)]) == 2
+    assert (
+        main(["train", "--preset", "synthetic-tiny", "--set", "optim.name=rmsprop", "--out", str(tmp_path)])
+        == 2
+    )
     assert "valid optimizers: sgd, adam" in capsys.readouterr().err
     assert main(["train", "--preset", "kitti-gray-147x37@epochs", "--model", "sc", "--print-config"]) == 0
     out = capsys.readouterr().out
