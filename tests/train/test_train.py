@@ -123,6 +123,20 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(toy_cfg: TrainConfig, 
     with open(tmp_path / "cut" / "train_log.csv", encoding="utf-8") as f:
         assert [int(r["step"]) for r in csv.DictReader(f)] == list(range(1, 9))
 
+    # Ctrl-C between checkpoints: the current step is saved on the way out, and resuming matches too.
+    def interrupt(step: int) -> None:
+        if step == 3:
+            raise KeyboardInterrupt
+
+    ctrl_c = dataclasses.replace(base, out=str(tmp_path / "ctrl_c"))
+    with pytest.raises(KeyboardInterrupt):
+        train(ctrl_c, train_set=ToyDepth(24), val_set=ToyDepth(8, seed=1), on_step=interrupt)
+    assert load_checkpoint(tmp_path / "ctrl_c" / "latest.pt").step == 3
+    again = train(ctrl_c, train_set=ToyDepth(24), val_set=ToyDepth(8, seed=1))
+    c = torch.load(again.latest_checkpoint, weights_only=True)
+    for k, v in a["state_dict"].items():
+        assert torch.equal(v, c["state_dict"][k]), k
+
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(toy_cfg: TrainConfig) -> None:
     # No validation; targets turn NaN after step 4, so step 5's loss is NaN. Checked at steps 3, 4
