@@ -232,18 +232,27 @@ def count_flops(fn: Callable[[], object]) -> float:
 
 def matmul_peak(device: torch.device, size: int | None = None, repeats: int = 5) -> dict[str, Any]:
     """fp32 matmul GFLOP/s (median of ``repeats`` after 2 warm-ups) for ``size``² matrices
-    (default 2048 on CPU, 8192 on CUDA). TF32 is switched off so that it is a true fp32 figure."""
+    (default 2048 on CPU, 8192 on CUDA), with TF32 off so that it is a true fp32 figure. On CUDA also
+    ``tf32_gflops`` (TF32 on), since cuDNN runs fp32 convolutions in TF32 by default
+    (``torch.backends.cudnn.allow_tf32``, recorded as ``cudnn_allow_tf32``)."""
     n = size or (8192 if device.type == "cuda" else 2048)
     a = torch.randn(n, n, device=device)
     b = torch.randn(n, n, device=device)
     old = torch.backends.cuda.matmul.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = False
+    out: dict[str, Any] = {"size": n, "dtype": "float32"}
     try:
-        times = interleaved_medians({"mm": lambda: a @ b}, repeats, 2, device)["mm"]
+        for tf32 in (False, True) if device.type == "cuda" else (False,):
+            torch.backends.cuda.matmul.allow_tf32 = tf32
+            med = statistics.median(interleaved_medians({"mm": lambda: a @ b}, repeats, 2, device)["mm"])
+            key = "tf32_gflops" if tf32 else "gflops"
+            out[key] = 2 * n**3 / med / 1e9
+            if not tf32:
+                out["seconds"] = med
     finally:
         torch.backends.cuda.matmul.allow_tf32 = old
-    med = statistics.median(times)
-    return {"size": n, "dtype": "float32", "seconds": med, "gflops": 2 * n**3 / med / 1e9}
+    if device.type == "cuda":
+        out["cudnn_allow_tf32"] = bool(torch.backends.cudnn.allow_tf32)
+    return out
 
 
 # --------------------------------------------------------------------------------------------------
@@ -479,8 +488,14 @@ def bench_stereo(cfg: BenchConfig) -> dict[str, Any]:
     return dict(result)
 
 
-def run_bench(cfg: BenchConfig, progress: bool = True) -> dict[str, Any]:
-    """Run the benchmark described by ``cfg`` and return the JSON-ready result."""
+def run_bench(
+    cfg: BenchConfig,
+    progress: bool = True,
+    on_update: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Run the benchmark described by ``cfg`` and return the JSON-ready result. ``on_update`` is
+    called with the partial result after every (model, setting), so a long run that is stopped
+    keeps what it measured (the command writes the JSON each time; ``"complete": false`` until done)."""
     from tqdm import tqdm
 
     if cfg.threads:
@@ -493,6 +508,7 @@ def run_bench(cfg: BenchConfig, progress: bool = True) -> dict[str, Any]:
         "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": machine_info(),
         "config": _config_dict(cfg),
+        "complete": False,
         "devices": {},
     }
     for dev_name in cfg.devices:
@@ -506,6 +522,7 @@ def run_bench(cfg: BenchConfig, progress: bool = True) -> dict[str, Any]:
             "matmul_peak": matmul_peak(device, 1024 if cfg.quick else None),
             "models": {},
         }
+        result["devices"][dev_name] = dev
         settings = cfg.settings_for(device.type)
         jobs = [(m, s) for m in cfg.models for s in settings]
         for name, setting in tqdm(jobs, desc=f"bench {dev_name}", disable=not progress):
@@ -519,10 +536,15 @@ def run_bench(cfg: BenchConfig, progress: bool = True) -> dict[str, Any]:
             gc.collect()
             if device.type == "cuda":
                 torch.cuda.empty_cache()
-        result["devices"][dev_name] = dev
+            result["seconds"] = time.perf_counter() - started
+            if on_update is not None:
+                on_update(result)
     result["stereo"] = bench_stereo(cfg)
     result["seconds"] = time.perf_counter() - started
     result["load_average"] = {"before": load_before, "after": os.getloadavg() if load_before else None}
+    result["complete"] = True
+    if on_update is not None:
+        on_update(result)
     return result
 
 
@@ -543,11 +565,20 @@ def format_table(result: dict[str, Any]) -> str:
         if "skipped" in dev:
             lines.append(f"**{dev_name}**: skipped ({dev['skipped']})\n")
             continue
-        peak = dev["matmul_peak"]["gflops"]
+        mm = dev["matmul_peak"]
+        # cuDNN convolutions run in TF32 by default: compare with the TF32 peak where it applies.
+        tf32 = bool(mm.get("cudnn_allow_tf32")) and "tf32_gflops" in mm
+        peak = mm["tf32_gflops"] if tf32 else mm["gflops"]
         lines.append(
-            f"**{dev_name}** — fp32 matmul peak {peak:,.0f} GFLOP/s ({result['machine']['cpu']}"
+            f"**{dev_name}** — fp32 matmul peak {mm['gflops']:,.0f} GFLOP/s ({result['machine']['cpu']}"
             + (f", {result['machine']['cuda']}" if dev_name == "cuda" else "")
-            + ")\n"
+            + ")"
+            + (
+                f"; convolutions run in TF32: TF32 matmul peak {peak:,.0f} GFLOP/s, the % below"
+                if tf32
+                else ""
+            )
+            + "\n"
         )
         train_rows = []
         for name, entry in dev["models"].items():
@@ -666,9 +697,8 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
 
 def main(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
-    result = run_bench(cfg)
     out = Path(args.out)
-    write_json(out, result)
+    result = run_bench(cfg, on_update=lambda partial: write_json(out, partial))
     table = format_table(result)
     write_text(out.with_suffix(".md"), table)
     print(table, end="")

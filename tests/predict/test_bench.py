@@ -30,8 +30,11 @@ def test_quick_run_structure_and_arithmetic() -> None:
     cfg = BenchConfig.quick_config(
         models=("C",), settings=TINY, backends=("eager", "eager-channels-last", "onnxruntime"), stereo=False
     )
-    result = run_bench(cfg, progress=False)
-    assert result["schema"] == SCHEMA and result["config"]["quick"] is True
+    snapshots: list[dict[str, object]] = []
+    result = run_bench(cfg, progress=False, on_update=lambda r: snapshots.append(json.loads(json.dumps(r))))
+    assert result["schema"] == SCHEMA and result["config"]["quick"] is True and result["complete"] is True
+    # written after the one (model, setting) and at the end: a stopped run keeps what it measured
+    assert [s["complete"] for s in snapshots] == [False, True]
     assert result["stereo"] == {"skipped": "disabled (--no-stereo)"}
     cpu = result["devices"]["cpu"]
     assert cpu["matmul_peak"]["gflops"] > 0 and cpu["matmul_peak"]["dtype"] == "float32"
