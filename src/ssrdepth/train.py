@@ -220,6 +220,14 @@ def _resolve_device(name: str, ddp: _Dist) -> torch.device:
     return torch.device("cpu")
 
 
+def _barrier(device: torch.device) -> None:
+    # NCCL needs to know the device before set_device has been called.
+    if dist.get_backend() == "nccl":
+        dist.barrier(device_ids=[device.index or 0])
+    else:
+        dist.barrier()
+
+
 def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -544,8 +552,13 @@ def _train(
         torch.backends.cudnn.allow_tf32 = not cfg.deterministic
     _seed_everything(cfg.seed)
 
-    # ---- data
+    # ---- data (under DDP rank 0 builds the preprocessing caches first, then the others read them)
+    staged = ddp.world > 1 and train_set is None
+    if staged and not ddp.main:
+        _barrier(device)
     train_set, val_set = _load_dataset_pair(cfg, train_set, val_set)
+    if staged and ddp.main:
+        _barrier(device)
     channels, height, width = _first_image_shape(train_set, "training")
     if channels != cfg.data.channels:
         raise ValueError(
