@@ -21,18 +21,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import sys
+import tomllib
 import types
 import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10 needs the tomli backport
-    import tomli as tomllib
 
 from ssrdepth.data.config import DataConfig
 from ssrdepth.losses import LOSSES

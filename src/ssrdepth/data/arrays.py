@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
 import os
 import shutil
 import tempfile
@@ -219,7 +220,9 @@ def _build(base: DepthDataset, directory: Path, progress: bool, workers: int | N
         results = map(_load, jobs)
         _consume(results, out, kept, skipped, bar)
     else:
-        with ProcessPoolExecutor(n_workers) as pool:
+        # spawn, not fork: forked workers of a process that already initialised CUDA (or holds
+        # threads) crash or hang.
+        with ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             _consume(pool.map(_load, jobs, chunksize=16), out, kept, skipped, bar)
     bar.close()
     for array in out.values():

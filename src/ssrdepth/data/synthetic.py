@@ -27,6 +27,7 @@ with parked and moving vehicles, so a by-sequence split keeps near-duplicate fra
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 from collections.abc import Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -866,7 +867,9 @@ def generate_synthetic(
         for job in jobs:
             bar.update(_render_sequence(job))
     else:
-        with ProcessPoolExecutor(n_workers) as pool:
+        # spawn, not fork: forked workers of a process that already initialised CUDA (or holds
+        # threads) crash or hang.
+        with ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("spawn")) as pool:
             for n in pool.map(_render_sequence, jobs):
                 bar.update(n)
     bar.close()
