@@ -151,6 +151,11 @@ def _has_onnxruntime() -> bool:
     return True
 
 
+def _ort_device(session: Any) -> str:
+    """Where an ONNX Runtime session really runs (CPU when no CUDA provider could be used)."""
+    return "cuda" if "CUDAExecutionProvider" in session.get_providers() else "cpu"
+
+
 def _onnx_runner(session: Any) -> Callable[[np.ndarray], np.ndarray]:
     name = session.get_inputs()[0].name
 
@@ -216,7 +221,7 @@ def load_model(
             target=dict(meta.get("target", {})),
             source=p,
             backend="onnxruntime",
-            device=dev.type,
+            device=_ort_device(session),
             step=int(meta.get("step", 0)),
             run=_onnx_runner(session),
         )
@@ -247,6 +252,7 @@ def load_model(
         if not (same and beside.stat().st_mtime >= p.stat().st_mtime):
             source = in_memory_onnx(net, ckpt.input_size, meta)
         session = onnx_session(source, dev.type, threads)
+        common["device"] = _ort_device(session)
         return DepthModel(**common, backend="onnxruntime", run=_onnx_runner(session))
     net = net.to(dev)
     if channels_last:

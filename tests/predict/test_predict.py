@@ -227,3 +227,16 @@ def test_real_kitti_frame(make_checkpoint: MakeCheckpoint, shared_data: Path) ->
     assert disp.shape == (h, w)
     # 0 ≤ disparity ≤ 192 · w / 1242 (the sigmoid's range, scaled to this width)
     assert disp.min() >= 0 and disp.max() <= 192 * w / 1242 + 1e-3
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu(make_checkpoint: MakeCheckpoint) -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    ckpt = make_checkpoint("SCRXU", 3)
+    image = np.random.default_rng(3).integers(0, 256, (50, 170, 3), dtype=np.uint8)
+    gpu = load_model(ckpt, device="cuda")  # auto → eager PyTorch, channels-last, on CUDA
+    assert (gpu.backend, gpu.device) == ("torch", "cuda")
+    ref = predict(load_model(ckpt, backend="torch"), image, "normalised")
+    # cuDNN may run fp32 convolutions in TF32 (10-bit mantissa): allow 1e-2 on [0, 1] maps.
+    np.testing.assert_allclose(predict(gpu, image, "normalised"), ref, atol=1e-2)
