@@ -16,9 +16,11 @@ What is measured, per device (CPU, and CUDA when present):
 
 Timings are medians of ``repeats`` runs after ``warmup`` runs; the variants of one measurement are
 *interleaved* (round-robin) so that load from other processes hits them alike. Peak memory on CPU is
-the rise of the process's peak resident set (``VmHWM``, reset through ``/proc/self/clear_refs``;
-``ru_maxrss`` where that is unavailable, which cannot be reset and so only grows) during one run; on
-CUDA, ``torch.cuda.max_memory_allocated``.
+the rise of the process's peak resident set (``VmHWM``, reset through ``/proc/self/clear_refs`` after
+``malloc_trim``; ``ru_maxrss`` where that is unavailable, which cannot be reset and so only grows)
+during the *first* run of each variant, before warm-up (so it is the working memory beyond the
+weights: activations, gradients, optimiser state, ONNX Runtime's arena); on CUDA,
+``torch.cuda.max_memory_allocated`` over the same run.
 """
 
 from __future__ import annotations
@@ -306,6 +308,12 @@ def bench_training(name: str, setting: Setting, cfg: BenchConfig, device: torch.
             net = torch.compile(net)  # type: ignore[assignment]
         steps[v] = _train_step_fn(net, xv, yv, autocast=v.endswith("bf16"))
     flops = count_flops(_train_step_fn(_model(name, setting.channels, cfg.width, device, False), x, y))
+    # Memory of the first (cold) step of each variant: activations, gradients and optimiser state
+    # beyond the weights, before warm-up lets caches hide it.
+    memory: dict[str, dict[str, Any]] = {}
+    for v, fn in steps.items():
+        with peak_memory(device) as memory[v]:
+            fn()
     times = interleaved_medians(steps, cfg.repeats, cfg.warmup, device)
     out: dict[str, Any] = {
         "setting": setting.label,
@@ -315,16 +323,14 @@ def bench_training(name: str, setting: Setting, cfg: BenchConfig, device: torch.
         "flops_per_step": flops,
         "variants": {},
     }
-    for v, fn in steps.items():
-        with peak_memory(device) as mem:
-            fn()
+    for v in steps:
         med = statistics.median(times[v])
         out["variants"][v] = {
             "step_s": med,
             "step_s_runs": times[v],
             "images_per_s": setting.batch / med,
             "achieved_gflops": flops / med / 1e9,
-            "memory": mem,
+            "memory": memory[v],
         }
     return out
 
@@ -409,24 +415,29 @@ def bench_inference(name: str, setting: Setting, cfg: BenchConfig, device: torch
     }
     runners, skipped = _inference_runners(name, setting, cfg, device)
     results: dict[str, dict[str, Any]] = {b: {"skipped": why} for b, why in skipped.items()}
-    for n, key in ((1, "latency"), (big, "throughput")):
+    # Throughput first: its first (cold) run per backend gives the working memory at the big batch
+    # (activations, ONNX Runtime's arena growth) before warm-up and caches hide it.
+    for n, key in ((big, "throughput"), (1, "latency")):
         batch = rng.random((n, setting.channels, h, w), dtype=np.float32)
         fns = {b: make(batch) for b, make in runners.items()}
+        memory: dict[str, dict[str, Any]] = {}
+        if key == "throughput":
+            for b, fn in fns.items():
+                with peak_memory(device) as memory[b]:
+                    fn()
         reps = cfg.repeats * (3 if n == 1 else 1)  # batch-1 runs are short: more of them
         times = interleaved_medians(fns, reps, cfg.warmup, device, settle=1)
-        for b, fn in fns.items():
+        for b in fns:
             med = statistics.median(times[b])
             r = results.setdefault(b, {})
             if key == "latency":
                 r.update(latency_ms=med * 1e3, latency_ms_runs=[t * 1e3 for t in times[b]])
             else:
-                with peak_memory(device) as mem:
-                    fn()
                 r.update(
                     throughput_img_s=n / med,
                     throughput_s_runs=times[b],
                     achieved_gflops=flops_per_image * n / med / 1e9,
-                    memory=mem,
+                    memory=memory[b],
                 )
         del fns
         gc.collect()
@@ -505,7 +516,7 @@ def run_bench(
     result: dict[str, Any] = {
         "schema": SCHEMA,
         "ssrdepth_version": __version__,
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "machine": machine_info(),
         "config": _config_dict(cfg),
         "complete": False,
