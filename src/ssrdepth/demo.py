@@ -29,7 +29,7 @@ DEMO_PAIRS = 1000
 #: 0.26 GFLOP per 147×37 image instead of 4.1.
 DEMO_WIDTH = 0.25
 #: Training length of the demo preset per table, in optimiser steps of batch 40.
-DEMO_STEPS = (("1", 300), ("2", 80))
+DEMO_STEPS = (("1", 200), ("2", 40))
 #: The synthetic set renders at half KITTI width (621 px), where 96 px of disparity covers the same
 #: depths (≥ ~2 m) as KITTI's usual 192 px at full width.
 DEMO_MAX_DISPARITY = 96
