@@ -53,6 +53,8 @@ class DemoConfig:
     tables: tuple[str, ...] = ("1", "2")
     device: str = "cpu"
     eval_max_images: int | None = None
+    reading: str = "steps"
+    unit: str | None = None
     overrides: tuple[str, ...] = ()
     progress: bool = True
 
@@ -121,6 +123,8 @@ def demo(cfg: DemoConfig) -> dict[str, Any]:
         models=cfg.models,
         tables=cfg.tables,
         table_lengths=lengths,
+        reading=cfg.reading,
+        unit=cfg.unit,
         width=width,
         matcher="sgm",
         max_disparity=DEMO_MAX_DISPARITY,
@@ -169,6 +173,8 @@ def main(args: argparse.Namespace) -> int:
         tables=tuple(args.tables or ("1", "2")),
         device=args.device,
         eval_max_images=args.eval_max_images,
+        reading=args.reading or "steps",
+        unit=args.unit,
         overrides=tuple(args.overrides),
         progress=not args.no_progress,
     )

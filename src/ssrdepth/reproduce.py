@@ -240,7 +240,7 @@ def reproduce(cfg: ReproduceConfig) -> dict[str, Any]:
             f"{'gray' if run.data.channels == 1 else 'RGB'}",
             flush=True,
         )
-        tkey = f"{run.data.source}:{run.data.root}:{run.data.matcher}"
+        tkey = f"{run.data.source}:{run.data.root}:{run.data.matcher}:{run.data.max_disparity}"
         if tkey not in targets:
             targets[tkey] = ensure_targets(run.data, cfg.progress)
         tc = train_config_for(run, cfg)
