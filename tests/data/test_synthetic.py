@@ -12,7 +12,6 @@ from ssrdepth.cli import main as cli_main
 from ssrdepth.data import DataConfig, build_source, generate_synthetic, list_stereo_pairs, render_frame
 from ssrdepth.data.synthetic import (
     BASELINE,
-    CAMERA_HEIGHT,
     KITTI_FOCAL,
     Camera,
     _make_scene,
@@ -37,19 +36,23 @@ def test_render_is_deterministic_in_the_seed() -> None:
 
 
 def test_road_depth_by_hand() -> None:
-    # Just below the image centre the camera (1.65 m up, looking along the road) sees its own lane:
-    # the road plane y = h meets the ray (u − cx, v − cy, f)/f at Z = h·f / (v − cy).
+    # Just below the image centre the camera (h = 1.5–1.8 m up, per sequence; KITTI 1.65 m), looking
+    # along the road, sees its own lane: the road plane y = h meets the ray (u − cx, v − cy, f)/f at
+    # Z = h·f / (v − cy).
     for sequence in range(3):
-        _, _, depth = render_frame(0, sequence, 0, 3, camera=CAM)
+        scene = _make_scene(0, sequence, 3)
+        assert 1.5 <= scene.height <= 1.8
+        _, _, depth = render_frame(0, sequence, 0, 3, camera=CAM, scene=scene)
         cols = np.arange(int(CAM.cx) - 15, int(CAM.cx) + 15)
         for v in range(CAM.height - 6, CAM.height):
-            expected = CAMERA_HEIGHT * CAM.focal / (v - CAM.cy)
+            expected = scene.height * CAM.focal / (v - CAM.cy)
             np.testing.assert_allclose(depth[v, cols], expected, rtol=1e-5)
 
 
 def test_views_agree_with_the_exact_disparity() -> None:
-    # Warping the right view by the exact disparity f·B/Z reproduces the left view (noise σ = 1 grey
-    # level per view, bilinear resampling); a 2 px error in the disparity is plainly worse.
+    # Warping the right view by the exact disparity f·B/Z reproduces the left view (sensor noise
+    # σ = 0.5–3 grey levels per view, bilinear resampling); a 2 px error in the disparity is plainly
+    # worse.
     h, w = CAM.height, CAM.width
     uu, vv = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     for sequence in range(3):
@@ -62,7 +65,7 @@ def test_views_agree_with_the_exact_disparity() -> None:
             seen = (depth > 0) & (x >= 0)
             diff = np.abs(warped.astype(np.float64) - left).mean(axis=2)[seen]
             p90.append(np.percentile(diff, 90))
-        assert p90[0] < 8.0 and p90[1] > 3 * p90[0]
+        assert p90[0] < 12.0 and p90[1] > 2.5 * p90[0]
 
 
 def test_right_view_depth_agrees_with_disparity() -> None:
@@ -72,7 +75,9 @@ def test_right_view_depth_agrees_with_disparity() -> None:
     uu, vv = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     scene = _make_scene(7, 0, 4)
     _, _, depth = render_frame(7, 0, 1, 4, camera=CAM, scene=scene)
-    _, right_z = _render_view(scene, scene.faces_at(1), CAM, np.array([CAM.baseline, 0.0, scene.camera_z[1]]))
+    _, right_z, _ = _render_view(
+        scene, scene.faces_at(1), CAM, np.array([CAM.baseline, 0.0, scene.camera_z[1]])
+    )
     right_z = np.where(np.isfinite(right_z), right_z, 0).astype(np.float32)
     x = uu - disparity_from_depth(depth, CAM.focal, CAM.baseline)
     seen = (depth > 0) & (x >= 0)

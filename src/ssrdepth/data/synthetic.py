@@ -58,7 +58,9 @@ DEPTH_SCALE = 256.0
 FAR = 200.0
 #: Nearest distance (m) at which surfaces are clipped (nothing in a scene comes this close).
 NEAR = 0.5
-GENERATOR_VERSION = 1
+#: 2: textured road up to the horizon (anisotropic filtering, patches), camera height, lighting and
+#: camera response varied per sequence, region maps.
+GENERATOR_VERSION = 2
 
 _TEX_SIZE = 128
 _TEX_LEVELS = 6
@@ -66,6 +68,11 @@ _N_TEXTURES = 8
 
 # Materials (shading rules in _shade).
 _ROAD, _SIDEWALK, _FACADE, _BODY, _GLASS, _TYRE, _POLE, _FOLIAGE, _BARK = range(9)
+
+#: Region labels of the ``training/regions`` maps (uint8 PNG, value = index here): for reporting
+#: stereo-target density and errors per kind of surface.
+REGIONS = ("sky", "road", "sidewalk", "building", "vehicle", "pole/vegetation")
+_MATERIAL_REGION = np.array([1, 2, 3, 4, 4, 4, 5, 5, 5], np.uint8)  # indexed by material
 
 
 @dataclass(frozen=True)
@@ -219,6 +226,30 @@ class _FaceBuilder:
         )
 
 
+@dataclass(frozen=True)
+class _CameraModel:
+    """A sequence's camera response (domain randomisation): exposure gain, white balance (RGB
+    multipliers), gamma on [0, 1] radiance, Gaussian optical blur σ (px) and sensor noise σ (grey
+    levels of 255)."""
+
+    gain: float = 1.0
+    white_balance: tuple[float, float, float] = (1.0, 1.0, 1.0)
+    gamma: float = 1.0
+    blur: float = 0.0
+    noise: float = 1.0
+
+    @classmethod
+    def random(cls, rng: np.random.Generator) -> _CameraModel:
+        wb = rng.uniform(0.9, 1.1, 3)
+        return cls(
+            gain=float(rng.uniform(0.7, 1.35)),
+            white_balance=(float(wb[0]), float(wb[1]), float(wb[2])),
+            gamma=float(rng.uniform(0.8, 1.25)),
+            blur=float(rng.uniform(0.0, 0.9)),
+            noise=float(rng.uniform(0.5, 3.0)),
+        )
+
+
 @dataclass
 class _Scene:
     static: _Faces
@@ -231,6 +262,10 @@ class _Scene:
     sky_horizon: np.ndarray
     light: np.ndarray  # unit vector towards the light
     seed: tuple[int, int]
+    height: float = CAMERA_HEIGHT  # camera height above the road, m
+    ambient: float = 0.5  # shading = ambient + direct · max(n · light, 0)
+    direct: float = 0.6
+    camera_model: _CameraModel = _CameraModel()
 
     def faces_at(self, frame: int) -> _Faces:
         if len(self.moving.axis) == 0:
@@ -295,7 +330,7 @@ def _palette(rng: np.random.Generator, kind: str) -> np.ndarray:
 def _make_scene(seed: int, sequence: int, n_frames: int) -> _Scene:
     """A random street for one sequence (deterministic in ``seed`` and ``sequence``)."""
     rng = np.random.default_rng([seed, sequence, 0x55D])
-    h = CAMERA_HEIGHT
+    h = float(rng.uniform(1.5, 1.8))  # camera height (KITTI: 1.65 m), varied per sequence
     step = rng.uniform(0.6, 1.4)  # m per frame (KITTI: ~1 m at 10 Hz)
     camera_z = np.arange(n_frames) * step
     z_end = camera_z[-1]
@@ -312,7 +347,7 @@ def _make_scene(seed: int, sequence: int, n_frames: int) -> _Scene:
     lines = [(lane / 2, 0.0), (-lane / 2 - lane * n_left, 0.0)]
     lines += [(-lane / 2 - lane * k, 1.0) for k in range(n_left)]
     asphalt = np.full(3, rng.uniform(0.30, 0.45)) * np.array([1.0, 1.0, rng.uniform(1.0, 1.08)])
-    fb.plane_y(h, (-80.0, 80.0), (z0, z1), _ROAD, asphalt, int(rng.integers(_N_TEXTURES)), 0.04, 0.45)
+    fb.plane_y(h, (-80.0, 80.0), (z0, z1), _ROAD, asphalt, int(rng.integers(_N_TEXTURES)), 0.03, 0.6)
 
     curb = 0.15
     building_lines = []
@@ -428,7 +463,7 @@ def _make_scene(seed: int, sequence: int, n_frames: int) -> _Scene:
             if rng.random() < 0.6:
                 width = rng.uniform(1.6, 1.9)
                 xc = x_curb - side * (0.25 + width / 2)
-                _car(fb, rng, xc, z, width)
+                _car(fb, rng, xc, z, width, h)
             z += rng.uniform(5.5, 12.0)
     static = fb.build()
 
@@ -441,7 +476,7 @@ def _make_scene(seed: int, sequence: int, n_frames: int) -> _Scene:
         if n_frames > 1:
             v = max(v, step - (d0 - 6.0) / (n_frames - 1))
         first = len(mb.rows)
-        _car(mb, rng, rng.uniform(-0.3, 0.3), d0, rng.uniform(1.6, 1.9))
+        _car(mb, rng, rng.uniform(-0.3, 0.3), d0, rng.uniform(1.6, 1.9), h)
         speeds += [v] * (len(mb.rows) - first)
     for k in range(n_left):
         xc = -lane * (k + 1) + rng.uniform(-0.3, 0.3)
@@ -449,7 +484,7 @@ def _make_scene(seed: int, sequence: int, n_frames: int) -> _Scene:
         z = z0 + rng.uniform(0.0, 30.0)
         while z < z1 - 50:
             first = len(mb.rows)
-            _car(mb, rng, xc, z, rng.uniform(1.6, 1.9))
+            _car(mb, rng, xc, z, rng.uniform(1.6, 1.9), h)
             speeds += [v] * (len(mb.rows) - first)
             z += rng.uniform(15.0, 60.0)
     moving = mb.build()
@@ -468,12 +503,16 @@ def _make_scene(seed: int, sequence: int, n_frames: int) -> _Scene:
         np.clip(sky_horizon, 0, 1),
         light / np.linalg.norm(light),
         (seed, sequence),
+        height=h,
+        ambient=float(rng.uniform(0.35, 0.65)),
+        direct=float(rng.uniform(0.3, 0.8)),
+        camera_model=_CameraModel.random(rng),
     )
 
 
-def _car(fb: _FaceBuilder, rng: np.random.Generator, xc: float, z: float, width: float) -> None:
-    """A box vehicle with its rear at ``z``: body, glass cabin, two dark axles (wheels)."""
-    h = CAMERA_HEIGHT
+def _car(fb: _FaceBuilder, rng: np.random.Generator, xc: float, z: float, width: float, h: float) -> None:
+    """A box vehicle with its rear at ``z`` on the road ``h`` m below the camera: body, glass cabin,
+    two dark axles (wheels)."""
     van = rng.random() < 0.15
     length = rng.uniform(4.6, 5.5) if van else rng.uniform(3.8, 4.8)
     color = _palette(rng, "car")
@@ -508,11 +547,12 @@ def _car(fb: _FaceBuilder, rng: np.random.Generator, xc: float, z: float, width:
 
 def _render_view(
     scene: _Scene, faces: _Faces, cam: Camera, origin: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Ray-cast one view from camera centre ``origin`` (world, m).
 
-    Returns the linear RGB image (H, W, 3) float32 in [0, 1] and depth Z (H, W) float32 in metres
-    along the optical axis (inf = sky).
+    Returns the linear RGB image (H, W, 3) float32 in [0, 1], depth Z (H, W) float32 in metres
+    along the optical axis (inf = sky) and the region label of every pixel (H, W) uint8
+    (:data:`REGIONS`).
     """
     height, width = cam.height, cam.width
     dx = ((np.arange(width) - cam.cx) / cam.focal).astype(np.float64)
@@ -582,7 +622,8 @@ def _render_view(
                 fid[v0[n] : v1[n] + 1, u0[n] : u1[n] + 1][upd] = f
 
     rgb = _shade(scene, faces, cam, origin, zbuf, fid, dx, dy)
-    return rgb, zbuf.astype(np.float32)
+    regions = np.where(fid >= 0, _MATERIAL_REGION[faces.material[np.maximum(fid, 0)]], 0).astype(np.uint8)
+    return rgb, zbuf.astype(np.float32), regions
 
 
 def _sample(
@@ -649,14 +690,18 @@ def _shade(
         texel = faces.texel[ids]
         d_axis = np.abs(np.where(a == 0, ddx, np.where(a == 1, ddy, 1.0)))
         cos = d_axis / np.sqrt(ddx * ddx + ddy * ddy + 1.0)
-        footprint = t / cam.focal / np.maximum(cos, 0.05) / texel  # texels per pixel
+        # Texels per pixel along the image row (what stereo matching compares): horizontal planes
+        # (road, pavements) are not foreshortened along rows, so they keep their grain up to the
+        # horizon (anisotropic filtering) instead of blurring to flat grey as isotropic mip-mapping
+        # does at grazing angles; the grain then aliases along columns, identically in both views.
+        footprint = t / cam.focal / np.where(a == 1, 1.0, np.maximum(cos, 0.05)) / texel
         level = np.clip(np.rint(np.log2(np.maximum(footprint, 1e-6))), 0, _TEX_LEVELS - 1).astype(np.int64)
         noise = _sample(scene.textures, faces.texture[ids], level, s / texel, r / texel)
         mat = faces.material[ids]
         # Lambert shading with a fixed light per sequence (identical in both views), per face.
         normal = np.zeros((len(faces.axis), 3))
         normal[np.arange(len(faces.axis)), faces.axis] = faces.sign
-        shade = (0.5 + 0.6 * np.maximum(normal @ scene.light, 0.0)).astype(np.float32)
+        shade = (scene.ambient + scene.direct * np.maximum(normal @ scene.light, 0.0)).astype(np.float32)
         lit = (faces.color * shade[:, None]).astype(np.float32)
         contrast = faces.contrast.astype(np.float32)
         color = lit[ids] * (1.0 + contrast[ids] * (2.0 * noise - 1.0))[:, None]
@@ -665,6 +710,15 @@ def _shade(
         road = np.flatnonzero(mat == _ROAD)
         if road.size:
             rx, rz = px[road], pz[road]
+            # Repaired patches and tar seams: darker blobs of a coarse second texture (0.5 m texels).
+            coarse = _sample(
+                scene.textures,
+                (faces.texture[ids[road]] + 3) % _N_TEXTURES,
+                np.clip(level[road] - 4, 0, _TEX_LEVELS - 1),
+                rx / 0.5,
+                rz / 0.5,
+            )
+            color[road] *= np.where(coarse > 0.68, 0.7, 1.0).astype(np.float32)[:, None]
             mark = np.zeros(road.size, bool)
             for x_line, dashed in scene.lane_lines:
                 on = np.abs(rx - x_line) < 0.075
@@ -677,7 +731,7 @@ def _shade(
         fac = np.flatnonzero((mat == _FACADE) & (a != 1))
         if fac.size:
             prm = faces.params[ids[fac]]
-            up = CAMERA_HEIGHT - py[fac]
+            up = scene.height - py[fac]
             in_col = np.mod(s[fac], prm[:, 0]) < prm[:, 2]
             in_row = np.mod(up - 1.0, prm[:, 1]) < prm[:, 3]
             sel = fac[in_col & in_row & (up > 2.0)]
@@ -689,6 +743,44 @@ def _shade(
             color[side] = glass * shade[ids[side], None]
         out[hit] = color
     return np.clip(out, 0.0, 1.0).reshape(height, width, 3)
+
+
+@dataclass(frozen=True)
+class RenderedFrame:
+    """One rendered stereo frame: ``left``/``right`` uint8 RGB ``(H, W, 3)``, the left view's exact
+    ``depth`` ``(H, W)`` float32 in metres (0 = sky) and its ``regions`` ``(H, W)`` uint8
+    (indices into :data:`REGIONS`)."""
+
+    left: np.ndarray
+    right: np.ndarray
+    depth: np.ndarray
+    regions: np.ndarray
+
+
+def render_views(
+    seed: int,
+    sequence: int,
+    frame: int,
+    n_frames: int,
+    camera: Camera | None = None,
+    scene: _Scene | None = None,
+) -> RenderedFrame:
+    """Render frame ``frame`` of sequence ``sequence`` with its region map. Deterministic in
+    (seed, sequence, frame, n_frames)."""
+    cam = camera or Camera.kitti_like()
+    scene = scene or _make_scene(seed, sequence, n_frames)
+    faces = scene.faces_at(frame)
+    left_o = np.array([0.0, 0.0, scene.camera_z[frame]])
+    right_o = left_o + np.array([cam.baseline, 0.0, 0.0])
+    views = []
+    regions = np.zeros((cam.height, cam.width), np.uint8)
+    depth = np.zeros((cam.height, cam.width), np.float32)
+    for view, o in enumerate((left_o, right_o)):
+        rgb, z, reg = _render_view(scene, faces, cam, o)
+        if view == 0:
+            depth, regions = np.where(np.isfinite(z), z, 0.0).astype(np.float32), reg
+        views.append(_camera_response(scene, rgb, frame, view))
+    return RenderedFrame(views[0], views[1], depth, regions)
 
 
 def render_frame(
@@ -704,22 +796,21 @@ def render_frame(
     Returns ``(left, right, depth)``: uint8 RGB ``(H, W, 3)`` each, and the left view's exact depth
     ``(H, W)`` float32 in metres (0 = sky). Deterministic in (seed, sequence, frame, n_frames).
     """
-    cam = camera or Camera.kitti_like()
-    scene = scene or _make_scene(seed, sequence, n_frames)
-    faces = scene.faces_at(frame)
-    left_o = np.array([0.0, 0.0, scene.camera_z[frame]])
-    right_o = left_o + np.array([cam.baseline, 0.0, 0.0])
-    views = []
-    for view, o in enumerate((left_o, right_o)):
-        rgb, z = _render_view(scene, faces, cam, o)
-        # Mild sensor noise, independent per view (σ = 1 grey level) — deterministic.
-        noise_rng = np.random.default_rng([scene.seed[0], scene.seed[1], frame, view, 0xA0])
-        noise = noise_rng.standard_normal(rgb.shape, dtype=np.float32)
-        rgb8 = np.clip(rgb * 255.0 + noise + 0.5, 0, 255).astype(np.uint8)
-        views.append((rgb8, z))
-    depth = views[0][1]
-    depth = np.where(np.isfinite(depth), depth, 0.0).astype(np.float32)
-    return views[0][0], views[1][0], depth
+    r = render_views(seed, sequence, frame, n_frames, camera, scene)
+    return r.left, r.right, r.depth
+
+
+def _camera_response(scene: _Scene, rgb: np.ndarray, frame: int, view: int) -> np.ndarray:
+    """Linear radiance (H, W, 3) in [0, 1] → the 8-bit image a camera records: the sequence's
+    exposure, white balance and gamma, optical blur (the same in both views), then sensor noise
+    (independent per view). Deterministic in (scene seed, frame, view)."""
+    cam = scene.camera_model
+    out = np.clip(rgb * cam.gain * cam.white_balance, 0.0, 1.0) ** cam.gamma
+    if cam.blur > 0.05:
+        out = cv2.GaussianBlur(out, (0, 0), cam.blur)
+    noise_rng = np.random.default_rng([scene.seed[0], scene.seed[1], frame, view, 0xA0])
+    noise = noise_rng.standard_normal(out.shape, dtype=np.float32) * np.float32(cam.noise)
+    return np.clip(out * 255.0 + noise + 0.5, 0, 255).astype(np.uint8)
 
 
 @dataclass(frozen=True)
@@ -774,10 +865,10 @@ def decode_depth(png: np.ndarray) -> np.ndarray:
     return png.astype(np.float32) / DEPTH_SCALE
 
 
-def _frame_paths(root: Path, sequence: int, frame: int) -> tuple[Path, Path, Path]:
+def _frame_paths(root: Path, sequence: int, frame: int) -> tuple[Path, Path, Path, Path]:
     name = f"{sequence:04d}/{frame:06d}.png"
     t = root / "training"
-    return t / "image_02" / name, t / "image_03" / name, t / "depth" / name
+    return t / "image_02" / name, t / "image_03" / name, t / "depth" / name, t / "regions" / name
 
 
 def _write_png(path: Path, array: np.ndarray) -> None:
@@ -797,10 +888,11 @@ def _render_sequence(args: tuple[Path, SyntheticSettings, int, int]) -> int:
             done += 1
             continue  # resumed: already rendered by an earlier, interrupted run
         scene = scene or _make_scene(settings.seed, sequence, n_frames)
-        left, right, depth = render_frame(settings.seed, sequence, frame, n_frames, cam, scene)
-        _write_png(paths[0], cv2.cvtColor(left, cv2.COLOR_RGB2BGR))
-        _write_png(paths[1], cv2.cvtColor(right, cv2.COLOR_RGB2BGR))
-        _write_png(paths[2], encode_depth(depth))
+        r = render_views(settings.seed, sequence, frame, n_frames, cam, scene)
+        _write_png(paths[0], cv2.cvtColor(r.left, cv2.COLOR_RGB2BGR))
+        _write_png(paths[1], cv2.cvtColor(r.right, cv2.COLOR_RGB2BGR))
+        _write_png(paths[2], encode_depth(r.depth))
+        _write_png(paths[3], r.regions)
         done += 1
     return done
 
@@ -853,6 +945,8 @@ def generate_synthetic(
         "camera": asdict(cam),
         "layout": "KITTI tracking: training/image_02|image_03/SSSS/NNNNNN.png, training/calib/SSSS.txt",
         "depth": "training/depth/SSSS/NNNNNN.png: uint16, metres × 256, 0 = invalid (sky)",
+        "regions": "training/regions/SSSS/NNNNNN.png: uint8, "
+        + ", ".join(f"{i} = {n}" for i, n in enumerate(REGIONS)),
         "complete": False,
     }
     write_json(manifest, info)
