@@ -805,9 +805,10 @@ def _camera_response(scene: _Scene, rgb: np.ndarray, frame: int, view: int) -> n
     exposure, white balance and gamma, optical blur (the same in both views), then sensor noise
     (independent per view). Deterministic in (scene seed, frame, view)."""
     cam = scene.camera_model
-    out = np.clip(rgb * cam.gain * cam.white_balance, 0.0, 1.0) ** cam.gamma
+    wb = np.asarray(cam.white_balance, np.float32)
+    out = (np.clip(rgb * np.float32(cam.gain) * wb, 0.0, 1.0) ** np.float32(cam.gamma)).astype(np.float32)
     if cam.blur > 0.05:
-        out = cv2.GaussianBlur(out, (0, 0), cam.blur)
+        out = np.asarray(cv2.GaussianBlur(out, (0, 0), cam.blur), np.float32)
     noise_rng = np.random.default_rng([scene.seed[0], scene.seed[1], frame, view, 0xA0])
     noise = noise_rng.standard_normal(out.shape, dtype=np.float32) * np.float32(cam.noise)
     return np.clip(out * 255.0 + noise + 0.5, 0, 255).astype(np.uint8)
