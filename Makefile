@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 $(BIN)/ssrdepth: pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c constraints.txt -e ".[dev,onnx]"
+	$(BIN)/pip install -q -c constraints.txt -e ".[dev,onnx,serve]"
 	touch $(BIN)/ssrdepth
 
 venv: $(BIN)/ssrdepth

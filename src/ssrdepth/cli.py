@@ -24,6 +24,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("ssrdepth.bench", "measure training and inference speed, write JSON"),
     "reproduce": ("ssrdepth.reproduce", "reproduce the paper's tables on KITTI / NYU"),
     "demo": ("ssrdepth.demo", "the main job on the embedded synthetic data set"),
+    "serve": ("ssrdepth.serve.command", "a web page to try trained models (needs the [serve] extra)"),
 }
 
 

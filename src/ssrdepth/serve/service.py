@@ -1,0 +1,558 @@
+"""The work behind ``ssrdepth serve``, without Gradio: check an upload, run the shared model, make the
+page's outputs (colour map, colour bar, numbers, downloads, point cloud, side-by-side video).
+
+Prediction is :mod:`ssrdepth.predict`'s (same decoder, pre-processing, backend choice and unit
+conversion), so a map served here equals ``ssrdepth predict`` on the same file. Maps are ``(H, W)``
+float32 at the image's size in one quantity: ``normalised`` [0, 1], ``disparity`` (px at the image's
+width) or ``depth`` (m).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ssrdepth.outputs import UNITS, colorize, depth_to_points, value_range, write_npy, write_ply, write_png16
+from ssrdepth.predict import (
+    IMAGE_SUFFIXES,
+    QUANTITIES,
+    VIDEO_SUFFIXES,
+    DepthModel,
+    convert,
+    describe,
+    load_model,
+    predict_normalised,
+    resolve_quantity,
+)
+
+log = logging.getLogger(__name__)
+
+#: Largest upload accepted (bytes); the page refuses bigger files before they are sent.
+MAX_UPLOAD_BYTES = 50 * 2**20
+#: Largest image accepted (pixels): a 40-Mpx photo decodes to 120 MB; more is refused, not decoded.
+MAX_PIXELS = 40_000_000
+#: Frames of a video that are processed (a "short video": 10 s at 15 fps).
+MAX_VIDEO_FRAMES = 150
+#: Points in the page's 3D view (the downloadable cloud keeps every pixel).
+VIEWER_POINTS = 150_000
+#: EXIF tag of the orientation (TIFF/EXIF 2.3, tag 0x0112).
+EXIF_ORIENTATION = 0x0112
+
+
+class UploadError(ValueError):
+    """An upload that cannot be used; the message says why and what to do, and is shown in the page."""
+
+
+# --------------------------------------------------------------------------------------------------
+# models
+
+
+def find_demo_models(root: str | os.PathLike[str] = "runs/demo") -> list[Path]:
+    """The trained models of ``ssrdepth demo`` under ``root``: per run folder (one holding
+    ``latest.pt``) its ``best.pt`` when there is one, else ``latest.pt``; sorted by path."""
+    base = Path(root)
+    if not base.is_dir():
+        return []
+    found = []
+    for latest in sorted(base.rglob("latest.pt")):
+        best = latest.with_name("best.pt")
+        found.append(best if best.is_file() else latest)
+    return found
+
+
+def resolve_models(paths: Sequence[str | os.PathLike[str]], demo_root: str | os.PathLike[str]) -> list[Path]:
+    """The models to offer: ``paths`` (checked), or the demo's when none are given.
+
+    Raises:
+        FileNotFoundError: a named file does not exist. ValueError: a file that is neither a ``.pt``
+        checkpoint nor an ``.onnx`` export, or nothing to serve (the message says how to get a model).
+    """
+    if paths:
+        models = [Path(p) for p in paths]
+        for p in models:
+            if not p.is_file():
+                raise FileNotFoundError(f"{p}: no such checkpoint or ONNX file")
+            if p.suffix.lower() not in (".pt", ".onnx"):
+                raise ValueError(f"{p}: expected a checkpoint (.pt) or an ONNX export (.onnx) of ours")
+        return models
+    models = find_demo_models(demo_root)
+    if not models:
+        raise ValueError(
+            f"no model to serve: none named and no trained demo models under {demo_root}. Train some "
+            "with 'make demo' (about 15 minutes on 2 cores) or 'ssrdepth train ...', or name "
+            "checkpoints or ONNX files: ssrdepth serve runs/NAME/best.pt"
+        )
+    return models
+
+
+class ModelCache:
+    """One loaded :class:`~ssrdepth.predict.DepthModel` per file, shared by every request.
+
+    ``backend="auto"`` is ``predict --backend auto``: ONNX Runtime on CPU when installed, else PyTorch.
+    Loading is serialised by a lock; running a loaded model needs none (ONNX Runtime sessions and
+    PyTorch inference are thread-safe).
+    """
+
+    def __init__(self, backend: str = "auto", device: str = "cpu", threads: int | None = None) -> None:
+        self.backend, self.device, self.threads = backend, device, threads
+        self._models: dict[Path, DepthModel] = {}
+        self._lock = threading.Lock()
+
+    def get(self, path: str | os.PathLike[str]) -> DepthModel:
+        key = Path(path).resolve()
+        with self._lock:
+            model = self._models.get(key)
+            if model is None:
+                start = time.perf_counter()
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")  # exporter chatter of the in-memory ONNX export
+                    model = load_model(key, backend=self.backend, device=self.device, threads=self.threads)
+                self._models[key] = model
+                log.info(
+                    "loaded %s (%s, %s) from %s in %.1f s",
+                    model.name,
+                    model.backend,
+                    model.device,
+                    key,
+                    time.perf_counter() - start,
+                )
+            return model
+
+
+# --------------------------------------------------------------------------------------------------
+# uploads
+
+
+def exif_orientation(path: str | os.PathLike[str]) -> int:
+    """The EXIF orientation (1–8) of an image file; 1 (as stored) when it has none or is unreadable."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as im:
+            value = im.getexif().get(EXIF_ORIENTATION, 1)
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        return 1
+    return int(value) if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn an ``(H, W[, C])`` image as stored into the upright view EXIF ``orientation`` describes
+    (2 mirror, 3 rotate 180°, 4 flip, 5 transpose, 6 rotate 90° clockwise, 7 transverse, 8 rotate
+    90° anticlockwise), as viewers and PIL's ``ImageOps.exif_transpose`` do."""
+    ops = {
+        1: lambda a: a,
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.swapaxes(0, 1),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: np.rot90(a, 2).swapaxes(0, 1),
+        8: lambda a: np.rot90(a, 1),
+    }
+    if orientation not in ops:
+        raise ValueError(f"EXIF orientation must be 1..8, got {orientation}")
+    return np.ascontiguousarray(ops[orientation](image))
+
+
+def check_upload(path: str | os.PathLike[str], name: str, max_bytes: int = MAX_UPLOAD_BYTES) -> Path:
+    """An uploaded file that exists, is not empty and not larger than ``max_bytes``."""
+    p = Path(path)
+    if not p.is_file():
+        raise UploadError(f"{name}: the upload did not arrive; try again")
+    size = p.stat().st_size
+    if size == 0:
+        raise UploadError(f"{name}: the file is empty (0 bytes); upload an image or a short video")
+    if size > max_bytes:
+        raise UploadError(
+            f"{name}: the file is {size / 2**20:.1f} MB, more than the {max_bytes / 2**20:.0f} MB accepted; "
+            "upload a smaller image or a shorter video"
+        )
+    return p
+
+
+def read_upload(
+    path: str | os.PathLike[str],
+    name: str | None = None,
+    *,
+    max_bytes: int = MAX_UPLOAD_BYTES,
+    max_pixels: int = MAX_PIXELS,
+) -> np.ndarray:
+    """Decode an uploaded image → ``(H, W, 3)`` uint8 RGB, upright.
+
+    PNG, JPEG, BMP, TIFF, WebP, PNM; 8- or 16-bit, grey, RGB or RGBA (decoded exactly as
+    ``ssrdepth predict`` decodes files: 16-bit scaled to 8, grey repeated, alpha dropped), then turned
+    by its EXIF orientation. ``name`` (the user's file name) is what messages mention.
+
+    Raises:
+        UploadError: empty, too large (bytes or pixels), or not an image that can be decoded.
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    from ssrdepth.data.sample import read_image
+
+    label = name or Path(path).name
+    p = check_upload(path, label, max_bytes)
+    try:
+        with Image.open(p) as im:
+            w, h = im.size
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        w = h = 0  # a format PIL does not know: OpenCV decides below
+    if w * h > max_pixels:
+        raise UploadError(
+            f"{label}: {w}×{h} pixels is more than the {max_pixels / 1e6:.0f} Mpx accepted; "
+            "upload a smaller image"
+        )
+    try:
+        image = read_image(p)
+    except ValueError:
+        raise UploadError(
+            f"{label}: not an image that can be decoded (corrupt, truncated, or another kind of file); "
+            f"upload an image ({', '.join(IMAGE_SUFFIXES)}) or a short video ({', '.join(VIDEO_SUFFIXES)})"
+        ) from None
+    if image.shape[0] * image.shape[1] > max_pixels:
+        raise UploadError(
+            f"{label}: more than the {max_pixels / 1e6:.0f} Mpx accepted; upload a smaller image"
+        )
+    return apply_orientation(image, exif_orientation(p))
+
+
+def check_frame(frame: np.ndarray, max_pixels: int = MAX_PIXELS) -> np.ndarray:
+    """A webcam or pasted frame as ``(H, W, 3)`` uint8 RGB (grey repeated, alpha dropped)."""
+    from ssrdepth.predict import as_rgb
+
+    if not isinstance(frame, np.ndarray) or frame.ndim not in (2, 3) or min(frame.shape[:2]) < 1:
+        raise UploadError("the camera frame is empty or not an image; allow the camera and take a picture")
+    if frame.shape[0] * frame.shape[1] > max_pixels:
+        raise UploadError(f"the frame has more than the {max_pixels / 1e6:.0f} Mpx accepted")
+    try:
+        rgb = as_rgb(frame)
+    except ValueError as exc:
+        raise UploadError(f"the camera frame cannot be used: {exc}") from None
+    if rgb.dtype != np.uint8:
+        rgb = (np.clip(rgb, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return rgb
+
+
+def is_video(name: str | os.PathLike[str]) -> bool:
+    return Path(name).suffix.lower() in VIDEO_SUFFIXES
+
+
+# --------------------------------------------------------------------------------------------------
+# one image
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What the page asks for. ``quantity`` ∈ :data:`ssrdepth.predict.QUANTITIES`; ``focal`` (px at
+    the image's width) and ``baseline`` (m) override the checkpoint's camera (``None``: the
+    checkpoint's); ``cmap`` is a matplotlib colour map (reversed for depth so that near is bright)."""
+
+    quantity: str = "native"
+    focal: float | None = None
+    baseline: float | None = None
+    cmap: str = "magma"
+
+    def __post_init__(self) -> None:
+        if self.quantity not in QUANTITIES:
+            raise UploadError(f"unknown quantity {self.quantity!r}; valid: {', '.join(QUANTITIES)}")
+        for what, v in (("focal length", self.focal), ("baseline", self.baseline)):
+            if v is not None and not (np.isfinite(v) and v > 0):
+                raise UploadError(f"the {what} must be a positive number, or empty to use the checkpoint's")
+
+
+@dataclass
+class ImageResult:
+    """Everything the page shows for one image. ``image`` ``(H, W, 3)`` uint8 RGB as predicted;
+    ``values`` ``(H, W)`` float32 in ``unit``; ``colour`` the colour-mapped ``values`` over ``vrange``;
+    ``colorbar`` an RGB picture of the scale; ``files`` the downloads; ``cloud`` the 3D view's file;
+    ``timing`` seconds per stage; ``notes`` what could not be made and why."""
+
+    image: np.ndarray
+    values: np.ndarray
+    quantity: str
+    unit: str
+    colour: np.ndarray
+    vrange: tuple[float, float]
+    colorbar: np.ndarray
+    files: list[Path]
+    cloud: Path | None
+    timing: dict[str, float]
+    notes: list[str] = field(default_factory=list)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def stats(self) -> dict[str, float]:
+        """min, median, mean, max of the finite values (in ``unit``)."""
+        return map_stats(self.values)
+
+    def stats_text(self) -> str:
+        s = self.stats()
+        head = f"{self.quantity} [{self.unit}], {self.values.shape[1]}×{self.values.shape[0]} px"
+        return head + "\n" + "\n".join(f"{k}: {v:.7g}" for k, v in s.items())
+
+    def timing_text(self) -> str:
+        parts = [f"{k} {v * 1000:.0f} ms" for k, v in self.timing.items()]
+        return " · ".join(parts)
+
+
+def map_stats(values: np.ndarray) -> dict[str, float]:
+    """min, median, mean, max of the finite values of a map (NaN when none is finite)."""
+    finite = values[np.isfinite(values)].astype(np.float64)
+    if finite.size == 0:
+        return dict.fromkeys(("min", "median", "mean", "max"), float("nan"))
+    return {
+        "min": float(finite.min()),
+        "median": float(np.median(finite)),
+        "mean": float(finite.mean()),
+        "max": float(finite.max()),
+    }
+
+
+def camera(model: DepthModel, width: int, settings: Settings) -> tuple[float | None, float | None]:
+    """Focal length (px at ``width``) and baseline (m): the page's, else the checkpoint's, else None."""
+    scale = model.scale
+    focal = settings.focal
+    if focal is None and scale is not None and scale.focal:
+        focal = scale.focal * width / model.reference_width
+    baseline = settings.baseline
+    if baseline is None and scale is not None and scale.baseline:
+        baseline = scale.baseline
+    return focal, baseline
+
+
+def colour_map_name(cmap: str, quantity: str) -> str:
+    """``cmap``, reversed for depth so that near is bright in every quantity (as ``predict``)."""
+    return cmap + ("_r" if quantity == "depth" and not cmap.endswith("_r") else "")
+
+
+def colorbar(cmap: str, vmin: float, vmax: float, label: str, width: int = 640) -> np.ndarray:
+    """A horizontal colour bar, ``(h, width, 3)`` uint8 RGB, with ticks and ``label`` (quantity and unit)."""
+    from matplotlib import colormaps
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+    from matplotlib.figure import Figure
+
+    dpi = 100
+    fig = Figure(figsize=(width / dpi, 0.95), dpi=dpi)
+    canvas = FigureCanvasAgg(fig)
+    ax = fig.add_axes((0.04, 0.62, 0.92, 0.3))
+    mappable = ScalarMappable(norm=Normalize(vmin, vmax), cmap=colormaps[cmap])
+    fig.colorbar(mappable, cax=ax, orientation="horizontal", label=label)
+    canvas.draw()
+    return np.ascontiguousarray(np.asarray(canvas.buffer_rgba())[..., :3])
+
+
+def _resolve(model: DepthModel, settings: Settings) -> str:
+    try:
+        return resolve_quantity(model, settings.quantity)
+    except ValueError as exc:
+        raise UploadError(str(exc).replace("--quantity ", "")) from None
+
+
+def _depth_for_cloud(
+    model: DepthModel, normalised: np.ndarray, settings: Settings
+) -> tuple[np.ndarray | None, float | None, str | None]:
+    """(depth m, focal px) for the point cloud, or a note saying what is missing."""
+    if model.native_quantity == "normalised":
+        return None, None, "no point cloud: the checkpoint's output has no physical scale (normalised)"
+    focal, baseline = camera(model, normalised.shape[1], settings)
+    if focal is None:
+        return None, None, "no point cloud: give the focal length (px at the image's width)"
+    if model.native_quantity == "disparity" and baseline is None:
+        return None, None, "no point cloud: give the stereo baseline (m)"
+    depth = convert(model, normalised, "depth", focal=focal, baseline=baseline)
+    return depth, focal, None
+
+
+def _write_clouds(
+    out: Path, stem: str, depth: np.ndarray, focal: float, image: np.ndarray, meta: dict[str, Any]
+) -> tuple[Path, Path]:
+    """The full cloud (download) and a lighter, y-up one for the 3D view; camera at the origin,
+    principal point at the image centre, square pixels."""
+    h, w = depth.shape
+    intrinsics = (focal, focal, (w - 1) / 2.0, (h - 1) / 2.0)
+    points, colours = depth_to_points(depth, intrinsics, image)
+    cloud_meta = {**meta, "quantity": "depth", "unit": "m", "intrinsics": list(intrinsics)}
+    full = write_ply(out / f"{stem}.ply", points, colours, cloud_meta)
+    if len(points):
+        # The view: far outliers (disparity near 0) would shrink the scene to a dot; thin to VIEWER_POINTS.
+        keep = points[:, 2] <= np.percentile(points[:, 2], 98.0)
+        points, colours = points[keep], None if colours is None else colours[keep]
+        step = max(1, int(np.ceil(len(points) / VIEWER_POINTS)))
+        points, colours = points[::step], None if colours is None else colours[::step]
+    view = points * np.array([1.0, -1.0, 1.0], np.float32)  # y down (camera) → y up (viewer)
+    view_meta = {**cloud_meta, "frame": "viewer: x right, y up, z forward; thinned"}
+    return full, write_ply(out / "view" / f"{stem}_view.ply", view, colours, view_meta)
+
+
+def predict_image(
+    model: DepthModel,
+    image: np.ndarray,
+    settings: Settings,
+    out_dir: str | os.PathLike[str],
+    stem: str = "prediction",
+    source: str | None = None,
+) -> ImageResult:
+    """Predict one ``(H, W, 3)`` uint8 RGB image and make the page's outputs in ``out_dir``:
+    ``STEM_QUANTITY.png`` (16-bit, metadata in text chunks), ``STEM_QUANTITY.npy`` (+ JSON sidecar),
+    ``STEM.ply`` (coloured point cloud, m) when the camera is known.
+
+    Raises:
+        UploadError: the quantity cannot be served by this model with the given camera.
+    """
+    out = Path(out_dir)
+    q = _resolve(model, settings)
+    h, w = image.shape[:2]
+    focal, baseline = camera(model, w, settings)
+    if q == "depth" and model.native_quantity == "disparity" and (focal is None or baseline is None):
+        raise UploadError(
+            f"{model.source.name}: depth from this disparity model needs the focal length (px at the "
+            "image's width) and the stereo baseline (m); the checkpoint has none, so fill in both fields"
+        )
+    timing: dict[str, float] = {}
+    t0 = time.perf_counter()
+    normalised = predict_normalised(model, [image])[0]
+    t1 = time.perf_counter()
+    timing["model"] = t1 - t0
+    values = convert(model, normalised, q, focal=focal, baseline=baseline)
+    extra: dict[str, Any] = {}
+    if q == "depth" and model.native_quantity == "disparity":
+        extra = {"focal_px": focal, "baseline_m": baseline}
+    meta = describe(model, q, (h, w), source, **extra)
+    cmap = colour_map_name(settings.cmap, q)
+    vmin, vmax = value_range(values)
+    try:
+        colour = colorize(values, cmap, vmin, vmax)
+    except ValueError as exc:
+        raise UploadError(str(exc)) from None
+    bar = colorbar(cmap, vmin, vmax, f"{q} [{UNITS[q]}]")
+    files = [
+        write_png16(out / f"{stem}_{q}.png", values, q, {**meta, "colormap": cmap}),
+        write_npy(out / f"{stem}_{q}.npy", values, meta),
+    ]
+    notes: list[str] = []
+    depth, cloud_focal, note = _depth_for_cloud(model, normalised, settings)
+    cloud = None
+    if depth is not None and cloud_focal is not None:
+        full, cloud = _write_clouds(
+            out, stem, depth, cloud_focal, image, describe(model, "depth", (h, w), source)
+        )
+        files.append(full)
+    elif note:
+        notes.append(note)
+    timing["outputs"] = time.perf_counter() - t1
+    return ImageResult(
+        image, values, q, UNITS[q], colour, (vmin, vmax), bar, files, cloud, timing, notes, meta
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# a short video
+
+
+@dataclass
+class VideoResult:
+    """A side-by-side WebM ``[frame | colour map]`` (VP8: plays in every browser) of the first
+    ``frames`` frames, and the first frame's :class:`ImageResult`."""
+
+    first: ImageResult
+    video: Path
+    frames: int
+    fps: float
+    truncated: bool
+    seconds: float
+
+
+def predict_video(
+    model: DepthModel,
+    path: str | os.PathLike[str],
+    settings: Settings,
+    out_dir: str | os.PathLike[str],
+    name: str | None = None,
+    *,
+    max_frames: int = MAX_VIDEO_FRAMES,
+    max_bytes: int = MAX_UPLOAD_BYTES,
+    batch_size: int = 8,
+) -> VideoResult:
+    """Predict the first ``max_frames`` frames of a video; the colour range is the first frame's,
+    kept for the whole clip (no flicker).
+
+    Raises:
+        UploadError: empty, too large, or not a video OpenCV can decode.
+    """
+    label = name or Path(path).name
+    p = check_upload(path, label, max_bytes)
+    out = Path(out_dir)
+    start = time.perf_counter()
+    cap = cv2.VideoCapture(str(p))
+    try:
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0) if cap.isOpened() else 0.0
+        frames: list[np.ndarray] = []
+        while cap.isOpened() and len(frames) < max_frames + 1:
+            ok, frame = cap.read()
+            if not ok or frame is None:
+                break
+            frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    finally:
+        cap.release()
+    if not frames:
+        raise UploadError(f"{label}: no frame could be decoded (not a video, or an unsupported codec)")
+    truncated = len(frames) > max_frames
+    frames = frames[:max_frames]
+    fps = fps if 0 < fps <= 240 else 25.0
+    first = predict_image(model, frames[0], settings, out, Path(label).stem, label)
+    q, cmap, vrange = first.quantity, colour_map_name(settings.cmap, first.quantity), first.vrange
+    focal, baseline = camera(model, frames[0].shape[1], settings)
+    h, w = frames[0].shape[:2]
+    video = out / f"{Path(label).stem}_side_by_side.webm"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"VP80"), fps, (2 * w, h))
+    if not writer.isOpened():
+        raise UploadError("the side-by-side video cannot be written here (OpenCV without VP8)")
+    try:
+        for i in range(0, len(frames), batch_size):
+            batch = frames[i : i + batch_size]
+            for rgb, n in zip(batch, predict_normalised(model, batch), strict=True):
+                values = convert(model, n, q, focal=focal, baseline=baseline)
+                both = np.concatenate([rgb, colorize(values, cmap, *vrange)], axis=1)
+                writer.write(cv2.cvtColor(both, cv2.COLOR_RGB2BGR))
+    finally:
+        writer.release()
+    seconds = time.perf_counter() - start
+    log.info("video %s: %d frame(s) in %.1f s", label, len(frames), seconds)
+    return VideoResult(first, video, len(frames), fps, truncated, seconds)
+
+
+# --------------------------------------------------------------------------------------------------
+# request folders
+
+
+class RequestFolders:
+    """A fresh folder per request under ``root`` (a temporary folder when ``None``); only the newest
+    ``keep`` are kept, so a long-running server does not fill the disk."""
+
+    def __init__(self, root: str | os.PathLike[str] | None = None, keep: int = 16) -> None:
+        self.root = Path(root) if root is not None else Path(tempfile.mkdtemp(prefix="ssrdepth-serve-"))
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.keep = keep
+        self._lock = threading.Lock()
+        self._made: list[Path] = []
+
+    def new(self) -> Path:
+        with self._lock:
+            folder = Path(tempfile.mkdtemp(prefix="request-", dir=self.root))
+            self._made.append(folder)
+            while len(self._made) > self.keep:
+                shutil.rmtree(self._made.pop(0), ignore_errors=True)
+            return folder

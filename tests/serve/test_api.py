@@ -1,0 +1,107 @@
+"""``ssrdepth serve`` through its HTTP API (``gradio_client``), as a program would use it: the served
+map equals ``ssrdepth predict``'s, the downloads read back, bad uploads get a message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from ssrdepth.outputs import read_ply, read_png16
+from ssrdepth.predict import load_model, predict
+from ssrdepth.serve.service import map_stats
+
+from .conftest import Server
+
+pytestmark = [
+    pytest.mark.xdist_group("serve"),
+    pytest.mark.slow,
+    # Gradio's queue calls pandas in ways pandas 3 deprecates: not ours to fix.
+    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting", "ignore:The copy keyword is deprecated"),
+]
+
+
+def _image(path: Path, h: int = 90, w: int = 240) -> Path:
+    yy, xx = np.mgrid[0:h, 0:w]
+    rgb = np.stack([xx * 255 // (w - 1), yy * 255 // (h - 1), np.full_like(xx, 90)], axis=2).astype(np.uint8)
+    rgb[h // 4 : h // 2, w // 4 : w // 2] = 230
+    assert cv2.imwrite(str(path), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return path
+
+
+def _call(server: Server, file: Path, quantity: str = "native", focal: float | None = None) -> tuple:
+    from gradio_client import Client, handle_file
+
+    client = Client(server.url, verbose=False)
+    return tuple(
+        client.predict(
+            handle_file(str(file)),
+            None,
+            str(server.checkpoint),
+            quantity,
+            focal,
+            None,
+            "magma",
+            api_name="/predict",
+        )
+    )
+
+
+def _numbers(text: str) -> dict[str, float]:
+    return {k: float(v) for k, v in (line.split(": ") for line in text.splitlines()[1:])}
+
+
+def test_served_map_equals_predict(server: Server, tmp_path: Path) -> None:
+    pytest.importorskip("gradio_client")
+    image = _image(tmp_path / "street.png")
+    comparison, bar, numbers, timing, downloads, cloud, video, notes = _call(server, image)
+    expected = predict(load_model(server.checkpoint), image)  # the predict command's backend (auto)
+    assert numbers.startswith("disparity [px], 240×90 px")
+    for key, value in map_stats(expected).items():
+        assert _numbers(numbers)[key] == pytest.approx(value, rel=1e-6), key
+    files = {Path(f).suffix: Path(f) for f in downloads}
+    np.testing.assert_allclose(np.load(files[".npy"]), expected, rtol=1e-6, atol=1e-6)
+    png, meta = read_png16(files[".png"])
+    assert meta["quantity"] == "disparity" and meta["unit"] == "px"
+    np.testing.assert_allclose(png, expected, atol=0.5 / 256 + 1e-6)  # KITTI's ×256 encoding
+    points = read_ply(files[".ply"])
+    assert len(points) == 240 * 90 and np.all(points["z"] > 0)
+    assert Path(cloud).suffix == ".ply" and video is None and notes == ""
+    before, after = (cv2.imread(p) for p in comparison)
+    assert before.shape == after.shape == (90, 240, 3) and after.std() > 0
+    assert cv2.imread(bar).shape[1] > 100
+    assert "model" in timing and "total" in timing
+
+
+def test_depth_with_the_checkpoints_camera(server: Server, tmp_path: Path) -> None:
+    image = _image(tmp_path / "street.png")
+    numbers = _call(server, image, "depth")[2]
+    expected = predict(load_model(server.checkpoint), image, "depth")
+    assert numbers.startswith("depth [m]")
+    assert _numbers(numbers)["median"] == pytest.approx(float(np.median(expected)), rel=1e-6)
+    # A focal length given in the page overrides the checkpoint's (px at the image's width).
+    numbers = _call(server, image, "depth", focal=100.0)[2]
+    expected = predict(load_model(server.checkpoint), image, "depth", focal=100.0)
+    assert _numbers(numbers)["max"] == pytest.approx(float(expected.max()), rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"", "the file is empty"),
+        (b"this is not an image" * 10, "not an image that can be decoded"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(64), "not an image that can be decoded"),
+    ],
+    ids=["empty", "text", "truncated-png"],
+)
+def test_bad_upload_gets_a_message(server: Server, tmp_path: Path, content: bytes, message: str) -> None:
+    from gradio_client.exceptions import AppError
+
+    bad = tmp_path / "upload.png"
+    bad.write_bytes(content)
+    with pytest.raises(AppError, match=message):
+        _call(server, bad)
+    # ... and the server still answers.
+    assert _call(server, _image(tmp_path / "ok.png"))[2].startswith("disparity")

@@ -1,0 +1,133 @@
+"""``ssrdepth serve`` in a real browser (Playwright driving the system Chromium), as a person uses it:
+open the page, upload a real photo, wait for the result, read the numbers off the page and compare
+them with ``ssrdepth predict`` on the same file; a corrupt upload shows a message in the page.
+
+Skipped, with the reason, where Playwright, Chromium or the real samples are missing (CI installs
+Chromium in ``.ci/run``; Playwright cannot download its own browsers here)."""
+
+from __future__ import annotations
+
+import io
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from ssrdepth.predict import load_model, predict
+from ssrdepth.serve.service import map_stats
+
+from .conftest import ARTIFACTS, Server
+
+pytestmark = [
+    pytest.mark.xdist_group("serve"),
+    pytest.mark.slow,
+    pytest.mark.shared_data,
+    pytest.mark.filterwarnings("ignore:.*no_silent_downcasting", "ignore:The copy keyword is deprecated"),
+]
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+#: Generous: the first request loads the model and exports it to ONNX in memory on a busy 2-core machine.
+TIMEOUT_MS = 60_000
+
+
+def _chromium() -> str | None:
+    for candidate in ("/usr/bin/chromium", shutil.which("chromium"), shutil.which("chromium-browser")):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    return None
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs playwright")
+    executable = _chromium()
+    if executable is None:
+        reason = "no Chromium found (Debian: apt-get install chromium); the browser test is skipped"
+        print(reason)
+        pytest.skip(reason)
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def kitti_image(shared_data: Path) -> Path:
+    images = sorted((shared_data / "kitti_object" / "training" / "image_2").glob("*.png"))
+    if not images:
+        reason = f"no KITTI images under {shared_data}/kitti_object/training/image_2"
+        print(reason)
+        pytest.skip(reason)
+    return images[0]
+
+
+def _open(browser: Any, server: Server) -> Any:
+    page = browser.new_page(viewport={"width": 1400, "height": 1300})
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(server.url)
+    page.locator("#ssrdepth-upload input[type=file]").wait_for(state="attached")
+    return page
+
+
+def test_upload_a_photo_and_read_the_numbers(browser: Any, server: Server, kitti_image: Path) -> None:
+    from playwright.sync_api import expect
+
+    page = _open(browser, server)
+    page.locator("#ssrdepth-upload input[type=file]").set_input_files(str(kitti_image))
+    numbers = page.locator("#ssrdepth-numbers textarea")
+    expect(numbers).to_have_value(re.compile(r"^disparity \[px\]"), timeout=TIMEOUT_MS)
+    # Both sides of the slider are decoded pictures with pixels.
+    images = page.locator("#ssrdepth-comparison img")
+    expect(images).to_have_count(2)
+    for i in range(2):
+        images.nth(i).wait_for(state="visible")
+        size = images.nth(i).evaluate("im => [im.complete, im.naturalWidth, im.naturalHeight]")
+        assert size[0] and size[1] > 0 and size[2] > 0, size
+    expect(page.locator("#ssrdepth-colorbar img")).to_be_visible()
+    # The numbers shown equal predict's for the same file.
+    text = numbers.input_value()
+    shown = {k: float(v) for k, v in (line.split(": ") for line in text.splitlines()[1:])}
+    expected = predict(load_model(server.checkpoint), kitti_image)
+    assert text.splitlines()[0].endswith(f"{expected.shape[1]}×{expected.shape[0]} px")
+    for key, value in map_stats(expected).items():
+        assert shown[key] == pytest.approx(value, rel=1e-6), key
+    assert "total" in page.locator("#ssrdepth-timing textarea").input_value()
+    # The .npy download behind the page's link holds predict's map.
+    links = page.locator("#ssrdepth-downloads a").evaluate_all("links => links.map(a => a.href)")
+    npy = next(h for h in links if h.endswith(f"{kitti_image.stem}_disparity.npy"))
+    served = np.load(io.BytesIO(page.request.get(npy).body()), allow_pickle=False)
+    np.testing.assert_allclose(served, expected, rtol=1e-6, atol=1e-6)
+    page.wait_for_timeout(1500)  # let the 3D view draw before the picture
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / "serve_browser.png"
+    page.screenshot(path=str(shot), full_page=True)
+    print(f"screenshot: {shot}")
+    assert shot.stat().st_size > 10_000
+    page.close()
+
+
+def test_corrupt_upload_shows_a_message(browser: Any, server: Server, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    corrupt = tmp_path / "holiday.jpg"
+    corrupt.write_bytes(b"\xff\xd8\xff\xe0" + b"definitely not a JPEG" * 50)
+    page = _open(browser, server)
+    page.locator("#ssrdepth-upload input[type=file]").set_input_files(str(corrupt))
+    message = page.get_by_text("holiday.jpg: not an image that can be decoded")
+    expect(message.first).to_be_visible(timeout=TIMEOUT_MS)
+    page.screenshot(path=str(tmp_path / "corrupt.png"))
+    page.close()
