@@ -105,3 +105,22 @@ def test_bad_upload_gets_a_message(server: Server, tmp_path: Path, content: byte
         _call(server, bad)
     # ... and the server still answers.
     assert _call(server, _image(tmp_path / "ok.png"))[2].startswith("disparity")
+
+
+def test_short_video(server: Server, tmp_path: Path) -> None:
+    clip = tmp_path / "clip.mp4"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter.fourcc(*"mp4v"), 10.0, (96, 48))
+    for i in range(6):
+        frame = np.full((48, 96, 3), 40, np.uint8)
+        frame[:, i * 9 : i * 9 + 12] = 220
+        writer.write(frame)
+    writer.release()
+    out = _call(server, clip)
+    video = out[6]
+    assert Path(video).suffix == ".webm"
+    cap = cv2.VideoCapture(video)
+    count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    ok, frame = cap.read()
+    cap.release()
+    assert ok and frame.shape == (48, 192, 3) and count in (0, 6)  # WebM may not store the count
+    assert out[2].startswith("disparity [px], 96×48 px") and "video 6 frame(s)" in out[3]

@@ -189,8 +189,8 @@ class App:
                     info = gr.Markdown(_model_text(self.cache, choices[0][1]), elem_id="ssrdepth-model-info")
                     quantity = gr.Radio(list(QUANTITIES), value="native", label="Quantity")
                     with gr.Row():
-                        focal = gr.Number(label="Focal length (px at the image's width)", value=None)
-                        baseline = gr.Number(label="Baseline (m)", value=None)
+                        focal = gr.Number(label="Focal length (px at the image's width; 0: the model's)")
+                        baseline = gr.Number(label="Baseline (m; 0: the model's)")
                     cmap = gr.Dropdown(list(COLOUR_MAPS), value="magma", label="Colour map")
                     button = gr.Button("Estimate depth", variant="primary", elem_id="ssrdepth-run")
                 with gr.Column(scale=3):
@@ -210,12 +210,18 @@ class App:
                     cloud = gr.Model3D(
                         label="Point cloud (m)", display_mode="point_cloud", elem_id="ssrdepth-cloud"
                     )
-                    video = gr.Video(label="Side by side", elem_id="ssrdepth-video")
+                    video = gr.Video(
+                        label="Input | prediction (video)", visible=False, elem_id="ssrdepth-video"
+                    )
             inputs = [upload, frame, model, quantity, focal, baseline, cmap]
             outputs = [comparison, bar, numbers, timing, downloads, cloud, video, notes]
-            button.click(self.predict, inputs, outputs, api_name="predict")
-            upload.upload(self.predict, inputs, outputs, api_name=False)
-            frame.input(lambda *a: self.predict(None, *a[1:]), inputs, outputs, api_name=False)
+            events = [
+                button.click(self.predict, inputs, outputs, api_name="predict"),
+                upload.upload(self.predict, inputs, outputs, api_name=False),
+                frame.input(lambda *a: self.predict(None, *a[1:]), inputs, outputs, api_name=False),
+            ]
+            for event in events:  # the video player only when there is a video
+                event.success(lambda v: gr.update(visible=v is not None), video, video, api_name=False)
             model.change(lambda p: _model_text(self.cache, p), model, info, api_name=False)
         return page
 

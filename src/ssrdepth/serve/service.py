@@ -51,6 +51,10 @@ VIEWER_POINTS = 150_000
 EXIF_ORIENTATION = 0x0112
 
 
+def _size(n: float) -> str:
+    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 2**10:.1f} kB"
+
+
 class UploadError(ValueError):
     """An upload that cannot be used; the message says why and what to do, and is shown in the page."""
 
@@ -176,7 +180,7 @@ def check_upload(path: str | os.PathLike[str], name: str, max_bytes: int = MAX_U
         raise UploadError(f"{name}: the file is empty (0 bytes); upload an image or a short video")
     if size > max_bytes:
         raise UploadError(
-            f"{name}: the file is {size / 2**20:.1f} MB, more than the {max_bytes / 2**20:.0f} MB accepted; "
+            f"{name}: the file is {_size(size)}, more than the {_size(max_bytes)} accepted; "
             "upload a smaller image or a shorter video"
         )
     return p
@@ -517,6 +521,7 @@ def predict_video(
     focal, baseline = camera(model, frames[0].shape[1], settings)
     h, w = frames[0].shape[:2]
     video = out / f"{Path(label).stem}_side_by_side.webm"
+    # OpenCV notes that WebM has no codec tags, then writes VP8 all the same.
     writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"VP80"), fps, (2 * w, h))
     if not writer.isOpened():
         raise UploadError("the side-by-side video cannot be written here (OpenCV without VP8)")
