@@ -110,10 +110,10 @@ class App:
             result = self._predict(upload, frame, model, quantity, focal, baseline, cmap)
         except UploadError as exc:
             log.info("refused: %s", exc)
-            raise gr.Error(str(exc), duration=None) from None
+            raise gr.Error(str(exc), duration=None, print_exception=False) from None
         except ValueError as exc:  # a model file that cannot be read, a colour map, ...
             log.warning("request failed: %s", exc)
-            raise gr.Error(str(exc), duration=None) from None
+            raise gr.Error(str(exc), duration=None, print_exception=False) from None
         image, video, notes = result
         image.timing["total"] = time.perf_counter() - start
         timing = image.timing_text()

@@ -36,6 +36,7 @@ def main(args: argparse.Namespace) -> int:
     from ssrdepth.serve.app import launch
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # Gradio's own start-up requests
     models = resolve_models(args.models, args.demo_root)
     cache = ModelCache(args.backend, args.device, args.threads)
     print(f"serving {len(models)} model(s) on http://{args.host}:{args.port} (Ctrl-C to stop)")
