@@ -188,3 +188,14 @@ def test_too_large_upload_is_a_message_in_the_page(tmp_path: Path) -> None:
     # A webcam frame takes the same path as an upload.
     out = app.predict(None, _rgb(20, 60), str(ckpt), "disparity", None, None, "turbo")
     assert out[2].startswith("disparity [px], 60×20 px")
+
+
+def test_binds_to_this_machine_by_default() -> None:
+    import argparse
+
+    from ssrdepth.serve.command import add_arguments
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["model.pt"])
+    assert (args.host, args.port, args.models) == ("127.0.0.1", 7860, ["model.pt"])
