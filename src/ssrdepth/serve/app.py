@@ -169,7 +169,8 @@ class App:
         """The ``gr.Blocks`` page."""
         gr = _gradio()
         choices = [(_label(p), str(p)) for p in self.models]
-        with gr.Blocks(title="ssrdepth", analytics_enabled=False) as page:
+        # Gradio keeps a copy of every output: delete copies older than an hour, every hour.
+        with gr.Blocks(title="ssrdepth", analytics_enabled=False, delete_cache=(3600, 3600)) as page:
             gr.Markdown(
                 "# ssrdepth · monocular depth\nSingle-stage refinement CNNs (Valdez Rodríguez et al., 2020). "
                 "Upload an image or a short video, or take a webcam picture."
