@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ssrdepth.paper_results import PAPER_MEASURES, TABLE1
-from ssrdepth.report import (
+from ssrdepth.experiments.paper_results import PAPER_MEASURES, TABLE1
+from ssrdepth.experiments.report import (
     comparison_table,
     qualitative_figure,
     ranking_agreement,

@@ -17,9 +17,15 @@ import ssrdepth.data
 from ssrdepth.checkpoint import save_checkpoint
 from ssrdepth.cli import main as cli_main
 from ssrdepth.data.config import DataConfig, TargetScale
-from ssrdepth.evaluate import evaluate, evaluate_model, load_model, prediction_to_depth, renormalise
+from ssrdepth.evaluation.evaluate import (
+    evaluate,
+    evaluate_model,
+    load_model,
+    prediction_to_depth,
+    renormalise,
+)
+from ssrdepth.evaluation.protocols import crop_box, get_protocol
 from ssrdepth.models import create_model
-from ssrdepth.protocols import crop_box, get_protocol
 
 SCALE = TargetScale("disparity", max_value=100.0, focal=50.0, baseline=0.5, reference_width=12)
 

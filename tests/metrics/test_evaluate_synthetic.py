@@ -14,9 +14,9 @@ from torch import nn
 from ssrdepth.checkpoint import save_checkpoint
 from ssrdepth.cli import main as cli_main
 from ssrdepth.data import DataConfig, build_dataset, generate_synthetic
-from ssrdepth.evaluate import data_config_from_checkpoint, evaluate, evaluate_model
+from ssrdepth.evaluation.evaluate import data_config_from_checkpoint, evaluate, evaluate_model
+from ssrdepth.evaluation.protocols import get_protocol
 from ssrdepth.models import create_model
-from ssrdepth.protocols import get_protocol
 
 
 class Replay(nn.Module):

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from ssrdepth import metrics as M
+from ssrdepth.evaluation import metrics as M
 
 LN2 = math.log(2.0)
 

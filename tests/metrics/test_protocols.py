@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from ssrdepth.protocols import (
+from ssrdepth.evaluation.protocols import (
     PROTOCOLS,
     MetricAccumulator,
     Protocol,

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from ssrdepth.bench import (
+from ssrdepth.cli import main as cli
+from ssrdepth.experiments.bench import (
     SCHEMA,
     BenchConfig,
     Setting,
@@ -19,8 +20,7 @@ from ssrdepth.bench import (
     peak_memory,
     run_bench,
 )
-from ssrdepth.cli import main as cli
-from ssrdepth.model_table import count_gflops
+from ssrdepth.experiments.model_table import count_gflops
 from ssrdepth.models import create_model
 
 TINY = (Setting("24x16 gray", (16, 24), 1, 2),)

@@ -11,7 +11,7 @@ import torch
 
 from ssrdepth.checkpoint import load_checkpoint
 from ssrdepth.cli import main as cli
-from ssrdepth.export import (
+from ssrdepth.inference.export import (
     TOLERANCE,
     check_parity,
     export_checkpoint,
@@ -19,8 +19,8 @@ from ssrdepth.export import (
     load_exported,
     read_onnx_metadata,
 )
+from ssrdepth.inference.predict import load_model, predict
 from ssrdepth.models import create_model
-from ssrdepth.predict import load_model, predict
 
 from .conftest import MakeCheckpoint, write_image
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from ssrdepth.outputs import (
+from ssrdepth.inference.outputs import (
     SideBySideWriter,
     colorize,
     depth_to_points,

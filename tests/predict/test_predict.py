@@ -14,8 +14,8 @@ import torch.nn.functional as F
 
 from ssrdepth.cli import main as cli
 from ssrdepth.data.config import TargetScale
-from ssrdepth.outputs import read_pfm, read_ply, read_png16, read_png_meta
-from ssrdepth.predict import (
+from ssrdepth.inference.outputs import read_pfm, read_ply, read_png16, read_png_meta
+from ssrdepth.inference.predict import (
     PredictOptions,
     gather_inputs,
     load_model,

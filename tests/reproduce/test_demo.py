@@ -9,8 +9,8 @@ from PIL import Image
 
 from ssrdepth.checkpoint import save_checkpoint
 from ssrdepth.data.config import TargetScale
-from ssrdepth.demo import DEMO_STEPS, DEMO_WIDTH, DemoConfig, motorcycle_section
-from ssrdepth.model_table import count_gflops
+from ssrdepth.experiments.demo import DEMO_STEPS, DEMO_WIDTH, DemoConfig, motorcycle_section
+from ssrdepth.experiments.model_table import count_gflops
 from ssrdepth.models import create_model
 
 

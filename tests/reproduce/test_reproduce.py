@@ -9,8 +9,8 @@ import pytest
 
 from ssrdepth.data.config import DataConfig
 from ssrdepth.data.synthetic import generate_synthetic
-from ssrdepth.evaluate import evaluate
-from ssrdepth.reproduce import ReproduceConfig, plan_runs, reproduce
+from ssrdepth.evaluation.evaluate import evaluate
+from ssrdepth.experiments.reproduce import ReproduceConfig, plan_runs, reproduce
 
 pytestmark = pytest.mark.slow
 

@@ -8,14 +8,14 @@ import cv2
 import numpy as np
 import pytest
 
-from ssrdepth.stereo.calib import (
+from ssrdepth.data.kitti_calib import (
     StereoCalibration,
     read_calib_file,
     read_object_calib,
     read_raw_calib,
     read_tracking_calib,
 )
-from ssrdepth.stereo.lidar import lidar_depth_map, project_lidar, read_velodyne
+from ssrdepth.data.kitti_lidar import lidar_depth_map, project_lidar, read_velodyne
 
 # KITTI raw 2011_09_26: rectified cameras 2 and 3 and the velodyne extrinsics, as the files state them.
 P_RECT_02 = "7.215377e+02 0.000000e+00 6.095593e+02 4.485728e+01 0.000000e+00 7.215377e+02 1.728540e+02 2.163791e-01 0.000000e+00 0.000000e+00 1.000000e+00 2.745884e-03"

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch.utils.data import Dataset
 
 from ssrdepth.data.config import TargetScale
-from ssrdepth.train_config import TrainConfig, apply_overrides, get_preset
+from ssrdepth.training.config import TrainConfig, apply_overrides, get_preset
 
 
 class ToyDepth(Dataset):  # type: ignore[type-arg]

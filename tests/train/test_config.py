@@ -9,8 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from ssrdepth.train import StepSampler
-from ssrdepth.train_config import (
+from ssrdepth.training.config import (
     ScheduleConfig,
     TrainConfig,
     apply_overrides,
@@ -23,6 +22,7 @@ from ssrdepth.train_config import (
     resolve_config,
     to_toml,
 )
+from ssrdepth.training.loop import StepSampler
 
 
 def test_paper_presets_and_both_readings() -> None:

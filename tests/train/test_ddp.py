@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from ssrdepth.train import train
-from ssrdepth.train_config import TrainConfig, apply_overrides
+from ssrdepth.training.config import TrainConfig, apply_overrides
+from ssrdepth.training.loop import train
 
 from .conftest import ToyDepth
 
@@ -27,8 +27,8 @@ WORKER = textwrap.dedent(
     import sys
     import torch
     import torch.nn.functional as F
-    from ssrdepth.train import train
-    from ssrdepth.train_config import TrainConfig, apply_overrides
+    from ssrdepth.training.loop import train
+    from ssrdepth.training.config import TrainConfig, apply_overrides
 
     class ToyDepth(torch.utils.data.Dataset):
         def __init__(self, n, size=(16, 48), seed=0, log=None):

@@ -9,8 +9,8 @@ import pytest
 import torch
 
 from ssrdepth.checkpoint import load_checkpoint
-from ssrdepth.train import train
-from ssrdepth.train_config import TrainConfig, apply_overrides
+from ssrdepth.training.config import TrainConfig, apply_overrides
+from ssrdepth.training.loop import train
 
 from .conftest import ToyDepth
 

@@ -11,9 +11,9 @@ import torch
 from ssrdepth.checkpoint import load_checkpoint
 from ssrdepth.cli import main
 from ssrdepth.data import DataConfig, build_dataset, generate_synthetic, list_stereo_pairs, target_cache
+from ssrdepth.data.targets import prepare_targets
 from ssrdepth.models import create_model
-from ssrdepth.prepare_targets import prepare_targets
-from ssrdepth.train_config import load_config
+from ssrdepth.training.config import load_config
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ import torch
 from ssrdepth.checkpoint import load_checkpoint
 from ssrdepth.cli import main
 from ssrdepth.models import create_model
-from ssrdepth.train import DivergedError, train
-from ssrdepth.train_config import TrainConfig, apply_overrides, config_to_dict
+from ssrdepth.training.config import TrainConfig, apply_overrides, config_to_dict
+from ssrdepth.training.loop import DivergedError, train
 
 from .conftest import ToyDepth
 

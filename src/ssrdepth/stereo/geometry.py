@@ -15,7 +15,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ssrdepth.data.config import TargetScale
+from ssrdepth.core.scale import TargetScale
 
 #: KITTI stereo rig: baseline between the colour cameras 2 and 3 (m), Geiger et al. 2013 (≈ 0.54 m;
 #: 0.532–0.537 m in the per-drive calibrations). Use the calibration file's value when there is one.

@@ -1,7 +1,7 @@
 """``ssrdepth train``: single-stage training that resumes exactly, logs, and scales out with DDP.
 
 The API is :func:`train` (``train(cfg) -> TrainResult``); the command only resolves a
-:class:`~ssrdepth.train_config.TrainConfig` from a preset, a TOML file and ``--set`` overrides and
+:class:`~ssrdepth.training.config.TrainConfig` from a preset, a TOML file and ``--set`` overrides and
 calls it. A run folder (``cfg.out``) ends up holding::
 
     config.json, config.toml    the resolved configuration (``--config config.toml`` re-runs it)
@@ -49,10 +49,10 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from ssrdepth.checkpoint import BEST, LATEST, load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from ssrdepth.io import atomic_path, write_json, write_text
+from ssrdepth.core.io import atomic_path, write_json, write_text
 from ssrdepth.losses import LossFn, get_loss
 from ssrdepth.models import DepthNet, create_model
-from ssrdepth.train_config import (
+from ssrdepth.training.config import (
     BEST_METRICS,
     TrainConfig,
     config_from_dict,

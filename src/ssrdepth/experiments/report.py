@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ssrdepth.io import atomic_path
+from ssrdepth.core.io import atomic_path
 
 COLOUR_MAP = "magma"
 

@@ -50,7 +50,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from ssrdepth import __version__
-from ssrdepth.io import write_json, write_text
+from ssrdepth.core.io import write_json, write_text
 from ssrdepth.losses import l2_paper
 from ssrdepth.models import DepthNet, create_model, list_models
 
@@ -353,8 +353,8 @@ def _inference_runners(
             runners[backend] = _eager_runner(net, device, cl)
         elif backend == "onnxruntime":
             try:
-                from ssrdepth.export import export_onnx
-                from ssrdepth.predict import onnx_session
+                from ssrdepth.inference.export import export_onnx
+                from ssrdepth.inference.predict import onnx_session
 
                 cpu_net = _model(name, setting.channels, cfg.width, torch.device("cpu"), False).eval()
                 blob = export_onnx(cpu_net, None, sample_size=setting.size, exporter=cfg.exporter)

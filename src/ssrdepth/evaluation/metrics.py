@@ -1,7 +1,7 @@
 """Error measures for depth maps: pure functions, one definition each, on NumPy arrays or torch tensors.
 
 Every function takes ``pred`` and ``target`` of the same shape (any shape; usually the valid pixels of
-one image, already selected by a :class:`ssrdepth.protocols.Protocol`) and returns a Python ``float``.
+one image, already selected by a :class:`ssrdepth.evaluation.protocols.Protocol`) and returns a Python ``float``.
 Arithmetic is done in float64 whatever the input dtype, on the input's own device for tensors.
 
 Two sets are defined (``y`` = target, ``y′`` = prediction, means over the pixels given):

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ssrdepth.stereo.calib import StereoCalibration
+from ssrdepth.data.kitti_calib import StereoCalibration
 
 
 def read_velodyne(path: str | Path) -> np.ndarray:

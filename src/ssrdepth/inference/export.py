@@ -42,7 +42,7 @@ import torch
 
 from ssrdepth import __version__
 from ssrdepth.checkpoint import Checkpoint, load_checkpoint
-from ssrdepth.io import atomic_path
+from ssrdepth.core.io import atomic_path
 from ssrdepth.models import MIN_SIZE, DepthNet
 
 #: format → file suffix of the artefact
@@ -227,7 +227,7 @@ def load_exported(path: str | os.PathLike[str], fmt: str | None = None) -> Calla
     p = Path(path)
     fmt = fmt or next((f for f, s in FORMATS.items() if p.name.endswith(s)), None)
     if fmt == "onnx":
-        from ssrdepth.predict import onnx_session
+        from ssrdepth.inference.predict import onnx_session
 
         session = onnx_session(p)
         name = session.get_inputs()[0].name
@@ -271,7 +271,7 @@ def parity_inputs(
     """Random batches at the export size and at another size and batch, plus real images prepared as
     for prediction (at ``sample_size``)."""
     from ssrdepth.data.sample import read_image
-    from ssrdepth.predict import prepare_image
+    from ssrdepth.inference.predict import prepare_image
 
     rng = np.random.default_rng(0)
     h, w = sample_size
@@ -411,8 +411,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from ssrdepth.io import write_json
-    from ssrdepth.model_table import parse_size
+    from ssrdepth.core.io import write_json
+    from ssrdepth.experiments.model_table import parse_size
 
     result = export_checkpoint(
         args.checkpoint,

@@ -4,7 +4,7 @@ The Python API is the command: :func:`load_model` gives a :class:`DepthModel` (a
 PyTorch, or its ONNX export run by ONNX Runtime), :func:`predict` maps one image to one map,
 :func:`predict_batch` several, and :func:`predict_files` is the whole command (files in, files out).
 
-Pre-processing is the training pipeline's (:mod:`ssrdepth.data.transforms`): RGB → grey by BT.601 luma
+Pre-processing is the training pipeline's (:mod:`ssrdepth.core.image`): RGB → grey by BT.601 luma
 when the model is grey, resize to the checkpoint's ``input_size`` (area averaging when shrinking,
 bilinear when enlarging), [0, 1] floats. The model's ``(h, w)`` output is resized bilinearly back to
 the image's size and then converted to the requested quantity:
@@ -36,11 +36,10 @@ import torch
 
 from ssrdepth import __version__
 from ssrdepth.checkpoint import load_checkpoint
-from ssrdepth.data.config import TargetScale
+from ssrdepth.core.image import resize_image, to_channels
+from ssrdepth.core.scale import TargetScale
 from ssrdepth.data.sample import read_image
-from ssrdepth.data.transforms import resize_image, to_channels
-from ssrdepth.models import DepthNet
-from ssrdepth.outputs import (
+from ssrdepth.inference.outputs import (
     OUTPUT_KINDS,
     UNITS,
     SideBySideWriter,
@@ -53,6 +52,7 @@ from ssrdepth.outputs import (
     write_ply,
     write_png16,
 )
+from ssrdepth.models import DepthNet
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".pnm", ".tif", ".tiff", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
@@ -210,7 +210,7 @@ def load_model(
     if backend == "auto":
         backend = "onnxruntime" if dev.type == "cpu" and _has_onnxruntime() else "torch"
     if p.suffix.lower() == ".onnx":
-        from ssrdepth.export import read_onnx_metadata
+        from ssrdepth.inference.export import read_onnx_metadata
 
         meta = read_onnx_metadata(p)
         session = onnx_session(p, dev.type, threads)
@@ -239,7 +239,7 @@ def load_model(
         "step": ckpt.step,
     }
     if backend == "onnxruntime":
-        from ssrdepth.export import in_memory_onnx, onnx_metadata, read_onnx_metadata
+        from ssrdepth.inference.export import in_memory_onnx, onnx_metadata, read_onnx_metadata
 
         meta = onnx_metadata(ckpt)
         beside = p.with_suffix(".onnx")
@@ -536,7 +536,7 @@ def _frames(path: Path) -> tuple[Iterator[np.ndarray], float, int]:
 
 @dataclass(frozen=True)
 class PredictOptions:
-    """What ``predict_files`` writes. ``outputs`` ⊂ :data:`ssrdepth.outputs.OUTPUT_KINDS`; ``None``
+    """What ``predict_files`` writes. ``outputs`` ⊂ :data:`ssrdepth.inference.outputs.OUTPUT_KINDS`; ``None``
     means png16 + color for images and a side-by-side video for videos (per-frame files for a video
     only when asked for). ``intrinsics`` = (fx, fy, cx, cy) px at the input image's size (for ``ply``);
     ``focal`` (px at the image's width) and ``baseline`` (m) override the checkpoint's for depth.

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from ssrdepth.experiments.reproduce import ReproduceConfig, add_common_arguments, reproduce
 from ssrdepth.models import list_models
-from ssrdepth.reproduce import ReproduceConfig, add_common_arguments, reproduce
 
 #: The demo preset, chosen so that the whole job fits in about 15 minutes on 2 CPU cores.
 DEMO_PAIRS = 1000
@@ -69,8 +69,8 @@ def motorcycle_section(report: Path, checkpoint: Path) -> str:
     from scipy.stats import spearmanr
     from skimage.data import stereo_motorcycle
 
-    from ssrdepth.io import atomic_path
-    from ssrdepth.predict import load_model, predict
+    from ssrdepth.core.io import atomic_path
+    from ssrdepth.inference.predict import load_model, predict
 
     left, _right, disp = stereo_motorcycle()
     model = load_model(checkpoint)
@@ -147,7 +147,7 @@ def demo(cfg: DemoConfig) -> dict[str, Any]:
     if best is not None:
         section = motorcycle_section(out / "report", Path(best["checkpoint"]))
         results.setdefault("sections", []).append(section)
-        from ssrdepth.io import write_json, write_text
+        from ssrdepth.core.io import write_json, write_text
 
         write_json(out / "report" / "results.json", results)
         md = out / "report" / "report.md"

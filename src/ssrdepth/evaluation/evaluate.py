@@ -32,10 +32,10 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm import tqdm
 
+from ssrdepth.core.io import atomic_open, write_json, write_text
 from ssrdepth.data.config import SOURCES, TARGETS, DataConfig, TargetScale
-from ssrdepth.io import atomic_open, write_json, write_text
-from ssrdepth.metrics import HIGHER_IS_BETTER, LABELS
-from ssrdepth.protocols import PROTOCOLS, MetricAccumulator, Protocol, get_protocol, match_size
+from ssrdepth.evaluation.metrics import HIGHER_IS_BETTER, LABELS
+from ssrdepth.evaluation.protocols import PROTOCOLS, MetricAccumulator, Protocol, get_protocol, match_size
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class EvalResult:
     """The measures of one model under one protocol.
 
     model: the column label (e.g. ``"SCRX"``); source: the checkpoint path or ``"registry (untrained)"``;
-    metrics: measure key → value (keys of :data:`ssrdepth.metrics.LABELS`), in ``units``;
+    metrics: measure key → value (keys of :data:`ssrdepth.evaluation.metrics.LABELS`), in ``units``;
     images / valid_pixels: what was compared; images_skipped: images without a single valid pixel.
     """
 
@@ -400,7 +400,7 @@ def evaluate(
 
 # ------------------------------------------------------------------------------------------------- CLI
 def _parse_size(text: str) -> tuple[int, int]:
-    from ssrdepth.model_table import parse_size
+    from ssrdepth.experiments.model_table import parse_size
 
     return parse_size(text)
 

@@ -125,9 +125,9 @@ def plan_runs(cfg: ReproduceConfig) -> tuple[list[RunSpec], list[str]]:
 
 
 def train_config_for(run: RunSpec, cfg: ReproduceConfig) -> Any:
-    """The resolved :class:`~ssrdepth.train_config.TrainConfig` of one run."""
+    """The resolved :class:`~ssrdepth.training.config.TrainConfig` of one run."""
     from ssrdepth.models import ModelOptions
-    from ssrdepth.train_config import ModelConfig, apply_overrides, get_preset
+    from ssrdepth.training.config import ModelConfig, apply_overrides, get_preset
 
     base = get_preset(f"{run.preset}@{cfg.reading}")
     tc = dataclasses.replace(
@@ -151,7 +151,7 @@ def ensure_targets(data: DataConfig, progress: bool = True) -> dict[str, Any] | 
     if data.target != "stereo":
         return None
     from ssrdepth.data import list_stereo_pairs, target_cache
-    from ssrdepth.prepare_targets import prepare_targets
+    from ssrdepth.data.targets import prepare_targets
 
     summary = prepare_targets(list_stereo_pairs(data), target_cache(data), progress=progress)
     return summary.as_dict()
@@ -173,9 +173,9 @@ def _evaluate_run(
 ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     """Evaluate one checkpoint under every protocol; also return a few test samples + predictions."""
     from ssrdepth.checkpoint import load_checkpoint
+    from ssrdepth.core.scale import TargetScale
     from ssrdepth.data import build_dataset
-    from ssrdepth.data.config import TargetScale
-    from ssrdepth.evaluate import evaluate_model
+    from ssrdepth.evaluation.evaluate import evaluate_model
 
     ckpt = load_checkpoint(checkpoint)
     model = ckpt.build_model().to(cfg.device)
@@ -221,10 +221,10 @@ def _history_rows(history: dict[str, list[dict[str, float]]]) -> list[dict[str, 
 def reproduce(cfg: ReproduceConfig) -> dict[str, Any]:
     """Run the grid: targets → single-stage training → evaluation → report. Returns the results dict
     (also written as ``OUT/report/results.json``)."""
-    from ssrdepth.model_table import count_gflops, count_parameters
+    from ssrdepth.experiments.model_table import count_gflops, count_parameters
+    from ssrdepth.experiments.report import machine_info
     from ssrdepth.models import create_model
-    from ssrdepth.report import machine_info
-    from ssrdepth.train import train
+    from ssrdepth.training.loop import train
 
     t0 = time.perf_counter()
     out = Path(cfg.out)
@@ -270,7 +270,7 @@ def reproduce(cfg: ReproduceConfig) -> dict[str, Any]:
             "results": metrics,
         }
         figures[run.key] = fig
-    from ssrdepth.report_writer import write_report
+    from ssrdepth.experiments.report_writer import write_report
 
     results = {
         "title": cfg.title,

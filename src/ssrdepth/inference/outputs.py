@@ -7,7 +7,7 @@ A map is ``(H, W)`` float32 of one *quantity*:
 - ``"disparity"``: pixels **at the width of the map** (disparity scales with image width);
 - ``"depth"``: metres.
 
-Metadata (a plain dict built by :func:`ssrdepth.predict.describe`) goes into PNG text chunks (key
+Metadata (a plain dict built by :func:`ssrdepth.inference.predict.describe`) goes into PNG text chunks (key
 ``"ssrdepth"``, JSON; plus a readable ``"Description"``), into PLY header comments, and into a JSON
 sidecar ``FILE.json`` beside ``.npy``, ``.pfm``, ``.ply`` and video files. Every write is atomic.
 """
@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 from PIL import Image, PngImagePlugin
 
-from ssrdepth.io import atomic_open, atomic_path, write_json
+from ssrdepth.core.io import atomic_open, atomic_path, write_json
 
 #: quantity → unit
 UNITS = {"normalised": "1", "disparity": "px", "depth": "m"}

@@ -14,16 +14,16 @@ from collections.abc import Sequence
 
 #: command name → (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "models": ("ssrdepth.model_table", "list the networks: parameters, output stride, GFLOPs"),
-    "generate": ("ssrdepth.generate", "render the synthetic stereo street data set (KITTI layout)"),
-    "prepare-targets": ("ssrdepth.prepare_targets", "stereo-match a data set into cached disparity targets"),
-    "train": ("ssrdepth.train", "train a model in a single stage"),
-    "evaluate": ("ssrdepth.evaluate", "evaluate checkpoints or models with a named protocol"),
-    "predict": ("ssrdepth.predict", "predict depth for images, folders or videos"),
-    "export": ("ssrdepth.export", "export a checkpoint to ONNX / TorchScript"),
-    "bench": ("ssrdepth.bench", "measure training and inference speed, write JSON"),
-    "reproduce": ("ssrdepth.reproduce", "reproduce the paper's tables on KITTI / NYU"),
-    "demo": ("ssrdepth.demo", "the main job on the embedded synthetic data set"),
+    "models": ("ssrdepth.experiments.model_table", "list the networks: parameters, output stride, GFLOPs"),
+    "generate": ("ssrdepth.cli.generate", "render the synthetic stereo street data set (KITTI layout)"),
+    "prepare-targets": ("ssrdepth.data.targets", "stereo-match a data set into cached disparity targets"),
+    "train": ("ssrdepth.training.loop", "train a model in a single stage"),
+    "evaluate": ("ssrdepth.evaluation.evaluate", "evaluate checkpoints or models with a named protocol"),
+    "predict": ("ssrdepth.inference.predict", "predict depth for images, folders or videos"),
+    "export": ("ssrdepth.inference.export", "export a checkpoint to ONNX / TorchScript"),
+    "bench": ("ssrdepth.experiments.bench", "measure training and inference speed, write JSON"),
+    "reproduce": ("ssrdepth.experiments.reproduce", "reproduce the paper's tables on KITTI / NYU"),
+    "demo": ("ssrdepth.experiments.demo", "the main job on the embedded synthetic data set"),
 }
 
 

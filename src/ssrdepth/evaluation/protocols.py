@@ -22,7 +22,7 @@ For one image the steps are, in order (the order of Godard et al.'s monodepth2 e
 5. scaling of the prediction on those pixels: none, per-image median (y′ · median(y)/median(y′)),
    least squares for a scale (s·y′) or for a scale and shift (s·y′ + t), fitted to y;
 6. the prediction is clamped into ``[min_value, max_value]``;
-7. the measures (:mod:`ssrdepth.metrics`) on the remaining pixels.
+7. the measures (:mod:`ssrdepth.evaluation.metrics`) on the remaining pixels.
 
 Aggregation ``per-image`` (default, as the field and the paper's tables do) computes every measure per
 image and averages over images; ``pooled`` computes each measure once over the pixels of all images.
@@ -39,7 +39,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ssrdepth.metrics import ArrayT, metric_set
+from ssrdepth.evaluation.metrics import ArrayT, metric_set
 
 CROPS = ("none", "garg", "eigen", "nyu-eigen")
 SCALINGS = ("none", "median", "least-squares", "least-squares-shift")

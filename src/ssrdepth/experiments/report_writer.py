@@ -14,10 +14,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ssrdepth.io import write_json, write_text
-from ssrdepth.metrics import LABELS
-from ssrdepth.paper_results import INCONSISTENCIES, PAPER_MEASURES, TABLES
-from ssrdepth.report import (
+from ssrdepth.core.io import write_json, write_text
+from ssrdepth.evaluation.metrics import LABELS
+from ssrdepth.experiments.paper_results import INCONSISTENCIES, PAPER_MEASURES, TABLES
+from ssrdepth.experiments.report import (
     comparison_table,
     gray_colour_figure,
     qualitative_figure,
