@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from ssrdepth.cli import main as cli
+from ssrdepth.core.flops import count_gflops
 from ssrdepth.experiments.bench import (
     SCHEMA,
     BenchConfig,
@@ -20,7 +21,6 @@ from ssrdepth.experiments.bench import (
     peak_memory,
     run_bench,
 )
-from ssrdepth.experiments.model_table import count_gflops
 from ssrdepth.models import create_model
 
 TINY = (Setting("24x16 gray", (16, 24), 1, 2),)

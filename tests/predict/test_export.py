@@ -17,8 +17,8 @@ from ssrdepth.inference.export import (
     export_checkpoint,
     export_onnx,
     load_exported,
-    read_onnx_metadata,
 )
+from ssrdepth.inference.onnx import read_onnx_metadata
 from ssrdepth.inference.predict import load_model, predict
 from ssrdepth.models import create_model
 

@@ -8,9 +8,9 @@ import pytest
 from PIL import Image
 
 from ssrdepth.checkpoint import save_checkpoint
+from ssrdepth.core.flops import count_gflops
 from ssrdepth.data.config import TargetScale
 from ssrdepth.experiments.demo import DEMO_STEPS, DEMO_WIDTH, DemoConfig, motorcycle_section
-from ssrdepth.experiments.model_table import count_gflops
 from ssrdepth.models import create_model
 
 

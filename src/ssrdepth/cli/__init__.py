@@ -1,7 +1,8 @@
-"""The ``ssrdepth`` console script: maps each subcommand to the module that implements it.
+"""The ``ssrdepth`` console script: maps each subcommand to its thin module in ``ssrdepth.cli``.
 
-Each command module defines ``add_arguments(parser)`` and ``main(args) -> int``; its real work is a
-plain Python function of the same module (the Python API), which ``main`` calls. Modules are imported
+Each command module defines ``add_arguments(parser)`` and ``main(args) -> int``: it parses, calls one
+library function (the Python API, in ``ssrdepth.training``, ``ssrdepth.inference``, ...) and prints.
+Command modules are never imported by other modules. Modules are imported
 only when their command runs, so ``ssrdepth --help`` stays fast.
 """
 
@@ -14,16 +15,19 @@ from collections.abc import Sequence
 
 #: command name → (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "models": ("ssrdepth.experiments.model_table", "list the networks: parameters, output stride, GFLOPs"),
+    "models": ("ssrdepth.cli.models", "list the networks: parameters, output stride, GFLOPs"),
     "generate": ("ssrdepth.cli.generate", "render the synthetic stereo street data set (KITTI layout)"),
-    "prepare-targets": ("ssrdepth.data.targets", "stereo-match a data set into cached disparity targets"),
-    "train": ("ssrdepth.training.loop", "train a model in a single stage"),
-    "evaluate": ("ssrdepth.evaluation.evaluate", "evaluate checkpoints or models with a named protocol"),
-    "predict": ("ssrdepth.inference.predict", "predict depth for images, folders or videos"),
-    "export": ("ssrdepth.inference.export", "export a checkpoint to ONNX / TorchScript"),
-    "bench": ("ssrdepth.experiments.bench", "measure training and inference speed, write JSON"),
-    "reproduce": ("ssrdepth.experiments.reproduce", "reproduce the paper's tables on KITTI / NYU"),
-    "demo": ("ssrdepth.experiments.demo", "the main job on the embedded synthetic data set"),
+    "prepare-targets": (
+        "ssrdepth.cli.prepare_targets",
+        "stereo-match a data set into cached disparity targets",
+    ),
+    "train": ("ssrdepth.cli.train", "train a model in a single stage"),
+    "evaluate": ("ssrdepth.cli.evaluate", "evaluate checkpoints or models with a named protocol"),
+    "predict": ("ssrdepth.cli.predict", "predict depth for images, folders or videos"),
+    "export": ("ssrdepth.cli.export", "export a checkpoint to ONNX / TorchScript"),
+    "bench": ("ssrdepth.cli.bench", "measure training and inference speed, write JSON"),
+    "reproduce": ("ssrdepth.cli.reproduce", "reproduce the paper's tables on KITTI / NYU"),
+    "demo": ("ssrdepth.cli.demo", "the main job on the embedded synthetic data set"),
 }
 
 

@@ -11,6 +11,7 @@ import os
 import time
 from pathlib import Path
 
+from ssrdepth.core.sizes import parse_size
 from ssrdepth.data.synthetic import DEFAULT_SIZE, SyntheticSettings, generate_synthetic
 
 
@@ -32,10 +33,10 @@ def generate(
 
 
 def _size(text: str) -> tuple[int, int]:
-    parts = text.lower().replace("×", "x").split("x")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        raise argparse.ArgumentTypeError(f"size {text!r}: expected WIDTHxHEIGHT, e.g. 621x188")
-    return int(parts[1]), int(parts[0])
+    try:
+        return parse_size(text, example="621x188")
+    except ValueError as exc:  # argparse shows an ArgumentTypeError's message as is
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

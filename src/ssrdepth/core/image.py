@@ -1,4 +1,5 @@
-"""Resizing to the model's size and colour conversion, with masks that never mix invalid into valid.
+"""Image preparation shared by training and inference: colour conversion, resizing to the model's
+size (masks never mix invalid into valid), and the model input of :func:`prepare_image`.
 
 Conventions: images ``(H, W, 3)`` uint8 RGB in, maps ``(H, W)`` float32 with a bool mask.
 """
@@ -59,3 +60,35 @@ def resize_map(
         out_valid &= den > 1e-6
     out = np.where(out_valid, num / np.maximum(den, 1e-6), 0.0).astype(np.float32)
     return out, out_valid
+
+
+def as_rgb(image: np.ndarray) -> np.ndarray:
+    """``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` or ``(H, W, 4)`` RGB(A) → ``(H, W, 3)`` RGB, uint8 or
+    float32 in [0, 1] (uint16 is scaled to uint8 as the data loaders do)."""
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if image.ndim == 2:
+        image = np.repeat(image[:, :, None], 3, axis=2)
+    if image.ndim != 3 or image.shape[2] not in (3, 4):
+        raise ValueError(f"expected an image (H, W), (H, W, 3) or (H, W, 4), got shape {image.shape}")
+    image = image[:, :, :3]
+    if image.dtype == np.uint8:
+        return np.ascontiguousarray(image)
+    if image.dtype == np.uint16:
+        return (image.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+    if np.issubdtype(image.dtype, np.floating):
+        return np.clip(image, 0.0, 1.0).astype(np.float32)
+    raise ValueError(f"unsupported image dtype {image.dtype}; expected uint8, uint16 or float in [0, 1]")
+
+
+def prepare_image(image: np.ndarray, in_channels: int, size: tuple[int, int]) -> np.ndarray:
+    """An RGB image (see :func:`as_rgb`) → the model input ``(C, H, W)`` float32 in [0, 1], as in
+    training: channel conversion, then resize to ``size`` = (H, W)."""
+    rgb = as_rgb(image)
+    small = resize_image(to_channels(rgb, in_channels), size)
+    if small.ndim == 2:
+        small = small[:, :, None]
+    x = small.astype(np.float32)
+    if rgb.dtype == np.uint8:
+        x /= 255.0
+    return np.ascontiguousarray(x.transpose(2, 0, 1))

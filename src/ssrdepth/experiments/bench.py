@@ -26,14 +26,12 @@ weights: activations, gradients, optimiser state, ONNX Runtime's arena); on CUDA
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import ctypes
 import datetime as dt
 import gc
 import json
 import os
-import platform
 import re
 import resource
 import statistics
@@ -41,16 +39,16 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
 from ssrdepth import __version__
-from ssrdepth.core.io import write_json, write_text
+from ssrdepth.core.flops import count_flops
+from ssrdepth.core.machine import machine_info
 from ssrdepth.losses import l2_paper
 from ssrdepth.models import DepthNet, create_model, list_models
 
@@ -225,14 +223,6 @@ def peak_memory(device: torch.device) -> Iterator[dict[str, Any]]:
     out.update(peak_mib=peak / 2**20, baseline_mib=base / 2**20, rise_mib=max(0, peak - base) / 2**20)
 
 
-def count_flops(fn: Callable[[], object]) -> float:
-    """FLOPs of one call, counted by ``torch.utils.flop_counter`` (2 per multiply-add)."""
-    counter = FlopCounterMode(display=False)
-    with counter:
-        fn()
-    return float(counter.get_total_flops())
-
-
 def matmul_peak(device: torch.device, size: int | None = None, repeats: int = 5) -> dict[str, Any]:
     """fp32 matmul GFLOP/s (median of ``repeats`` after 2 warm-ups) for ``size``² matrices
     (default 2048 on CPU, 8192 on CUDA), with TF32 off so that it is a true fp32 figure. On CUDA also
@@ -354,7 +344,7 @@ def _inference_runners(
         elif backend == "onnxruntime":
             try:
                 from ssrdepth.inference.export import export_onnx
-                from ssrdepth.inference.predict import onnx_session
+                from ssrdepth.inference.onnx import onnx_session
 
                 cpu_net = _model(name, setting.channels, cfg.width, torch.device("cpu"), False).eval()
                 blob = export_onnx(cpu_net, None, sample_size=setting.size, exporter=cfg.exporter)
@@ -456,33 +446,6 @@ def bench_inference(name: str, setting: Setting, cfg: BenchConfig, device: torch
 
 # --------------------------------------------------------------------------------------------------
 # the whole run
-
-
-def machine_info() -> dict[str, Any]:
-    """What the numbers were measured on."""
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        m = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.MULTILINE)
-        if m:
-            cpu = m.group(1).strip()
-    info: dict[str, Any] = {
-        "cpu": cpu,
-        "cpu_count": os.cpu_count(),
-        "torch_threads": torch.get_num_threads(),
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "mkldnn": torch.backends.mkldnn.is_available(),
-        "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-    }
-    with contextlib.suppress(ImportError):
-        import onnxruntime as ort
-
-        info["onnxruntime"] = ort.__version__
-    with contextlib.suppress(OSError):
-        info["memory_gib"] = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return info
 
 
 def bench_stereo(cfg: BenchConfig) -> dict[str, Any]:
@@ -656,76 +619,6 @@ def format_table(result: dict[str, Any]) -> str:
     else:
         lines.append(f"stereo targets: {stereo.get('skipped') or stereo.get('error')}")
     return "\n".join(lines) + "\n"
-
-
-# --------------------------------------------------------------------------------------------------
-# CLI
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--models", nargs="+", default=None, help="subset of models (default: all six)")
-    p.add_argument("--out", default="bench.json", help="JSON result (a Markdown table goes beside it, .md)")
-    p.add_argument(
-        "--device", choices=("cpu", "cuda", "all"), default="all", help="all = CPU, and CUDA if present"
-    )
-    p.add_argument("--quick", action="store_true", help="CI-sized run: width 0.125, tiny batches, 2 repeats")
-    p.add_argument("--repeats", type=int, default=None, help="timed runs per measurement (median reported)")
-    p.add_argument("--warmup", type=int, default=None, help="untimed runs first")
-    p.add_argument("--width", type=float, default=None, help="model width multiplier (default 1.0 = paper)")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch and ONNX Runtime")
-    p.add_argument(
-        "--infer-batch",
-        type=int,
-        default=None,
-        help="throughput batch (default: training batch; 256 on CUDA)",
-    )
-    p.add_argument("--backends", nargs="+", choices=INFERENCE_BACKENDS, default=None)
-    p.add_argument(
-        "--compile",
-        action="store_true",
-        help="also time torch.compile (training and inference; slow to compile)",
-    )
-    p.add_argument(
-        "--exporter", choices=("dynamo", "legacy"), default=None, help="ONNX exporter for onnxruntime"
-    )
-    p.add_argument("--no-train", action="store_true", help="inference only")
-    p.add_argument("--no-stereo", action="store_true", help="skip the stereo matchers")
-
-
-def config_from_args(args: argparse.Namespace) -> BenchConfig:
-    devices = ("cpu", "cuda") if args.device == "all" else (args.device,)
-    if args.device == "all" and not torch.cuda.is_available():
-        devices = ("cpu",)
-    overrides: dict[str, Any] = {
-        "devices": devices,
-        "compile": args.compile,
-        "train": not args.no_train,
-        "stereo": not args.no_stereo,
-        "threads": args.threads,
-    }
-    if args.models:
-        from ssrdepth.models import canonical_name
-
-        overrides["models"] = tuple(canonical_name(m) for m in args.models)
-    for key in ("repeats", "warmup", "width", "infer_batch", "exporter"):
-        if getattr(args, key) is not None:
-            overrides[key] = getattr(args, key)
-    backends = tuple(args.backends) if args.backends else DEFAULT_BACKENDS
-    if args.compile and "compiled" not in backends:
-        backends += ("compiled",)
-    overrides["backends"] = backends
-    return BenchConfig.quick_config(**overrides) if args.quick else replace(BenchConfig(), **overrides)
-
-
-def main(args: argparse.Namespace) -> int:
-    cfg = config_from_args(args)
-    out = Path(args.out)
-    result = run_bench(cfg, on_update=lambda partial: write_json(out, partial))
-    table = format_table(result)
-    write_text(out.with_suffix(".md"), table)
-    print(table, end="")
-    print(f"wrote {out} and {out.with_suffix('.md')} in {result['seconds']:.0f} s")
-    return 0
 
 
 def load_result(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -12,15 +12,13 @@
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from ssrdepth.experiments.reproduce import ReproduceConfig, add_common_arguments, reproduce
+from ssrdepth.experiments.reproduce import ReproduceConfig, reproduce
 from ssrdepth.models import list_models
 
 #: The demo preset, chosen so that the whole job fits in about 15 minutes on 2 CPU cores.
@@ -153,33 +151,3 @@ def demo(cfg: DemoConfig) -> dict[str, Any]:
         md = out / "report" / "report.md"
         write_text(md, md.read_text(encoding="utf-8") + "\n" + section)
     return results
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", default="runs/demo", help="output folder (data/, runs/, report/)")
-    p.add_argument("--pairs", type=int, default=DEMO_PAIRS, help="synthetic stereo pairs to render")
-    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic set")
-    p.add_argument("--full", action="store_true", help="the paper's widths and 1,000 steps (hours on CPU)")
-    add_common_arguments(p)
-
-
-def main(args: argparse.Namespace) -> int:
-    cfg = DemoConfig(
-        out=args.out,
-        pairs=args.pairs,
-        seed=args.seed,
-        full=args.full,
-        models=tuple(args.models or list_models()),
-        tables=tuple(args.tables or ("1", "2")),
-        device=args.device,
-        eval_max_images=args.eval_max_images,
-        reading=args.reading or "steps",
-        unit=args.unit,
-        overrides=tuple(args.overrides),
-        progress=not args.no_progress,
-    )
-    if args.length is not None:
-        cfg = dataclasses.replace(cfg, table_lengths=tuple((t, args.length) for t in cfg.tables))
-    results = demo(cfg)
-    print(f"report: {Path(cfg.out) / 'report' / 'report.md'} ({results['seconds'] / 60:.1f} min)")
-    return 0

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
-import json
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
+from ssrdepth.core.flops import count_gflops, count_parameters
 from ssrdepth.models import DepthNet, create_model, list_models
 
 
@@ -23,28 +21,6 @@ class ModelRow:
     parameters: int
     output_stride: float
     gflops: float
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """Parse the paper's ``WIDTHxHEIGHT`` notation (``147x37``) into ``(H, W)``."""
-    parts = text.lower().replace("×", "x").split("x")
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        raise ValueError(f"size {text!r}: expected WIDTHxHEIGHT, e.g. 147x37")
-    w, h = int(parts[0]), int(parts[1])
-    return h, w
-
-
-def count_parameters(model: torch.nn.Module) -> int:
-    return sum(p.numel() for p in model.parameters())
-
-
-def count_gflops(model: DepthNet, height: int, width: int) -> float:
-    """Forward GFLOPs for one image of ``height``×``width``, counted by ``torch.utils.flop_counter``."""
-    x = torch.zeros(1, model.in_channels, height, width)
-    counter = FlopCounterMode(display=False)
-    with torch.no_grad(), counter:
-        model(x)
-    return counter.get_total_flops() / 1e9
 
 
 def output_stride(model: DepthNet, height: int, width: int) -> float:
@@ -87,27 +63,3 @@ def format_markdown(rows: list[ModelRow]) -> str:
         for r in rows
     )
     return head + body
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument(
-        "--size",
-        action="append",
-        default=None,
-        metavar="WxH",
-        help="input size, width×height as in the paper (repeatable; default 147x37)",
-    )
-    p.add_argument("--channels", choices=("gray", "rgb"), default="gray", help="input channels")
-    p.add_argument("--models", nargs="+", default=None, help="subset of models (default: all)")
-    p.add_argument("--width", type=float, default=1.0, help="channel width multiplier")
-    p.add_argument("--format", choices=("markdown", "json"), default="markdown")
-
-
-def main(args: argparse.Namespace) -> int:
-    sizes = [parse_size(s) for s in (args.size or ["147x37"])]
-    rows = model_table(sizes, 1 if args.channels == "gray" else 3, args.models, width=args.width)
-    if args.format == "json":
-        print(json.dumps([asdict(r) for r in rows], indent=2))
-    else:
-        print(format_markdown(rows), end="")
-    return 0

@@ -6,9 +6,6 @@ Agg backend and the perceptual ``magma`` colour map (near = bright for disparity
 
 from __future__ import annotations
 
-import contextlib
-import os
-import platform
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -18,34 +15,6 @@ import numpy as np
 from ssrdepth.core.io import atomic_path
 
 COLOUR_MAP = "magma"
-
-
-def machine_info() -> dict[str, Any]:
-    """What the run ran on: CPU model, cores, memory, Python/torch versions, threads, GPU if any."""
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    mem_gib = None
-    with contextlib.suppress(ValueError, OSError, AttributeError):
-        mem_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
-    return {
-        "cpu": cpu,
-        "cores": os.cpu_count(),
-        "memory_gib": mem_gib,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
-    }
 
 
 def _fmt(v: float | None, digits: int = 4) -> str:

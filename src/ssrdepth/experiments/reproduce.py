@@ -10,7 +10,6 @@ gray vs colour, training curves) and per-table CSVs.
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import time
 from dataclasses import dataclass, field
@@ -221,8 +220,8 @@ def _history_rows(history: dict[str, list[dict[str, float]]]) -> list[dict[str, 
 def reproduce(cfg: ReproduceConfig) -> dict[str, Any]:
     """Run the grid: targets → single-stage training → evaluation → report. Returns the results dict
     (also written as ``OUT/report/results.json``)."""
-    from ssrdepth.experiments.model_table import count_gflops, count_parameters
-    from ssrdepth.experiments.report import machine_info
+    from ssrdepth.core.flops import count_gflops, count_parameters
+    from ssrdepth.core.machine import machine_info
     from ssrdepth.models import create_model
     from ssrdepth.training.loop import train
 
@@ -284,73 +283,6 @@ def reproduce(cfg: ReproduceConfig) -> dict[str, Any]:
     }
     write_report(out / "report", results, figures)
     return results
-
-
-def add_common_arguments(p: argparse.ArgumentParser) -> None:
-    """Options shared by ``reproduce`` and ``demo``."""
-    p.add_argument("--models", nargs="+", default=None, help="Table 1's models (default: all six)")
-    p.add_argument("--tables", nargs="+", default=None, choices=TABLE_IDS, help="tables to run")
-    p.add_argument(
-        "--reading",
-        choices=("steps", "epochs"),
-        default=None,
-        help="reading of the paper's '1,000 iterations' (default steps)",
-    )
-    p.add_argument("--length", type=int, default=None, help="training length (overrides the preset)")
-    p.add_argument("--unit", choices=("steps", "epochs"), default=None, help="unit of --length")
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
-    p.add_argument("--eval-max-images", type=int, default=None, help="evaluate on at most N test images")
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="training override applied to every run (repeatable), e.g. optim.lr=0.01",
-    )
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--kitti", default=None, help="KITTI stereo root (tracking layout by default)")
-    p.add_argument(
-        "--kitti-source",
-        default="kitti-tracking",
-        choices=("kitti-tracking", "kitti-raw", "kitti-object", "stereo-folder", "synthetic"),
-    )
-    p.add_argument("--nyu", default=None, help="folder with nyu_depth_v2_labeled.mat and splits.mat")
-    p.add_argument("--out", default="runs/reproduce", help="output folder (runs/ and report/)")
-    p.add_argument(
-        "--matcher",
-        default="sgm",
-        choices=("elas", "sgm", "bm"),
-        help="stereo matcher for KITTI targets (the paper: elas)",
-    )
-    p.add_argument("--width", type=float, default=1.0, help="channel width multiplier (1.0 = paper)")
-    add_common_arguments(p)
-
-
-def main(args: argparse.Namespace) -> int:
-    cfg = ReproduceConfig(
-        out=args.out,
-        kitti=args.kitti,
-        kitti_source=args.kitti_source,
-        nyu=args.nyu,
-        models=tuple(args.models or list_models()),
-        tables=tuple(args.tables or TABLE_IDS),
-        reading=args.reading or "steps",
-        length=args.length,
-        unit=args.unit,
-        width=args.width,
-        matcher=args.matcher,
-        device=args.device,
-        eval_max_images=args.eval_max_images,
-        overrides=tuple(args.overrides),
-        progress=not args.no_progress,
-    )
-    results = reproduce(cfg)
-    print(f"report: {Path(cfg.out) / 'report' / 'report.md'} ({results['seconds']:.0f} s)")
-    return 0
 
 
 __all__ = [

@@ -23,7 +23,6 @@ deprecated in PyTorch 2.9+); ``legacy`` exports 2–3× faster and is offered as
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import json
@@ -40,36 +39,18 @@ from typing import Any
 import numpy as np
 import torch
 
-from ssrdepth import __version__
-from ssrdepth.checkpoint import Checkpoint, load_checkpoint
+from ssrdepth.checkpoint import load_checkpoint
+from ssrdepth.core.image import prepare_image
 from ssrdepth.core.io import atomic_path
+from ssrdepth.inference.onnx import INPUT_NAME, META_KEY, OUTPUT_NAME, onnx_metadata, onnx_session
 from ssrdepth.models import MIN_SIZE, DepthNet
 
 #: format → file suffix of the artefact
 FORMATS = {"onnx": ".onnx", "torchscript": ".torchscript.pt", "torch-export": ".pt2"}
 EXPORTERS = ("dynamo", "legacy")
-META_KEY = "ssrdepth"
-INPUT_NAME, OUTPUT_NAME = "image", "depth"
 #: Default parity tolerance (max abs error on the [0, 1] maps). Reordered float32 kernels differ by
 #: ~1e-6; 1e-4 is 0.02 px of a 192-px disparity range, far below the models' own errors.
 TOLERANCE = 1e-4
-
-
-def onnx_metadata(ckpt: Checkpoint) -> dict[str, Any]:
-    """The metadata an export carries: enough for ``predict.load_model`` to use it alone."""
-    return {
-        "format": "ssrdepth-export",
-        "ssrdepth_version": __version__,
-        "model": {
-            "name": ckpt.model.name,
-            "in_channels": ckpt.model.in_channels,
-            "options": ckpt.model.options,
-        },
-        "input_size": list(ckpt.input_size),
-        "target": dict(ckpt.target),
-        "step": ckpt.step,
-        "checkpoint": ckpt.path.name,
-    }
 
 
 @contextlib.contextmanager
@@ -167,24 +148,6 @@ def in_memory_onnx(model: DepthNet, sample_size: tuple[int, int], metadata: dict
         return export_onnx(model, None, sample_size=sample_size, exporter="dynamo", metadata=metadata)
 
 
-def read_onnx_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The ``ssrdepth`` metadata of an ONNX file written by :func:`export_onnx`.
-
-    Raises:
-        ValueError: not an ONNX file, or an ONNX file that is not one of our exports.
-    """
-    import onnx
-
-    try:
-        proto = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # protobuf raises its own DecodeError
-        raise ValueError(f"{path}: not a readable ONNX file ({exc})") from exc
-    props = {p.key: p.value for p in proto.metadata_props}
-    if META_KEY not in props:
-        raise ValueError(f"{path}: an ONNX model, but not an ssrdepth export (no '{META_KEY}' metadata)")
-    return dict(json.loads(props[META_KEY]))
-
-
 def export_torchscript(
     model: DepthNet,
     path: str | os.PathLike[str],
@@ -227,8 +190,6 @@ def load_exported(path: str | os.PathLike[str], fmt: str | None = None) -> Calla
     p = Path(path)
     fmt = fmt or next((f for f, s in FORMATS.items() if p.name.endswith(s)), None)
     if fmt == "onnx":
-        from ssrdepth.inference.predict import onnx_session
-
         session = onnx_session(p)
         name = session.get_inputs()[0].name
         return lambda x: np.asarray(session.run(None, {name: np.ascontiguousarray(x, np.float32)})[0])
@@ -271,7 +232,6 @@ def parity_inputs(
     """Random batches at the export size and at another size and batch, plus real images prepared as
     for prediction (at ``sample_size``)."""
     from ssrdepth.data.sample import read_image
-    from ssrdepth.inference.predict import prepare_image
 
     rng = np.random.default_rng(0)
     h, w = sample_size
@@ -386,47 +346,3 @@ def export_checkpoint(
                     f"{dest}: export differs from eager PyTorch beyond {tolerance:g} ({lines}); not written"
                 )
     return result
-
-
-# --------------------------------------------------------------------------------------------------
-# CLI
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", help="checkpoint written by 'ssrdepth train'")
-    p.add_argument("--format", choices=tuple(FORMATS), default="onnx")
-    p.add_argument("--out", default=None, help="artefact path (default: beside the checkpoint)")
-    p.add_argument(
-        "--exporter", choices=EXPORTERS, default="dynamo", help="ONNX exporter (see docs/deploy.md)"
-    )
-    p.add_argument(
-        "--size", default=None, metavar="WxH", help="example size for export (default: the checkpoint's)"
-    )
-    p.add_argument("--check-images", nargs="*", default=(), help="real images for the parity check")
-    p.add_argument(
-        "--tolerance", type=float, default=TOLERANCE, help="max abs error allowed vs eager PyTorch"
-    )
-    p.add_argument("--no-check", action="store_true", help="skip the parity check")
-    p.add_argument("--json", default=None, help="also write the result (parity numbers) to this JSON file")
-
-
-def main(args: argparse.Namespace) -> int:
-    from ssrdepth.core.io import write_json
-    from ssrdepth.experiments.model_table import parse_size
-
-    result = export_checkpoint(
-        args.checkpoint,
-        args.out,
-        args.format,
-        exporter=args.exporter,
-        sample_size=parse_size(args.size) if args.size else None,
-        check=not args.no_check,
-        check_images=args.check_images,
-        tolerance=args.tolerance,
-    )
-    print(f"wrote {result.path} ({args.format}, {result.seconds:.1f} s)")
-    for r in result.parity:
-        print(f"  parity {r.input:<32} max abs error {r.max_abs_error:.2e}  {'ok' if r.passed else 'FAIL'}")
-    if args.json:
-        write_json(args.json, result.to_dict())
-    return 0

@@ -19,12 +19,9 @@ the image's size and then converted to the requested quantity:
 
 from __future__ import annotations
 
-import argparse
 import glob
 import os
-import sys
 import time
-import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,9 +33,10 @@ import torch
 
 from ssrdepth import __version__
 from ssrdepth.checkpoint import load_checkpoint
-from ssrdepth.core.image import resize_image, to_channels
+from ssrdepth.core.image import prepare_image
 from ssrdepth.core.scale import TargetScale
 from ssrdepth.data.sample import read_image
+from ssrdepth.inference.onnx import onnx_session
 from ssrdepth.inference.outputs import (
     OUTPUT_KINDS,
     UNITS,
@@ -122,27 +120,6 @@ def _torch_runner(
     return run
 
 
-def onnx_session(
-    model: str | os.PathLike[str] | bytes, device: str = "cpu", threads: int | None = None
-) -> Any:
-    """An ONNX Runtime session with all graph optimisations (measured fastest, BENCHMARKS.md);
-    CUDA provider when ``device`` is ``cuda`` and available, else CPU."""
-    try:
-        import onnxruntime as ort
-    except ImportError as exc:  # optional dependency
-        raise ValueError("the onnxruntime backend needs onnxruntime: pip install 'ssrdepth[onnx]'") from exc
-    so = ort.SessionOptions()
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.log_severity_level = 3
-    if threads:
-        so.intra_op_num_threads = threads
-    providers = ["CPUExecutionProvider"]
-    if device.startswith("cuda") and "CUDAExecutionProvider" in ort.get_available_providers():
-        providers.insert(0, "CUDAExecutionProvider")
-    source = model if isinstance(model, bytes) else str(model)
-    return ort.InferenceSession(source, so, providers=providers)
-
-
 def _has_onnxruntime() -> bool:
     try:
         import onnxruntime  # noqa: F401
@@ -210,7 +187,7 @@ def load_model(
     if backend == "auto":
         backend = "onnxruntime" if dev.type == "cpu" and _has_onnxruntime() else "torch"
     if p.suffix.lower() == ".onnx":
-        from ssrdepth.inference.export import read_onnx_metadata
+        from ssrdepth.inference.onnx import read_onnx_metadata
 
         meta = read_onnx_metadata(p)
         session = onnx_session(p, dev.type, threads)
@@ -239,7 +216,8 @@ def load_model(
         "step": ckpt.step,
     }
     if backend == "onnxruntime":
-        from ssrdepth.inference.export import in_memory_onnx, onnx_metadata, read_onnx_metadata
+        from ssrdepth.inference.export import in_memory_onnx
+        from ssrdepth.inference.onnx import onnx_metadata, read_onnx_metadata
 
         meta = onnx_metadata(ckpt)
         beside = p.with_suffix(".onnx")
@@ -262,38 +240,6 @@ def load_model(
 
 # --------------------------------------------------------------------------------------------------
 # images in, maps out
-
-
-def as_rgb(image: np.ndarray) -> np.ndarray:
-    """``(H, W)``, ``(H, W, 1)``, ``(H, W, 3)`` or ``(H, W, 4)`` RGB(A) → ``(H, W, 3)`` RGB, uint8 or
-    float32 in [0, 1] (uint16 is scaled to uint8 as the data loaders do)."""
-    if image.ndim == 3 and image.shape[2] == 1:
-        image = image[:, :, 0]
-    if image.ndim == 2:
-        image = np.repeat(image[:, :, None], 3, axis=2)
-    if image.ndim != 3 or image.shape[2] not in (3, 4):
-        raise ValueError(f"expected an image (H, W), (H, W, 3) or (H, W, 4), got shape {image.shape}")
-    image = image[:, :, :3]
-    if image.dtype == np.uint8:
-        return np.ascontiguousarray(image)
-    if image.dtype == np.uint16:
-        return (image.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
-    if np.issubdtype(image.dtype, np.floating):
-        return np.clip(image, 0.0, 1.0).astype(np.float32)
-    raise ValueError(f"unsupported image dtype {image.dtype}; expected uint8, uint16 or float in [0, 1]")
-
-
-def prepare_image(image: np.ndarray, in_channels: int, size: tuple[int, int]) -> np.ndarray:
-    """An RGB image (see :func:`as_rgb`) → the model input ``(C, H, W)`` float32 in [0, 1], as in
-    training: channel conversion, then resize to ``size`` = (H, W)."""
-    rgb = as_rgb(image)
-    small = resize_image(to_channels(rgb, in_channels), size)
-    if small.ndim == 2:
-        small = small[:, :, None]
-    x = small.astype(np.float32)
-    if rgb.dtype == np.uint8:
-        x /= 255.0
-    return np.ascontiguousarray(x.transpose(2, 0, 1))
 
 
 def resolve_quantity(model: DepthModel, quantity: str) -> str:
@@ -777,89 +723,3 @@ def _predict_video(
         if path is not None:
             report.written.append(path)
     return done
-
-
-# --------------------------------------------------------------------------------------------------
-# CLI
-
-
-def _floats(text: str, n: int, what: str) -> tuple[float, ...]:
-    try:
-        values = tuple(float(v) for v in text.replace(" ", "").split(","))
-    except ValueError:
-        values = ()
-    if len(values) != n:
-        raise ValueError(f"{what}: expected {n} comma-separated numbers, got {text!r}")
-    return values
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", help="checkpoint (.pt) or ONNX export (.onnx) of ours")
-    p.add_argument("inputs", nargs="+", help="images, folders, glob patterns ('imgs/*.png') or videos")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument(
-        "--save",
-        default=None,
-        help=f"comma-separated outputs from {', '.join(OUTPUT_KINDS)} "
-        f"(default: {','.join(DEFAULT_IMAGE_OUTPUTS)} for images, video for videos)",
-    )
-    p.add_argument(
-        "--quantity",
-        choices=QUANTITIES,
-        default="native",
-        help="what to write: native = the checkpoint's target (disparity px or depth m), or convert",
-    )
-    p.add_argument(
-        "--backend",
-        choices=BACKENDS,
-        default="auto",
-        help="auto = onnxruntime on CPU when installed (fastest there), else torch",
-    )
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
-    p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
-    p.add_argument("--cmap", default="magma", help="matplotlib colour map (magma, turbo, viridis, …)")
-    p.add_argument(
-        "--color-range", default=None, metavar="MIN,MAX", help="fixed colour range (default per image)"
-    )
-    p.add_argument(
-        "--intrinsics", default=None, metavar="FX,FY,CX,CY", help="pinhole camera (px) for --save ply"
-    )
-    p.add_argument("--focal", type=float, default=None, help="focal length (px at the image's width)")
-    p.add_argument("--baseline", type=float, default=None, help="stereo baseline (m), e.g. KITTI 0.54")
-    p.add_argument("--max-depth", type=float, default=None, help="drop points beyond this depth (m) in .ply")
-    p.add_argument("--recursive", action="store_true", help="look into sub-folders of folder inputs")
-    p.add_argument("--no-progress", action="store_true")
-
-
-def main(args: argparse.Namespace) -> int:
-    outputs = tuple(s.strip() for s in args.save.split(",") if s.strip()) if args.save else None
-    opts = PredictOptions(
-        outputs=outputs,
-        quantity=args.quantity,
-        batch_size=args.batch_size,
-        cmap=args.cmap,
-        color_range=_floats(args.color_range, 2, "--color-range") if args.color_range else None,  # type: ignore[arg-type]
-        intrinsics=_floats(args.intrinsics, 4, "--intrinsics") if args.intrinsics else None,  # type: ignore[arg-type]
-        focal=args.focal,
-        baseline=args.baseline,
-        max_depth=args.max_depth,
-    )
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # exporter chatter when --backend onnxruntime exports in memory
-        model = load_model(args.checkpoint, backend=args.backend, device=args.device, threads=args.threads)
-    report = predict_files(
-        model, args.inputs, args.out, opts, recursive=args.recursive, progress=not args.no_progress
-    )
-    n = report.images + report.frames
-    rate = n / report.seconds if report.seconds > 0 else 0.0
-    print(
-        f"{model.name} ({model.backend}, {model.device}): {report.images} image(s), {report.frames} frame(s) "
-        f"in {report.seconds:.1f} s ({rate:.1f}/s); {len(report.written)} file(s) in {args.out}"
-    )
-    if report.failures:
-        print(f"{len(report.failures)} input(s) failed:", file=sys.stderr)
-        for file, problem in report.failures:
-            print(f"  {file}: {problem}" if not problem.startswith(file) else f"  {problem}", file=sys.stderr)
-        return 1
-    return 0

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
+from ssrdepth.core.sizes import parse_size
 from ssrdepth.data.config import DataConfig
 from ssrdepth.losses import LOSSES
 from ssrdepth.models import ModelOptions, canonical_name
@@ -347,11 +348,12 @@ def _parse_sequence(text: str, key: str) -> list[Any]:
     sizes; only for two-element fields) → a list."""
     t = text.strip()
     if "x" in t.lower() and "," not in t and not t.startswith("["):
-        parts = t.lower().split("x")
-        if len(parts) == 2 and all(p.strip().isdigit() for p in parts):
-            w, h = (int(p) for p in parts)
-            return [h, w]
-        raise ValueError(f"{key}: expected WIDTHxHEIGHT (e.g. 147x37) or H,W (e.g. 37,147), got {text!r}")
+        try:
+            return list(parse_size(t))
+        except ValueError:
+            raise ValueError(
+                f"{key}: expected WIDTHxHEIGHT (e.g. 147x37) or H,W (e.g. 37,147), got {text!r}"
+            ) from None
     if not t.startswith("["):
         t = f"[{t}]"
     try:
