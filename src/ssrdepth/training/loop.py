@@ -30,11 +30,11 @@ import csv
 import dataclasses
 import itertools
 import json
+import logging
 import math
 import os
 import random
 import shutil
-import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
@@ -57,6 +57,8 @@ from ssrdepth.training.config import (
     config_to_dict,
     to_toml,
 )
+
+logger = logging.getLogger(__name__)
 
 RESULT = "result.json"
 TRAIN_LOG = "train_log.csv"
@@ -507,36 +509,58 @@ def _train(
     on_step: Callable[[int], None] | None,
     t_start: float,
 ) -> TrainResult:
+    """The run as named steps: run folder, process settings, data, model and optimiser, restore,
+    logs, the step loop, the result."""
     run_dir = Path(cfg.out)
     device = _resolve_device(cfg.device, ddp)
     if cfg.precision == "fp16" and device.type != "cuda":
         raise ValueError("precision 'fp16' needs a CUDA device; use 'bf16' or 'fp32' on the CPU")
     if cfg.batch_size % ddp.world:
         raise ValueError(f"batch_size {cfg.batch_size} does not divide evenly over {ddp.world} processes")
+    finished, resume_from = _set_up_run_folder(cfg, ddp, run_dir, resume)
+    if finished is not None:
+        return finished
+    _set_up_process(cfg, ddp, device)
+    data = _build_data(cfg, ddp, device, train_set, val_set)
+    parts = _build_model(cfg, ddp, device, data)
+    loop = _Loop(cfg, ddp, device, run_dir, data, parts, t_start)
+    if resume_from is not None:
+        loop.restore(resume_from)
+    loop.open_logs()
+    loop.run(on_step)
+    return loop.finish()
 
-    # ---- what is in the run folder already
-    resume_from: Path | None = None
+
+def _set_up_run_folder(
+    cfg: TrainConfig, ddp: _Dist, run_dir: Path, resume: bool | str | os.PathLike[str] | None
+) -> tuple[TrainResult | None, Path | None]:
+    """What is in the run folder already: ``(the finished run to reuse, None)`` or ``(None, the
+    checkpoint to resume from or None)``; clears the folder for ``resume=False``."""
     if resume is not None and not isinstance(resume, bool):
         resume_from = Path(resume)
         if not resume_from.is_file():
             raise FileNotFoundError(f"{resume_from}: no such checkpoint to resume from")
-    elif resume is False:
+        return None, resume_from
+    if resume is False:
         if ddp.main:
             _clear_run(run_dir)
-    else:
-        result_file, latest = run_dir / RESULT, run_dir / LATEST
-        if result_file.is_file() and latest.is_file():
-            stored = json.loads(result_file.read_text(encoding="utf-8"))
-            _check_same_run(cfg, stored.get("config", {}), run_dir)
-            result = TrainResult.from_dict(stored["result"])
-            result.skipped = True
-            return result
-        if latest.is_file():
-            resume_from = latest
-        elif resume is True:
-            raise FileNotFoundError(f"{run_dir}: nothing to resume ({LATEST} not found)")
+        return None, None
+    result_file, latest = run_dir / RESULT, run_dir / LATEST
+    if result_file.is_file() and latest.is_file():
+        stored = json.loads(result_file.read_text(encoding="utf-8"))
+        _check_same_run(cfg, stored.get("config", {}), run_dir)
+        result = TrainResult.from_dict(stored["result"])
+        result.skipped = True
+        return result, None
+    if latest.is_file():
+        return None, latest
+    if resume is True:
+        raise FileNotFoundError(f"{run_dir}: nothing to resume ({LATEST} not found)")
+    return None, None
 
-    # ---- threads, determinism, seeds
+
+def _set_up_process(cfg: TrainConfig, ddp: _Dist, device: torch.device) -> None:
+    """Threads, determinism, seeds."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     elif ddp.local_world > 1 and device.type == "cpu":
@@ -548,7 +572,36 @@ def _train(
         torch.backends.cudnn.allow_tf32 = not cfg.deterministic
     _seed_everything(cfg.seed)
 
-    # ---- data (under DDP rank 0 builds the preprocessing caches first, then the others read them)
+
+@dataclass
+class _Data:
+    """The loaders and the schedule in steps."""
+
+    train_set: Dataset[Any]
+    sampler: StepSampler
+    loader: DataLoader[Any]
+    loader_gen: torch.Generator
+    val_loader: DataLoader[Any] | None
+    channels: int
+    height: int
+    width: int
+    local_batch: int
+    steps_per_epoch: int
+    total_steps: int
+    eval_steps: int
+    ckpt_steps: int
+    target_scale: dict[str, Any] | None
+
+
+def _build_data(
+    cfg: TrainConfig,
+    ddp: _Dist,
+    device: torch.device,
+    train_set: Dataset[Any] | None,
+    val_set: Dataset[Any] | None,
+) -> _Data:
+    """Data sets, samplers and loaders (under DDP rank 0 builds the preprocessing caches first, then
+    the others read them)."""
     staged = ddp.world > 1 and train_set is None
     if staged and not ddp.main:
         _barrier(device)
@@ -571,9 +624,7 @@ def _train(
             f"the training split has {len(train_set)} samples, fewer than the batch size {cfg.batch_size}"  # type: ignore[arg-type]
         )
     per_unit = 1 if cfg.unit == "steps" else steps_per_epoch
-    total_steps = cfg.length * per_unit
     eval_steps = cfg.eval_every * per_unit
-    ckpt_steps = cfg.checkpoint_every * per_unit or eval_steps
     loader_gen = torch.Generator()
     loader = DataLoader(
         train_set,
@@ -593,15 +644,47 @@ def _train(
             num_workers=cfg.workers,
             pin_memory=device.type == "cuda",
         )
-    target_scale = _scale_dict(train_set)
+    data = _Data(
+        train_set=train_set,
+        sampler=sampler,
+        loader=loader,
+        loader_gen=loader_gen,
+        val_loader=val_loader,
+        channels=channels,
+        height=height,
+        width=width,
+        local_batch=local_batch,
+        steps_per_epoch=steps_per_epoch,
+        total_steps=cfg.length * per_unit,
+        eval_steps=eval_steps,
+        ckpt_steps=cfg.checkpoint_every * per_unit or eval_steps,
+        target_scale=_scale_dict(train_set),
+    )
     if device.type == "cuda":
         torch.cuda.set_device(device)
     if ddp.world > 1:
         dist.barrier()  # rank 0 has cleared the folder (--fresh) before anyone writes
+    return data
 
-    # ---- model, optimiser, schedule
-    model: DepthNet = create_model(cfg.model.name, channels, **asdict(cfg.model.options))
-    fmt = torch.channels_last if cfg.channels_last else torch.contiguous_format
+
+@dataclass
+class _Parts:
+    """Model, optimiser, schedule, precision and loss."""
+
+    model: DepthNet
+    net: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    scaler: torch.amp.GradScaler
+    autocast_dtype: torch.dtype | None
+    loss_fn: LossFn
+    masked: bool
+    memory_format: torch.memory_format
+
+
+def _build_model(cfg: TrainConfig, ddp: _Dist, device: torch.device, data: _Data) -> _Parts:
+    """The model (channels-last, DDP-wrapped where asked), optimiser, schedule, scaler and loss."""
+    model: DepthNet = create_model(cfg.model.name, data.channels, **asdict(cfg.model.options))
     model = model.to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
@@ -611,261 +694,328 @@ def _train(
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
     optimizer = build_optimizer(cfg, list(model.parameters()))
-    scheduler = build_scheduler(cfg, optimizer, total_steps)
-    scaler = torch.amp.GradScaler("cuda", enabled=cfg.precision == "fp16")
-    autocast_dtype = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.precision]
-    loss_fn = get_loss(cfg.loss)
-    masked = cfg.loss.startswith("masked")
+    return _Parts(
+        model=model,
+        net=net,
+        optimizer=optimizer,
+        scheduler=build_scheduler(cfg, optimizer, data.total_steps),
+        scaler=torch.amp.GradScaler("cuda", enabled=cfg.precision == "fp16"),
+        autocast_dtype={"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.precision],
+        loss_fn=get_loss(cfg.loss),
+        masked=cfg.loss.startswith("masked"),
+        memory_format=torch.channels_last if cfg.channels_last else torch.contiguous_format,
+    )
 
-    step = 0
-    history: dict[str, list[dict[str, float]]] = {"train": [], "val": []}
-    best: dict[str, Any] | None = None
-    elapsed_before = 0.0
-    metrics: dict[str, float] = {}
-    if resume_from is not None:
-        ckpt = load_checkpoint(resume_from, map_location=device)
-        _check_same_run(cfg, ckpt.config, resume_from)
-        model.load_state_dict(ckpt.state_dict)
-        optimizer.load_state_dict(ckpt.extra["optimizer"])
-        scheduler.load_state_dict(ckpt.extra["scheduler"])
-        if "scaler" in ckpt.extra and scaler.is_enabled():
-            scaler.load_state_dict(ckpt.extra["scaler"])
+
+class _Loop:
+    """The state of one training session, and its steps: restore, open the logs, run the step loop
+    (logging, validating and saving at their intervals), finish."""
+
+    def __init__(
+        self,
+        cfg: TrainConfig,
+        ddp: _Dist,
+        device: torch.device,
+        run_dir: Path,
+        data: _Data,
+        parts: _Parts,
+        t_start: float,
+    ) -> None:
+        self.cfg, self.ddp, self.device, self.run_dir = cfg, ddp, device, run_dir
+        self.data, self.parts, self.t_start = data, parts, t_start
+        self.step = 0
+        self.history: dict[str, list[dict[str, float]]] = {"train": [], "val": []}
+        self.best: dict[str, Any] | None = None
+        self.elapsed_before = 0.0
+        self.metrics: dict[str, float] = {}
+        self.last_saved: int | None = None
+        self.config_dict = config_to_dict(cfg)
+        self.train_csv: _CsvLog | None = None
+        self.val_csv: _CsvLog | None = None
+        self.writer: Any = None
+        self.pbar: Any = None
+        # per-interval accumulators
+        self.loss_acc = torch.zeros((), dtype=torch.float64, device=device)
+        self.acc_steps = 0
+        self.last_checked = 0
+        self.t_mark = 0.0
+        self.train_time = 0.0
+        self.train_images = 0
+        self.in_update = False
+        self.lr_used = 0.0
+
+    def restore(self, resume_from: Path) -> None:
+        """Model, optimiser, schedule, scaler, RNG, history and timing from a checkpoint."""
+        p = self.parts
+        ckpt = load_checkpoint(resume_from, map_location=self.device)
+        _check_same_run(self.cfg, ckpt.config, resume_from)
+        p.model.load_state_dict(ckpt.state_dict)
+        p.optimizer.load_state_dict(ckpt.extra["optimizer"])
+        p.scheduler.load_state_dict(ckpt.extra["scheduler"])
+        if "scaler" in ckpt.extra and p.scaler.is_enabled():
+            p.scaler.load_state_dict(ckpt.extra["scaler"])
         if "rng" in ckpt.extra:
             set_rng_state(ckpt.extra["rng"])
-        step = ckpt.step
-        history = {k: [dict(r) for r in v] for k, v in ckpt.extra.get("history", history).items()}
-        best = ckpt.extra.get("best")
-        metrics = ckpt.metrics
-        elapsed_before = float(ckpt.extra.get("elapsed", 0.0))
+        step = self.step = ckpt.step
+        history = {k: [dict(r) for r in v] for k, v in ckpt.extra.get("history", self.history).items()}
+        self.best = ckpt.extra.get("best")
+        self.metrics = ckpt.metrics
+        self.elapsed_before = float(ckpt.extra.get("elapsed", 0.0))
         history["train"] = [r for r in history["train"] if r["step"] <= step]
         history["val"] = [r for r in history["val"] if r["step"] <= step]
+        self.history = history
+        self.last_saved = step
 
-    # ---- logging (rank 0)
-    config_dict = config_to_dict(cfg)
-    train_csv = val_csv = None
-    writer: Any = None
-    if ddp.main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_json(run_dir / "config.json", config_dict)
-        write_text(run_dir / "config.toml", to_toml(config_dict))
-        train_csv = _CsvLog(run_dir / TRAIN_LOG, TRAIN_COLUMNS, history["train"])
-        val_csv = _CsvLog(run_dir / VAL_LOG, VAL_COLUMNS, history["val"])
-        if cfg.tensorboard:
-            from torch.utils.tensorboard import SummaryWriter
+    def open_logs(self) -> None:
+        """Config files, CSV logs, TensorBoard and the progress bar (rank 0)."""
+        cfg, run_dir = self.cfg, self.run_dir
+        if self.ddp.main:
+            run_dir.mkdir(parents=True, exist_ok=True)
+            write_json(run_dir / "config.json", self.config_dict)
+            write_text(run_dir / "config.toml", to_toml(self.config_dict))
+            self.train_csv = _CsvLog(run_dir / TRAIN_LOG, TRAIN_COLUMNS, self.history["train"])
+            self.val_csv = _CsvLog(run_dir / VAL_LOG, VAL_COLUMNS, self.history["val"])
+            if cfg.tensorboard:
+                from torch.utils.tensorboard import SummaryWriter
 
-            writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=step if step else None)
-    pbar = None
-    if ddp.main and cfg.progress:
-        from tqdm import tqdm
+                purge = self.step if self.step else None
+                self.writer = SummaryWriter(str(run_dir / "tensorboard"), purge_step=purge)
+        if self.ddp.main and cfg.progress:
+            from tqdm import tqdm
 
-        pbar = tqdm(
-            total=total_steps, initial=step, desc=f"train {cfg.model.name}", unit="step", dynamic_ncols=True
-        )
+            self.pbar = tqdm(
+                total=self.data.total_steps,
+                initial=self.step,
+                desc=f"train {cfg.model.name}",
+                unit="step",
+                dynamic_ncols=True,
+            )
 
-    last_saved = step if resume_from is not None else None
-
-    def save(path: Path) -> None:
+    def save(self, path: Path) -> None:
+        p, d = self.parts, self.data
         save_checkpoint(
             path,
-            model,
-            input_size=(height, width),
-            target=target_scale,
-            step=step,
-            optimizer=optimizer.state_dict(),
-            scheduler=scheduler.state_dict(),
-            **({"scaler": scaler.state_dict()} if scaler.is_enabled() else {}),
+            p.model,
+            input_size=(d.height, d.width),
+            target=d.target_scale,
+            step=self.step,
+            optimizer=p.optimizer.state_dict(),
+            scheduler=p.scheduler.state_dict(),
+            **({"scaler": p.scaler.state_dict()} if p.scaler.is_enabled() else {}),
             rng=rng_state(),
-            config=config_dict,
-            metrics=metrics,
-            history=history,
-            best=best,
-            epoch=step / steps_per_epoch,
-            elapsed=elapsed_before + time.perf_counter() - t_start,
-            world_size=ddp.world,
+            config=self.config_dict,
+            metrics=self.metrics,
+            history=self.history,
+            best=self.best,
+            epoch=self.step / d.steps_per_epoch,
+            elapsed=self.elapsed_before + time.perf_counter() - self.t_start,
+            world_size=self.ddp.world,
         )
 
-    def params_finite() -> bool:
-        return bool(torch.stack([p.detach().isfinite().all() for p in model.parameters()]).all())
+    def params_finite(self) -> bool:
+        return bool(torch.stack([p.detach().isfinite().all() for p in self.parts.model.parameters()]).all())
 
-    loss_acc = torch.zeros((), dtype=torch.float64, device=device)
-    acc_steps = 0
-    last_checked = step
-    t_mark = time.perf_counter()
-    train_time = 0.0
-    train_images = 0
-    in_update = False
-    net.train()
-    try:
-        while step < total_steps:
-            epoch, offset = divmod(step, steps_per_epoch)
-            sampler.set_position(epoch, offset * local_batch)
-            loader_gen.manual_seed(cfg.seed * 1_000_003 + epoch)
-            for batch in loader:
-                image = batch["image"].to(device, non_blocking=True).contiguous(memory_format=fmt)
-                target = batch["target"].to(device, non_blocking=True)
-                valid = batch["valid_mask"].to(device, non_blocking=True) if masked else None
-                optimizer.zero_grad(set_to_none=True)
-                with torch.autocast(
-                    device.type, dtype=autocast_dtype or torch.float32, enabled=autocast_dtype is not None
-                ):
-                    pred = net(image)
-                loss = loss_fn(pred.float(), target, valid)
-                scaler.scale(loss).backward()
-                in_update = True
-                if cfg.optim.grad_clip:
-                    scaler.unscale_(optimizer)
-                    nn.utils.clip_grad_norm_(model.parameters(), cfg.optim.grad_clip)
-                scaler.step(optimizer)
-                scaler.update()
-                lr_used = optimizer.param_groups[0]["lr"]
-                scheduler.step()
-                step += 1
-                in_update = False
-                loss_acc += loss.detach()
-                acc_steps += 1
-                if pbar is not None:
-                    pbar.update(1)
+    def run(self, on_step: Callable[[int], None] | None) -> None:
+        """The step loop, with an interruption saving a consistent state."""
+        d = self.data
+        self.last_checked = self.step
+        self.t_mark = time.perf_counter()
+        self.parts.net.train()
+        try:
+            while self.step < d.total_steps:
+                epoch, offset = divmod(self.step, d.steps_per_epoch)
+                d.sampler.set_position(epoch, offset * d.local_batch)
+                d.loader_gen.manual_seed(self.cfg.seed * 1_000_003 + epoch)
+                for batch in d.loader:
+                    self.train_step(batch)
+                    self.after_step()
+                    if on_step is not None:
+                        on_step(self.step)
+                    if self.step >= d.total_steps:
+                        break
+        except KeyboardInterrupt:
+            self.save_on_interrupt()
+            raise
+        finally:
+            self.close_logs()
 
-                do_eval = val_loader is not None and (
-                    step == total_steps or (eval_steps and step % eval_steps == 0)
+    def train_step(self, batch: dict[str, Any]) -> None:
+        """One optimiser step; the loss stays on the device (no read-back)."""
+        p, device = self.parts, self.device
+        image = batch["image"].to(device, non_blocking=True).contiguous(memory_format=p.memory_format)
+        target = batch["target"].to(device, non_blocking=True)
+        valid = batch["valid_mask"].to(device, non_blocking=True) if p.masked else None
+        p.optimizer.zero_grad(set_to_none=True)
+        dtype = p.autocast_dtype
+        with torch.autocast(device.type, dtype=dtype or torch.float32, enabled=dtype is not None):
+            pred = p.net(image)
+        loss = p.loss_fn(pred.float(), target, valid)
+        p.scaler.scale(loss).backward()
+        self.in_update = True
+        if self.cfg.optim.grad_clip:
+            p.scaler.unscale_(p.optimizer)
+            nn.utils.clip_grad_norm_(p.model.parameters(), self.cfg.optim.grad_clip)
+        p.scaler.step(p.optimizer)
+        p.scaler.update()
+        self.lr_used = p.optimizer.param_groups[0]["lr"]
+        p.scheduler.step()
+        self.step += 1
+        self.in_update = False
+        self.loss_acc += loss.detach()
+        self.acc_steps += 1
+        if self.pbar is not None:
+            self.pbar.update(1)
+
+    def after_step(self) -> None:
+        """At their intervals: log the mean loss (the only read-back), validate, save."""
+        d, step = self.data, self.step
+        do_eval = d.val_loader is not None and (
+            step == d.total_steps or bool(d.eval_steps and step % d.eval_steps == 0)
+        )
+        do_save = step == d.total_steps or bool(d.ckpt_steps and step % d.ckpt_steps == 0) or do_eval
+        if step % self.cfg.log_every == 0 or do_save:
+            row = self.log_interval()
+            if do_eval:
+                self.validate(row)
+            if do_save:
+                self.save_checkpoints(do_eval)
+            self.t_mark = time.perf_counter()
+
+    def log_interval(self) -> dict[str, float]:
+        """Mean loss since the last check, NaN/inf test, the train log row."""
+        ddp, step = self.ddp, self.step
+        if ddp.world > 1:
+            dist.all_reduce(self.loss_acc)
+            self.loss_acc /= ddp.world
+        mean_loss = self.loss_acc.item() / self.acc_steps
+        now = time.perf_counter()
+        interval = now - self.t_mark
+        self.train_time += interval
+        images = self.acc_steps * self.cfg.batch_size
+        self.train_images += images
+        if not math.isfinite(mean_loss):
+            last = self.last_saved
+            kept = f"{self.run_dir / LATEST} (step {last})" if last is not None else "none yet"
+            raise DivergedError(
+                f"training loss became {mean_loss} between steps {self.last_checked + 1} and {step} "
+                f"(lr {self.lr_used:.3g}); stopped without writing anything from those "
+                f"steps; last good checkpoint: {kept}. Lower optim.lr, set optim.grad_clip, or "
+                "check the data for NaN/inf"
+            )
+        self.last_checked = step
+        row: dict[str, float] = {
+            "step": step,
+            "epoch": round(step / self.data.steps_per_epoch, 4),
+            "lr": float(self.lr_used),
+            "loss": mean_loss,
+            "images_per_second": images / max(interval, 1e-9),
+            "seconds": self.elapsed_before + now - self.t_start,
+        }
+        self.history["train"].append(row)
+        if ddp.main:
+            assert self.train_csv is not None
+            self.train_csv.append(row)
+            if self.writer is not None:
+                self.writer.add_scalar("train/loss", mean_loss, step)
+                self.writer.add_scalar("train/lr", row["lr"], step)
+                self.writer.add_scalar("train/images_per_second", row["images_per_second"], step)
+            if self.pbar is not None:
+                self.pbar.set_postfix(loss=f"{mean_loss:.4g}", img_s=f"{row['images_per_second']:.1f}")
+        self.loss_acc.zero_()
+        self.acc_steps = 0
+        return row
+
+    def validate(self, row: dict[str, float]) -> None:
+        """Validation metrics, the best so far, the val log, TensorBoard images."""
+        cfg, step, p = self.cfg, self.step, self.parts
+        assert self.data.val_loader is not None
+        metrics, first = validate(
+            p.model,
+            self.data.val_loader,
+            p.loss_fn,
+            self.device,
+            autocast_dtype=p.autocast_dtype,
+            channels_last=cfg.channels_last,
+            max_batches=cfg.val_max_batches,
+            ddp=self.ddp,
+        )
+        self.metrics = metrics
+        vrow: dict[str, float] = {"step": step, "epoch": row["epoch"], **metrics}
+        self.history["val"].append(vrow)
+        value = metrics[cfg.best_metric]
+        if self.best is None or value < self.best["value"]:
+            self.best = {"metric": cfg.best_metric, "value": value, "step": step}
+        if not self.ddp.main:
+            return
+        assert self.val_csv is not None
+        self.val_csv.append(vrow)
+        if self.writer is not None:
+            for k, v in metrics.items():
+                self.writer.add_scalar(f"val/{k[4:]}", v, step)
+            if first is not None and cfg.tb_images:
+                image_b, target_b, pred_b = (t[: cfg.tb_images] for t in first)
+                self.writer.add_images("val/input", image_b.clamp(0, 1), step)
+                self.writer.add_images("val/target", target_b.clamp(0, 1), step)
+                self.writer.add_images("val/prediction", pred_b.clamp(0, 1), step)
+        if self.pbar is not None:
+            self.pbar.set_postfix(loss=f"{row['loss']:.4g}", val_rmse=f"{metrics['val_rmse']:.4f}")
+
+    def save_checkpoints(self, evaluated: bool) -> None:
+        """``latest.pt`` (and ``best.pt`` when this step is the best), refusing NaN/inf parameters."""
+        step = self.step
+        if not self.params_finite():
+            raise DivergedError(
+                f"parameters became NaN/inf by step {step}; stopped without saving; last good "
+                f"checkpoint: {self.run_dir / LATEST} (step {self.last_saved}). Lower optim.lr or set "
+                "optim.grad_clip"
+            )
+        if self.ddp.main:
+            self.save(self.run_dir / LATEST)
+            if evaluated and self.best is not None and self.best["step"] == step:
+                self.save(self.run_dir / BEST)
+            if self.writer is not None:
+                self.writer.flush()
+        self.last_saved = step
+
+    def save_on_interrupt(self) -> None:
+        """Keep what was done, if the state is consistent (not interrupted inside an update) and sane."""
+        ddp = self.ddp
+        if ddp.world == 1 and ddp.main and not self.in_update and self.step != self.last_saved:
+            loss_ok = self.acc_steps == 0 or math.isfinite(self.loss_acc.item())
+            if loss_ok and self.params_finite():
+                self.save(self.run_dir / LATEST)
+                logger.warning(
+                    "interrupted: saved %s at step %d; run again to resume", self.run_dir / LATEST, self.step
                 )
-                do_save = step == total_steps or (ckpt_steps and step % ckpt_steps == 0) or do_eval
-                if step % cfg.log_every == 0 or do_save:
-                    # The only per-interval read-back: mean loss since the last check, NaN/inf test.
-                    if ddp.world > 1:
-                        dist.all_reduce(loss_acc)
-                        loss_acc /= ddp.world
-                    mean_loss = loss_acc.item() / acc_steps
-                    now = time.perf_counter()
-                    interval = now - t_mark
-                    train_time += interval
-                    images = acc_steps * cfg.batch_size
-                    train_images += images
-                    if not math.isfinite(mean_loss):
-                        kept = (
-                            f"{run_dir / LATEST} (step {last_saved})"
-                            if last_saved is not None
-                            else "none yet"
-                        )
-                        raise DivergedError(
-                            f"training loss became {mean_loss} between steps {last_checked + 1} and {step} "
-                            f"(lr {lr_used:.3g}); stopped without writing anything from those "
-                            f"steps; last good checkpoint: {kept}. Lower optim.lr, set optim.grad_clip, or "
-                            "check the data for NaN/inf"
-                        )
-                    last_checked = step
-                    lr = float(lr_used)
-                    row: dict[str, float] = {
-                        "step": step,
-                        "epoch": round(step / steps_per_epoch, 4),
-                        "lr": lr,
-                        "loss": mean_loss,
-                        "images_per_second": images / max(interval, 1e-9),
-                        "seconds": elapsed_before + now - t_start,
-                    }
-                    history["train"].append(row)
-                    if ddp.main:
-                        assert train_csv is not None
-                        train_csv.append(row)
-                        if writer is not None:
-                            writer.add_scalar("train/loss", mean_loss, step)
-                            writer.add_scalar("train/lr", row["lr"], step)
-                            writer.add_scalar("train/images_per_second", row["images_per_second"], step)
-                        if pbar is not None:
-                            pbar.set_postfix(loss=f"{mean_loss:.4g}", img_s=f"{row['images_per_second']:.1f}")
-                    loss_acc.zero_()
-                    acc_steps = 0
 
-                    if do_eval:
-                        assert val_loader is not None
-                        metrics, first = validate(
-                            model,
-                            val_loader,
-                            loss_fn,
-                            device,
-                            autocast_dtype=autocast_dtype,
-                            channels_last=cfg.channels_last,
-                            max_batches=cfg.val_max_batches,
-                            ddp=ddp,
-                        )
-                        vrow: dict[str, float] = {"step": step, "epoch": row["epoch"], **metrics}
-                        history["val"].append(vrow)
-                        value = metrics[cfg.best_metric]
-                        improved = best is None or value < best["value"]
-                        if improved:
-                            best = {"metric": cfg.best_metric, "value": value, "step": step}
-                        if ddp.main:
-                            assert val_csv is not None
-                            val_csv.append(vrow)
-                            if writer is not None:
-                                for k, v in metrics.items():
-                                    writer.add_scalar(f"val/{k[4:]}", v, step)
-                                if first is not None and cfg.tb_images:
-                                    n_img = cfg.tb_images
-                                    image_b, target_b, pred_b = (t[:n_img] for t in first)
-                                    writer.add_images("val/input", image_b.clamp(0, 1), step)
-                                    writer.add_images("val/target", target_b.clamp(0, 1), step)
-                                    writer.add_images("val/prediction", pred_b.clamp(0, 1), step)
-                            if pbar is not None:
-                                pbar.set_postfix(
-                                    loss=f"{mean_loss:.4g}", val_rmse=f"{metrics['val_rmse']:.4f}"
-                                )
-                    if do_save:
-                        if not params_finite():
-                            raise DivergedError(
-                                f"parameters became NaN/inf by step {step}; stopped without saving; last good "
-                                f"checkpoint: {run_dir / LATEST} (step {last_saved}). Lower optim.lr or set "
-                                "optim.grad_clip"
-                            )
-                        if ddp.main:
-                            save(run_dir / LATEST)
-                            if do_eval and best is not None and best["step"] == step:
-                                save(run_dir / BEST)
-                            if writer is not None:
-                                writer.flush()
-                        last_saved = step
-                    t_mark = time.perf_counter()
-                if on_step is not None:
-                    on_step(step)
-                if step >= total_steps:
-                    break
-    except KeyboardInterrupt:
-        # Keep what was done, if the state is consistent (not interrupted inside an update) and sane.
-        if ddp.world == 1 and ddp.main and not in_update and step != last_saved:
-            loss_ok = acc_steps == 0 or math.isfinite(loss_acc.item())
-            if loss_ok and params_finite():
-                save(run_dir / LATEST)
-                print(
-                    f"interrupted: saved {run_dir / LATEST} at step {step}; run again to resume",
-                    file=sys.stderr,
-                )
-        raise
-    finally:
-        if pbar is not None:
-            pbar.close()
-        for log in (train_csv, val_csv):
+    def close_logs(self) -> None:
+        if self.pbar is not None:
+            self.pbar.close()
+        for log in (self.train_csv, self.val_csv):
             if log is not None:
                 log.close()
-        if writer is not None:
-            writer.close()
+        if self.writer is not None:
+            self.writer.close()
 
-    seconds = elapsed_before + time.perf_counter() - t_start
-    result = TrainResult(
-        run_dir=run_dir,
-        best_checkpoint=run_dir / BEST if best is not None else None,
-        latest_checkpoint=run_dir / LATEST,
-        history=history,
-        seconds=seconds,
-        images_per_second=train_images / train_time if train_time > 0 else 0.0,
-        steps=step,
-        best=best,
-    )
-    if ddp.main:
-        plot_curves(history, run_dir / CURVES)
-        write_json(run_dir / RESULT, {"result": result.to_dict(), "config": config_dict})
-    if ddp.world > 1:
-        dist.barrier()
-    return result
+    def finish(self) -> TrainResult:
+        """The result, the curves and ``result.json``."""
+        run_dir, ddp = self.run_dir, self.ddp
+        result = TrainResult(
+            run_dir=run_dir,
+            best_checkpoint=run_dir / BEST if self.best is not None else None,
+            latest_checkpoint=run_dir / LATEST,
+            history=self.history,
+            seconds=self.elapsed_before + time.perf_counter() - self.t_start,
+            images_per_second=self.train_images / self.train_time if self.train_time > 0 else 0.0,
+            steps=self.step,
+            best=self.best,
+        )
+        if ddp.main:
+            plot_curves(self.history, run_dir / CURVES)
+            write_json(run_dir / RESULT, {"result": result.to_dict(), "config": self.config_dict})
+        if ddp.world > 1:
+            dist.barrier()
+        return result
 
 
 # --------------------------------------------------------------------------------------------------
