@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -29,6 +30,22 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "reproduce": ("ssrdepth.cli.reproduce", "reproduce the paper's tables on KITTI / NYU"),
     "demo": ("ssrdepth.cli.demo", "the main job on the embedded synthetic data set"),
 }
+
+
+class _Stderr(logging.Handler):
+    """Writes to the ``sys.stderr`` of the moment (tests and callers may swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stderr.write(self.format(record) + "\n")
+
+
+def _show_library_logs() -> None:
+    """The library logs through module loggers under ``ssrdepth``; a command shows its notes (INFO and
+    up) on stderr, as plain lines."""
+    log = logging.getLogger("ssrdepth")
+    if not any(isinstance(h, _Stderr) for h in log.handlers):
+        log.addHandler(_Stderr())
+    log.setLevel(logging.INFO)
 
 
 def _top_parser() -> argparse.ArgumentParser:
@@ -58,6 +75,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         top.print_help()
         return 0 if args else 2
     name, rest = args[0], args[1:]
+    _show_library_logs()
     module_name, help_ = COMMANDS[name]
     module = importlib.import_module(module_name)
     parser = argparse.ArgumentParser(prog=f"ssrdepth {name}", description=help_)

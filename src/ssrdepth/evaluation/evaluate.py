@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import re
-import sys
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
@@ -35,6 +35,8 @@ from ssrdepth.core.io import atomic_open, write_json, write_text
 from ssrdepth.data.config import DataConfig, TargetScale
 from ssrdepth.evaluation.metrics import HIGHER_IS_BETTER, LABELS
 from ssrdepth.evaluation.protocols import MetricAccumulator, Protocol, get_protocol, match_size
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -340,10 +342,13 @@ def evaluate(
                 f"{data.channels}: set channels to {channels}"
             )
         if m.input_size is not None and tuple(m.input_size) != tuple(data.size):
-            print(
-                f"note: {m.source} was trained at {m.input_size[0]}×{m.input_size[1]} (H×W); "
-                f"evaluating at {data.size[0]}×{data.size[1]}",
-                file=sys.stderr,
+            logger.warning(
+                "note: %s was trained at %d×%d (H×W); evaluating at %d×%d",
+                m.source,
+                m.input_size[0],
+                m.input_size[1],
+                data.size[0],
+                data.size[1],
             )
     dataset = build_dataset(data, split, progress=progress)
     results = []

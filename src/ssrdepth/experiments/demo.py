@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ import numpy as np
 
 from ssrdepth.experiments.reproduce import ReproduceConfig, reproduce
 from ssrdepth.models import list_models
+
+logger = logging.getLogger(__name__)
 
 #: The demo preset, chosen so that the whole job fits in about 15 minutes on 2 CPU cores.
 DEMO_PAIRS = 1000
@@ -101,7 +104,7 @@ def demo(cfg: DemoConfig) -> dict[str, Any]:
 
     out = Path(cfg.out)
     root = out / "data" / "synthetic"
-    print(f"rendering {cfg.pairs} synthetic stereo pairs into {root}", flush=True)
+    logger.info("rendering %d synthetic stereo pairs into %s", cfg.pairs, root)
     generate_synthetic(root, cfg.pairs, seed=cfg.seed, progress=cfg.progress)
     width = 1.0 if cfg.full else DEMO_WIDTH
     lengths = () if cfg.full else cfg.table_lengths

@@ -11,6 +11,7 @@ gray vs colour, training curves) and per-table CSVs.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,8 @@ import torch
 
 from ssrdepth.data.config import DataConfig
 from ssrdepth.models import canonical_name, list_models
+
+logger = logging.getLogger(__name__)
 
 TABLE_IDS = ("1", "2", "3")
 
@@ -234,10 +237,15 @@ def reproduce(cfg: ReproduceConfig) -> dict[str, Any]:
     done: dict[str, dict[str, Any]] = {}
     figures: dict[str, dict[str, Any]] = {}
     for i, run in enumerate(runs, 1):
-        print(
-            f"[{i}/{len(runs)}] {run.key}: {run.model} at {run.data.size[1]}×{run.data.size[0]}, "
-            f"{'gray' if run.data.channels == 1 else 'RGB'}",
-            flush=True,
+        logger.info(
+            "[%d/%d] %s: %s at %d×%d, %s",
+            i,
+            len(runs),
+            run.key,
+            run.model,
+            run.data.size[1],
+            run.data.size[0],
+            "gray" if run.data.channels == 1 else "RGB",
         )
         tkey = f"{run.data.source}:{run.data.root}:{run.data.matcher}:{run.data.max_disparity}"
         if tkey not in targets:
