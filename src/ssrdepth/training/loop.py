@@ -1,6 +1,6 @@
-"""``ssrdepth train``: single-stage training that resumes exactly, logs, and scales out with DDP.
+"""Single-stage training that resumes exactly, logs, and scales out with DDP (``ssrdepth train``).
 
-The API is :func:`train` (``train(cfg) -> TrainResult``); the command only resolves a
+The API is :func:`train` (``train(cfg) -> TrainResult``); the command (``ssrdepth.cli.train``) resolves a
 :class:`~ssrdepth.training.config.TrainConfig` from a preset, a TOML file and ``--set`` overrides and
 calls it. A run folder (``cfg.out``) ends up holding::
 
@@ -12,7 +12,7 @@ calls it. A run folder (``cfg.out``) ends up holding::
     result.json                 the :class:`TrainResult`; its presence marks the run finished
 
 Exact resumption: the data order comes from a seeded, epoch-indexed permutation whose position
-depends only on the step (:class:`StepSampler`), the learning rate is a pure function of the step,
+depends only on the step (:class:`~ssrdepth.training.sampler.StepSampler`), the learning rate is a pure function of the step,
 and the model, optimiser, scheduler, gradient scaler and RNG states travel in ``latest.pt``. On a CPU
 a resumed run reproduces the uninterrupted one bit for bit.
 
@@ -25,47 +25,37 @@ single-process training with the same global batch up to float rounding.
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import dataclasses
-import itertools
 import json
 import logging
 import math
 import os
-import random
-import shutil
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
+from torch.utils.data import DataLoader, Dataset
 
 from ssrdepth.checkpoint import BEST, LATEST, load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from ssrdepth.core.io import atomic_path, write_json, write_text
+from ssrdepth.core.io import write_json, write_text
 from ssrdepth.losses import LossFn, get_loss
 from ssrdepth.models import DepthNet, create_model
 from ssrdepth.training.config import (
     TrainConfig,
-    config_from_dict,
     config_to_dict,
     to_toml,
 )
+from ssrdepth.training.distributed import DistInfo, barrier, init_distributed, resolve_device, seed_everything
+from ssrdepth.training.logs import TRAIN_COLUMNS, VAL_COLUMNS, CsvLog, plot_curves
+from ssrdepth.training.run_folder import CURVES, RESULT, TRAIN_LOG, VAL_LOG, check_same_run, clear_run
+from ssrdepth.training.sampler import ShardSampler, StepSampler
 
 logger = logging.getLogger(__name__)
-
-RESULT = "result.json"
-TRAIN_LOG = "train_log.csv"
-VAL_LOG = "val_log.csv"
-CURVES = "curves.png"
-TRAIN_COLUMNS = ("step", "epoch", "lr", "loss", "images_per_second", "seconds")
-VAL_COLUMNS = ("step", "epoch", *(m for m in ("val_loss", "val_mse", "val_rmse")))
 
 
 class DivergedError(FloatingPointError):
@@ -117,119 +107,6 @@ class TrainResult:
             best=d.get("best"),
             skipped=bool(d.get("skipped", False)),
         )
-
-
-# --------------------------------------------------------------------------------------------------
-# data order
-
-
-class StepSampler(DistributedSampler):
-    """torch's :class:`DistributedSampler` (a permutation seeded by ``seed + epoch``, dropping the tail
-    that does not divide evenly) that can start in the middle of an epoch.
-
-    With N processes and a per-process batch b, step k of process r takes positions
-    ``r, r + N, …`` of the permutation's slice ``[k·N·b, (k+1)·N·b)``: together the processes take
-    exactly the global batch that a single process (N = 1, batch N·b) takes at step k.
-    """
-
-    def __init__(self, dataset: Dataset[Any], num_replicas: int = 1, rank: int = 0, seed: int = 0) -> None:
-        super().__init__(
-            dataset, num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed, drop_last=True
-        )
-        self.start = 0
-
-    def set_position(self, epoch: int, start: int) -> None:
-        """Start epoch ``epoch`` at this process's ``start``-th sample."""
-        self.set_epoch(epoch)
-        self.start = start
-
-    def __iter__(self) -> Iterator[int]:
-        return itertools.islice(super().__iter__(), self.start, None)
-
-    def __len__(self) -> int:
-        return self.num_samples - self.start
-
-    def samples_per_epoch(self) -> int:
-        return int(self.num_samples)
-
-
-class _ShardSampler(Sampler[int]):
-    """Indices ``rank, rank + N, …`` in order: each process validates its own share."""
-
-    def __init__(self, n: int, num_replicas: int, rank: int) -> None:
-        self.indices = list(range(rank, n, num_replicas))
-
-    def __iter__(self) -> Iterator[int]:
-        return iter(self.indices)
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-
-# --------------------------------------------------------------------------------------------------
-# processes and devices
-
-
-@dataclass(frozen=True)
-class _Dist:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-    local_world: int = 1
-    owns_group: bool = False
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def _init_distributed(device: str) -> _Dist:
-    """Join the process group that ``torchrun`` describes in the environment (WORLD_SIZE > 1)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return _Dist()
-    rank = int(os.environ["RANK"])
-    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    local_world = int(os.environ.get("LOCAL_WORLD_SIZE", str(world)))
-    owns = False
-    if not dist.is_initialized():
-        backend = (
-            "nccl"
-            if device.startswith("cuda") or (device == "auto" and torch.cuda.is_available())
-            else "gloo"
-        )
-        dist.init_process_group(backend=backend)
-        owns = True
-    return _Dist(rank, dist.get_world_size(), local_rank, local_world, owns)
-
-
-def _resolve_device(name: str, ddp: _Dist) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {name!r}: CUDA is not available here; valid devices here: cpu")
-        index = ddp.local_rank if ddp.world > 1 else (int(name[5:]) if ":" in name else 0)
-        if index >= torch.cuda.device_count():
-            raise ValueError(f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s) here")
-        # No CUDA call yet: data sets may fork worker processes while they are built, which must
-        # happen before this process creates a CUDA context.
-        return torch.device("cuda", index)
-    return torch.device("cpu")
-
-
-def _barrier(device: torch.device) -> None:
-    # NCCL needs to know the device before set_device has been called.
-    if dist.get_backend() == "nccl":
-        dist.barrier(device_ids=[device.index or 0])
-    else:
-        dist.barrier()
-
-
-def _seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -285,7 +162,7 @@ def validate(
     autocast_dtype: torch.dtype | None = None,
     channels_last: bool = False,
     max_batches: int = 0,
-    ddp: _Dist | None = None,
+    ddp: DistInfo | None = None,
 ) -> tuple[dict[str, float], tuple[torch.Tensor, ...] | None]:
     """Validation on normalised [0, 1] maps over valid pixels.
 
@@ -325,105 +202,6 @@ def validate(
         "val_rmse": s[4] / max(s[5], 1.0),
     }
     return metrics, first
-
-
-class _CsvLog:
-    """A CSV file that starts with ``rows`` (rewritten atomically) and is appended to, row by row."""
-
-    def __init__(self, path: Path, columns: Sequence[str], rows: Sequence[dict[str, float]]) -> None:
-        self.columns = list(columns)
-        with atomic_open_text(path) as f:
-            w = csv.DictWriter(f, self.columns, extrasaction="ignore")
-            w.writeheader()
-            w.writerows(rows)
-        self._file: IO[str] = open(path, "a", encoding="utf-8", newline="")  # noqa: SIM115
-        self._writer = csv.DictWriter(self._file, self.columns, extrasaction="ignore")
-
-    def append(self, row: dict[str, float]) -> None:
-        self._writer.writerow(row)
-        self._file.flush()
-
-    def close(self) -> None:
-        self._file.close()
-
-
-@contextlib.contextmanager
-def atomic_open_text(path: Path) -> Iterator[IO[str]]:
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
-        yield f
-
-
-def plot_curves(history: dict[str, list[dict[str, float]]], path: str | os.PathLike[str]) -> Path:
-    """Training loss (and validation loss) and validation RMSE against the step, as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    train_rows, val_rows = history.get("train", []), history.get("val", [])
-    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
-    ax = axes[0]
-    if train_rows:
-        ax.plot([r["step"] for r in train_rows], [r["loss"] for r in train_rows], label="train loss")
-    if val_rows:
-        ax.plot(
-            [r["step"] for r in val_rows], [r["val_loss"] for r in val_rows], "o-", label="validation loss"
-        )
-    ax.set_xlabel("step")
-    ax.set_ylabel("loss")
-    if any(r.get("loss", 0) > 0 for r in train_rows):
-        ax.set_yscale("log")
-    ax.legend()
-    ax.grid(True, alpha=0.3)
-    ax = axes[1]
-    if val_rows:
-        ax.plot([r["step"] for r in val_rows], [r["val_rmse"] for r in val_rows], "o-", color="C2")
-    ax.set_xlabel("step")
-    ax.set_ylabel("validation RMSE (normalised, valid pixels)")
-    ax.grid(True, alpha=0.3)
-    fig.tight_layout()
-    out = Path(path)
-    with atomic_path(out) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
-    plt.close(fig)
-    return out
-
-
-# --------------------------------------------------------------------------------------------------
-# the run folder
-
-
-def _diff(a: dict[str, Any], b: dict[str, Any], prefix: str = "") -> list[str]:
-    keys = []
-    for k in sorted(set(a) | set(b)):
-        va, vb = a.get(k), b.get(k)
-        if isinstance(va, dict) and isinstance(vb, dict):
-            keys += _diff(va, vb, f"{prefix}{k}.")
-        elif va != vb:
-            keys.append(f"{prefix}{k} ({vb!r} there, {va!r} here)")
-    return keys
-
-
-def _identity_of(config: dict[str, Any]) -> dict[str, Any]:
-    try:
-        return config_from_dict(config).identity()
-    except ValueError:
-        return dict(config)
-
-
-def _check_same_run(cfg: TrainConfig, stored: dict[str, Any], where: Path) -> None:
-    diff = _diff(cfg.identity(), _identity_of(stored))
-    if diff:
-        raise ValueError(
-            f"{where} holds a run with a different configuration ({'; '.join(diff[:6])}); "
-            "choose another output folder (--out) or start over with --fresh"
-        )
-
-
-def _clear_run(run_dir: Path) -> None:
-    for name in (RESULT, LATEST, BEST, TRAIN_LOG, VAL_LOG, CURVES, "config.json", "config.toml"):
-        (run_dir / name).unlink(missing_ok=True)
-    shutil.rmtree(run_dir / "tensorboard", ignore_errors=True)
 
 
 def _load_dataset_pair(
@@ -492,7 +270,7 @@ def train(
         DivergedError: the loss became NaN/inf; ``latest.pt`` still holds the last good state.
     """
     t_start = time.perf_counter()
-    ddp = _init_distributed(cfg.device)
+    ddp = init_distributed(cfg.device)
     try:
         return _train(cfg, ddp, train_set, val_set, resume, on_step, t_start)
     finally:
@@ -502,7 +280,7 @@ def train(
 
 def _train(
     cfg: TrainConfig,
-    ddp: _Dist,
+    ddp: DistInfo,
     train_set: Dataset[Any] | None,
     val_set: Dataset[Any] | None,
     resume: bool | str | os.PathLike[str] | None,
@@ -512,7 +290,7 @@ def _train(
     """The run as named steps: run folder, process settings, data, model and optimiser, restore,
     logs, the step loop, the result."""
     run_dir = Path(cfg.out)
-    device = _resolve_device(cfg.device, ddp)
+    device = resolve_device(cfg.device, ddp)
     if cfg.precision == "fp16" and device.type != "cuda":
         raise ValueError("precision 'fp16' needs a CUDA device; use 'bf16' or 'fp32' on the CPU")
     if cfg.batch_size % ddp.world:
@@ -532,7 +310,7 @@ def _train(
 
 
 def _set_up_run_folder(
-    cfg: TrainConfig, ddp: _Dist, run_dir: Path, resume: bool | str | os.PathLike[str] | None
+    cfg: TrainConfig, ddp: DistInfo, run_dir: Path, resume: bool | str | os.PathLike[str] | None
 ) -> tuple[TrainResult | None, Path | None]:
     """What is in the run folder already: ``(the finished run to reuse, None)`` or ``(None, the
     checkpoint to resume from or None)``; clears the folder for ``resume=False``."""
@@ -543,12 +321,12 @@ def _set_up_run_folder(
         return None, resume_from
     if resume is False:
         if ddp.main:
-            _clear_run(run_dir)
+            clear_run(run_dir)
         return None, None
     result_file, latest = run_dir / RESULT, run_dir / LATEST
     if result_file.is_file() and latest.is_file():
         stored = json.loads(result_file.read_text(encoding="utf-8"))
-        _check_same_run(cfg, stored.get("config", {}), run_dir)
+        check_same_run(cfg, stored.get("config", {}), run_dir)
         result = TrainResult.from_dict(stored["result"])
         result.skipped = True
         return result, None
@@ -559,7 +337,7 @@ def _set_up_run_folder(
     return None, None
 
 
-def _set_up_process(cfg: TrainConfig, ddp: _Dist, device: torch.device) -> None:
+def _set_up_process(cfg: TrainConfig, ddp: DistInfo, device: torch.device) -> None:
     """Threads, determinism, seeds."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -570,7 +348,7 @@ def _set_up_process(cfg: TrainConfig, ddp: _Dist, device: torch.device) -> None:
         torch.backends.cudnn.deterministic = cfg.deterministic
         torch.backends.cuda.matmul.allow_tf32 = not cfg.deterministic
         torch.backends.cudnn.allow_tf32 = not cfg.deterministic
-    _seed_everything(cfg.seed)
+    seed_everything(cfg.seed)
 
 
 @dataclass
@@ -595,7 +373,7 @@ class _Data:
 
 def _build_data(
     cfg: TrainConfig,
-    ddp: _Dist,
+    ddp: DistInfo,
     device: torch.device,
     train_set: Dataset[Any] | None,
     val_set: Dataset[Any] | None,
@@ -604,10 +382,10 @@ def _build_data(
     the others read them)."""
     staged = ddp.world > 1 and train_set is None
     if staged and not ddp.main:
-        _barrier(device)
+        barrier(device)
     train_set, val_set = _load_dataset_pair(cfg, train_set, val_set)
     if staged and ddp.main:
-        _barrier(device)
+        barrier(device)
     channels, height, width = _first_image_shape(train_set, "training")
     if channels != cfg.data.channels:
         raise ValueError(
@@ -640,7 +418,7 @@ def _build_data(
         val_loader = DataLoader(
             val_set,
             batch_size=cfg.val_batch_size or local_batch,
-            sampler=_ShardSampler(len(val_set), ddp.world, ddp.rank),  # type: ignore[arg-type]
+            sampler=ShardSampler(len(val_set), ddp.world, ddp.rank),  # type: ignore[arg-type]
             num_workers=cfg.workers,
             pin_memory=device.type == "cuda",
         )
@@ -682,7 +460,7 @@ class _Parts:
     memory_format: torch.memory_format
 
 
-def _build_model(cfg: TrainConfig, ddp: _Dist, device: torch.device, data: _Data) -> _Parts:
+def _build_model(cfg: TrainConfig, ddp: DistInfo, device: torch.device, data: _Data) -> _Parts:
     """The model (channels-last, DDP-wrapped where asked), optimiser, schedule, scaler and loss."""
     model: DepthNet = create_model(cfg.model.name, data.channels, **asdict(cfg.model.options))
     model = model.to(device)
@@ -714,7 +492,7 @@ class _Loop:
     def __init__(
         self,
         cfg: TrainConfig,
-        ddp: _Dist,
+        ddp: DistInfo,
         device: torch.device,
         run_dir: Path,
         data: _Data,
@@ -730,8 +508,8 @@ class _Loop:
         self.metrics: dict[str, float] = {}
         self.last_saved: int | None = None
         self.config_dict = config_to_dict(cfg)
-        self.train_csv: _CsvLog | None = None
-        self.val_csv: _CsvLog | None = None
+        self.train_csv: CsvLog | None = None
+        self.val_csv: CsvLog | None = None
         self.writer: Any = None
         self.pbar: Any = None
         # per-interval accumulators
@@ -748,7 +526,7 @@ class _Loop:
         """Model, optimiser, schedule, scaler, RNG, history and timing from a checkpoint."""
         p = self.parts
         ckpt = load_checkpoint(resume_from, map_location=self.device)
-        _check_same_run(self.cfg, ckpt.config, resume_from)
+        check_same_run(self.cfg, ckpt.config, resume_from)
         p.model.load_state_dict(ckpt.state_dict)
         p.optimizer.load_state_dict(ckpt.extra["optimizer"])
         p.scheduler.load_state_dict(ckpt.extra["scheduler"])
@@ -773,8 +551,8 @@ class _Loop:
             run_dir.mkdir(parents=True, exist_ok=True)
             write_json(run_dir / "config.json", self.config_dict)
             write_text(run_dir / "config.toml", to_toml(self.config_dict))
-            self.train_csv = _CsvLog(run_dir / TRAIN_LOG, TRAIN_COLUMNS, self.history["train"])
-            self.val_csv = _CsvLog(run_dir / VAL_LOG, VAL_COLUMNS, self.history["val"])
+            self.train_csv = CsvLog(run_dir / TRAIN_LOG, TRAIN_COLUMNS, self.history["train"])
+            self.val_csv = CsvLog(run_dir / VAL_LOG, VAL_COLUMNS, self.history["val"])
             if cfg.tensorboard:
                 from torch.utils.tensorboard import SummaryWriter
 
@@ -1016,10 +794,6 @@ class _Loop:
         if ddp.world > 1:
             dist.barrier()
         return result
-
-
-# --------------------------------------------------------------------------------------------------
-# the command
 
 
 __all__ = [

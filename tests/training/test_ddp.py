@@ -20,7 +20,7 @@ from .conftest import ToyDepth
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 
-# The worker script: the same toy data set (tests/train/conftest.py, copied so that the script
+# The worker script: the same toy data set (tests/training/conftest.py, copied so that the script
 # stands alone) and the config passed as overrides.
 WORKER = textwrap.dedent(
     """

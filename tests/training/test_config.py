@@ -22,7 +22,7 @@ from ssrdepth.training.config import (
     resolve_config,
     to_toml,
 )
-from ssrdepth.training.loop import StepSampler
+from ssrdepth.training.sampler import StepSampler
 
 
 def test_paper_presets_and_both_readings() -> None:
