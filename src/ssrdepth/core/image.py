@@ -10,6 +10,12 @@ import cv2
 import numpy as np
 
 
+def uint16_to_uint8(image: np.ndarray) -> np.ndarray:
+    """16-bit → 8-bit image, rounding ``value / 257`` (65535 → 255): the one rule for images that
+    training and prediction read."""
+    return (image.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+
+
 def to_channels(image: np.ndarray, channels: int) -> np.ndarray:
     """``(H, W, 3)`` RGB → ``(H, W, channels)``; grey is ITU-R BT.601 luma (OpenCV's RGB2GRAY)."""
     if channels == 3:
@@ -75,7 +81,7 @@ def as_rgb(image: np.ndarray) -> np.ndarray:
     if image.dtype == np.uint8:
         return np.ascontiguousarray(image)
     if image.dtype == np.uint16:
-        return (image.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+        return uint16_to_uint8(image)
     if np.issubdtype(image.dtype, np.floating):
         return np.clip(image, 0.0, 1.0).astype(np.float32)
     raise ValueError(f"unsupported image dtype {image.dtype}; expected uint8, uint16 or float in [0, 1]")

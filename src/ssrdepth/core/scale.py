@@ -15,6 +15,25 @@ if TYPE_CHECKING:
 
 ArrayT = TypeVar("ArrayT", np.ndarray, "torch.Tensor")
 
+#: Disparities at or below this (px) are at infinity: their depth is 0 (unknown), never a huge number.
+MIN_DISPARITY = 1e-6
+
+
+def disparity_to_depth(disparity: ArrayT, focal: float, baseline: float) -> ArrayT:
+    """Disparity (px) → depth (m) ``= focal·baseline / disparity`` (focal in px, baseline in m), the one
+    conversion of the package; 0 where the disparity is ≤ :data:`MIN_DISPARITY` or not finite. The
+    same reciprocal maps depth (m) → disparity (px). Keeps the input's shape and float dtype."""
+    fb = float(focal) * float(baseline)
+    if not isinstance(disparity, np.ndarray):  # a torch tensor: torch is imported only when one is given
+        import torch
+
+        known = torch.isfinite(disparity) & (disparity > MIN_DISPARITY)
+        return torch.where(known, fb / disparity.clamp(min=MIN_DISPARITY), torch.zeros_like(disparity))
+    known = np.isfinite(disparity) & (disparity > MIN_DISPARITY)
+    out = np.zeros_like(disparity)
+    np.divide(disparity.dtype.type(fb), disparity, out=out, where=known)
+    return out
+
 
 @dataclass(frozen=True)
 class TargetScale:
@@ -57,16 +76,12 @@ class TargetScale:
         """Disparity (px) or depth (m) → normalised map (not clipped)."""
         return value / self.max_value
 
-    def to_depth(self, normalised: ArrayT, eps: float = 1e-6) -> ArrayT:
-        """Normalised map → depth in metres; 0 where the disparity is ≤ ``eps`` (depth undefined)."""
+    def to_depth(self, normalised: ArrayT) -> ArrayT:
+        """Normalised map → depth in metres (:func:`disparity_to_depth` for disparity maps: 0 where
+        the disparity is ≤ :data:`MIN_DISPARITY`, depth undefined)."""
         value = self.to_physical(normalised)
         if self.kind == "depth":
             return value
         if self.focal is None or self.baseline is None:
             raise ValueError("disparity → depth needs focal (px) and baseline (m) in the TargetScale")
-        fb = self.focal * self.baseline
-        if not isinstance(value, np.ndarray):  # a torch tensor: torch is imported only when one is given
-            import torch
-
-            return torch.where(value > eps, fb / value.clamp(min=eps), torch.zeros_like(value))
-        return np.where(value > eps, fb / np.maximum(value, eps), 0.0).astype(value.dtype, copy=False)
+        return disparity_to_depth(value, self.focal, self.baseline)

@@ -34,7 +34,7 @@ import torch
 from ssrdepth import __version__
 from ssrdepth.checkpoint import load_checkpoint
 from ssrdepth.core.image import prepare_image
-from ssrdepth.core.scale import TargetScale
+from ssrdepth.core.scale import TargetScale, disparity_to_depth
 from ssrdepth.data.sample import read_image
 from ssrdepth.inference.onnx import onnx_session
 from ssrdepth.inference.outputs import (
@@ -284,7 +284,7 @@ def convert(
 ) -> np.ndarray:
     """A normalised ``(H, W)`` map at the image's size → ``quantity`` (see the module docstring).
 
-    ``focal`` is in px at this map's width. Depth is 0 where the disparity is ≤ 1e-6 px (at infinity).
+    ``focal`` is in px at this map's width. Depth is 0 where the disparity is ≤ 1e-6 px (at infinity; :func:`~ssrdepth.core.scale.disparity_to_depth`).
     """
     q = resolve_quantity(model, quantity)
     if q == "normalised":
@@ -298,8 +298,7 @@ def convert(
     if q == "disparity":
         return disparity
     f, b = _focal_baseline(model, normalised.shape[1], focal, baseline)
-    eps = 1e-6
-    return np.where(disparity > eps, f * b / np.maximum(disparity, eps), 0.0).astype(np.float32)
+    return disparity_to_depth(disparity, f, b).astype(np.float32, copy=False)
 
 
 def predict_normalised(model: DepthModel, images: Sequence[np.ndarray]) -> list[np.ndarray]:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-from ssrdepth.core.io import atomic_path
+from ssrdepth.core.io import atomic_open, atomic_path
 
 TRAIN_COLUMNS = ("step", "epoch", "lr", "loss", "images_per_second", "seconds")
 VAL_COLUMNS = ("step", "epoch", *(m for m in ("val_loss", "val_mse", "val_rmse")))
@@ -20,7 +19,7 @@ class CsvLog:
 
     def __init__(self, path: Path, columns: Sequence[str], rows: Sequence[dict[str, float]]) -> None:
         self.columns = list(columns)
-        with atomic_open_text(path) as f:
+        with atomic_open(path, "w", encoding="utf-8", newline="") as f:
             w = csv.DictWriter(f, self.columns, extrasaction="ignore")
             w.writeheader()
             w.writerows(rows)
@@ -33,12 +32,6 @@ class CsvLog:
 
     def close(self) -> None:
         self._file.close()
-
-
-@contextlib.contextmanager
-def atomic_open_text(path: Path) -> Iterator[IO[str]]:
-    with atomic_path(path) as tmp, open(tmp, "w", encoding="utf-8", newline="") as f:
-        yield f
 
 
 def plot_curves(history: dict[str, list[dict[str, float]]], path: str | os.PathLike[str]) -> Path:
