@@ -6,9 +6,7 @@ import argparse
 import sys
 import warnings
 
-from ssrdepth.inference.outputs import (
-    OUTPUT_KINDS,
-)
+from ssrdepth.inference.outputs import OUTPUT_KINDS
 from ssrdepth.inference.predict import (
     BACKENDS,
     DEFAULT_IMAGE_OUTPUTS,
