@@ -1,1 +1,1 @@
-"""evaluation"""
+"""Evaluation: metrics (pure functions), protocols (crops, caps, scaling), the evaluate library."""
