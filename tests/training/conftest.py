@@ -64,5 +64,6 @@ def toy_cfg(tmp_path: Path) -> TrainConfig:
             "progress=false",
             "optim.lr=1.0",
             "threads=1",
+            "precision=fp32",  # tests compare stored metrics with fp32 recomputes
         ],
     )

@@ -116,7 +116,7 @@ def test_overrides_parse_types_and_list_choices() -> None:
         "data.source=cityscapes": "valid sources: synthetic, kitti-tracking",
         "schedule.name=poly": "valid schedules: constant, step, cosine",
         "unit=iterations": "valid units: steps, epochs",
-        "precision=fp8": "valid values: fp32, bf16, fp16",
+        "precision=fp8": "valid values: auto, fp32, bf16, fp16",
         "device=tpu": "valid devices: cpu, cuda, cuda:N, auto",
         "best_metric=val_ard": "valid metrics: val_rmse, val_mse, val_loss",
         "model.norm=layer": "valid values: none, batch, group",

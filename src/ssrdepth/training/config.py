@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
+from ssrdepth.core.hardware import PRECISIONS
 from ssrdepth.core.sizes import parse_size
 from ssrdepth.data.config import DataConfig
 from ssrdepth.losses import LOSSES
@@ -37,7 +38,6 @@ from ssrdepth.models import ModelOptions, canonical_name
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "step", "cosine")
 UNITS = ("steps", "epochs")
-PRECISIONS = ("fp32", "bf16", "fp16")
 #: Validation metrics a "best" checkpoint can be chosen by (all: lower is better).
 BEST_METRICS = ("val_rmse", "val_mse", "val_loss")
 #: Readings of the paper's "1,000 iterations" (preset suffixes).
@@ -176,8 +176,11 @@ class TrainConfig:
         val_batch_size: 0 = ``batch_size``. val_max_batches: 0 = the whole split.
         out: the run folder (checkpoints, logs, config).
         device: ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"auto"`` (CUDA when present).
-        precision: ``"fp32"``, or autocast to ``"bf16"`` / ``"fp16"`` (fp16 with gradient scaling, CUDA
-            only). The loss is always computed in fp32.
+        precision: ``"auto"`` (default: bf16 autocast on CUDA and on CPUs with native bf16 — AMX or
+            AVX-512 BF16 — else fp32; :func:`ssrdepth.core.hardware.resolve_precision`), ``"fp32"``,
+            or autocast to ``"bf16"`` / ``"fp16"`` (fp16 with gradient scaling, CUDA only). The loss is
+            always computed in fp32. The resolved choice is logged and stored in the run's result and
+            checkpoints (``precision_used``).
         channels_last: NHWC memory format for model and inputs (default: measured ×1.10–1.26 faster
             training on a 2-core CPU for all six models, and faster on GPUs; BENCHMARKS.md).
         deterministic: deterministic CUDA kernels (slower; CPU kernels are deterministic anyway).
@@ -207,7 +210,7 @@ class TrainConfig:
     val_max_batches: int = 0
     out: str = "runs/train"
     device: str = "cpu"
-    precision: str = "fp32"
+    precision: str = "auto"
     channels_last: bool = True
     deterministic: bool = False
     workers: int = 0

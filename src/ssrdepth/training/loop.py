@@ -42,8 +42,9 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from ssrdepth.checkpoint import BEST, LATEST, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from ssrdepth.core.hardware import resolve_precision
 from ssrdepth.core.io import write_json, write_text
-from ssrdepth.losses import LossFn, get_loss
+from ssrdepth.losses import MASKED_LOSSES, LossFn, get_loss
 from ssrdepth.models import DepthNet, create_model
 from ssrdepth.training.config import (
     TrainConfig,
@@ -76,6 +77,7 @@ class TrainResult:
             validation and checkpointing.
         steps: optimiser steps done. best: ``{"metric", "value", "step"}`` or None.
         skipped: True when a finished run with the same configuration was found and reused.
+        precision: the precision the steps ran in (``precision = "auto"`` resolved on this machine).
     """
 
     run_dir: Path
@@ -87,6 +89,7 @@ class TrainResult:
     steps: int
     best: dict[str, Any] | None = None
     skipped: bool = False
+    precision: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -106,6 +109,7 @@ class TrainResult:
             steps=int(d["steps"]),
             best=d.get("best"),
             skipped=bool(d.get("skipped", False)),
+            precision=str(d.get("precision", "")),
         )
 
 
@@ -291,8 +295,7 @@ def _train(
     logs, the step loop, the result."""
     run_dir = Path(cfg.out)
     device = resolve_device(cfg.device, ddp)
-    if cfg.precision == "fp16" and device.type != "cuda":
-        raise ValueError("precision 'fp16' needs a CUDA device; use 'bf16' or 'fp32' on the CPU")
+    resolve_precision(cfg.precision, device.type)  # refuse fp16 on a CPU before touching the folder
     if cfg.batch_size % ddp.world:
         raise ValueError(f"batch_size {cfg.batch_size} does not divide evenly over {ddp.world} processes")
     finished, resume_from = _set_up_run_folder(cfg, ddp, run_dir, resume)
@@ -458,6 +461,7 @@ class _Parts:
     loss_fn: LossFn
     masked: bool
     memory_format: torch.memory_format
+    precision: str
 
 
 def _build_model(cfg: TrainConfig, ddp: DistInfo, device: torch.device, data: _Data) -> _Parts:
@@ -472,16 +476,20 @@ def _build_model(cfg: TrainConfig, ddp: DistInfo, device: torch.device, data: _D
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
     optimizer = build_optimizer(cfg, list(model.parameters()))
+    precision = resolve_precision(cfg.precision, device.type)
+    if ddp.main:
+        logger.info("precision: %s (asked: %s, device: %s)", precision, cfg.precision, device.type)
     return _Parts(
         model=model,
         net=net,
         optimizer=optimizer,
         scheduler=build_scheduler(cfg, optimizer, data.total_steps),
-        scaler=torch.amp.GradScaler("cuda", enabled=cfg.precision == "fp16"),
-        autocast_dtype={"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[cfg.precision],
+        scaler=torch.amp.GradScaler("cuda", enabled=precision == "fp16"),
+        autocast_dtype={"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision],
         loss_fn=get_loss(cfg.loss),
-        masked=cfg.loss.startswith("masked"),
+        masked=cfg.loss in MASKED_LOSSES,
         memory_format=torch.channels_last if cfg.channels_last else torch.contiguous_format,
+        precision=precision,
     )
 
 
@@ -588,6 +596,7 @@ class _Loop:
             epoch=self.step / d.steps_per_epoch,
             elapsed=self.elapsed_before + time.perf_counter() - self.t_start,
             world_size=self.ddp.world,
+            precision_used=p.precision,
         )
 
     def params_finite(self) -> bool:
@@ -787,6 +796,7 @@ class _Loop:
             images_per_second=self.train_images / self.train_time if self.train_time > 0 else 0.0,
             steps=self.step,
             best=self.best,
+            precision=self.parts.precision,
         )
         if ddp.main:
             plot_curves(self.history, run_dir / CURVES)
