@@ -86,12 +86,26 @@ class _Crash(RuntimeError):
     pass
 
 
-def test_resume_after_a_crash_equals_an_uninterrupted_run(toy_cfg: TrainConfig, tmp_path: Path) -> None:
+AUGMENTED = ["augment.hflip=0.5", "augment.brightness=0.3", "augment.contrast=0.3", "augment.gamma=0.3"]
+
+
+@pytest.mark.parametrize("augment", [[], AUGMENTED], ids=["plain", "augmented"])
+def test_resume_after_a_crash_equals_an_uninterrupted_run(
+    toy_cfg: TrainConfig, tmp_path: Path, augment: list[str]
+) -> None:
     # 24 samples, batch 8: 3 steps per epoch; checkpoints at 2, 4, 6, 8; crash after step 5, mid-epoch,
-    # so the resumed run must restart the data order at epoch 1, sample 8, with the schedule at step 4.
+    # so the resumed run must restart the data order at epoch 1, sample 8, with the schedule at step 4
+    # (and, augmented, draw the same flips and jitters as the uninterrupted run).
     base = apply_overrides(
         toy_cfg,
-        ["length=8", "checkpoint_every=2", "eval_every=4", "schedule.name=cosine", "schedule.warmup=0.25"],
+        [
+            "length=8",
+            "checkpoint_every=2",
+            "eval_every=4",
+            "schedule.name=cosine",
+            "schedule.warmup=0.25",
+            *augment,
+        ],
     )
     full = train(
         dataclasses.replace(base, out=str(tmp_path / "full")),

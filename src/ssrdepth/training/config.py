@@ -34,6 +34,7 @@ from ssrdepth.core.sizes import parse_size
 from ssrdepth.data.config import DataConfig
 from ssrdepth.losses import LOSSES
 from ssrdepth.models import ModelOptions, canonical_name
+from ssrdepth.training.augment import AugmentConfig
 
 OPTIMIZERS = ("sgd", "adam")
 SCHEDULES = ("constant", "step", "cosine")
@@ -162,6 +163,8 @@ class TrainConfig:
 
     Attributes:
         model, data, optim, schedule: see their classes. ``data.size`` is ``(H, W)``.
+        augment: training-time augmentation (:mod:`ssrdepth.training.augment`; off by default and in
+            the paper presets, on in the recipe).
         loss: a name in :data:`ssrdepth.losses.LOSSES` (``l2_paper`` = eq. 1, ``mse``, ``masked_*``).
         batch_size: the *global* batch (the paper: 40); split evenly over DDP processes.
         length, unit: how long to train: ``length`` optimiser steps or ``length`` epochs (passes over the
@@ -197,6 +200,7 @@ class TrainConfig:
     # The default loss is l2_paper at the default 37×147: the calibrated rate 0.01 × 2/T (see MSE_LR).
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=paper_lr(MSE_LR, (37, 147))))
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
     batch_size: int = 40
     length: int = 1000
     unit: str = "steps"

@@ -46,6 +46,7 @@ from ssrdepth.core.hardware import resolve_precision
 from ssrdepth.core.io import write_json, write_text
 from ssrdepth.losses import MASKED_LOSSES, LossFn, get_loss
 from ssrdepth.models import DepthNet, create_model
+from ssrdepth.training.augment import augment_batch, step_generator
 from ssrdepth.training.config import (
     TrainConfig,
     config_to_dict,
@@ -373,6 +374,12 @@ class _Data:
     ckpt_steps: int
     target_scale: dict[str, Any] | None
 
+    @property
+    def target_kind(self) -> str:
+        """What the training target measures: ``"disparity"`` or ``"depth"`` (disparity when the data
+        set does not say; only a zoom augmentation needs to know, and it refuses an unknown kind)."""
+        return str((self.target_scale or {}).get("kind", "disparity"))
+
 
 def _build_data(
     cfg: TrainConfig,
@@ -397,6 +404,11 @@ def _build_data(
         )
     if val_set is not None:
         _first_image_shape(val_set, "validation")
+    if cfg.augment.scale and _scale_dict(train_set) is None:
+        raise ValueError(
+            "augment.scale (random zoom) rescales the target, so it needs a data set that says whether "
+            "its target is disparity or depth (a .scale attribute); set augment.scale=0"
+        )
     local_batch = cfg.batch_size // ddp.world
     sampler = StepSampler(train_set, ddp.world, ddp.rank, cfg.seed)
     steps_per_epoch = sampler.samples_per_epoch() // local_batch
@@ -629,6 +641,9 @@ class _Loop:
     def train_step(self, batch: dict[str, Any]) -> None:
         """One optimiser step; the loss stays on the device (no read-back)."""
         p, device = self.parts, self.device
+        if self.cfg.augment.enabled:
+            g = step_generator(self.cfg.seed, self.step, self.ddp.rank)
+            batch = augment_batch(batch, self.cfg.augment, g, self.data.target_kind)
         image = batch["image"].to(device, non_blocking=True).contiguous(memory_format=p.memory_format)
         target = batch["target"].to(device, non_blocking=True)
         valid = batch["valid_mask"].to(device, non_blocking=True) if p.masked else None
