@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 $(BIN)/ssrdepth: pyproject.toml constraints.txt
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -c constraints.txt -e ".[dev,onnx,serve]"
+	$(BIN)/pip install -q -c constraints.txt -e ".[all,dev]"
 	touch $(BIN)/ssrdepth
 
 venv: $(BIN)/ssrdepth
@@ -24,6 +24,7 @@ lint: venv
 	$(BIN)/ruff check src tests
 	$(BIN)/ruff format --check src tests
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 clean:
 	rm -rf $(VENV) runs

@@ -9,7 +9,9 @@ import torch
 
 from ssrdepth.checkpoint import load_checkpoint, save_checkpoint
 from ssrdepth.cli import main
-from ssrdepth.model_table import count_gflops, model_table, parse_size
+from ssrdepth.core.flops import count_gflops
+from ssrdepth.core.sizes import parse_size
+from ssrdepth.experiments.model_table import model_table
 from ssrdepth.models import create_model
 
 

@@ -54,3 +54,39 @@ def test_errors() -> None:
         mse(PRED, TARGET[:, :, :1])
     with pytest.raises(ValueError, match="valid losses: l2_paper, mse, masked_l2_paper, masked_mse"):
         get_loss("l1")
+
+
+def test_silog_l1_berhu_by_hand() -> None:
+    from ssrdepth.losses import masked_berhu, masked_l1, masked_silog
+
+    target = torch.full((1, 1, 2, 2), 0.5)
+    g = torch.tensor([0.1, -0.1, 0.2, 0.0]).view(1, 1, 2, 2)
+    # g = log ŷ − log y: mean g = 0.05, mean g² = 0.015 → 10 · sqrt(0.015 − 0.85 · 0.05²) = 1.134681...
+    assert float(masked_silog(target * torch.exp(g), target, None)) == pytest.approx(
+        10 * 0.012875**0.5, rel=1e-5
+    )
+    # Errors 0.1, 0.5, 0.3, 0 → L1 = 0.225; berHu with c = 0.2 · 0.5 = 0.1: 0.1, (0.25 + 0.01)/0.2,
+    # (0.09 + 0.01)/0.2, 0 → (0.1 + 1.3 + 0.5) / 4 = 0.475.
+    pred = target + torch.tensor([0.1, 0.5, -0.3, 0.0]).view(1, 1, 2, 2)
+    assert float(masked_l1(pred, target, None)) == pytest.approx(0.225)
+    assert float(masked_berhu(pred, target, None)) == pytest.approx(0.475)
+    # With a mask, only the valid pixels count: errors 0.1 and 0 → L1 0.05.
+    mask = torch.tensor([True, False, False, True]).view(1, 1, 2, 2)
+    assert float(masked_l1(pred, target, mask)) == pytest.approx(0.05)
+
+
+@pytest.mark.parametrize(
+    "name", ["masked_mse", "masked_l2_paper", "masked_silog", "masked_l1", "masked_berhu"]
+)
+def test_invalid_pixels_never_teach(name: str) -> None:
+    # The gradient of every masked loss is exactly zero at pixels whose target is invalid, whatever
+    # their (wild) target value, and non-zero at valid pixels with an error.
+    torch.manual_seed(0)
+    pred = torch.rand(2, 1, 5, 7).clamp(0.05, 0.95).requires_grad_(True)
+    target = torch.rand(2, 1, 5, 7).clamp(0.05, 0.95)
+    valid = torch.rand(2, 1, 5, 7) > 0.4
+    target = torch.where(valid, target, torch.full_like(target, 0.0))  # invalid = 0 ("infinitely far")
+    get_loss(name)(pred, target, valid).backward()
+    assert pred.grad is not None
+    assert bool((pred.grad[~valid] == 0).all())
+    assert bool((pred.grad[valid] != 0).any())

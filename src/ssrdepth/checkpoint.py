@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ssrdepth.io import atomic_path
+from ssrdepth.core.io import atomic_path
 from ssrdepth.models import DepthNet, create_model
 
 FORMAT = "ssrdepth-checkpoint"

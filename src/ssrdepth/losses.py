@@ -7,6 +7,17 @@
 - ``masked_l2_paper`` / ``masked_mse`` — the same over the pixels whose ``valid_mask`` is true only.
   The masked per-image sum simply drops invalid pixels; the masked mean divides by the number of valid
   pixels in the batch (0 when there are none, so an all-invalid batch contributes no gradient).
+- ``masked_silog`` — the scale-invariant log loss of Eigen, Puhrsch & Fergus (NIPS 2014, eq. 4) in the
+  form of BTS (Lee et al. 2019, eq. 3): with g = log ŷ − log y over the valid pixels of the batch,
+  ``α · sqrt(mean(g²) − λ · mean(g)²)``, λ = 0.85, α = 10. For a disparity target log ŷ − log y is
+  minus the log error of depth (log d = log f·B − log Z), so it weighs near and far alike, as the
+  relative depth measures (AbsRel, δ < 1.25) do.
+- ``masked_l1`` — mean absolute error over the valid pixels.
+- ``masked_berhu`` — the reverse Huber loss of Laina et al. (3DV 2016, eq. 2): |e| for |e| ≤ c,
+  (e² + c²) / (2c) beyond, with c = 0.2 · max |e| over the valid pixels of the batch.
+
+Every ``masked_*`` loss honours ``valid_mask`` (pixels without a target never teach: their gradient is
+zero); without a mask it uses every pixel. :data:`MASKED_LOSSES` lists them.
 """
 
 from __future__ import annotations
@@ -60,12 +71,60 @@ def masked_mse(pred: torch.Tensor, target: torch.Tensor, valid_mask: torch.Tenso
     return sq.sum() / valid_mask.sum().clamp(min=1)
 
 
+#: SILog constants of BTS (Lee et al. 2019): variance weight λ and output scale α.
+SILOG_LAMBDA = 0.85
+SILOG_ALPHA = 10.0
+#: Smallest prediction/target inside the logarithm of SILog (normalised units; 1e-3 of a 96 px range
+#: is 0.1 px of disparity, farther than anything in a street scene).
+LOG_EPS = 1e-3
+#: berHu threshold as a fraction of the batch's largest absolute error (Laina et al. 2016).
+BERHU_FRACTION = 0.2
+
+
+def _valid(target: torch.Tensor, valid_mask: torch.Tensor | None) -> torch.Tensor:
+    return torch.ones_like(target, dtype=torch.bool) if valid_mask is None else valid_mask
+
+
+def masked_silog(pred: torch.Tensor, target: torch.Tensor, valid_mask: torch.Tensor | None) -> torch.Tensor:
+    """Scale-invariant log loss (BTS form) over valid pixels with a positive target (0 if none)."""
+    _check(pred, target, valid_mask)
+    valid = _valid(target, valid_mask) & (target > 0)
+    n = valid.sum()
+    g = torch.where(valid, torch.log(pred.clamp(min=LOG_EPS)) - torch.log(target.clamp(min=LOG_EPS)), 0.0)
+    mean_g = g.sum() / n.clamp(min=1)
+    mean_g2 = g.pow(2).sum() / n.clamp(min=1)
+    # The small floor keeps the square root's gradient finite when every error is zero.
+    return SILOG_ALPHA * (mean_g2 - SILOG_LAMBDA * mean_g.pow(2)).clamp(min=1e-12).sqrt() * (n > 0)
+
+
+def masked_l1(pred: torch.Tensor, target: torch.Tensor, valid_mask: torch.Tensor | None) -> torch.Tensor:
+    """Mean absolute error over valid pixels of the batch (0 if none is valid)."""
+    _check(pred, target, valid_mask)
+    valid = _valid(target, valid_mask)
+    return torch.where(valid, (pred - target).abs(), 0.0).sum() / valid.sum().clamp(min=1)
+
+
+def masked_berhu(pred: torch.Tensor, target: torch.Tensor, valid_mask: torch.Tensor | None) -> torch.Tensor:
+    """Reverse Huber (berHu) over valid pixels, c = 0.2 · max |error| of the batch (0 if none valid)."""
+    _check(pred, target, valid_mask)
+    valid = _valid(target, valid_mask)
+    err = torch.where(valid, (pred - target).abs(), 0.0)
+    c = (BERHU_FRACTION * err.max().detach()).clamp(min=1e-12)
+    per_pixel = torch.where(err <= c, err, (err.pow(2) + c * c) / (2 * c))
+    return torch.where(valid, per_pixel, 0.0).sum() / valid.sum().clamp(min=1)
+
+
 LOSSES: dict[str, LossFn] = {
     "l2_paper": l2_paper,
     "mse": mse,
     "masked_l2_paper": masked_l2_paper,
     "masked_mse": masked_mse,
+    "masked_silog": masked_silog,
+    "masked_l1": masked_l1,
+    "masked_berhu": masked_berhu,
 }
+#: Losses that take the valid mask (the others train every pixel, as the paper's eq. 1 does).
+MASKED_LOSSES = tuple(name for name in LOSSES if name.startswith("masked_"))
 
 
 def get_loss(name: str) -> LossFn:

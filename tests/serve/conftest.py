@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from ssrdepth.checkpoint import save_checkpoint
-from ssrdepth.data.config import TargetScale
+from ssrdepth.core.scale import TargetScale
 from ssrdepth.models import create_model
 
 REPO = Path(__file__).resolve().parents[2]

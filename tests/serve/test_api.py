@@ -9,8 +9,8 @@ import cv2
 import numpy as np
 import pytest
 
-from ssrdepth.outputs import read_ply, read_png16
-from ssrdepth.predict import load_model, predict
+from ssrdepth.inference.outputs import read_ply, read_png16
+from ssrdepth.inference.predict import load_model, predict
 from ssrdepth.serve.service import map_stats
 
 from .conftest import Server

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from ssrdepth.predict import load_model, predict
+from ssrdepth.inference.predict import load_model, predict
 from ssrdepth.serve.service import map_stats
 
 from .conftest import ARTIFACTS, Server

@@ -15,8 +15,8 @@ from PIL import Image, ImageOps
 
 from ssrdepth.cli import main as cli
 from ssrdepth.data.sample import read_image
-from ssrdepth.outputs import read_ply, read_png16
-from ssrdepth.predict import load_model, predict
+from ssrdepth.inference.outputs import read_ply, read_png16
+from ssrdepth.inference.predict import load_model, predict
 from ssrdepth.serve.service import (
     ModelCache,
     Settings,
@@ -162,7 +162,7 @@ def test_short_video_side_by_side(tmp_path: Path) -> None:
 
 def test_gradio_is_imported_only_by_the_page() -> None:
     code = (
-        "import sys, ssrdepth.cli, ssrdepth.predict, ssrdepth.serve.service, ssrdepth.serve.command; "
+        "import sys, ssrdepth.cli, ssrdepth.inference.predict, ssrdepth.serve.service, ssrdepth.cli.serve; "
         "from ssrdepth.cli import COMMANDS; import importlib; "
         "[importlib.import_module(m) for m, _ in COMMANDS.values()]; "
         "print('gradio' in sys.modules)"
@@ -193,7 +193,7 @@ def test_too_large_upload_is_a_message_in_the_page(tmp_path: Path) -> None:
 def test_binds_to_this_machine_by_default() -> None:
     import argparse
 
-    from ssrdepth.serve.command import add_arguments
+    from ssrdepth.cli.serve import add_arguments
 
     parser = argparse.ArgumentParser()
     add_arguments(parser)

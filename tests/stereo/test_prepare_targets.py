@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-import ssrdepth.prepare_targets as prep
+import ssrdepth.data.targets as prep
 from ssrdepth.data.config import StereoPair
 from ssrdepth.stereo.cache import TargetCache
 from ssrdepth.stereo.matching import default_settings

@@ -34,10 +34,10 @@ import numpy as np
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from ssrdepth.core.io import write_json
 from ssrdepth.data.config import DataConfig, TargetScale
 from ssrdepth.data.dataset import DepthDataset, matcher_settings, to_tensors
 from ssrdepth.data.sample import BadSampleError, report_skipped
-from ssrdepth.io import write_json
 from ssrdepth.stereo.matching import settings_dict
 
 FORMAT_VERSION = 1

@@ -17,14 +17,12 @@ only moves tensors. ``dataset.scale`` is the :class:`TargetScale` shared by the 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
 
-import numpy as np
-import torch
+from ssrdepth.core.scale import TargetScale
 
-ArrayT = TypeVar("ArrayT", np.ndarray, torch.Tensor)
+__all__ = ["SOURCES", "TARGETS", "DataConfig", "StereoPair", "TargetScale"]
 
 #: Data sources and what they are.
 SOURCES = {
@@ -103,57 +101,3 @@ class StereoPair:
     right: Path
     focal: float
     baseline: float
-
-
-@dataclass(frozen=True)
-class TargetScale:
-    """What a normalised [0, 1] map means physically, and the conversions (the paper's targets are
-    normalised: stereo disparity / a fixed maximum disparity, or depth / a maximum depth).
-
-    kind: ``"disparity"`` (pixels at ``reference_width``) or ``"depth"`` (metres).
-    max_value: the physical value that maps to 1.0 (px or m).
-    focal, baseline: pixels at ``reference_width`` and metres; needed for disparity → depth.
-    reference_width: image width (px) at which ``max_value`` and ``focal`` are measured; a disparity
-    at another width scales with width, while depth does not.
-    """
-
-    kind: str = "disparity"
-    max_value: float = 192.0
-    focal: float | None = None
-    baseline: float | None = None
-    reference_width: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.kind not in ("disparity", "depth"):
-            raise ValueError(f"TargetScale.kind must be 'disparity' or 'depth', got {self.kind!r}")
-        if not self.max_value > 0:
-            raise ValueError(f"TargetScale.max_value must be > 0, got {self.max_value}")
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TargetScale:
-        return cls(
-            **{k: d[k] for k in ("kind", "max_value", "focal", "baseline", "reference_width") if k in d}
-        )
-
-    def to_physical(self, normalised: ArrayT) -> ArrayT:
-        """Normalised map → disparity (px at ``reference_width``) or depth (m)."""
-        return normalised * self.max_value
-
-    def from_physical(self, value: ArrayT) -> ArrayT:
-        """Disparity (px) or depth (m) → normalised map (not clipped)."""
-        return value / self.max_value
-
-    def to_depth(self, normalised: ArrayT, eps: float = 1e-6) -> ArrayT:
-        """Normalised map → depth in metres; 0 where the disparity is ≤ ``eps`` (depth undefined)."""
-        value = self.to_physical(normalised)
-        if self.kind == "depth":
-            return value
-        if self.focal is None or self.baseline is None:
-            raise ValueError("disparity → depth needs focal (px) and baseline (m) in the TargetScale")
-        fb = self.focal * self.baseline
-        if isinstance(value, torch.Tensor):
-            return torch.where(value > eps, fb / value.clamp(min=eps), torch.zeros_like(value))
-        return np.where(value > eps, fb / np.maximum(value, eps), 0.0).astype(value.dtype, copy=False)

@@ -1,6 +1,6 @@
 """The torch dataset of every source: decoded, normalised and resized sample dicts.
 
-:func:`build_dataset` is the entry point (see :mod:`ssrdepth.data.config` for the sample contract);
+:func:`ssrdepth.data.build.build_dataset` is the entry point (see :mod:`ssrdepth.data.config` for the sample contract);
 :func:`list_stereo_pairs` lists a stereo source's pairs for ``prepare-targets``.
 """
 
@@ -13,11 +13,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ssrdepth.core.image import resize_image, resize_map, to_channels
 from ssrdepth.data import folders, kitti, nyu
 from ssrdepth.data.config import DataConfig, StereoPair, TargetScale
 from ssrdepth.data.sample import BadSampleError, Source, image_size, report_skipped
 from ssrdepth.data.split import split_indices
-from ssrdepth.data.transforms import resize_image, resize_map, to_channels
 
 #: Sources with stereo pairs (their targets come from the stereo-target cache).
 STEREO_SOURCES = ("synthetic", "kitti-tracking", "kitti-raw", "kitti-object", "stereo-folder")
@@ -253,21 +253,3 @@ def to_tensors(arrays: dict[str, np.ndarray], index: int) -> dict[str, Any]:
         "depth": torch.from_numpy(np.array(arrays["depth"], np.float32)),
         "index": index,
     }
-
-
-def build_dataset(cfg: DataConfig, split: str, cache: bool = True, progress: bool = True) -> Dataset[Any]:
-    """The torch dataset of ``cfg`` for ``split`` ("train", "test" or "all").
-
-    With ``cache`` (default) samples come from the preprocessing cache at the model size
-    (:mod:`ssrdepth.data.arrays`), built on first use with a progress bar; without it every access
-    decodes the source files. Either way the dataset has ``.scale``, ``.meta(i)`` and ``.skipped``.
-    Bad files raise a ValueError naming them; with ``cfg.skip_bad`` they are left out and listed
-    on stderr at the end.
-    """
-    base = DepthDataset(cfg, split)
-    if not cache:
-        report_skipped(base.skipped)
-        return base
-    from ssrdepth.data.arrays import cached_dataset
-
-    return cached_dataset(base, progress=progress)

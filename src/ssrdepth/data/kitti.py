@@ -9,8 +9,8 @@
 - object: ``training/image_2/NNNNNN.png``, ``image_3``, ``calib/NNNNNN.txt`` (``P2``, ``P3``,
   ``R0_rect``, ``Tr_velo_to_cam``), optional ``velodyne/NNNNNN.bin``; groups = frames.
 
-Calibration is parsed by :mod:`ssrdepth.stereo.calib` (``f = P2[0, 0]``, ``B = (P2[0, 3] − P3[0, 3]) / f``)
-and lidar projected by :mod:`ssrdepth.stereo.lidar` (``P2 · R0_rect · Tr_velo_to_cam``, nearest point
+Calibration is parsed by :mod:`ssrdepth.data.kitti_calib` (``f = P2[0, 0]``, ``B = (P2[0, 3] − P3[0, 3]) / f``)
+and lidar projected by :mod:`ssrdepth.data.kitti_lidar` (``P2 · R0_rect · Tr_velo_to_cam``, nearest point
 per pixel): the sparse lidar depth is the ``depth`` of a sample and the ``"lidar"`` target.
 """
 
@@ -24,6 +24,13 @@ from typing import Any
 
 import numpy as np
 
+from ssrdepth.data.kitti_calib import (
+    StereoCalibration,
+    read_object_calib,
+    read_raw_calib,
+    read_tracking_calib,
+)
+from ssrdepth.data.kitti_lidar import lidar_depth_map, read_velodyne
 from ssrdepth.data.sample import (
     BadSampleError,
     Frame,
@@ -34,8 +41,6 @@ from ssrdepth.data.sample import (
     require_frames,
 )
 from ssrdepth.data.synthetic import DEPTH_SCALE
-from ssrdepth.stereo.calib import StereoCalibration, read_object_calib, read_raw_calib, read_tracking_calib
-from ssrdepth.stereo.lidar import lidar_depth_map, read_velodyne
 
 _IMAGE_EXTS = (".png", ".jpg", ".jpeg")
 

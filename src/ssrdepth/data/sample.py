@@ -18,6 +18,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ssrdepth.core.image import uint16_to_uint8
+
 
 class BadSampleError(ValueError):
     """A file that cannot be used (missing, corrupt, wrong size or dtype). ``file`` names it."""
@@ -112,7 +114,7 @@ def read_image(path: Path, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray:
     if array is None:
         raise BadSampleError(path, "cannot decode the image (corrupt, truncated or not an image)")
     if array.dtype == np.uint16:
-        array = (array.astype(np.float32) / 257.0 + 0.5).astype(np.uint8)
+        array = uint16_to_uint8(array)
     elif array.dtype != np.uint8:
         raise BadSampleError(path, f"unsupported image dtype {array.dtype}; expected 8- or 16-bit")
     if array.ndim == 2:

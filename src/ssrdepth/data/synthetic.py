@@ -39,7 +39,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ssrdepth.io import atomic_path, write_json
+from ssrdepth.core.io import atomic_path, write_json
 
 #: KITTI colour camera (tracking/raw 2011_09_26 P2): 1242×375 px, f = 721.5377 px, principal point.
 KITTI_SIZE = (375, 1242)

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ssrdepth.predict import QUANTITIES
+from ssrdepth.inference.predict import QUANTITIES
 from ssrdepth.serve.service import (
     MAX_UPLOAD_BYTES,
     ImageResult,

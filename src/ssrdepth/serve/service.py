@@ -1,7 +1,7 @@
 """The work behind ``ssrdepth serve``, without Gradio: check an upload, run the shared model, make the
 page's outputs (colour map, colour bar, numbers, downloads, point cloud, side-by-side video).
 
-Prediction is :mod:`ssrdepth.predict`'s (same decoder, pre-processing, backend choice and unit
+Prediction is :mod:`ssrdepth.inference.predict`'s (same decoder, pre-processing, backend choice and unit
 conversion), so a map served here equals ``ssrdepth predict`` on the same file. Maps are ``(H, W)``
 float32 at the image's size in one quantity: ``normalised`` [0, 1], ``disparity`` (px at the image's
 width) or ``depth`` (m).
@@ -24,8 +24,16 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ssrdepth.outputs import UNITS, colorize, depth_to_points, value_range, write_npy, write_ply, write_png16
-from ssrdepth.predict import (
+from ssrdepth.inference.outputs import (
+    UNITS,
+    colorize,
+    depth_to_points,
+    value_range,
+    write_npy,
+    write_ply,
+    write_png16,
+)
+from ssrdepth.inference.predict import (
     IMAGE_SUFFIXES,
     QUANTITIES,
     VIDEO_SUFFIXES,
@@ -102,7 +110,7 @@ def resolve_models(paths: Sequence[str | os.PathLike[str]], demo_root: str | os.
 
 
 class ModelCache:
-    """One loaded :class:`~ssrdepth.predict.DepthModel` per file, shared by every request.
+    """One loaded :class:`~ssrdepth.inference.predict.DepthModel` per file, shared by every request.
 
     ``backend="auto"`` is ``predict --backend auto``: ONNX Runtime on CPU when installed, else PyTorch.
     Loading is serialised by a lock; running a loaded model needs none (ONNX Runtime sessions and
@@ -234,7 +242,7 @@ def read_upload(
 
 def check_frame(frame: np.ndarray, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """A webcam or pasted frame as ``(H, W, 3)`` uint8 RGB (grey repeated, alpha dropped)."""
-    from ssrdepth.predict import as_rgb
+    from ssrdepth.core.image import as_rgb
 
     if not isinstance(frame, np.ndarray) or frame.ndim not in (2, 3) or min(frame.shape[:2]) < 1:
         raise UploadError("the camera frame is empty or not an image; allow the camera and take a picture")
@@ -259,7 +267,7 @@ def is_video(name: str | os.PathLike[str]) -> bool:
 
 @dataclass(frozen=True)
 class Settings:
-    """What the page asks for. ``quantity`` ∈ :data:`ssrdepth.predict.QUANTITIES`; ``focal`` (px at
+    """What the page asks for. ``quantity`` ∈ :data:`ssrdepth.inference.predict.QUANTITIES`; ``focal`` (px at
     the image's width) and ``baseline`` (m) override the checkpoint's camera (``None``: the
     checkpoint's); ``cmap`` is a matplotlib colour map (reversed for depth so that near is bright)."""
 

@@ -1,4 +1,5 @@
-"""Stereo targets: matching backends behind one function, geometry, KITTI calibration and lidar, cache."""
+"""Stereo targets: matching backends behind one function, geometry, cache (KITTI calibration and
+lidar readers live with the KITTI source in :mod:`ssrdepth.data`)."""
 
 from __future__ import annotations
 

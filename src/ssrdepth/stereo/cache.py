@@ -20,7 +20,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ssrdepth.io import atomic_path, write_json
+from ssrdepth.core.io import atomic_path, write_json
 from ssrdepth.stereo.matching import (
     MatcherSettings,
     default_settings,

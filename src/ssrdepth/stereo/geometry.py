@@ -15,7 +15,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ssrdepth.data.config import TargetScale
+from ssrdepth.core.scale import TargetScale
+from ssrdepth.core.scale import disparity_to_depth as core_disparity_to_depth
 
 #: KITTI stereo rig: baseline between the colour cameras 2 and 3 (m), Geiger et al. 2013 (≈ 0.54 m;
 #: 0.532–0.537 m in the per-drive calibrations). Use the calibration file's value when there is one.
@@ -29,14 +30,11 @@ def _check_fb(focal: float, baseline: float) -> float:
 
 
 def disparity_to_depth(disparity: np.ndarray, focal: float, baseline: float) -> np.ndarray:
-    """Disparity (px, any shape) → depth (m) ``= focal·baseline / disparity``; 0 where the disparity
-    is ≤ 0 or not finite."""
-    fb = _check_fb(focal, baseline)
-    disparity = np.asarray(disparity, dtype=np.float32)
-    known = np.isfinite(disparity) & (disparity > 0)
-    out = np.zeros_like(disparity)
-    np.divide(np.float32(fb), disparity, out=out, where=known)
-    return out
+    """Disparity (px, any shape) → depth (m) ``= focal·baseline / disparity`` as float32; 0 where the
+    disparity is at infinity or not finite (:func:`ssrdepth.core.scale.disparity_to_depth`, with
+    focal and baseline checked)."""
+    _check_fb(focal, baseline)
+    return core_disparity_to_depth(np.asarray(disparity, dtype=np.float32), focal, baseline)
 
 
 def depth_to_disparity(depth: np.ndarray, focal: float, baseline: float) -> np.ndarray:

@@ -1,0 +1,97 @@
+"""The ``ssrdepth`` console script: maps each subcommand to its thin module in ``ssrdepth.cli``.
+
+Each command module defines ``add_arguments(parser)`` and ``main(args) -> int``: it parses, calls one
+library function (the Python API, in ``ssrdepth.training``, ``ssrdepth.inference``, ...) and prints.
+Command modules are never imported by other modules. Modules are imported
+only when their command runs, so ``ssrdepth --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+#: command name → (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "models": ("ssrdepth.cli.models", "list the networks: parameters, output stride, GFLOPs"),
+    "generate": ("ssrdepth.cli.generate", "render the synthetic stereo street data set (KITTI layout)"),
+    "prepare-targets": (
+        "ssrdepth.cli.prepare_targets",
+        "stereo-match a data set into cached disparity targets",
+    ),
+    "train": ("ssrdepth.cli.train", "train a model in a single stage"),
+    "evaluate": ("ssrdepth.cli.evaluate", "evaluate checkpoints or models with a named protocol"),
+    "predict": ("ssrdepth.cli.predict", "predict depth for images, folders or videos"),
+    "export": ("ssrdepth.cli.export", "export a checkpoint to ONNX / TorchScript"),
+    "bench": ("ssrdepth.cli.bench", "measure training and inference speed, write JSON"),
+    "reproduce": ("ssrdepth.cli.reproduce", "reproduce the paper's tables on KITTI / NYU"),
+    "demo": ("ssrdepth.cli.demo", "the main job on the embedded synthetic data set"),
+    "serve": ("ssrdepth.cli.serve", "a web page to try trained models (needs the [serve] extra)"),
+}
+
+
+class _Stderr(logging.Handler):
+    """Writes to the ``sys.stderr`` of the moment (tests and callers may swap it)."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        sys.stderr.write(self.format(record) + "\n")
+
+
+def _show_library_logs() -> None:
+    """The library logs through module loggers under ``ssrdepth``; a command shows its notes (INFO and
+    up) on stderr, as plain lines."""
+    log = logging.getLogger("ssrdepth")
+    if not any(isinstance(h, _Stderr) for h in log.handlers):
+        log.addHandler(_Stderr())
+    log.setLevel(logging.INFO)
+
+
+def _top_parser() -> argparse.ArgumentParser:
+    lines = "\n".join(f"  {name:<16} {help_}" for name, (_, help_) in COMMANDS.items())
+    p = argparse.ArgumentParser(
+        prog="ssrdepth",
+        description="Single-stage refinement CNNs for monocular depth estimation.",
+        epilog=f"commands:\n{lines}\n\nRun 'ssrdepth COMMAND --help' for a command's options.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--version", action="store_true", help="print the version and exit")
+    p.add_argument("command", nargs="?", help="one of the commands below")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help") or args[0] == "--version" or args[0] not in COMMANDS:
+        top = _top_parser()
+        if args and args[0] == "--version":
+            from ssrdepth import __version__
+
+            print(f"ssrdepth {__version__}")
+            return 0
+        if args and not args[0].startswith("-"):
+            top.error(f"unknown command {args[0]!r}; valid commands: {', '.join(COMMANDS)}")
+        top.print_help()
+        return 0 if args else 2
+    name, rest = args[0], args[1:]
+    _show_library_logs()
+    module_name, help_ = COMMANDS[name]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog=f"ssrdepth {name}", description=help_)
+    module.add_arguments(parser)
+    ns = parser.parse_args(rest)
+    try:
+        return int(module.main(ns) or 0)
+    except (ValueError, FileNotFoundError) as exc:
+        # Errors from bad input already name the file and the problem: print them without a traceback.
+        print(f"ssrdepth {name}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"ssrdepth {name}: interrupted; finished outputs are kept", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,103 @@
+"""``ssrdepth evaluate``: evaluate checkpoints or models with a named protocol."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from ssrdepth.core.sizes import parse_size
+from ssrdepth.data.config import SOURCES, TARGETS, DataConfig
+from ssrdepth.evaluation.evaluate import data_config_from_checkpoint, evaluate
+from ssrdepth.evaluation.protocols import PROTOCOLS, get_protocol
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "models", nargs="*", help="checkpoint files or registry model names (untrained: smoke runs)"
+    )
+    p.add_argument("--protocol", default="paper", choices=list(PROTOCOLS), help="evaluation protocol")
+    p.add_argument("--list-protocols", action="store_true", help="print the protocols and exit")
+    p.add_argument("--split", default="test", help="data split (default test)")
+    p.add_argument("--out", default="runs/evaluate", help="output folder for the .md/.csv/.json table")
+    g = p.add_argument_group(
+        "data (default: the data configuration stored in the first checkpoint, else the synthetic set)"
+    )
+    g.add_argument("--source", default=None, choices=list(SOURCES), help="data source")
+    g.add_argument("--root", default=None, help="data root folder")
+    g.add_argument("--size", default=None, metavar="WxH", help="size, width×height (e.g. 147x37)")
+    g.add_argument("--channels", choices=("gray", "rgb"), default=None, help="input channels")
+    g.add_argument("--target", default=None, choices=list(TARGETS), help="target kind")
+    g.add_argument("--matcher", default=None, help="stereo backend for stereo targets")
+    g.add_argument("--max-disparity", type=int, default=None, help="stereo targets: disparity range (px)")
+    g.add_argument("--nyu-depth", default=None, choices=("filled", "raw"))
+    g.add_argument("--max-depth", type=float, default=None, help="depth normalisation of RGB-D sources (m)")
+    g.add_argument("--cache-dir", default=None, help="cache of derived data (default ROOT/.ssrdepth)")
+    o = p.add_argument_group("protocol overrides (the protocol's name records them)")
+    o.add_argument("--crop", default=None, choices=("none", "garg", "eigen", "nyu-eigen"))
+    o.add_argument(
+        "--scaling", default=None, choices=("none", "median", "least-squares", "least-squares-shift")
+    )
+    o.add_argument("--aggregation", default=None, choices=("per-image", "pooled"))
+    r = p.add_argument_group("run")
+    r.add_argument("--batch-size", type=int, default=16)
+    r.add_argument("--max-images", type=int, default=None, help="evaluate only the first N images")
+    r.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, …")
+    r.add_argument("--width", type=float, default=None, help="width multiplier of untrained registry models")
+    r.add_argument("--seed", type=int, default=0, help="seed of untrained registry models")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _data_config(args: argparse.Namespace) -> DataConfig:
+    base = next((data_config_from_checkpoint(m) for m in args.models if Path(m).is_file()), DataConfig())
+    changes: dict[str, Any] = {
+        key: getattr(args, key)
+        for key in (
+            "source",
+            "root",
+            "target",
+            "matcher",
+            "max_disparity",
+            "nyu_depth",
+            "max_depth",
+            "cache_dir",
+        )
+        if getattr(args, key) is not None
+    }
+    if args.source is not None and args.root is None and args.source != base.source:
+        changes["root"] = DataConfig().root if args.source == "synthetic" else base.root
+    if args.size:
+        changes["size"] = parse_size(args.size)
+    if args.channels:
+        changes["channels"] = {"gray": 1, "rgb": 3}[args.channels]
+    return replace(base, **changes)
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.list_protocols:
+        for proto in PROTOCOLS.values():
+            print(f"{proto.name:<12} {proto.description}")
+        return 0
+    if not args.models:
+        raise ValueError("no model given: pass checkpoint files or model names (see --help)")
+    data = _data_config(args)
+    proto = get_protocol(args.protocol, crop=args.crop, scaling=args.scaling, aggregation=args.aggregation)
+    report = evaluate(
+        args.models,
+        data,
+        proto,
+        split=args.split,
+        out_dir=args.out,
+        batch_size=args.batch_size,
+        max_images=args.max_images,
+        device=args.device,
+        model_options=None if args.width is None else {"width": args.width},
+        seed=args.seed,
+        progress=not args.quiet,
+    )
+    print(report.markdown, end="")
+    for r in report.results:
+        print(r.describe())
+    print("wrote " + ", ".join(str(p) for p in report.files.values()))
+    return 0

@@ -1,0 +1,99 @@
+"""``ssrdepth predict``: predict depth for images, folders or videos."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+from ssrdepth.inference.outputs import OUTPUT_KINDS
+from ssrdepth.inference.predict import (
+    BACKENDS,
+    DEFAULT_IMAGE_OUTPUTS,
+    QUANTITIES,
+    PredictOptions,
+    load_model,
+    predict_files,
+)
+
+
+def _floats(text: str, n: int, what: str) -> tuple[float, ...]:
+    try:
+        values = tuple(float(v) for v in text.replace(" ", "").split(","))
+    except ValueError:
+        values = ()
+    if len(values) != n:
+        raise ValueError(f"{what}: expected {n} comma-separated numbers, got {text!r}")
+    return values
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("checkpoint", help="checkpoint (.pt) or ONNX export (.onnx) of ours")
+    p.add_argument("inputs", nargs="+", help="images, folders, glob patterns ('imgs/*.png') or videos")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument(
+        "--save",
+        default=None,
+        help=f"comma-separated outputs from {', '.join(OUTPUT_KINDS)} "
+        f"(default: {','.join(DEFAULT_IMAGE_OUTPUTS)} for images, video for videos)",
+    )
+    p.add_argument(
+        "--quantity",
+        choices=QUANTITIES,
+        default="native",
+        help="what to write: native = the checkpoint's target (disparity px or depth m), or convert",
+    )
+    p.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default="auto",
+        help="auto = onnxruntime on CPU when installed (fastest there), else torch",
+    )
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
+    p.add_argument("--cmap", default="magma", help="matplotlib colour map (magma, turbo, viridis, …)")
+    p.add_argument(
+        "--color-range", default=None, metavar="MIN,MAX", help="fixed colour range (default per image)"
+    )
+    p.add_argument(
+        "--intrinsics", default=None, metavar="FX,FY,CX,CY", help="pinhole camera (px) for --save ply"
+    )
+    p.add_argument("--focal", type=float, default=None, help="focal length (px at the image's width)")
+    p.add_argument("--baseline", type=float, default=None, help="stereo baseline (m), e.g. KITTI 0.54")
+    p.add_argument("--max-depth", type=float, default=None, help="drop points beyond this depth (m) in .ply")
+    p.add_argument("--recursive", action="store_true", help="look into sub-folders of folder inputs")
+    p.add_argument("--no-progress", action="store_true")
+
+
+def main(args: argparse.Namespace) -> int:
+    outputs = tuple(s.strip() for s in args.save.split(",") if s.strip()) if args.save else None
+    opts = PredictOptions(
+        outputs=outputs,
+        quantity=args.quantity,
+        batch_size=args.batch_size,
+        cmap=args.cmap,
+        color_range=_floats(args.color_range, 2, "--color-range") if args.color_range else None,  # type: ignore[arg-type]
+        intrinsics=_floats(args.intrinsics, 4, "--intrinsics") if args.intrinsics else None,  # type: ignore[arg-type]
+        focal=args.focal,
+        baseline=args.baseline,
+        max_depth=args.max_depth,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # exporter chatter when --backend onnxruntime exports in memory
+        model = load_model(args.checkpoint, backend=args.backend, device=args.device, threads=args.threads)
+    report = predict_files(
+        model, args.inputs, args.out, opts, recursive=args.recursive, progress=not args.no_progress
+    )
+    n = report.images + report.frames
+    rate = n / report.seconds if report.seconds > 0 else 0.0
+    print(
+        f"{model.name} ({model.backend}, {model.device}): {report.images} image(s), {report.frames} frame(s) "
+        f"in {report.seconds:.1f} s ({rate:.1f}/s); {len(report.written)} file(s) in {args.out}"
+    )
+    if report.failures:
+        print(f"{len(report.failures)} input(s) failed:", file=sys.stderr)
+        for file, problem in report.failures:
+            print(f"  {file}: {problem}" if not problem.startswith(file) else f"  {problem}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,1 @@
+"""Evaluation: metrics (pure functions), protocols (crops, caps, scaling), the evaluate library."""

@@ -1,0 +1,432 @@
+"""``ssrdepth evaluate``: evaluate checkpoints (or untrained registry models) with a named protocol.
+
+Python API:
+
+- :func:`evaluate_model` — one model on one data set (a torch ``Dataset`` obeying the contract of
+  :mod:`ssrdepth.data.config`) → :class:`EvalResult`;
+- :func:`evaluate` — several models (checkpoint paths or registry names) on a :class:`DataConfig`,
+  writing one table (Markdown + CSV + JSON) with one column per model and one row per measure, laid
+  out like the paper's Table 1. Every result names its protocol, its number of images and of valid
+  pixels.
+
+Which target is compared: the ``paper`` and ``normalised`` protocols compare the network's normalised
+[0, 1] output with the sample's normalised ``"target"`` map; the metric protocols (``kitti``,
+``kitti-eigen``, ``nyu``) convert the output to metres with the model's ``TargetScale`` (the checkpoint's
+``target``, else the data set's ``scale``) and compare it with the sample's ``"depth"`` map where > 0.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset, Subset
+from tqdm import tqdm
+
+from ssrdepth.core.io import atomic_open, write_json, write_text
+from ssrdepth.data.config import DataConfig, TargetScale
+from ssrdepth.evaluation.metrics import HIGHER_IS_BETTER, LABELS
+from ssrdepth.evaluation.protocols import MetricAccumulator, Protocol, get_protocol, match_size
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """The measures of one model under one protocol.
+
+    model: the column label (e.g. ``"SCRX"``); source: the checkpoint path or ``"registry (untrained)"``;
+    metrics: measure key → value (keys of :data:`ssrdepth.evaluation.metrics.LABELS`), in ``units``;
+    images / valid_pixels: what was compared; images_skipped: images without a single valid pixel.
+    """
+
+    model: str
+    protocol: str
+    metrics: dict[str, float]
+    images: int
+    valid_pixels: int
+    images_skipped: int = 0
+    units: str = ""
+    source: str = ""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        """``SCRX — protocol paper: 100 images, 543,900 valid pixels``."""
+        skipped = f" ({self.images_skipped} skipped: no valid pixel)" if self.images_skipped else ""
+        return (
+            f"{self.model} — protocol {self.protocol}: {self.images} images{skipped}, "
+            f"{self.valid_pixels:,} valid pixels"
+        )
+
+
+@dataclass(frozen=True)
+class EvalReport:
+    """What :func:`evaluate` produced: the protocol, one result per model, and the files written."""
+
+    protocol: Protocol
+    results: list[EvalResult]
+    files: dict[str, Path]
+    markdown: str
+
+
+# ------------------------------------------------------------------------------------------ conversions
+def prediction_to_depth(pred: torch.Tensor, scale: TargetScale) -> torch.Tensor:
+    """Normalised prediction ``(N, 1, H, W)`` → depth in metres with ``scale``.
+
+    For disparity, a zero disparity means infinitely far: it becomes ``inf`` here, and the protocol's
+    max cap then turns it into the maximum depth (``TargetScale.to_depth`` itself returns 0 there).
+    """
+    depth = scale.to_depth(pred)
+    if scale.kind == "disparity":
+        depth = torch.where(depth > 0, depth, torch.full_like(depth, float("inf")))
+    return depth
+
+
+def renormalise(pred: torch.Tensor, source: TargetScale, dest: TargetScale) -> torch.Tensor:
+    """A normalised map in ``source``'s scale → the same physical values normalised in ``dest``'s.
+
+    Same kind only (disparity ↔ disparity, scaled by reference width when both are set; depth ↔ depth);
+    a different kind is a ValueError (compare in metres with a depth protocol instead).
+    """
+    if source == dest:
+        return pred
+    if source.kind != dest.kind:
+        raise ValueError(
+            f"the model predicts normalised {source.kind} but the data's target is normalised {dest.kind}: "
+            "compare them in metres with a depth protocol (kitti, nyu)"
+        )
+    value = source.to_physical(pred)
+    if source.kind == "disparity" and source.reference_width and dest.reference_width:
+        value = value * (dest.reference_width / source.reference_width)
+    return dest.from_physical(value)
+
+
+# --------------------------------------------------------------------------------------------- one model
+def evaluate_model(
+    model: nn.Module,
+    dataset: Dataset[dict[str, Any]],
+    protocol: str | Protocol = "paper",
+    *,
+    batch_size: int = 16,
+    max_images: int | None = None,
+    scale: TargetScale | None = None,
+    device: str | torch.device = "cpu",
+    label: str | None = None,
+    progress: bool = False,
+    num_workers: int = 0,
+) -> EvalResult:
+    """Evaluate ``model`` on ``dataset`` under ``protocol`` (a preset name or a :class:`Protocol`).
+
+    model: maps ``(N, C, H, W)`` images in [0, 1] to ``(N, 1, h, w)`` normalised maps in [0, 1]
+        (resized bilinearly to the target's H×W when the protocol allows).
+    dataset: yields dicts with ``"image"``, ``"target"``, ``"valid_mask"``, ``"depth"`` (see
+        :mod:`ssrdepth.data.config`); its ``scale`` attribute (a ``TargetScale``) is used for
+        conversions when present.
+    scale: what the model's output means; default the data set's ``scale``. In the normalised space
+        the prediction is re-expressed in the data set's scale if they differ; in metres it is
+        converted with ``scale.to_depth``.
+    max_images: evaluate only the first ``max_images`` samples.
+    device: where the images go; the model must already be there (``model.to(device)``).
+    The model is run in eval mode under ``torch.inference_mode`` and its previous mode is restored.
+    """
+    proto = get_protocol(protocol)
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
+    data_scale: TargetScale | None = getattr(dataset, "scale", None)
+    model_scale = scale or data_scale
+    if proto.space == "depth" and model_scale is None:
+        raise ValueError(
+            f"protocol {proto.name!r} compares metres: pass scale= (a TargetScale) or use a data set "
+            "with a .scale attribute"
+        )
+    n = len(dataset)  # type: ignore[arg-type]
+    if max_images is not None:
+        if max_images < 1:
+            raise ValueError(f"max_images must be ≥ 1, got {max_images}")
+        dataset = Subset(dataset, range(min(n, max_images)))
+        n = min(n, max_images)
+    if n == 0:
+        raise ValueError("the data set is empty: nothing to evaluate")
+    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+    acc = MetricAccumulator(proto)
+    name = label or str(getattr(model, "name", type(model).__name__))
+    in_channels = getattr(model, "in_channels", None)
+    was_training = model.training
+    model.eval()
+    any_depth = False
+    try:
+        with torch.inference_mode():
+            for batch in tqdm(loader, desc=f"evaluate {name}", unit="batch", disable=not progress):
+                image = batch["image"].to(device)
+                if in_channels is not None and image.shape[1] != in_channels:
+                    raise ValueError(
+                        f"model {name} takes {in_channels} input channel(s) but the data has "
+                        f"{image.shape[1]}: set the data's channels to match (1 = gray, 3 = RGB)"
+                    )
+                pred = model(image).float()
+                if not bool(torch.isfinite(pred).all()):
+                    raise ValueError(f"model {name} produced NaN/inf values: its weights are broken")
+                if proto.space == "depth":
+                    assert model_scale is not None
+                    target = batch["depth"].to(device)
+                    any_depth = any_depth or bool((target > 0).any())
+                    pred = prediction_to_depth(match_size(pred, tuple(target.shape[-2:]), proto), model_scale)
+                    pred = pred.clamp(max=proto.max_value)  # infinitely far (zero disparity) → the cap
+                    valid = target > 0
+                else:
+                    target = batch["target"].to(device)
+                    pred = match_size(pred, tuple(target.shape[-2:]), proto)
+                    if model_scale is not None and data_scale is not None:
+                        pred = renormalise(pred, model_scale, data_scale)
+                    valid = batch["valid_mask"].to(device).bool()
+                acc.add_batch(pred, target, valid)
+    finally:
+        model.train(was_training)
+    if proto.space == "depth" and not any_depth:
+        raise ValueError(
+            f"protocol {proto.name!r} compares metres, but the data set has no metric depth (its 'depth' "
+            "maps are all zero): use the 'paper' or 'normalised' protocol, or a source with depth"
+        )
+    scores = acc.result()
+    return EvalResult(
+        model=name,
+        protocol=scores.protocol,
+        metrics=scores.metrics,
+        images=scores.images,
+        valid_pixels=scores.valid_pixels,
+        images_skipped=scores.images_skipped,
+        units=proto.units,
+    )
+
+
+# ----------------------------------------------------------------------------------------- many models
+@dataclass
+class _Loaded:
+    model: nn.Module
+    label: str
+    source: str
+    scale: TargetScale | None
+    input_size: tuple[int, int] | None
+
+
+def load_model(
+    spec: str | Path, in_channels: int = 1, options: dict[str, Any] | None = None, seed: int = 0
+) -> _Loaded:
+    """A checkpoint file (weights loaded, its ``target`` scale kept) or a registry name (untrained,
+    seeded with ``seed``, built with ``options`` such as ``width``: for smoke runs)."""
+    from ssrdepth.checkpoint import load_checkpoint
+    from ssrdepth.models import create_model
+    from ssrdepth.models.registry import canonical_name
+
+    path = Path(spec)
+    if path.is_file():
+        ckpt = load_checkpoint(path)
+        try:
+            scale: TargetScale | None = TargetScale.from_dict(ckpt.target)
+        except (ValueError, TypeError):
+            scale = None  # e.g. {"kind": "normalised"}: the output is in the data set's own scale
+        return _Loaded(ckpt.build_model(), ckpt.model.name, str(path), scale, ckpt.input_size)
+    if path.suffix or "/" in str(spec) or "\\" in str(spec):
+        raise FileNotFoundError(f"{spec}: no such checkpoint file")
+    try:
+        name = canonical_name(str(spec))
+    except ValueError as exc:
+        raise ValueError(f"{spec}: neither a checkpoint file nor a model name ({exc})") from None
+    torch.manual_seed(seed)
+    model = create_model(name, in_channels, **(options or {}))
+    return _Loaded(model.eval(), f"{name} (untrained)", "registry (untrained)", None, None)
+
+
+def _unique_labels(loaded: list[_Loaded]) -> list[str]:
+    labels = [m.label for m in loaded]
+    out = []
+    for m in loaded:
+        if labels.count(m.label) > 1:
+            stem = Path(m.source).stem if m.source.endswith((".pt", ".pth", ".ckpt")) else ""
+            out.append(f"{m.label} [{stem}]" if stem else m.label)
+        else:
+            out.append(m.label)
+    return [lab if out.count(lab) == 1 else f"{lab} #{out[:i].count(lab) + 1}" for i, lab in enumerate(out)]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.4f}"
+
+
+def format_markdown(results: list[EvalResult], protocol: Protocol, header: str = "") -> str:
+    """The table: one column per model, one row per measure, then protocol, images and valid pixels.
+    The best value of each measure row is bold when there are several models."""
+    keys = list(results[0].metrics)
+    lines = [f"# Evaluation — protocol `{protocol.name}`", "", protocol.summary() + "."]
+    if header:
+        lines += ["", header]
+    lines += ["", "| measure | " + " | ".join(r.model for r in results) + " |"]
+    lines.append("|---|" + "---:|" * len(results))
+    for key in keys:
+        values = [r.metrics[key] for r in results]
+        best = (max if key in HIGHER_IS_BETTER else min)(values)
+        cells = [f"**{_fmt(v)}**" if len(results) > 1 and _fmt(v) == _fmt(best) else _fmt(v) for v in values]
+        lines.append(f"| {LABELS.get(key, key)} | " + " | ".join(cells) + " |")
+    lines.append("| protocol | " + " | ".join(f"`{r.protocol}`" for r in results) + " |")
+    lines.append("| images | " + " | ".join(str(r.images) for r in results) + " |")
+    lines.append("| valid pixels | " + " | ".join(f"{r.valid_pixels:,}" for r in results) + " |")
+    if any(r.images_skipped for r in results):
+        lines.append(
+            "| images skipped (no valid pixel) | " + " | ".join(str(r.images_skipped) for r in results) + " |"
+        )
+    lines.append("")
+    lines.append(f"Units: {protocol.units}. ↓ lower is better, ↑ higher is better.")
+    return "\n".join(lines) + "\n"
+
+
+def format_csv(results: list[EvalResult]) -> str:
+    """``measure,<model>,…`` rows: the measures (full precision), then protocol, images, valid_pixels."""
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["measure", *(r.model for r in results)])
+    for key in results[0].metrics:
+        w.writerow([key, *(repr(r.metrics[key]) for r in results)])
+    w.writerow(["protocol", *(r.protocol for r in results)])
+    w.writerow(["images", *(r.images for r in results)])
+    w.writerow(["valid_pixels", *(r.valid_pixels for r in results)])
+    w.writerow(["images_skipped", *(r.images_skipped for r in results)])
+    return buf.getvalue()
+
+
+def evaluate(
+    models: Sequence[str | Path],
+    data: DataConfig,
+    protocol: str | Protocol = "paper",
+    *,
+    split: str = "test",
+    out_dir: str | Path = "runs/evaluate",
+    batch_size: int = 16,
+    max_images: int | None = None,
+    device: str = "cpu",
+    model_options: dict[str, Any] | None = None,
+    seed: int = 0,
+    progress: bool = True,
+) -> EvalReport:
+    """Evaluate every model on ``split`` of ``data``; write ``evaluate-<protocol>.{md,csv,json}`` in
+    ``out_dir`` (atomically) and return the report.
+
+    models: checkpoint paths, or registry names (untrained, built with ``model_options`` and ``seed``:
+        for smoke runs only). ``data.channels`` must match every model's input channels.
+    """
+    from ssrdepth.data import build_dataset
+
+    if not models:
+        raise ValueError("no model given: pass checkpoint paths or model names")
+    proto = get_protocol(protocol)
+    loaded = [load_model(m, data.channels, model_options, seed) for m in models]
+    for m in loaded:
+        channels = getattr(m.model, "in_channels", data.channels)
+        if channels != data.channels:
+            raise ValueError(
+                f"{m.source}: model {m.label} takes {channels} channel(s) but the data config has "
+                f"{data.channels}: set channels to {channels}"
+            )
+        if m.input_size is not None and tuple(m.input_size) != tuple(data.size):
+            logger.warning(
+                "note: %s was trained at %d×%d (H×W); evaluating at %d×%d",
+                m.source,
+                m.input_size[0],
+                m.input_size[1],
+                data.size[0],
+                data.size[1],
+            )
+    dataset = build_dataset(data, split, progress=progress)
+    results = []
+    for m, label in zip(loaded, _unique_labels(loaded), strict=True):
+        r = evaluate_model(
+            m.model.to(device),
+            dataset,
+            proto,
+            batch_size=batch_size,
+            max_images=max_images,
+            scale=m.scale,
+            device=device,
+            label=label,
+            progress=progress,
+        )
+        results.append(
+            EvalResult(
+                **{**r.as_dict(), "source": m.source, "extra": {"checkpoint_input_size": m.input_size}}
+            )
+        )
+    target = (
+        "the sample's `depth` map (metres, where > 0)"
+        if proto.space == "depth"
+        else "the sample's normalised `target` map"
+    )
+    header = (
+        f"Data: source `{data.source}`, root `{data.root}`, split `{split}`, "
+        f"{data.size[1]}×{data.size[0]} (W×H), {data.channels} channel(s), targets `{data.target}`. "
+        f"Compared with {target}."
+    )
+    markdown = format_markdown(results, proto, header)
+    out = Path(out_dir)
+    stem = f"evaluate-{_slug(proto.name)}"
+    files = {"markdown": out / f"{stem}.md", "csv": out / f"{stem}.csv", "json": out / f"{stem}.json"}
+    write_text(files["markdown"], markdown)
+    with atomic_open(files["csv"], "w", encoding="utf-8", newline="") as f:
+        f.write(format_csv(results))
+    write_json(
+        files["json"],
+        {
+            "protocol": proto.as_dict(),
+            "protocol_summary": proto.summary(),
+            "compared_with": target,
+            "data": asdict(data),
+            "split": split,
+            "max_images": max_images,
+            "labels": {k: LABELS[k] for k in results[0].metrics},
+            "results": [r.as_dict() for r in results],
+        },
+    )
+    return EvalReport(proto, results, files, markdown)
+
+
+def data_config_from_checkpoint(path: str | Path) -> DataConfig:
+    """The data configuration a checkpoint was trained with (its ``config["data"]``, unknown keys
+    ignored; the defaults when it stores none), with the checkpoint's input size and channels."""
+    from ssrdepth.checkpoint import load_checkpoint
+
+    ckpt = load_checkpoint(path)
+    stored = ckpt.extra.get("config", {})
+    data = stored.get("data") if isinstance(stored, dict) else None
+    names = {f.name for f in fields(DataConfig)}
+    d: dict[str, Any] = {k: v for k, v in (data or {}).items() if k in names}
+    d = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+    d["size"] = tuple(ckpt.input_size)
+    d["channels"] = ckpt.model.in_channels
+    return DataConfig(**d) if data is not None else DataConfig(size=d["size"], channels=d["channels"])
+
+
+__all__ = [
+    "EvalReport",
+    "EvalResult",
+    "data_config_from_checkpoint",
+    "evaluate",
+    "evaluate_model",
+    "format_csv",
+    "format_markdown",
+    "load_model",
+    "prediction_to_depth",
+    "renormalise",
+]

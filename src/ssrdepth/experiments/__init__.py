@@ -1,0 +1,1 @@
+"""Experiments built on the library: reproduce, demo, reports, paper numbers, bench, the model table."""

@@ -1,0 +1,641 @@
+"""``ssrdepth bench``: training and inference speed of every model, written as JSON and a table.
+
+What is measured, per device (CPU, and CUDA when present):
+
+- **matmul peak**: fp32 ``torch.matmul`` of two large square matrices (TF32 off on CUDA), GFLOP/s,
+  measured before and after the models (the better is reported) — the yardstick for the models'
+  achieved GFLOP/s;
+- **training**: one SGD (momentum 0.9) step of the paper's L2 loss, for each setting (default
+  147×37 grey batch 40 and 310×94 RGB), in contiguous and channels-last memory format: step time,
+  images/s, FLOPs per step counted by ``torch.utils.flop_counter`` (forward + backward), achieved
+  GFLOP/s, peak memory;
+- **inference**: latency at batch 1 and throughput at a larger batch for eager PyTorch (contiguous and
+  channels-last, ``torch.inference_mode``), ONNX Runtime (all graph optimisations) and, with
+  ``--compile``, ``torch.compile``; achieved GFLOP/s and peak memory;
+- **stereo targets**: pairs/s of each matching backend (``ssrdepth.stereo.matching.benchmark_matchers``),
+  or the reason it was skipped.
+
+Timings are medians of ``repeats`` runs after ``warmup`` runs; the variants of one measurement are
+*interleaved* (round-robin) so that load from other processes hits them alike. Peak memory on CPU is
+the rise of the process's peak resident set (``VmHWM``, reset through ``/proc/self/clear_refs`` after
+``malloc_trim``; ``ru_maxrss`` where that is unavailable, which cannot be reset and so only grows)
+during the *first* run of each variant, before warm-up (so it is the working memory beyond the
+weights: activations, gradients, optimiser state, ONNX Runtime's arena); on CUDA,
+``torch.cuda.max_memory_allocated`` over the same run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import datetime as dt
+import gc
+import json
+import os
+import re
+import resource
+import statistics
+import sys
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ssrdepth import __version__
+from ssrdepth.core.flops import count_flops
+from ssrdepth.core.machine import machine_info
+from ssrdepth.losses import l2_paper
+from ssrdepth.models import DepthNet, create_model, list_models
+
+SCHEMA = "ssrdepth-bench/1"
+#: Inference backends: eager PyTorch (NCHW / NHWC), ONNX Runtime, TorchScript traced + frozen +
+#: ``optimize_for_inference`` (NHWC), ``torch.compile`` (NHWC; slow to compile).
+INFERENCE_BACKENDS = ("eager", "eager-channels-last", "onnxruntime", "torchscript-frozen", "compiled")
+DEFAULT_BACKENDS = INFERENCE_BACKENDS[:3]
+TRAIN_VARIANTS = ("contiguous", "channels-last")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """An input setting: ``size`` = (H, W), ``channels`` 1 or 3, training ``batch``."""
+
+    label: str
+    size: tuple[int, int]
+    channels: int
+    batch: int
+
+
+#: The paper's settings: KITTI 147×37 grey at batch 40 (Table 1) and the improved SCRX 310×94 RGB
+#: (Table 2). The RGB batch is smaller on CPU to keep a full run within minutes (images/s is
+#: what compares); on CUDA both use the paper's 40.
+CPU_SETTINGS = (Setting("147x37 gray", (37, 147), 1, 40), Setting("310x94 rgb", (94, 310), 3, 8))
+CUDA_SETTINGS = (Setting("147x37 gray", (37, 147), 1, 40), Setting("310x94 rgb", (94, 310), 3, 40))
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    """What to measure. ``devices``: ``("cpu",)``, ``("cuda",)`` or both; ``settings`` default per
+    device (:data:`CPU_SETTINGS`, :data:`CUDA_SETTINGS`); ``infer_batch``: the throughput batch
+    (default: the setting's training batch on CPU, 256 on CUDA); ``width``: model width multiplier
+    (1.0 = the paper's models). ``quick``: CI-sized run (few repeats, small batches and sizes)."""
+
+    models: tuple[str, ...] = tuple(list_models())
+    devices: tuple[str, ...] = ("cpu",)
+    settings: tuple[Setting, ...] | None = None
+    infer_batch: int | None = None
+    repeats: int = 5
+    warmup: int = 2
+    width: float = 1.0
+    threads: int | None = None
+    backends: tuple[str, ...] = DEFAULT_BACKENDS
+    exporter: str = "dynamo"
+    train: bool = True
+    compile: bool = False
+    stereo: bool = True
+    stereo_size: tuple[int, int] = (375, 1242)
+    quick: bool = False
+
+    def __post_init__(self) -> None:
+        bad = [b for b in self.backends if b not in INFERENCE_BACKENDS]
+        if bad:
+            raise ValueError(f"unknown backend(s) {bad}; valid: {', '.join(INFERENCE_BACKENDS)}")
+        if self.repeats < 1 or self.warmup < 0:
+            raise ValueError("repeats must be ≥ 1 and warmup ≥ 0")
+
+    @classmethod
+    def quick_config(cls, **overrides: Any) -> BenchConfig:
+        """Seconds, not minutes: 2 repeats after 1 warm-up, width 0.125, tiny batches and sizes, the
+        faster legacy ONNX exporter."""
+        base: dict[str, Any] = {
+            "repeats": 2,
+            "warmup": 1,
+            "width": 0.125,
+            "settings": (Setting("147x37 gray", (37, 147), 1, 4), Setting("64x32 rgb", (32, 64), 3, 2)),
+            "infer_batch": 4,
+            "stereo_size": (96, 320),
+            "exporter": "legacy",
+            "quick": True,
+        }
+        base.update(overrides)
+        return cls(**base)
+
+    def settings_for(self, device: str) -> tuple[Setting, ...]:
+        if self.settings is not None:
+            return self.settings
+        return CUDA_SETTINGS if device == "cuda" else CPU_SETTINGS
+
+
+# --------------------------------------------------------------------------------------------------
+# timing and memory
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def interleaved_medians(
+    fns: dict[str, Callable[[], object]],
+    repeats: int,
+    warmup: int,
+    device: torch.device,
+    settle: int = 0,
+) -> dict[str, list[float]]:
+    """Time each function ``repeats`` times, round-robin, after ``warmup`` untimed calls each; in each
+    round a function first runs ``settle`` untimed times (absorbing the cost of switching from another
+    backend: thread-pool wake-up, caches). Returns all run times (s) per name; their median is reported."""
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    _sync(device)
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            for _ in range(settle):
+                fn()
+            _sync(device)
+            t0 = time.perf_counter()
+            fn()
+            _sync(device)
+            times[name].append(time.perf_counter() - t0)
+    return times
+
+
+def _read_status_kib(key: str) -> int | None:
+    try:
+        text = Path("/proc/self/status").read_text()
+    except OSError:
+        return None
+    m = re.search(rf"^{key}:\s+(\d+)\s+kB", text, re.MULTILINE)
+    return int(m.group(1)) if m else None
+
+
+def _trim_heap() -> None:
+    """Give freed heap memory back to the OS (glibc ``malloc_trim``), so that the next run's
+    allocations show up in the resident set instead of reusing what earlier runs left."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def _reset_peak_rss() -> bool:
+    """Reset the kernel's peak-RSS counter (Linux ≥ 4.0); False where that is not possible."""
+    _trim_heap()
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def peak_memory(device: torch.device) -> Iterator[dict[str, Any]]:
+    """Measure the peak memory of the block: ``{"peak_mib", "baseline_mib", "method"}``; on CPU the
+    peak resident set and the rise over what was resident before; on CUDA the allocator's peak."""
+    out: dict[str, Any] = {}
+    gc.collect()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        base = torch.cuda.memory_allocated(device)
+        yield out
+        _sync(device)
+        peak = torch.cuda.max_memory_allocated(device)
+        out.update(method="torch.cuda.max_memory_allocated")
+    else:
+        resettable = _reset_peak_rss()
+        base_kib = _read_status_kib("VmRSS")
+        yield out
+        hwm = _read_status_kib("VmHWM") if resettable else None
+        if hwm is not None and base_kib is not None:
+            base, peak = base_kib * 1024, hwm * 1024
+            out.update(method="VmHWM after clear_refs (peak resident set)")
+        else:
+            ru = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * (
+                1 if sys.platform == "darwin" else 1024
+            )
+            base, peak = 0, ru
+            out.update(method="ru_maxrss (process lifetime peak; cannot be reset)")
+    out.update(peak_mib=peak / 2**20, baseline_mib=base / 2**20, rise_mib=max(0, peak - base) / 2**20)
+
+
+def matmul_peak(device: torch.device, size: int | None = None, repeats: int = 5) -> dict[str, Any]:
+    """fp32 matmul GFLOP/s (median of ``repeats`` after 2 warm-ups) for ``size``² matrices
+    (default 2048 on CPU, 8192 on CUDA), with TF32 off so that it is a true fp32 figure. On CUDA also
+    ``tf32_gflops`` (TF32 on), since cuDNN runs fp32 convolutions in TF32 by default
+    (``torch.backends.cudnn.allow_tf32``, recorded as ``cudnn_allow_tf32``)."""
+    n = size or (8192 if device.type == "cuda" else 2048)
+    a = torch.randn(n, n, device=device)
+    b = torch.randn(n, n, device=device)
+    old = torch.backends.cuda.matmul.allow_tf32
+    out: dict[str, Any] = {"size": n, "dtype": "float32"}
+    try:
+        for tf32 in (False, True) if device.type == "cuda" else (False,):
+            torch.backends.cuda.matmul.allow_tf32 = tf32
+            med = statistics.median(interleaved_medians({"mm": lambda: a @ b}, repeats, 2, device)["mm"])
+            key = "tf32_gflops" if tf32 else "gflops"
+            out[key] = 2 * n**3 / med / 1e9
+            if not tf32:
+                out["seconds"] = med
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = old
+    if device.type == "cuda":
+        out["cudnn_allow_tf32"] = bool(torch.backends.cudnn.allow_tf32)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# training and inference
+
+
+def _model(name: str, channels: int, width: float, device: torch.device, channels_last: bool) -> DepthNet:
+    torch.manual_seed(0)
+    net = create_model(name, channels, width=width).to(device)
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    return net
+
+
+def _train_step_fn(
+    net: DepthNet, x: torch.Tensor, y: torch.Tensor, autocast: bool = False
+) -> Callable[[], object]:
+    opt = torch.optim.SGD(net.parameters(), lr=1e-6, momentum=0.9)
+    net.train()
+    dtype = torch.bfloat16
+
+    def step() -> object:
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast(x.device.type, dtype=dtype, enabled=autocast):
+            loss = l2_paper(net(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def bench_training(name: str, setting: Setting, cfg: BenchConfig, device: torch.device) -> dict[str, Any]:
+    """One model, one setting: every training variant, interleaved."""
+    gen = torch.Generator().manual_seed(0)
+    h, w = setting.size
+    x = torch.rand(setting.batch, setting.channels, h, w, generator=gen).to(device)
+    y = torch.rand(setting.batch, 1, h, w, generator=gen).to(device)
+    variants = list(TRAIN_VARIANTS)
+    if device.type == "cuda":
+        variants.append("channels-last-bf16")
+    if cfg.compile:
+        variants.append("channels-last-compiled")
+    steps: dict[str, Callable[[], object]] = {}
+    for v in variants:
+        cl = v != "contiguous"
+        net = _model(name, setting.channels, cfg.width, device, cl)
+        fmt = torch.channels_last if cl else torch.contiguous_format
+        xv, yv = x.contiguous(memory_format=fmt), y.contiguous(memory_format=fmt)
+        if v == "channels-last-compiled":
+            net = torch.compile(net)  # type: ignore[assignment]
+        steps[v] = _train_step_fn(net, xv, yv, autocast=v.endswith("bf16"))
+    flops = count_flops(_train_step_fn(_model(name, setting.channels, cfg.width, device, False), x, y))
+    # Memory of the first (cold) step of each variant: activations, gradients and optimiser state
+    # beyond the weights, before warm-up lets caches hide it.
+    memory: dict[str, dict[str, Any]] = {}
+    for v, fn in steps.items():
+        with peak_memory(device) as memory[v]:
+            fn()
+    times = interleaved_medians(steps, cfg.repeats, cfg.warmup, device)
+    out: dict[str, Any] = {
+        "setting": setting.label,
+        "size": list(setting.size),
+        "channels": setting.channels,
+        "batch": setting.batch,
+        "flops_per_step": flops,
+        "variants": {},
+    }
+    for v in steps:
+        med = statistics.median(times[v])
+        out["variants"][v] = {
+            "step_s": med,
+            "step_s_runs": times[v],
+            "images_per_s": setting.batch / med,
+            "achieved_gflops": flops / med / 1e9,
+            "memory": memory[v],
+        }
+    return out
+
+
+Runner = Callable[[np.ndarray], Callable[[], object]]
+
+
+def _inference_runners(
+    name: str, setting: Setting, cfg: BenchConfig, device: torch.device
+) -> tuple[dict[str, Runner], dict[str, str]]:
+    """Per backend, a factory that binds an input batch ``(N, C, H, W)`` and returns a callable running
+    it once; and why a backend was skipped. Models and ONNX sessions are built once here."""
+    runners: dict[str, Runner] = {}
+    skipped: dict[str, str] = {}
+    for backend in cfg.backends:
+        if backend in ("eager", "eager-channels-last"):
+            cl = backend == "eager-channels-last"
+            net = _model(name, setting.channels, cfg.width, device, cl).eval()
+            runners[backend] = _eager_runner(net, device, cl)
+        elif backend == "onnxruntime":
+            try:
+                from ssrdepth.inference.export import export_onnx
+                from ssrdepth.inference.onnx import onnx_session
+
+                cpu_net = _model(name, setting.channels, cfg.width, torch.device("cpu"), False).eval()
+                blob = export_onnx(cpu_net, None, sample_size=setting.size, exporter=cfg.exporter)
+                runners[backend] = _ort_runner(onnx_session(blob, device.type, cfg.threads))
+            except (ImportError, ValueError) as exc:
+                skipped[backend] = str(exc)
+        elif backend == "torchscript-frozen":
+            net = _model(name, setting.channels, cfg.width, device, True).eval()
+            example = torch.rand(2, setting.channels, *setting.size, device=device)
+            with warnings.catch_warnings(), torch.no_grad():
+                warnings.simplefilter("ignore")  # deprecation and TracerWarnings (see export.py)
+                traced = torch.jit.trace(net, example.contiguous(memory_format=torch.channels_last))
+                frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
+            runners[backend] = _eager_runner(frozen, device, True)
+        elif backend == "compiled":
+            net = _model(name, setting.channels, cfg.width, device, True).eval()
+            runners[backend] = _eager_runner(torch.compile(net), device, True)  # type: ignore[arg-type]
+    return runners, skipped
+
+
+def _eager(net: torch.nn.Module, x: torch.Tensor) -> Callable[[], object]:
+    def run() -> object:
+        with torch.inference_mode():
+            return net(x)
+
+    return run
+
+
+def _eager_runner(net: torch.nn.Module, device: torch.device, channels_last: bool) -> Runner:
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    return lambda batch: _eager(net, torch.from_numpy(batch).to(device).contiguous(memory_format=fmt))
+
+
+def _ort_runner(session: Any) -> Runner:
+    name = session.get_inputs()[0].name
+
+    def bind(batch: np.ndarray) -> Callable[[], object]:
+        feed = {name: np.ascontiguousarray(batch)}
+        return lambda: session.run(None, feed)
+
+    return bind
+
+
+def bench_inference(name: str, setting: Setting, cfg: BenchConfig, device: torch.device) -> dict[str, Any]:
+    """Latency at batch 1 and throughput at ``infer_batch``, every backend interleaved."""
+    big = cfg.infer_batch or (256 if device.type == "cuda" else setting.batch)
+    h, w = setting.size
+    rng = np.random.default_rng(0)
+    net = _model(name, setting.channels, cfg.width, torch.device("cpu"), False).eval()
+    flops_per_image = count_flops(_eager(net, torch.rand(1, setting.channels, h, w)))
+    out: dict[str, Any] = {
+        "setting": setting.label,
+        "size": list(setting.size),
+        "channels": setting.channels,
+        "flops_per_image": flops_per_image,
+        "latency_batch": 1,
+        "throughput_batch": big,
+        "backends": {},
+    }
+    runners, skipped = _inference_runners(name, setting, cfg, device)
+    results: dict[str, dict[str, Any]] = {b: {"skipped": why} for b, why in skipped.items()}
+    # Throughput first: its first (cold) run per backend gives the working memory at the big batch
+    # (activations, ONNX Runtime's arena growth) before warm-up and caches hide it.
+    for n, key in ((big, "throughput"), (1, "latency")):
+        batch = rng.random((n, setting.channels, h, w), dtype=np.float32)
+        fns = {b: make(batch) for b, make in runners.items()}
+        memory: dict[str, dict[str, Any]] = {}
+        if key == "throughput":
+            for b, fn in fns.items():
+                with peak_memory(device) as memory[b]:
+                    fn()
+        reps = cfg.repeats * (3 if n == 1 else 1)  # batch-1 runs are short: more of them
+        times = interleaved_medians(fns, reps, cfg.warmup, device, settle=1)
+        for b in fns:
+            med = statistics.median(times[b])
+            r = results.setdefault(b, {})
+            if key == "latency":
+                r.update(latency_ms=med * 1e3, latency_ms_runs=[t * 1e3 for t in times[b]])
+            else:
+                r.update(
+                    throughput_img_s=n / med,
+                    throughput_s_runs=times[b],
+                    achieved_gflops=flops_per_image * n / med / 1e9,
+                    memory=memory[b],
+                )
+        del fns
+        gc.collect()
+    if "onnxruntime" in results and "skipped" not in results["onnxruntime"]:
+        try:
+            import onnxruntime as ort
+
+            prov = "CUDAExecutionProvider" in ort.get_available_providers() and device.type == "cuda"
+            results["onnxruntime"]["provider"] = "CUDAExecutionProvider" if prov else "CPUExecutionProvider"
+        except ImportError:  # pragma: no cover - skipped above
+            pass
+    out["backends"] = results
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# the whole run
+
+
+def bench_stereo(cfg: BenchConfig) -> dict[str, Any]:
+    """Pairs/s of the stereo matchers, from the stereo module if it provides ``benchmark_matchers``."""
+    if not cfg.stereo:
+        return {"skipped": "disabled (--no-stereo)"}
+    try:
+        from ssrdepth.stereo.matching import benchmark_matchers
+    except ImportError as exc:
+        return {"skipped": f"ssrdepth.stereo.matching.benchmark_matchers not available ({exc})"}
+    try:
+        result = benchmark_matchers(size=cfg.stereo_size, repeats=max(1, cfg.repeats // 2))
+    except Exception as exc:  # a failing stereo backend must not lose the network numbers
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    return dict(result)
+
+
+def run_bench(
+    cfg: BenchConfig,
+    progress: bool = True,
+    on_update: Callable[[dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Run the benchmark described by ``cfg`` and return the JSON-ready result. ``on_update`` is
+    called with the partial result after every (model, setting), so a long run that is stopped
+    keeps what it measured (the command writes the JSON each time; ``"complete": false`` until done)."""
+    from tqdm import tqdm
+
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
+    started = time.perf_counter()
+    result: dict[str, Any] = {
+        "schema": SCHEMA,
+        "ssrdepth_version": __version__,
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        "machine": machine_info(),
+        "config": _config_dict(cfg),
+        "complete": False,
+        "devices": {},
+    }
+    for dev_name in cfg.devices:
+        if dev_name == "cuda" and not torch.cuda.is_available():
+            result["devices"]["cuda"] = {"skipped": "CUDA is not available on this machine"}
+            continue
+        device = torch.device(dev_name)
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True
+        dev: dict[str, Any] = {
+            "matmul_peak": matmul_peak(device, 1024 if cfg.quick else None),
+            "models": {},
+        }
+        result["devices"][dev_name] = dev
+        settings = cfg.settings_for(device.type)
+        jobs = [(m, s) for m in cfg.models for s in settings]
+        for name, setting in tqdm(jobs, desc=f"bench {dev_name}", disable=not progress):
+            entry = dev["models"].setdefault(
+                name,
+                {"parameters": sum(p.numel() for p in create_model(name, 1, width=cfg.width).parameters())},
+            )
+            if cfg.train:
+                entry.setdefault("train", []).append(bench_training(name, setting, cfg, device))
+            entry.setdefault("inference", []).append(bench_inference(name, setting, cfg, device))
+            gc.collect()
+            if device.type == "cuda":
+                torch.cuda.empty_cache()
+            result["seconds"] = time.perf_counter() - started
+            if on_update is not None:
+                on_update(result)
+        _add_end_peak(dev["matmul_peak"], matmul_peak(device, 1024 if cfg.quick else None))
+    result["stereo"] = bench_stereo(cfg)
+    result["seconds"] = time.perf_counter() - started
+    result["load_average"] = {"before": load_before, "after": os.getloadavg() if load_before else None}
+    result["complete"] = True
+    if on_update is not None:
+        on_update(result)
+    return result
+
+
+def _add_end_peak(start: dict[str, Any], end: dict[str, Any]) -> None:
+    """Measured before and after the models (load from other processes can depress either): keep
+    both and report the better as the peak."""
+    for key in ("gflops", "tf32_gflops"):
+        if key in start and key in end:
+            start[f"{key}_start"], start[f"{key}_end"] = start[key], end[key]
+            start[key] = max(start[key], end[key])
+
+
+def _config_dict(cfg: BenchConfig) -> dict[str, Any]:
+    d = asdict(cfg)
+    d["settings"] = {dev: [asdict(s) for s in cfg.settings_for(dev)] for dev in cfg.devices}
+    return d
+
+
+# --------------------------------------------------------------------------------------------------
+# the table
+
+
+def format_table(result: dict[str, Any]) -> str:
+    """Markdown tables: training images/s and inference (latency, throughput, GFLOP/s) per model."""
+    lines: list[str] = []
+    for dev_name, dev in result["devices"].items():
+        if "skipped" in dev:
+            lines.append(f"**{dev_name}**: skipped ({dev['skipped']})\n")
+            continue
+        mm = dev["matmul_peak"]
+        # cuDNN convolutions run in TF32 by default: compare with the TF32 peak where it applies.
+        tf32 = bool(mm.get("cudnn_allow_tf32")) and "tf32_gflops" in mm
+        peak = mm["tf32_gflops"] if tf32 else mm["gflops"]
+        lines.append(
+            f"**{dev_name}** — fp32 matmul peak {mm['gflops']:,.0f} GFLOP/s ({result['machine']['cpu']}"
+            + (f", {result['machine']['cuda']}" if dev_name == "cuda" else "")
+            + ")"
+            + (
+                f"; convolutions run in TF32: TF32 matmul peak {peak:,.0f} GFLOP/s, the % below"
+                if tf32
+                else ""
+            )
+            + "\n"
+        )
+        train_rows = []
+        for name, entry in dev["models"].items():
+            for t in entry.get("train", []):
+                cells = [
+                    f"{v['images_per_s']:.1f} img/s ({v['step_s'] * 1e3:,.0f} ms, {v['achieved_gflops']:.0f} GFLOP/s, "
+                    f"{v['memory']['rise_mib']:,.0f} MiB)"
+                    for v in t["variants"].values()
+                ]
+                train_rows.append(f"| {name} | {t['setting']} b{t['batch']} | " + " | ".join(cells) + " |")
+        if train_rows:
+            any_train = next(t for e in dev["models"].values() for t in e.get("train", []))
+            heads = list(any_train["variants"])
+            lines.append("| training | setting | " + " | ".join(heads) + " |")
+            lines.append("|---|---|" + "---:|" * len(heads))
+            lines += train_rows
+            lines.append("")
+        inf_rows, heads = [], []
+        for name, entry in dev["models"].items():
+            for inf in entry["inference"]:
+                backends = inf["backends"]
+                heads = list(backends)
+                cells = []
+                for b in heads:
+                    r = backends[b]
+                    if "skipped" in r:
+                        cells.append("skipped")
+                    else:
+                        cells.append(
+                            f"{r['latency_ms']:.1f} ms / {r['throughput_img_s']:.1f} img/s "
+                            f"({r['achieved_gflops']:.0f} GFLOP/s, {100 * r['achieved_gflops'] / peak:.0f} %)"
+                        )
+                inf_rows.append(
+                    f"| {name} | {inf['setting']} b1/b{inf['throughput_batch']} | " + " | ".join(cells) + " |"
+                )
+        if inf_rows:
+            lines.append("| inference | setting | " + " | ".join(heads) + " |")
+            lines.append("|---|---|" + "---:|" * len(heads))
+            lines += inf_rows
+            lines.append("")
+    stereo = result.get("stereo", {})
+    if "methods" in stereo:
+        lines.append(
+            f"stereo targets at {stereo['size'][1]}×{stereo['size'][0]} ({stereo['workers']} workers):"
+        )
+        for m, r in stereo["methods"].items():
+            if "error" in r:
+                lines.append(f"- {m}: {r['error']}")
+            else:
+                lines.append(
+                    f"- {m}: {r['single_pairs_per_s']:.2f} pairs/s single, {r['parallel_pairs_per_s']:.2f} parallel"
+                )
+    else:
+        lines.append(f"stereo targets: {stereo.get('skipped') or stereo.get('error')}")
+    return "\n".join(lines) + "\n"
+
+
+def load_result(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a bench JSON, checking its schema."""
+    data = json.loads(Path(path).read_text())
+    if data.get("schema") != SCHEMA:
+        raise ValueError(f"{path}: not an ssrdepth bench result (schema {data.get('schema')!r})")
+    return dict(data)
+
+
+__all__ = [
+    "BenchConfig",
+    "Setting",
+    "bench_inference",
+    "bench_training",
+    "format_table",
+    "load_result",
+    "matmul_peak",
+    "run_bench",
+]

@@ -1,0 +1,217 @@
+"""Write the report folder of ``reproduce`` / ``demo`` from the results dict and figure arrays.
+
+Files: ``report.md`` (tables like the paper's, ours beside the published numbers, under their protocol
+names; the standard set; ranking agreement; models, time, machine; figures), ``results.json`` (every
+number), ``table<N>-<protocol>.csv``, ``fig12_qualitative.png``, ``fig13_kitti_gray_vs_colour.png``,
+``fig14_nyu_gray_vs_colour.png`` and ``training_curves.png`` (those whose runs exist).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ssrdepth.core.io import write_json, write_text
+from ssrdepth.evaluation.metrics import LABELS
+from ssrdepth.experiments.paper_results import INCONSISTENCIES, PAPER_MEASURES, TABLES
+from ssrdepth.experiments.report import (
+    comparison_table,
+    gray_colour_figure,
+    qualitative_figure,
+    ranking_agreement,
+    training_curves_figure,
+)
+
+PAPER_KEYS = dict(zip(PAPER_MEASURES, ("rmse", "mse", "ard", "lrmse", "lrmse_si", "srd"), strict=True))
+STANDARD_KEYS = ("abs_rel", "sq_rel", "rmse", "rmse_log", "silog", "log10", "delta1", "delta2", "delta3")
+PROTOCOL_TEXT = {
+    "paper": "the paper's six measures exactly as printed (eqs. 2–7; ARD and SRD divide by the prediction, "
+    "LRMSE-SI has no scale-invariant term), normalised [0, 1] maps, all pixels, ε = 1e-3, per-image mean",
+    "normalised": "the standard set (Eigen et al. 2014) on the normalised [0, 1] maps, valid target pixels "
+    "(> 1e-3), per-image mean",
+    "kitti": "the standard set in metres against true depth (lidar / exact synthetic depth), Garg crop, "
+    "1e-3–80 m, per-image mean",
+    "kitti-eigen": "the standard set in metres against true depth, Eigen crop, 1e-3–80 m, per-image mean",
+    "nyu": "the standard set in metres against the NYU depth, Eigen crop, 1e-3–10 m, per-image mean",
+}
+TITLES = {
+    "1": "Table 1 — KITTI-like stereo, 147×37 grayscale, all six models",
+    "2": "Table 2 — improved SCRX, 310×94, grayscale vs colour",
+    "3": "Table 3 — improved SCRX on NYU Depth v2, 320×240, grayscale vs colour",
+}
+
+
+def _runs_of(results: Mapping[str, Any], table: str) -> dict[str, dict[str, Any]]:
+    return {r["column"]: r for r in results["runs"].values() if r["table"] == table}
+
+
+def _values(
+    run: Mapping[str, Any], protocol: str, keys: Mapping[str, str] | tuple[str, ...]
+) -> dict[str, float]:
+    metrics = run["results"].get(protocol, {}).get("metrics", {})
+    if isinstance(keys, Mapping):
+        return {label: float(metrics[k]) for label, k in keys.items() if k in metrics}
+    return {LABELS.get(k, k): float(metrics[k]) for k in keys if k in metrics}
+
+
+def _counts(runs: Mapping[str, Mapping[str, Any]], protocol: str) -> str:
+    parts = []
+    for col, run in runs.items():
+        r = run["results"].get(protocol, {})
+        if "images" in r:
+            parts.append(f"{col}: {r['images']} images, {r['valid_pixels']:,} valid pixels")
+        elif "error" in r:
+            parts.append(f"{col}: not evaluated ({r['error']})")
+    return "; ".join(parts)
+
+
+def _csv(rows: list[str], table: Mapping[str, Mapping[str, float]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    cols = list(table)
+    w.writerow(["measure", *cols])
+    for m in rows:
+        w.writerow([m, *[table[c].get(m, "") for c in cols]])
+    return buf.getvalue()
+
+
+def _protocol_section(
+    report: Path, table: str, runs: Mapping[str, Mapping[str, Any]], protocol: str, paper: Any
+) -> list[str]:
+    if protocol == "paper":
+        ours = {col: _values(run, protocol, PAPER_KEYS) for col, run in runs.items()}
+        measures = list(PAPER_MEASURES)
+    else:
+        ours = {col: _values(run, protocol, STANDARD_KEYS) for col, run in runs.items()}
+        measures = [LABELS[k] for k in STANDARD_KEYS]
+    if not any(ours.values()):
+        counts = _counts(runs, protocol)
+        return [f"#### Protocol `{protocol}`\n", f"Not evaluated: {counts or 'no run has this protocol'}.\n"]
+    write_text(report / f"table{table}-{protocol}.csv", _csv(measures, ours))
+    out = [
+        f"#### Protocol `{protocol}` — {PROTOCOL_TEXT.get(protocol, protocol)}\n",
+        f"{_counts(runs, protocol)}.\n",
+        comparison_table(measures, ours, paper if protocol == "paper" else None),
+    ]
+    return out
+
+
+def _ranking_section(runs: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], dict[str, Any]]:
+    paper = TABLES["table1"]
+    lines = ["#### How far our ranking of the six models agrees with the paper's Table 1\n"]
+    agreement: dict[str, Any] = {}
+    rows = [
+        "| measure | our order (best first) | paper's order | Kendall τ | Spearman ρ | same best |",
+        "|---|---|---|---:|---:|---|",
+    ]
+    for label, key in PAPER_KEYS.items():
+        ours = {c: r["results"].get("paper", {}).get("metrics", {}).get(key) for c, r in runs.items()}
+        ours_f = {c: float(v) for c, v in ours.items() if v is not None}
+        ref = {c: paper[c][label] for c in ours_f if c in paper}
+        if len(ref) < 2:
+            continue
+        a = ranking_agreement(ours_f, ref)
+        agreement[label] = a
+        rows.append(
+            f"| {label} | {' < '.join(a['ours'])} | {' < '.join(a['paper'])} | {a['kendall_tau']:.2f} "
+            f"| {a['spearman_rho']:.2f} | {'yes' if a['same_best'] else 'no'} |"
+        )
+    if not agreement:
+        return [], {}
+    lines.append("\n".join(rows) + "\n")
+    if "RMSE" in agreement:
+        a = agreement["RMSE"]
+        lines.append(
+            f"By RMSE, {a['concordant_pairs']} of {a['pairs']} model pairs are ordered as in the paper "
+            f"(Kendall τ = {a['kendall_tau']:.2f}); the best model is {a['ours'][0]} here and "
+            f"{a['paper'][0]} in the paper.\n"
+        )
+    return lines, agreement
+
+
+def _figures(report: Path, results: Mapping[str, Any], figures: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    lines: list[str] = []
+    t1 = [k for k, r in results["runs"].items() if r["table"] == "1"]
+    if t1:
+        first = figures[t1[0]]
+        preds = {results["runs"][k]["column"]: figures[k]["predictions"] for k in t1}
+        qualitative_figure(report / "fig12_qualitative.png", first["images"], first["targets"], preds)
+        lines.append("![Fig. 12-like: input, stereo target, each model](fig12_qualitative.png)\n")
+    for table, name, title in (
+        ("2", "fig13_kitti_gray_vs_colour.png", "Fig. 13-like: gray vs colour (KITTI-like, 310×94)"),
+        ("3", "fig14_nyu_gray_vs_colour.png", "Fig. 14-like: gray vs colour (NYU, 320×240)"),
+    ):
+        runs = {r["column"]: k for k, r in results["runs"].items() if r["table"] == table}
+        if "gray" in runs and "rgb" in runs:
+            g, c = figures[runs["gray"]], figures[runs["rgb"]]
+            gray_colour_figure(report / name, c["images"], c["targets"], g["predictions"], c["predictions"])
+            lines.append(f"![{title}]({name})\n")
+    hist = {k: r["train"]["history"] for k, r in results["runs"].items() if r["train"]["history"]}
+    if hist:
+        training_curves_figure(report / "training_curves.png", hist)
+        lines.append("![Training curves](training_curves.png)\n")
+    return lines
+
+
+def write_report(report: Path, results: dict[str, Any], figures: Mapping[str, Mapping[str, Any]]) -> Path:
+    """Write ``report.md``, ``results.json``, CSVs and figures into ``report``; returns report.md's path."""
+    report.mkdir(parents=True, exist_ok=True)
+    m = results["machine"]
+    md: list[str] = [f"# {results['title']}\n"]
+    md.append(
+        f"Ran on {m['cpu']} ({m['cores']} cores, {m.get('memory_gib')} GiB; torch {m['torch']}, "
+        f"{m['torch_threads']} threads{', GPU ' + m['gpu'] if m.get('gpu') else ''}) in "
+        f"{results['seconds'] / 60:.1f} min. Every number is also in `results.json`.\n"
+    )
+    for note in results.get("notes", []):
+        md.append(f"> {note}\n")
+    for s in results.get("skipped", []):
+        md.append(f"- {s}\n")
+    ranking: dict[str, Any] = {}
+    for table in ("1", "2", "3"):
+        runs = _runs_of(results, table)
+        if not runs:
+            continue
+        md.append(f"## {TITLES[table]}\n")
+        paper = TABLES[f"table{table}"]
+        protocols: list[str] = []
+        for run in runs.values():
+            protocols += [p for p in run["results"] if p not in protocols]
+        for proto in protocols:
+            md += _protocol_section(report, table, runs, proto, paper)
+        if table == "1":
+            lines, ranking = _ranking_section(runs)
+            md += lines
+    results["ranking_agreement"] = ranking
+    md.append("## Why our numbers differ from the printed ones\n")
+    md.append(
+        "Our values come from the formulas as printed; some printed values cannot (see `paper-spec.md`):\n"
+    )
+    md += [f"- {x}\n" for x in INCONSISTENCIES]
+    md.append(
+        "- Our data, matcher, network widths and training length are stated below; the paper trained two "
+        "days on a GTX 1080 with ELAS targets on 12,482 KITTI tracking pairs.\n"
+    )
+    md.append("## Models, training and cost\n")
+    md.append("| run | model | input | parameters | GFLOPs / image | steps | train time | img/s | reused |")
+    md.append("|---|---|---|---:|---:|---:|---:|---:|---|")
+    for key, r in results["runs"].items():
+        h, w = r["size"]
+        t = r["train"]
+        md.append(
+            f"| {key} | {r['model']} | {w}×{h}×{r['channels']} | {r['parameters']:,} | {r['gflops']:.3f} "
+            f"| {t['steps']} | {t['seconds']:.0f} s | {t['images_per_second']:.1f} | "
+            f"{'yes' if t['reused'] else 'no'} |"
+        )
+    md.append("")
+    md.append("## Figures\n")
+    md += _figures(report, results, figures)
+    for section in results.get("sections", []):
+        md.append(section)
+    write_json(report / "results.json", results)
+    path = report / "report.md"
+    write_text(path, "\n".join(md) + "\n")
+    return path

@@ -1,0 +1,301 @@
+"""``ssrdepth reproduce``: the paper's experiment grid, trained in a single stage, evaluated, reported.
+
+Table 1: all six models, KITTI 147×37 grayscale, stereo targets. Table 2: SCRX at 310×94, grayscale
+and colour. Table 3: SCRX on NYU Depth v2 at 320×240, grayscale and colour. Each run is an ordinary
+``ssrdepth train`` run under ``OUT/runs/<table>-<column>``: a finished run is reused and an
+interrupted one resumes, so running the command again continues where it stopped. The report folder
+gets ``report.md``, ``results.json``, the figures (Fig. 12-like qualitative comparison, Fig. 13/14-like
+gray vs colour, training curves) and per-table CSVs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ssrdepth.data.config import DataConfig
+from ssrdepth.models import canonical_name, list_models
+
+logger = logging.getLogger(__name__)
+
+TABLE_IDS = ("1", "2", "3")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run of the grid: ``table`` ("1"–"3"), its column label, model and data."""
+
+    table: str
+    column: str
+    model: str
+    data: DataConfig
+    preset: str
+
+    @property
+    def key(self) -> str:
+        return f"table{self.table}-{self.column}"
+
+
+@dataclass(frozen=True)
+class ReproduceConfig:
+    """What to reproduce and how long to train.
+
+    kitti / kitti_source: root and layout of the KITTI stereo data (``kitti-tracking`` as in the
+        paper; ``kitti-raw``, ``kitti-object``, ``stereo-folder`` or ``synthetic`` work too).
+    nyu: folder with ``nyu_depth_v2_labeled.mat`` and ``splits.mat``.
+    models: Table 1's models. tables: which tables ("1", "2", "3"); a table whose data set is not
+        given is left out (and said so in the report).
+    reading: ``"steps"`` or ``"epochs"`` — the two readings of the paper's "1,000 iterations".
+    length / unit: override the preset's length (e.g. 300 steps for a short run);
+        ``table_lengths`` (pairs of table id and length) overrides it per table.
+    width: channel-width multiplier of every model (1.0 = the paper's widths).
+    matcher: stereo backend for the KITTI targets (the paper used ELAS: ``elas`` needs pyelas).
+    metric_protocol: the standard-set protocol in metres used where the data has true depth
+        (lidar / exact synthetic depth): ``kitti`` (Garg crop) by default for KITTI-like data.
+    overrides: extra ``key=value`` training overrides applied to every run (see ``ssrdepth train``).
+    """
+
+    out: str = "runs/reproduce"
+    kitti: str | None = None
+    kitti_source: str = "kitti-tracking"
+    nyu: str | None = None
+    models: tuple[str, ...] = tuple(list_models())
+    tables: tuple[str, ...] = TABLE_IDS
+    reading: str = "steps"
+    length: int | None = None
+    unit: str | None = None
+    table_lengths: tuple[tuple[str, int], ...] = ()
+    width: float = 1.0
+    matcher: str = "sgm"
+    max_disparity: int | None = None
+    metric_protocol: str = "kitti"
+    device: str = "cpu"
+    eval_max_images: int | None = None
+    figure_images: int = 4
+    overrides: tuple[str, ...] = ()
+    progress: bool = True
+    title: str = "Reproduction of Valdez Rodríguez et al. (2020)"
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        bad = [t for t in self.tables if t not in TABLE_IDS]
+        if bad:
+            raise ValueError(f"unknown table(s) {bad}; valid tables: {', '.join(TABLE_IDS)}")
+        if self.reading not in ("steps", "epochs"):
+            raise ValueError(f"unknown reading {self.reading!r}; valid readings: steps, epochs")
+        object.__setattr__(self, "models", tuple(canonical_name(m) for m in self.models))
+
+
+def plan_runs(cfg: ReproduceConfig) -> tuple[list[RunSpec], list[str]]:
+    """The runs of the grid, and a note for every table left out (no data set given)."""
+    runs: list[RunSpec] = []
+    skipped: list[str] = []
+    kitti = None
+    if cfg.kitti:
+        kitti = DataConfig(
+            source=cfg.kitti_source, root=cfg.kitti, matcher=cfg.matcher, max_disparity=cfg.max_disparity
+        )
+    if "1" in cfg.tables:
+        if kitti is None:
+            skipped.append("Table 1 left out: no KITTI root given (--kitti)")
+        else:
+            for m in cfg.models:
+                data = dataclasses.replace(kitti, size=(37, 147), channels=1)
+                runs.append(RunSpec("1", m, m, data, "kitti-gray-147x37"))
+    if "2" in cfg.tables:
+        if kitti is None:
+            skipped.append("Table 2 left out: no KITTI root given (--kitti)")
+        else:
+            for col, ch in (("gray", 1), ("rgb", 3)):
+                data = dataclasses.replace(kitti, size=(94, 310), channels=ch)
+                runs.append(RunSpec("2", col, "SCRX", data, f"kitti-{col}-310x94"))
+    if "3" in cfg.tables:
+        if not cfg.nyu:
+            skipped.append("Table 3 left out: no NYU Depth v2 root given (--nyu)")
+        else:
+            for col, ch in (("gray", 1), ("rgb", 3)):
+                data = DataConfig(source="nyu", root=cfg.nyu, size=(240, 320), channels=ch, target="depth")
+                runs.append(RunSpec("3", col, "SCRX", data, f"nyu-{col}-320x240"))
+    return runs, skipped
+
+
+def train_config_for(run: RunSpec, cfg: ReproduceConfig) -> Any:
+    """The resolved :class:`~ssrdepth.training.config.TrainConfig` of one run."""
+    from ssrdepth.models import ModelOptions
+    from ssrdepth.training.config import ModelConfig, apply_overrides, get_preset
+
+    base = get_preset(f"{run.preset}@{cfg.reading}")
+    tc = dataclasses.replace(
+        base,
+        model=ModelConfig(run.model, ModelOptions(width=cfg.width)),
+        data=run.data,
+        out=str(Path(cfg.out) / "runs" / run.key),
+        device=cfg.device,
+        progress=cfg.progress,
+    )
+    length = dict(cfg.table_lengths).get(run.table, cfg.length)
+    if length is not None:
+        tc = dataclasses.replace(tc, length=length)
+    if cfg.unit is not None:
+        tc = dataclasses.replace(tc, unit=cfg.unit)
+    return apply_overrides(tc, list(cfg.overrides)) if cfg.overrides else tc
+
+
+def ensure_targets(data: DataConfig, progress: bool = True) -> dict[str, Any] | None:
+    """Compute the stereo targets a stereo-target data set needs (cached pairs are skipped)."""
+    if data.target != "stereo":
+        return None
+    from ssrdepth.data import list_stereo_pairs, target_cache
+    from ssrdepth.data.targets import prepare_targets
+
+    summary = prepare_targets(list_stereo_pairs(data), target_cache(data), progress=progress)
+    return summary.as_dict()
+
+
+def _metric_protocols(run: RunSpec, cfg: ReproduceConfig) -> list[str]:
+    """Protocols for one run: the paper's six and the standard set on the normalised targets, and the
+    standard set in metres where the data has true depth."""
+    protos = ["paper", "normalised"]
+    if run.data.source == "nyu":
+        protos.append("nyu")
+    elif run.data.source in ("synthetic", "kitti-object"):
+        protos.append(cfg.metric_protocol)
+    return protos
+
+
+def _evaluate_run(
+    run: RunSpec, checkpoint: Path, cfg: ReproduceConfig
+) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """Evaluate one checkpoint under every protocol; also return a few test samples + predictions."""
+    from ssrdepth.checkpoint import load_checkpoint
+    from ssrdepth.core.scale import TargetScale
+    from ssrdepth.data import build_dataset
+    from ssrdepth.evaluation.evaluate import evaluate_model
+
+    ckpt = load_checkpoint(checkpoint)
+    model = ckpt.build_model().to(cfg.device)
+    scale = TargetScale.from_dict(ckpt.target) if ckpt.target.get("kind") in ("disparity", "depth") else None
+    test = build_dataset(run.data, "test", progress=cfg.progress)
+    results: dict[str, dict[str, Any]] = {}
+    for proto in _metric_protocols(run, cfg):
+        try:
+            r = evaluate_model(
+                model,
+                test,
+                proto,
+                max_images=cfg.eval_max_images,
+                scale=scale,
+                device=cfg.device,
+                label=run.column,
+            )
+        except ValueError as exc:  # e.g. no true depth in this split: say so, keep the rest
+            results[proto] = {"error": str(exc)}
+            continue
+        results[proto] = r.as_dict()
+    n = min(cfg.figure_images, len(test))  # type: ignore[arg-type]
+    samples = [test[i] for i in range(n)]
+    with torch.inference_mode():
+        batch = torch.stack([s["image"] for s in samples]).to(cfg.device)
+        preds = model(batch).cpu().numpy()
+    figure = {
+        "images": [s["image"].numpy() for s in samples],
+        "targets": [np.where(s["valid_mask"].numpy(), s["target"].numpy(), 0.0) for s in samples],
+        "predictions": list(preds),
+    }
+    return results, figure
+
+
+def _history_rows(history: dict[str, list[dict[str, float]]]) -> list[dict[str, float]]:
+    rows = [{"step": r["step"], "train_loss": r["loss"]} for r in history.get("train", []) if "loss" in r]
+    rows += [
+        {"step": r["step"], "val_loss": r["val_loss"]} for r in history.get("val", []) if "val_loss" in r
+    ]
+    return rows
+
+
+def reproduce(cfg: ReproduceConfig) -> dict[str, Any]:
+    """Run the grid: targets → single-stage training → evaluation → report. Returns the results dict
+    (also written as ``OUT/report/results.json``)."""
+    from ssrdepth.core.flops import count_gflops, count_parameters
+    from ssrdepth.core.machine import machine_info
+    from ssrdepth.models import create_model
+    from ssrdepth.training.loop import train
+
+    t0 = time.perf_counter()
+    out = Path(cfg.out)
+    runs, skipped = plan_runs(cfg)
+    if not runs:
+        raise ValueError("nothing to run: " + "; ".join(skipped))
+    targets: dict[str, Any] = {}
+    done: dict[str, dict[str, Any]] = {}
+    figures: dict[str, dict[str, Any]] = {}
+    for i, run in enumerate(runs, 1):
+        logger.info(
+            "[%d/%d] %s: %s at %d×%d, %s",
+            i,
+            len(runs),
+            run.key,
+            run.model,
+            run.data.size[1],
+            run.data.size[0],
+            "gray" if run.data.channels == 1 else "RGB",
+        )
+        tkey = f"{run.data.source}:{run.data.root}:{run.data.matcher}:{run.data.max_disparity}"
+        if tkey not in targets:
+            targets[tkey] = ensure_targets(run.data, cfg.progress)
+        tc = train_config_for(run, cfg)
+        result = train(tc)
+        ckpt = result.best_checkpoint or result.latest_checkpoint
+        metrics, fig = _evaluate_run(run, ckpt, cfg)
+        net = create_model(run.model, run.data.channels, width=cfg.width)
+        h, w = run.data.size
+        done[run.key] = {
+            "table": run.table,
+            "column": run.column,
+            "model": run.model,
+            "size": [h, w],
+            "channels": run.data.channels,
+            "data": dataclasses.asdict(run.data),
+            "checkpoint": str(ckpt),
+            "parameters": count_parameters(net),
+            "gflops": count_gflops(net, h, w),
+            "train": {
+                "steps": result.steps,
+                "seconds": result.seconds,
+                "images_per_second": result.images_per_second,
+                "reused": result.skipped,
+                "best": result.best,
+                "history": _history_rows(result.history),
+            },
+            "results": metrics,
+        }
+        figures[run.key] = fig
+    from ssrdepth.experiments.report_writer import write_report
+
+    results = {
+        "title": cfg.title,
+        "config": dataclasses.asdict(cfg),
+        "machine": machine_info(),
+        "seconds": time.perf_counter() - t0,
+        "skipped": skipped,
+        "targets": targets,
+        "runs": done,
+        "notes": list(cfg.notes),
+    }
+    write_report(out / "report", results, figures)
+    return results
+
+
+__all__ = [
+    "ReproduceConfig",
+    "RunSpec",
+    "plan_runs",
+    "reproduce",
+]

@@ -1,0 +1,1 @@
+"""Inference: the predict library, output writers, ONNX Runtime sessions and metadata, export."""

@@ -1,0 +1,724 @@
+"""``ssrdepth predict``: depth or disparity maps for images, folders, globs and videos.
+
+The Python API is the command: :func:`load_model` gives a :class:`DepthModel` (a checkpoint run by
+PyTorch, or its ONNX export run by ONNX Runtime), :func:`predict` maps one image to one map,
+:func:`predict_batch` several, and :func:`predict_files` is the whole command (files in, files out).
+
+Pre-processing is the training pipeline's (:mod:`ssrdepth.core.image`): RGB → grey by BT.601 luma
+when the model is grey, resize to the checkpoint's ``input_size`` (area averaging when shrinking,
+bilinear when enlarging), [0, 1] floats. The model's ``(h, w)`` output is resized bilinearly back to
+the image's size and then converted to the requested quantity:
+
+- ``normalised``: the network output in [0, 1];
+- ``disparity`` (px at the **image's** width): ``normalised × max_value × W_image / reference_width``
+  (disparity is proportional to image width; ``reference_width`` is the width at which the
+  checkpoint's ``max_value`` was measured, the model's input width when the checkpoint does not say);
+- ``depth`` (m): ``normalised × max_value`` for depth targets, ``focal × baseline / disparity`` for
+  disparity targets (``focal`` in px at the image's width).
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import torch
+
+from ssrdepth import __version__
+from ssrdepth.checkpoint import load_checkpoint
+from ssrdepth.core.image import prepare_image
+from ssrdepth.core.scale import TargetScale, disparity_to_depth
+from ssrdepth.data.sample import read_image
+from ssrdepth.inference.onnx import onnx_session
+from ssrdepth.inference.outputs import (
+    OUTPUT_KINDS,
+    UNITS,
+    SideBySideWriter,
+    colorize,
+    depth_to_points,
+    value_range,
+    write_color_png,
+    write_npy,
+    write_pfm,
+    write_ply,
+    write_png16,
+)
+from ssrdepth.models import DepthNet
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".pnm", ".tif", ".tiff", ".webp")
+VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
+BACKENDS = ("auto", "torch", "onnxruntime")
+QUANTITIES = ("native", "normalised", "disparity", "depth")
+
+#: Outputs written when ``--save`` is not given.
+DEFAULT_IMAGE_OUTPUTS = ("png16", "color")
+DEFAULT_VIDEO_OUTPUTS = ("video",)
+
+
+# --------------------------------------------------------------------------------------------------
+# the model
+
+
+@dataclass
+class DepthModel:
+    """A loaded model ready to run: ``run(batch)`` maps ``(N, C, H, W)`` float32 [0, 1] to
+    ``(N, 1, H, W)`` float32 normalised maps. ``target`` is the checkpoint's target dict (what the
+    normalised output means); ``input_size`` is ``(H, W)`` as trained."""
+
+    name: str
+    in_channels: int
+    input_size: tuple[int, int]
+    target: dict[str, Any]
+    source: Path
+    backend: str
+    device: str
+    step: int
+    run: Callable[[np.ndarray], np.ndarray] = field(repr=False)
+    module: torch.nn.Module | None = field(default=None, repr=False)
+
+    @property
+    def scale(self) -> TargetScale | None:
+        """The physical meaning of the output, or ``None`` when the checkpoint only says "normalised"."""
+        if self.target.get("kind") not in ("disparity", "depth"):
+            return None
+        return TargetScale.from_dict(self.target)
+
+    @property
+    def native_quantity(self) -> str:
+        """``"disparity"``, ``"depth"`` or ``"normalised"``: what the network predicts."""
+        scale = self.scale
+        return scale.kind if scale is not None else "normalised"
+
+    @property
+    def reference_width(self) -> int:
+        """Width (px) at which a disparity target's ``max_value`` and ``focal`` hold."""
+        scale = self.scale
+        if scale is not None and scale.reference_width:
+            return int(scale.reference_width)
+        return self.input_size[1]
+
+
+def _torch_runner(
+    net: DepthNet, device: torch.device, channels_last: bool
+) -> Callable[[np.ndarray], np.ndarray]:
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(device)
+        x = x.contiguous(memory_format=fmt)
+        with torch.inference_mode():
+            y = net(x)
+        return np.ascontiguousarray(y.float().cpu().numpy())
+
+    return run
+
+
+def _has_onnxruntime() -> bool:
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def _ort_device(session: Any) -> str:
+    """Where an ONNX Runtime session really runs (CPU when no CUDA provider could be used)."""
+    return "cuda" if "CUDAExecutionProvider" in session.get_providers() else "cpu"
+
+
+def _onnx_runner(session: Any) -> Callable[[np.ndarray], np.ndarray]:
+    name = session.get_inputs()[0].name
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        return np.asarray(session.run(None, {name: np.ascontiguousarray(batch, dtype=np.float32)})[0])
+
+    return run
+
+
+def resolve_device(device: str) -> torch.device:
+    """``"auto"`` → CUDA when available, else CPU; a CUDA request without CUDA is an error."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} requested but CUDA is not available here")
+    return dev
+
+
+def load_model(
+    path: str | os.PathLike[str],
+    *,
+    backend: str = "auto",
+    device: str = "cpu",
+    channels_last: bool = True,
+    threads: int | None = None,
+) -> DepthModel:
+    """Load a checkpoint (``.pt``) or an ONNX export (``.onnx``) of ours for prediction.
+
+    Args:
+        path: a checkpoint written by :func:`ssrdepth.checkpoint.save_checkpoint`, or an ONNX file
+            written by ``ssrdepth export`` (it carries the same metadata).
+        backend: ``"torch"`` (eager PyTorch), ``"onnxruntime"``, or ``"auto"``: ONNX Runtime on CPU
+            when it is installed (measured fastest on CPU: ~1.4× eager at batch 40 and several times
+            faster at batch 1, BENCHMARKS.md), PyTorch otherwise. With a checkpoint and ONNX Runtime,
+            the export ``CHECKPOINT.onnx`` beside it is used if it was made from this checkpoint (same
+            name and step) and is newer, else the checkpoint is exported in memory (~1 s). ``.onnx``
+            files always use ONNX Runtime.
+        device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"auto"``.
+        channels_last: run PyTorch in NHWC memory format (measured 1.3–1.6× faster on CPU; BENCHMARKS.md).
+        threads: intra-op threads (``torch.set_num_threads`` / ONNX Runtime's); ``None`` keeps the default.
+
+    Raises:
+        FileNotFoundError: no such file. ValueError: not one of our checkpoints or exports.
+    """
+    p = Path(path)
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
+    if not p.is_file():
+        raise FileNotFoundError(f"{p}: no such checkpoint or ONNX file")
+    dev = resolve_device(device)
+    if backend == "auto":
+        backend = "onnxruntime" if dev.type == "cpu" and _has_onnxruntime() else "torch"
+    if p.suffix.lower() == ".onnx":
+        from ssrdepth.inference.onnx import read_onnx_metadata
+
+        meta = read_onnx_metadata(p)
+        session = onnx_session(p, dev.type, threads)
+        return DepthModel(
+            name=str(meta["model"]["name"]),
+            in_channels=int(meta["model"]["in_channels"]),
+            input_size=(int(meta["input_size"][0]), int(meta["input_size"][1])),
+            target=dict(meta.get("target", {})),
+            source=p,
+            backend="onnxruntime",
+            device=_ort_device(session),
+            step=int(meta.get("step", 0)),
+            run=_onnx_runner(session),
+        )
+    ckpt = load_checkpoint(p)
+    net = ckpt.build_model()
+    if threads and dev.type == "cpu":
+        torch.set_num_threads(threads)
+    common: dict[str, Any] = {
+        "name": ckpt.model.name,
+        "in_channels": ckpt.model.in_channels,
+        "input_size": ckpt.input_size,
+        "target": dict(ckpt.target),
+        "source": p,
+        "device": dev.type,
+        "step": ckpt.step,
+    }
+    if backend == "onnxruntime":
+        from ssrdepth.inference.export import in_memory_onnx
+        from ssrdepth.inference.onnx import onnx_metadata, read_onnx_metadata
+
+        meta = onnx_metadata(ckpt)
+        beside = p.with_suffix(".onnx")
+        source: Path | bytes = beside
+        try:
+            stored = read_onnx_metadata(beside) if beside.is_file() else {}
+        except ValueError:
+            stored = {}
+        same = stored.get("checkpoint") == p.name and stored.get("step") == ckpt.step
+        if not (same and beside.stat().st_mtime >= p.stat().st_mtime):
+            source = in_memory_onnx(net, ckpt.input_size, meta)
+        session = onnx_session(source, dev.type, threads)
+        common["device"] = _ort_device(session)
+        return DepthModel(**common, backend="onnxruntime", run=_onnx_runner(session))
+    net = net.to(dev)
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    return DepthModel(**common, backend="torch", run=_torch_runner(net, dev, channels_last), module=net)
+
+
+# --------------------------------------------------------------------------------------------------
+# images in, maps out
+
+
+def resolve_quantity(model: DepthModel, quantity: str) -> str:
+    """``"native"`` → what the model predicts; checks that the request can be served."""
+    if quantity not in QUANTITIES:
+        raise ValueError(f"unknown quantity {quantity!r}; valid: {', '.join(QUANTITIES)}")
+    q = model.native_quantity if quantity == "native" else quantity
+    if q != "normalised" and model.scale is None:
+        raise ValueError(
+            f"{model.source}: the checkpoint's target is {model.target!r}, not disparity or depth; "
+            "only --quantity normalised is available"
+        )
+    if q == "disparity" and model.native_quantity == "depth":
+        raise ValueError(f"{model.source}: a depth model cannot give disparity; use depth or normalised")
+    return q
+
+
+def _focal_baseline(
+    model: DepthModel, width: int, focal: float | None, baseline: float | None
+) -> tuple[float, float]:
+    """Focal length (px at ``width``) and baseline (m): given, else from the checkpoint's target."""
+    scale = model.scale
+    if focal is None and scale is not None and scale.focal:
+        focal = scale.focal * width / model.reference_width
+    if baseline is None and scale is not None:
+        baseline = scale.baseline
+    if focal is None or baseline is None:
+        raise ValueError(
+            f"{model.source}: disparity → depth needs the focal length and baseline; the checkpoint "
+            "has none, so give --focal PX (at the image's width) and --baseline M"
+        )
+    return float(focal), float(baseline)
+
+
+def convert(
+    model: DepthModel,
+    normalised: np.ndarray,
+    quantity: str,
+    *,
+    focal: float | None = None,
+    baseline: float | None = None,
+) -> np.ndarray:
+    """A normalised ``(H, W)`` map at the image's size → ``quantity`` (see the module docstring).
+
+    ``focal`` is in px at this map's width. Depth is 0 where the disparity is ≤ 1e-6 px (at infinity; :func:`~ssrdepth.core.scale.disparity_to_depth`).
+    """
+    q = resolve_quantity(model, quantity)
+    if q == "normalised":
+        return normalised.astype(np.float32, copy=False)
+    scale = model.scale
+    assert scale is not None  # resolve_quantity checked
+    value = normalised.astype(np.float32) * np.float32(scale.max_value)
+    if scale.kind == "depth":
+        return value  # q == "depth"
+    disparity = value * np.float32(normalised.shape[1] / model.reference_width)
+    if q == "disparity":
+        return disparity
+    f, b = _focal_baseline(model, normalised.shape[1], focal, baseline)
+    return disparity_to_depth(disparity, f, b).astype(np.float32, copy=False)
+
+
+def predict_normalised(model: DepthModel, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Images (any sizes, see :func:`as_rgb`) → normalised ``(H_i, W_i)`` float32 maps, one per image,
+    at each image's own size. Runs the model once on the whole batch."""
+    if not images:
+        return []
+    h, w = model.input_size
+    batch = np.stack([prepare_image(im, model.in_channels, (h, w)) for im in images])
+    out = model.run(batch)
+    maps = []
+    for im, y in zip(images, out, strict=True):
+        y2 = y[0]
+        if y2.shape != im.shape[:2]:
+            y2 = cv2.resize(y2, (im.shape[1], im.shape[0]), interpolation=cv2.INTER_LINEAR)
+        maps.append(np.ascontiguousarray(y2, dtype=np.float32))
+    return maps
+
+
+def predict_batch(
+    model: DepthModel,
+    images: Sequence[np.ndarray | str | os.PathLike[str]],
+    quantity: str = "native",
+    *,
+    focal: float | None = None,
+    baseline: float | None = None,
+) -> list[np.ndarray]:
+    """Like :func:`predict` for several images at once (one forward pass)."""
+    q = resolve_quantity(model, quantity)
+    arrays = [read_image(Path(im)) if isinstance(im, (str, os.PathLike)) else im for im in images]
+    return [convert(model, n, q, focal=focal, baseline=baseline) for n in predict_normalised(model, arrays)]
+
+
+def predict(
+    model: DepthModel,
+    image: np.ndarray | str | os.PathLike[str],
+    quantity: str = "native",
+    *,
+    focal: float | None = None,
+    baseline: float | None = None,
+) -> np.ndarray:
+    """Predict one map at the image's own size.
+
+    Args:
+        model: from :func:`load_model`.
+        image: ``(H, W[, 3])`` RGB uint8 / uint16 / float [0, 1], or an image file's path.
+        quantity: ``"native"`` (what the checkpoint's target is: disparity px or depth m; normalised
+            if it has no physical scale), ``"normalised"``, ``"disparity"`` (px at the image's width)
+            or ``"depth"`` (m).
+        focal, baseline: px at the image's width and m, for disparity → depth when the checkpoint
+            lacks them.
+
+    Returns:
+        ``(H, W)`` float32 map.
+    """
+    return predict_batch(model, [image], quantity, focal=focal, baseline=baseline)[0]
+
+
+def describe(
+    model: DepthModel,
+    quantity: str,
+    image_size: tuple[int, int],
+    source: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The metadata every output carries: what the map is, in which unit, from which model."""
+    meta: dict[str, Any] = {
+        "format": "ssrdepth-prediction",
+        "ssrdepth_version": __version__,
+        "quantity": quantity,
+        "unit": UNITS[quantity],
+        "model": model.name,
+        "in_channels": model.in_channels,
+        "checkpoint": str(model.source),
+        "step": model.step,
+        "backend": model.backend,
+        "input_size": list(model.input_size),
+        "image_size": list(image_size),
+        "normalised_target": model.target,
+    }
+    if model.native_quantity == "disparity":
+        meta["reference_width"] = model.reference_width
+        meta["disparity_width_scale"] = image_size[1] / model.reference_width
+    if source is not None:
+        meta["source"] = source
+    meta.update({k: v for k, v in extra.items() if v is not None})
+    return meta
+
+
+# --------------------------------------------------------------------------------------------------
+# inputs
+
+
+@dataclass(frozen=True)
+class InputItem:
+    """One image or video to process; ``name`` is its output path under ``--out`` without suffix."""
+
+    path: Path
+    kind: str
+    name: str
+
+
+def _kind(path: Path) -> str:
+    return "video" if path.suffix.lower() in VIDEO_SUFFIXES else "image"
+
+
+def gather_inputs(inputs: Sequence[str | os.PathLike[str]], recursive: bool = False) -> list[InputItem]:
+    """Expand files, folders (images and videos inside; ``recursive`` for sub-folders) and glob
+    patterns into a list of items with unique output names.
+
+    Raises:
+        FileNotFoundError: a path that does not exist or a pattern that matches nothing.
+        ValueError: a folder with no images or videos in it, or no input at all.
+    """
+    suffixes = IMAGE_SUFFIXES + VIDEO_SUFFIXES
+    found: list[tuple[Path, str]] = []
+    for raw in inputs:
+        text = str(raw)
+        p = Path(text)
+        if p.is_dir():
+            files = sorted(f for f in (p.rglob("*") if recursive else p.iterdir()) if f.is_file())
+            files = [f for f in files if f.suffix.lower() in suffixes]
+            if not files:
+                raise ValueError(
+                    f"{p}: no images or videos in this folder (looked for {', '.join(suffixes)}"
+                    f"{'' if recursive else '; use --recursive for sub-folders'})"
+                )
+            found += [(f, f.relative_to(p).with_suffix("").as_posix()) for f in files]
+        elif p.is_file():
+            found.append((p, p.stem))
+        elif any(c in text for c in "*?["):
+            matches = sorted(Path(m) for m in glob.glob(text, recursive=True) if Path(m).is_file())
+            if not matches:
+                raise FileNotFoundError(f"{text}: no file matches this pattern")
+            found += [(m, m.stem) for m in matches]
+        else:
+            raise FileNotFoundError(f"{p}: no such file or folder")
+    if not found:
+        raise ValueError("no input given: name images, folders, glob patterns or videos")
+    items, used = [], set()
+    for path, name in found:
+        unique, n = name, 2
+        while unique in used:
+            unique, n = f"{name}-{n}", n + 1
+        used.add(unique)
+        items.append(InputItem(path, _kind(path), unique))
+    return items
+
+
+def _frames(path: Path) -> tuple[Iterator[np.ndarray], float, int]:
+    """Decoded RGB frames of a video, its fps and (estimated) frame count; ValueError naming the file
+    when OpenCV cannot open it or decode its first frame."""
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        cap.release()
+        raise ValueError(f"{path}: cannot open this video (unsupported container or codec, or not a video)")
+    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+    count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    ok, first = cap.read()
+    if not ok or first is None:
+        cap.release()
+        raise ValueError(f"{path}: no frame could be decoded (unsupported codec or empty video)")
+
+    def gen() -> Iterator[np.ndarray]:
+        try:
+            frame: np.ndarray | None = first
+            while frame is not None:
+                yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+                ok, nxt = cap.read()
+                frame = nxt if ok else None
+        finally:
+            cap.release()
+
+    return gen(), fps, max(count, 1)
+
+
+# --------------------------------------------------------------------------------------------------
+# the command's work
+
+
+@dataclass(frozen=True)
+class PredictOptions:
+    """What ``predict_files`` writes. ``outputs`` ⊂ :data:`ssrdepth.inference.outputs.OUTPUT_KINDS`; ``None``
+    means png16 + color for images and a side-by-side video for videos (per-frame files for a video
+    only when asked for). ``intrinsics`` = (fx, fy, cx, cy) px at the input image's size (for ``ply``);
+    ``focal`` (px at the image's width) and ``baseline`` (m) override the checkpoint's for depth.
+    ``color_range`` fixes the colour map's range (in the map's unit); ``None`` = per image (1–99 %),
+    and for videos the first batch's range, kept for the whole video (no flicker)."""
+
+    outputs: tuple[str, ...] | None = None
+    quantity: str = "native"
+    batch_size: int = 8
+    cmap: str = "magma"
+    color_range: tuple[float, float] | None = None
+    intrinsics: tuple[float, float, float, float] | None = None
+    focal: float | None = None
+    baseline: float | None = None
+    max_depth: float | None = None
+
+    def __post_init__(self) -> None:
+        bad = [o for o in self.outputs or () if o not in OUTPUT_KINDS]
+        if bad:
+            raise ValueError(f"unknown output(s) {bad}; valid: {', '.join(OUTPUT_KINDS)}")
+        if self.batch_size < 1:
+            raise ValueError(f"batch size must be ≥ 1, got {self.batch_size}")
+
+
+@dataclass
+class PredictReport:
+    """What ``predict_files`` did: files written, inputs that failed (file, problem), counts, time."""
+
+    written: list[Path] = field(default_factory=list)
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    images: int = 0
+    frames: int = 0
+    seconds: float = 0.0
+
+
+class _Writer:
+    """Writes the selected outputs of one map (shared by images and video frames)."""
+
+    def __init__(self, model: DepthModel, opts: PredictOptions, out_dir: Path) -> None:
+        self.model, self.opts, self.out = model, opts, out_dir
+        self.quantity = resolve_quantity(model, opts.quantity)
+
+    def check(self, outputs: Sequence[str]) -> None:
+        """Fail before any work when an output cannot be made with what was given."""
+        if "ply" in outputs:
+            if self.opts.intrinsics is None:
+                raise ValueError(
+                    "--save ply needs the camera: --intrinsics FX,FY,CX,CY (px at the input size)"
+                )
+            if self.model.native_quantity == "normalised":
+                raise ValueError(f"{self.model.source}: a point cloud needs a disparity or depth checkpoint")
+            if self.model.native_quantity == "disparity":
+                fx = self.opts.intrinsics[0]
+                _focal_baseline(self.model, self.model.reference_width, fx, self.opts.baseline)
+        if self.quantity == "depth" and self.model.native_quantity == "disparity":
+            focal = self.opts.focal
+            if focal is None and self.opts.intrinsics is not None:
+                focal = self.opts.intrinsics[0]
+            _focal_baseline(self.model, self.model.reference_width, focal, self.opts.baseline)
+
+    def focal(self) -> float | None:
+        if self.opts.focal is not None:
+            return self.opts.focal
+        return self.opts.intrinsics[0] if self.opts.intrinsics is not None else None
+
+    def values(self, normalised: np.ndarray) -> np.ndarray:
+        return convert(self.model, normalised, self.quantity, focal=self.focal(), baseline=self.opts.baseline)
+
+    def cmap(self) -> str:
+        # Near should look bright: reverse the map for depth (large = far).
+        return self.opts.cmap + (
+            "_r" if self.quantity == "depth" and not self.opts.cmap.endswith("_r") else ""
+        )
+
+    def write(
+        self,
+        name: str,
+        rgb: np.ndarray,
+        normalised: np.ndarray,
+        outputs: Sequence[str],
+        source: str,
+        vrange: tuple[float, float] | None = None,
+        **extra: Any,
+    ) -> list[Path]:
+        q = self.quantity
+        values = self.values(normalised)
+        meta = describe(self.model, q, values.shape, source, **extra)
+        if q == "depth" and self.model.native_quantity == "disparity":
+            f, b = _focal_baseline(self.model, values.shape[1], self.focal(), self.opts.baseline)
+            meta.update(focal_px=f, baseline_m=b)
+        base = self.out / name
+        written: list[Path] = []
+        if "png16" in outputs:
+            written.append(write_png16(base.with_name(f"{base.name}_{q}.png"), values, q, meta))
+        if "npy" in outputs:
+            written.append(write_npy(base.with_name(f"{base.name}_{q}.npy"), values, meta))
+        if "pfm" in outputs:
+            written.append(write_pfm(base.with_name(f"{base.name}_{q}.pfm"), values, meta))
+        if "color" in outputs:
+            path = base.with_name(f"{base.name}_{q}_color.png")
+            written.append(write_color_png(path, values, meta, self.cmap(), vrange or self.opts.color_range))
+        if "ply" in outputs:
+            written.append(self._ply(base.with_name(f"{base.name}.ply"), rgb, normalised, source, extra))
+        return written
+
+    def depth_for_ply(self, normalised: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
+        assert self.opts.intrinsics is not None
+        if self.model.native_quantity == "depth":
+            return convert(self.model, normalised, "depth"), {}
+        f, b = _focal_baseline(self.model, normalised.shape[1], self.opts.intrinsics[0], self.opts.baseline)
+        return convert(self.model, normalised, "depth", focal=f, baseline=b), {"focal_px": f, "baseline_m": b}
+
+    def _ply(
+        self, path: Path, rgb: np.ndarray, normalised: np.ndarray, source: str, extra: dict[str, Any]
+    ) -> Path:
+        assert self.opts.intrinsics is not None
+        depth, more = self.depth_for_ply(normalised)
+        image8 = rgb if rgb.dtype == np.uint8 else (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
+        points, colours = depth_to_points(depth, self.opts.intrinsics, image8, self.opts.max_depth)
+        meta = describe(self.model, "depth", depth.shape, source, **extra, **more)
+        meta.update(intrinsics=list(self.opts.intrinsics), max_depth=self.opts.max_depth)
+        return write_ply(path, points, colours, meta)
+
+
+def _batches(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
+    for i in range(0, len(items), size):
+        yield list(items[i : i + size])
+
+
+def predict_files(
+    model: DepthModel,
+    inputs: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    options: PredictOptions | None = None,
+    *,
+    recursive: bool = False,
+    progress: bool = True,
+) -> PredictReport:
+    """The ``predict`` command: every image and video in ``inputs`` → files in ``out_dir``.
+
+    A file that cannot be read is recorded in the report's ``failures`` and the others go on; bad
+    paths, empty folders and impossible output requests raise before any work.
+    """
+    from tqdm import tqdm
+
+    opts = options or PredictOptions()
+    items = gather_inputs(inputs, recursive)
+    out = Path(out_dir)
+    writer = _Writer(model, opts, out)
+    kinds = {it.kind for it in items}
+    writer.check(
+        [
+            *((opts.outputs or DEFAULT_IMAGE_OUTPUTS) if "image" in kinds else ()),
+            *((opts.outputs or DEFAULT_VIDEO_OUTPUTS) if "video" in kinds else ()),
+        ]
+    )
+    report = PredictReport()
+    start = time.perf_counter()
+    images = [it for it in items if it.kind == "image"]
+    videos = [it for it in items if it.kind == "video"]
+    with tqdm(total=len(images), unit="img", desc="predict", disable=not progress or not images) as bar:
+        outputs = opts.outputs or DEFAULT_IMAGE_OUTPUTS
+        for chunk in _batches(images, opts.batch_size):
+            loaded = []
+            for it in chunk:
+                try:
+                    loaded.append((it, read_image(it.path)))
+                except ValueError as exc:
+                    report.failures.append((str(it.path), str(exc)))
+                    bar.update(1)
+            maps = predict_normalised(model, [im for _, im in loaded])
+            for (it, rgb), n in zip(loaded, maps, strict=True):
+                report.written += writer.write(it.name, rgb, n, outputs, str(it.path))
+                report.images += 1
+                bar.update(1)
+    for it in videos:
+        try:
+            report.frames += _predict_video(model, writer, it, opts, report, progress)
+        except ValueError as exc:
+            report.failures.append((str(it.path), str(exc)))
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def _predict_video(
+    model: DepthModel,
+    writer: _Writer,
+    item: InputItem,
+    opts: PredictOptions,
+    report: PredictReport,
+    progress: bool,
+) -> int:
+    from tqdm import tqdm
+
+    frames, fps, count = _frames(item.path)
+    outputs = opts.outputs or DEFAULT_VIDEO_OUTPUTS
+    per_frame = [o for o in outputs if o != "video"]
+    video: SideBySideWriter | None = None
+    if "video" in outputs:
+        video = SideBySideWriter(writer.out / f"{item.name}_side_by_side.mp4", fps)
+    vrange = opts.color_range
+    done = 0
+    size: tuple[int, int] = (0, 0)
+    try:
+        with tqdm(total=count, unit="frame", desc=item.path.name, disable=not progress) as bar:
+            batch: list[np.ndarray] = []
+            for frame in [*frames, None]:
+                if frame is not None:
+                    batch.append(frame)
+                    if len(batch) < opts.batch_size:
+                        continue
+                if not batch:
+                    break
+                maps = predict_normalised(model, batch)
+                for rgb, n in zip(batch, maps, strict=True):
+                    size = (rgb.shape[0], rgb.shape[1])
+                    values = writer.values(n)
+                    if vrange is None:
+                        vrange = value_range(values)
+                    if video is not None:
+                        video.write(rgb, colorize(values, writer.cmap(), *vrange))
+                    if per_frame:
+                        name = f"{item.name}/{item.name}_{done:06d}"
+                        report.written += writer.write(
+                            name, rgb, n, per_frame, str(item.path), vrange, frame=done
+                        )
+                    done += 1
+                    bar.update(1)
+                batch = []
+    except BaseException:
+        if video is not None:
+            video._abort()
+        raise
+    if video is not None:
+        meta = describe(model, writer.quantity, size, str(item.path))
+        meta.update(colormap=writer.cmap(), range=list(vrange) if vrange else None)
+        path = video.close(meta)
+        if path is not None:
+            report.written.append(path)
+    return done

@@ -1,0 +1,108 @@
+"""A miniature ``reproduce`` run: every report file, the right structure, numbers equal to ``evaluate``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from ssrdepth.data.config import DataConfig
+from ssrdepth.data.synthetic import generate_synthetic
+from ssrdepth.evaluation.evaluate import evaluate
+from ssrdepth.experiments.reproduce import ReproduceConfig, plan_runs, reproduce
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def mini_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, Path]:
+    tmp = tmp_path_factory.mktemp("reproduce")
+    root = tmp / "synthetic"
+    generate_synthetic(root, 12, seed=3, size=(64, 212), sequence_length=6, workers=1, progress=False)
+    cfg = ReproduceConfig(
+        out=str(tmp / "out"),
+        kitti=str(root),
+        kitti_source="synthetic",
+        models=("C", "scr"),
+        tables=("1", "2"),
+        length=2,
+        width=0.125,
+        max_disparity=48,
+        figure_images=2,
+        overrides=("log_every=1", "tensorboard=false", "eval_every=0", "batch_size=4"),
+        progress=False,
+    )
+    return tmp / "out", reproduce(cfg), root
+
+
+def test_every_report_file_is_written(mini_report: tuple[Path, dict, Path]) -> None:
+    out, _results, _ = mini_report
+    report = out / "report"
+    for name in (
+        "report.md",
+        "results.json",
+        "fig12_qualitative.png",
+        "fig13_kitti_gray_vs_colour.png",
+        "training_curves.png",
+        "table1-paper.csv",
+        "table1-normalised.csv",
+        "table1-kitti.csv",
+        "table2-paper.csv",
+    ):
+        assert (report / name).is_file(), name
+    md = (report / "report.md").read_text()
+    assert "## Table 1" in md and "## Table 2" in md
+    assert "#### Protocol `paper`" in md and "#### Protocol `kitti`" in md
+    assert "| measure | C (ours) | C (paper) | SCRX (ours) | SCRX (paper) |" in md
+    assert "| RMSE |" in md and "0.1051" in md  # the paper's SCRX RMSE beside ours
+    assert "Kendall τ" in md and "Why our numbers differ" in md
+    assert "Table 3 left out: no NYU Depth v2 root given" not in md  # not asked for
+    stored = json.loads((report / "results.json").read_text())
+    assert set(stored["runs"]) == {"table1-C", "table1-SCRX", "table2-gray", "table2-rgb"}
+    run = stored["runs"]["table1-SCRX"]
+    assert run["parameters"] > 0 and run["gflops"] > 0 and run["train"]["steps"] == 2
+    assert stored["machine"]["cores"] >= 1
+    header = (report / "table1-paper.csv").read_text().splitlines()[0]
+    assert header == "measure,C,SCRX"
+
+
+def test_report_numbers_equal_evaluate(mini_report: tuple[Path, dict, Path], tmp_path: Path) -> None:
+    _out, results, root = mini_report
+    run = results["runs"]["table1-C"]
+    data = DataConfig(source="synthetic", root=str(root), size=(37, 147), channels=1, max_disparity=48)
+    for proto in ("paper", "kitti"):
+        rep = evaluate([run["checkpoint"]], data, proto, out_dir=tmp_path, progress=False)
+        ours = run["results"][proto]["metrics"]
+        theirs = rep.results[0].metrics
+        assert ours.keys() == theirs.keys()
+        for k in ours:
+            assert ours[k] == pytest.approx(theirs[k], rel=1e-9, abs=1e-12), (proto, k)
+
+
+def test_second_run_reuses_checkpoints(mini_report: tuple[Path, dict, Path]) -> None:
+    out, results, root = mini_report
+    cfg = ReproduceConfig(
+        out=str(out),
+        kitti=str(root),
+        kitti_source="synthetic",
+        models=("C",),
+        tables=("1",),
+        length=2,
+        width=0.125,
+        max_disparity=48,
+        figure_images=2,
+        overrides=("log_every=1", "tensorboard=false", "eval_every=0", "batch_size=4"),
+        progress=False,
+    )
+    again = reproduce(cfg)
+    assert again["runs"]["table1-C"]["train"]["reused"] is True
+    assert again["runs"]["table1-C"]["results"]["paper"] == results["runs"]["table1-C"]["results"]["paper"]
+
+
+def test_plan_names_left_out_tables() -> None:
+    runs, skipped = plan_runs(ReproduceConfig(kitti="/k", models=("SC",)))
+    assert [r.key for r in runs] == ["table1-SC", "table2-gray", "table2-rgb"]
+    assert skipped == ["Table 3 left out: no NYU Depth v2 root given (--nyu)"]
+    with pytest.raises(ValueError, match="valid tables: 1, 2, 3"):
+        ReproduceConfig(tables=("4",))

@@ -1,0 +1,100 @@
+"""``bench``: the JSON's structure and its arithmetic on a tiny run (no timing is asserted)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ssrdepth.cli import main as cli
+from ssrdepth.core.flops import count_gflops
+from ssrdepth.experiments.bench import (
+    SCHEMA,
+    BenchConfig,
+    Setting,
+    format_table,
+    interleaved_medians,
+    load_result,
+    peak_memory,
+    run_bench,
+)
+from ssrdepth.models import create_model
+
+TINY = (Setting("24x16 gray", (16, 24), 1, 2),)
+
+
+def test_quick_run_structure_and_arithmetic() -> None:
+    cfg = BenchConfig.quick_config(
+        models=("C",), settings=TINY, backends=("eager", "eager-channels-last", "onnxruntime"), stereo=False
+    )
+    snapshots: list[dict[str, object]] = []
+    result = run_bench(cfg, progress=False, on_update=lambda r: snapshots.append(json.loads(json.dumps(r))))
+    assert result["schema"] == SCHEMA and result["config"]["quick"] is True and result["complete"] is True
+    # written after the one (model, setting) and at the end: a stopped run keeps what it measured
+    assert [s["complete"] for s in snapshots] == [False, True]
+    assert result["stereo"] == {"skipped": "disabled (--no-stereo)"}
+    cpu = result["devices"]["cpu"]
+    peak = cpu["matmul_peak"]
+    assert peak["dtype"] == "float32" and peak["gflops"] == max(peak["gflops_start"], peak["gflops_end"]) > 0
+    entry = cpu["models"]["C"]
+    assert entry["parameters"] == sum(p.numel() for p in create_model("C", 1, width=0.125).parameters())
+    (train,) = entry["train"]
+    assert train["batch"] == 2 and set(train["variants"]) == {"contiguous", "channels-last"}
+    for v in train["variants"].values():
+        assert len(v["step_s_runs"]) == cfg.repeats
+        assert v["step_s"] == pytest.approx(float(np.median(v["step_s_runs"])))
+        assert v["images_per_s"] == pytest.approx(2 / v["step_s"])
+        assert v["achieved_gflops"] == pytest.approx(train["flops_per_step"] / v["step_s"] / 1e9)
+        assert v["memory"]["peak_mib"] > 0
+    (inf,) = entry["inference"]
+    # FLOPs per image agree with the models table's independent count.
+    model = create_model("C", 1, width=0.125)
+    assert inf["flops_per_image"] / 1e9 == pytest.approx(count_gflops(model, 16, 24), rel=1e-9)
+    # forward + backward ≈ 3 × forward (backward = grads of inputs and weights; the first conv has no
+    # input grad, so a little under 3×).
+    ratio = train["flops_per_step"] / (2 * inf["flops_per_image"])
+    assert 2.0 < ratio <= 3.0
+    assert set(inf["backends"]) == {"eager", "eager-channels-last", "onnxruntime"}
+    for r in inf["backends"].values():
+        assert r["latency_ms"] > 0 and r["throughput_img_s"] > 0
+        assert r["achieved_gflops"] == pytest.approx(inf["flops_per_image"] * r["throughput_img_s"] / 1e9)
+    assert inf["backends"]["onnxruntime"]["provider"] == "CPUExecutionProvider"
+    table = format_table(result)
+    assert "| C | 24x16 gray b2 |" in table and "fp32 matmul peak" in table
+
+
+def test_cli_writes_json_and_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "b.json"
+    rc = cli(["bench", "--quick", "--models", "sc", "--device", "cpu", "--no-train", "--no-stereo",
+              "--backends", "eager", "--out", str(out)])  # fmt: skip
+    assert rc == 0
+    result = load_result(out)
+    assert (
+        list(result["devices"]["cpu"]["models"]) == ["SC"]
+        and "train" not in result["devices"]["cpu"]["models"]["SC"]
+    )
+    assert (tmp_path / "b.md").read_text().startswith("**cpu**")
+    assert "wrote" in capsys.readouterr().out
+    bad = tmp_path / "other.json"
+    bad.write_text(json.dumps({"schema": "x"}))
+    with pytest.raises(ValueError, match="not an ssrdepth bench result"):
+        load_result(bad)
+
+
+def test_interleaving_and_memory_helpers() -> None:
+    calls: list[str] = []
+    times = interleaved_medians(
+        {"a": lambda: calls.append("a"), "b": lambda: calls.append("b")}, 3, 1, torch.device("cpu"), settle=1
+    )
+    # warm-up a, b; then three rounds of (settle + timed) per function, round-robin
+    assert calls == ["a", "b"] + ["a", "a", "b", "b"] * 3
+    assert {k: len(v) for k, v in times.items()} == {"a": 3, "b": 3}
+    with peak_memory(torch.device("cpu")) as mem:
+        block = np.ones(200 * 2**20, np.uint8)  # 200 MiB, touched
+        del block
+    if mem["method"].startswith("VmHWM"):
+        assert 190 <= mem["rise_mib"] <= 400
+    assert mem["peak_mib"] >= mem["baseline_mib"]

@@ -1,0 +1,242 @@
+"""``predict``: pre-processing as in training, physical units worked out by hand, the command end to end,
+and bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from ssrdepth.cli import main as cli
+from ssrdepth.data.config import TargetScale
+from ssrdepth.inference.outputs import read_pfm, read_ply, read_png16, read_png_meta
+from ssrdepth.inference.predict import (
+    PredictOptions,
+    gather_inputs,
+    load_model,
+    predict,
+    predict_batch,
+    predict_files,
+    prepare_image,
+)
+
+from .conftest import MakeCheckpoint, write_image, write_video
+
+
+def test_prepare_image_is_the_training_preprocessing() -> None:
+    rng = np.random.default_rng(1)
+    rgb = rng.integers(0, 256, (80, 200, 3), dtype=np.uint8)
+    # Independent: BT.601 luma by OpenCV, area averaging to 147×37, /255.
+    expected = (
+        cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (147, 37), interpolation=cv2.INTER_AREA) / 255.0
+    )
+    x = prepare_image(rgb, 1, (37, 147))
+    assert x.shape == (1, 37, 147) and x.dtype == np.float32
+    np.testing.assert_allclose(x[0], expected, atol=1e-6)
+    # A grey image for an RGB model is repeated to three channels; enlarging is bilinear.
+    grey = rng.integers(0, 256, (20, 30), dtype=np.uint8)
+    x3 = prepare_image(grey, 3, (37, 147))
+    up = cv2.resize(grey, (147, 37), interpolation=cv2.INTER_LINEAR) / 255.0
+    for c in range(3):
+        np.testing.assert_allclose(x3[c], up, atol=1e-6)
+    with pytest.raises(ValueError, match="unsupported image dtype"):
+        prepare_image(np.zeros((10, 10, 3), np.int64), 1, (37, 147))
+
+
+def test_output_is_the_model_resized_back_to_the_image(make_checkpoint: MakeCheckpoint) -> None:
+    ckpt = make_checkpoint("SCRX", 1, target={"kind": "normalised", "max_value": 1.0})
+    model = load_model(ckpt, backend="torch")  # channels-last eager
+    rgb = np.random.default_rng(2).integers(0, 256, (61, 203, 3), dtype=np.uint8)
+    out = predict(model, rgb)
+    assert out.shape == (61, 203) and out.dtype == np.float32
+    # Independent path: the eager model (contiguous memory) on the same input, torch's bilinear resize.
+    from ssrdepth.checkpoint import load_checkpoint
+
+    net = load_checkpoint(ckpt).build_model()
+    x = torch.from_numpy(prepare_image(rgb, 1, (37, 147)))[None]
+    with torch.no_grad():
+        ref = F.interpolate(net(x), size=(61, 203), mode="bilinear", align_corners=False)[0, 0].numpy()
+    np.testing.assert_allclose(out, ref, atol=2e-5)
+    # One batch of several images of different sizes gives the same maps.
+    both = predict_batch(model, [rgb, rgb[:40, :90]])
+    np.testing.assert_allclose(both[0], out, atol=1e-6)
+    assert both[1].shape == (40, 90)
+
+
+def test_disparity_scales_with_width_and_depth_follows(make_checkpoint: MakeCheckpoint) -> None:
+    # Output 0.5 everywhere. Target: 192 px at 1242 px width, f = 721.5 px, B = 0.54 m.
+    model = load_model(make_checkpoint("C", 1, constant=0.5))
+    image = np.zeros((40, 621, 3), np.uint8)  # half the reference width
+    disp = predict(model, image)  # native = disparity
+    # 0.5 · 192 · 621 / 1242 = 48 px at this width
+    np.testing.assert_allclose(disp, 48.0, rtol=1e-6)
+    # depth = f·B/d at the reference width: 721.5 · 0.54 / 96 = 4.05844 m, the same at any width
+    np.testing.assert_allclose(predict(model, image, "depth"), 721.5 * 0.54 / 96, rtol=1e-5)
+    np.testing.assert_allclose(
+        predict(model, np.zeros((40, 2484, 3), np.uint8), "disparity"), 192.0, rtol=1e-6
+    )
+    np.testing.assert_allclose(predict(model, image, "normalised"), 0.5, rtol=1e-6)
+
+
+def test_depth_targets_and_missing_calibration(make_checkpoint: MakeCheckpoint, tmp_path: Path) -> None:
+    depth_model = load_model(make_checkpoint("C", 3, TargetScale("depth", 10.0), constant=0.25, file="d.pt"))
+    np.testing.assert_allclose(predict(depth_model, np.zeros((30, 40, 3), np.uint8)), 2.5, rtol=1e-6)
+    with pytest.raises(ValueError, match="cannot give disparity"):
+        predict(depth_model, np.zeros((30, 40, 3), np.uint8), "disparity")
+    bare = load_model(make_checkpoint("C", 1, TargetScale("disparity", 100.0), constant=0.5, file="b.pt"))
+    with pytest.raises(ValueError, match="--focal"):
+        predict(bare, np.zeros((30, 40, 3), np.uint8), "depth")
+    # No reference width in the target: the model's input width (147) is the reference, so at width 40
+    # d = 0.5 · 100 · 40/147 px; with f = 50 px (at width 40) and B = 0.5 m, depth = f·B/d.
+    d = 0.5 * 100 * 40 / 147
+    np.testing.assert_allclose(
+        predict(bare, np.zeros((30, 40, 3), np.uint8), "depth", focal=50.0, baseline=0.5), 25 / d, rtol=1e-5
+    )
+    plain = load_model(make_checkpoint("C", 1, None, constant=0.75, file="n.pt"))
+    np.testing.assert_allclose(predict(plain, np.zeros((30, 40, 3), np.uint8)), 0.75, rtol=1e-6)  # native
+    with pytest.raises(ValueError, match="only --quantity normalised"):
+        predict(plain, np.zeros((30, 40, 3), np.uint8), "disparity")
+
+
+def test_command_on_a_folder_with_a_bad_file(
+    make_checkpoint: MakeCheckpoint, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ckpt = make_checkpoint("SCRX", 1)
+    folder = tmp_path / "imgs"
+    a = write_image(folder / "a.png", 50, 160, seed=1)
+    write_image(folder / "sub" / "b.jpg", 37, 147, seed=2)
+    (folder / "broken.png").write_bytes(b"\x89PNG but not really")
+    out = tmp_path / "out"
+    rc = cli(["predict", str(ckpt), str(folder), "--out", str(out), "--save", "png16,npy,pfm,color",
+              "--recursive", "--no-progress"])  # fmt: skip
+    assert rc == 1, "a failed input makes the exit status non-zero"
+    err = capsys.readouterr().err
+    assert "broken.png" in err and "cannot decode" in err
+    names = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert "a_disparity.png" in names and "sub/b_disparity.npy" in names and "a_disparity_color.png" in names
+    # The files agree with the API and say what they are.
+    model = load_model(ckpt)
+    expected = predict(model, a)
+    npy = np.load(out / "a_disparity.npy")
+    np.testing.assert_allclose(npy, expected, atol=1e-4)
+    png, meta = read_png16(out / "a_disparity.png")
+    assert np.abs(png - expected).max() <= 0.5 / 256 + 1e-4  # quantised to 1/256 px
+    np.testing.assert_array_equal(read_pfm(out / "a_disparity.pfm"), npy)
+    assert meta["quantity"] == "disparity" and meta["unit"] == "px" and meta["model"] == "SCRX"
+    assert meta["input_size"] == [37, 147] and meta["image_size"] == [50, 160]
+    assert meta["normalised_target"]["max_value"] == 192.0
+    assert meta["disparity_width_scale"] == pytest.approx(160 / 1242)
+    side = json.loads((out / "a_disparity.npy.json").read_text())
+    assert side["quantity"] == "disparity" and side["source"].endswith("a.png")
+    assert read_png_meta(out / "a_disparity_color.png")["range_kind"] == "per-image"
+
+
+def test_point_cloud_from_disparity(make_checkpoint: MakeCheckpoint, tmp_path: Path) -> None:
+    ckpt = make_checkpoint("C", 1, constant=0.5)
+    write_image(tmp_path / "x.png", 20, 621)
+    # at width 621 the disparity is 48 px; with fx = 360.75 px and B = 0.54 m, Z = 360.75·0.54/48
+    rc = cli(["predict", str(ckpt), str(tmp_path / "x.png"), "--out", str(tmp_path / "o"), "--save", "ply",
+              "--intrinsics", "360.75,360.75,310,10", "--no-progress"])  # fmt: skip
+    assert rc == 0
+    rec = read_ply(tmp_path / "o" / "x.ply")
+    assert len(rec) == 20 * 621
+    np.testing.assert_allclose(rec["z"], 360.75 * 0.54 / 48, rtol=1e-5)
+    # the corner pixel (u=0, v=0): X = (0 − 310)·Z/360.75
+    np.testing.assert_allclose(rec["x"][0], -310 * (360.75 * 0.54 / 48) / 360.75, rtol=1e-5)
+    with pytest.raises(ValueError, match="--intrinsics"):
+        predict_files(
+            load_model(ckpt), [tmp_path / "x.png"], tmp_path / "p", PredictOptions(outputs=("ply",))
+        )
+
+
+def test_video_in_side_by_side_out(make_checkpoint: MakeCheckpoint, tmp_path: Path) -> None:
+    ckpt = make_checkpoint("SCRX", 3)
+    write_video(tmp_path / "clip.mp4", frames=7)
+    (tmp_path / "junk.avi").write_bytes(b"RIFF....AVI junk")
+    report = predict_files(
+        load_model(ckpt),
+        [tmp_path / "clip.mp4", tmp_path / "junk.avi"],
+        tmp_path / "out",
+        PredictOptions(batch_size=3),
+        progress=False,
+    )
+    assert report.frames == 7
+    assert [f for f, _ in report.failures] == [str(tmp_path / "junk.avi")]
+    assert "junk.avi" in report.failures[0][1]
+    cap = cv2.VideoCapture(str(tmp_path / "out" / "clip_side_by_side.mp4"))
+    frames = []
+    while True:
+        ok, f = cap.read()
+        if not ok:
+            break
+        frames.append(f)
+    cap.release()
+    assert len(frames) == 7 and frames[0].shape == (48, 192, 3)
+    side = json.loads((tmp_path / "out" / "clip_side_by_side.mp4.json").read_text())
+    assert side["frames"] == 7 and side["model"] == "SCRX" and side["quantity"] == "disparity"
+
+
+def test_bad_inputs_name_the_file(make_checkpoint: MakeCheckpoint, tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=r"empty: no images or videos"):
+        gather_inputs([tmp_path / "empty"])
+    with pytest.raises(FileNotFoundError, match=r"nothing\.png: no such file"):
+        gather_inputs([tmp_path / "nothing.png"])
+    with pytest.raises(FileNotFoundError, match=r"\*\.tif: no file matches"):
+        gather_inputs([str(tmp_path / "*.tif")])
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"state_dict": {}}, foreign)
+    with pytest.raises(ValueError, match=r"foreign\.pt: not an ssrdepth checkpoint"):
+        load_model(foreign)
+    onnx_junk = tmp_path / "x.onnx"
+    onnx_junk.write_bytes(b"junk")
+    with pytest.raises(ValueError, match=r"x\.onnx: not a readable ONNX file"):
+        load_model(onnx_junk)
+    # Same names from two places stay apart.
+    write_image(tmp_path / "a" / "f.png", 10, 10)
+    write_image(tmp_path / "b" / "f.png", 10, 10)
+    items = gather_inputs([str(tmp_path / "*" / "f.png")])
+    assert [i.name for i in items] == ["f", "f-2"]
+
+
+def test_onnxruntime_backend_matches_torch(make_checkpoint: MakeCheckpoint, tmp_path: Path) -> None:
+    ckpt = make_checkpoint("SCRDU", 3)
+    image = write_image(tmp_path / "i.png", 45, 150)
+    torch_model = load_model(ckpt, backend="torch")
+    assert torch_model.backend == "torch" and torch_model.module is not None
+    ref = predict(torch_model, image, "normalised")
+    ort_model = load_model(ckpt, backend="onnxruntime")  # exported in memory
+    assert ort_model.backend == "onnxruntime"
+    np.testing.assert_allclose(predict(ort_model, image, "normalised"), ref, atol=1e-5)
+    # "auto" (the default) picks ONNX Runtime on CPU, measured fastest there.
+    assert load_model(ckpt).backend == "onnxruntime"
+    assert load_model(ckpt, backend="auto", device="cpu").backend == "onnxruntime"
+
+
+@pytest.mark.shared_data
+def test_real_kitti_frame(make_checkpoint: MakeCheckpoint, shared_data: Path) -> None:
+    frame = shared_data / "kitti_object" / "training" / "image_2" / "000000.png"
+    model = load_model(make_checkpoint("SCRXU", 3))
+    disp = predict(model, frame)
+    h, w = cv2.imread(str(frame)).shape[:2]
+    assert disp.shape == (h, w)
+    # 0 ≤ disparity ≤ 192 · w / 1242 (the sigmoid's range, scaled to this width)
+    assert disp.min() >= 0 and disp.max() <= 192 * w / 1242 + 1e-3
+
+
+@pytest.mark.gpu
+def test_cuda_matches_cpu(make_checkpoint: MakeCheckpoint) -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("needs a CUDA device")
+    ckpt = make_checkpoint("SCRXU", 3)
+    image = np.random.default_rng(3).integers(0, 256, (50, 170, 3), dtype=np.uint8)
+    gpu = load_model(ckpt, device="cuda")  # auto → eager PyTorch, channels-last, on CUDA
+    assert (gpu.backend, gpu.device) == ("torch", "cuda")
+    ref = predict(load_model(ckpt, backend="torch"), image, "normalised")
+    # cuDNN may run fp32 convolutions in TF32 (10-bit mantissa): allow 1e-2 on [0, 1] maps.
+    np.testing.assert_allclose(predict(gpu, image, "normalised"), ref, atol=1e-2)

@@ -1,0 +1,232 @@
+"""Tiny training runs: the loss falls, resume equals an uninterrupted run, checkpoints rebuild the model,
+NaN stops the run, finished runs are reused, and the command works end to end."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ssrdepth.checkpoint import load_checkpoint
+from ssrdepth.cli import main
+from ssrdepth.models import create_model
+from ssrdepth.training.config import TrainConfig, apply_overrides, config_to_dict
+from ssrdepth.training.loop import DivergedError, train
+
+from .conftest import ToyDepth
+
+
+def _per_image_rmse(model: torch.nn.Module, ds: ToyDepth) -> float:
+    """Second implementation of the validation RMSE: NumPy, image by image, valid pixels only."""
+    with torch.no_grad():
+        pred = model(ds.image).numpy()
+    t, v = ds.target.numpy(), ds.valid.numpy()
+    return float(np.mean([np.sqrt(np.mean((pred[i][v[i]] - t[i][v[i]]) ** 2)) for i in range(len(t))]))
+
+
+def test_loss_falls_and_outputs_are_written(toy_cfg: TrainConfig) -> None:
+    cfg = apply_overrides(toy_cfg, ["length=40", "eval_every=20", "log_every=5", "tensorboard=true"])
+    train_set, val_set = ToyDepth(64), ToyDepth(16, seed=1)
+    torch.manual_seed(cfg.seed)
+    untrained = create_model("C", 1, width=0.25).eval()  # train() seeds the same way before building
+    rmse0 = _per_image_rmse(untrained, val_set)
+
+    result = train(cfg, train_set=train_set, val_set=val_set)
+
+    run = Path(cfg.out)
+    assert result.steps == 40 and not result.skipped
+    losses = [r["loss"] for r in result.history["train"]]
+    assert losses[-1] < 0.25 * losses[0], losses
+    final_rmse = result.history["val"][-1]["val_rmse"]
+    assert final_rmse < 0.5 * rmse0, (final_rmse, rmse0)
+    # Recorded validation RMSE equals an independent recomputation from the best checkpoint.
+    best = load_checkpoint(result.best_checkpoint)  # type: ignore[arg-type]
+    assert best.step == result.best["step"]  # type: ignore[index]
+    assert _per_image_rmse(best.build_model(), val_set) == pytest.approx(best.metrics["val_rmse"], rel=1e-5)
+    # Logs: one CSV row per logged step, validation rows, curves, TensorBoard events, resolved config.
+    with open(run / "train_log.csv", encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    assert [int(r["step"]) for r in rows] == list(range(5, 41, 5))
+    assert float(rows[-1]["loss"]) == pytest.approx(losses[-1])
+    with open(run / "val_log.csv", encoding="utf-8") as f:
+        assert [int(r["step"]) for r in csv.DictReader(f)] == [20, 40]
+    assert (run / "curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+    assert json.loads((run / "config.json").read_text()) == config_to_dict(cfg)
+    assert result.images_per_second > 0 and result.seconds > 0
+
+
+def test_checkpoint_is_safe_and_rebuilds_the_model(toy_cfg: TrainConfig) -> None:
+    result = train(toy_cfg, train_set=ToyDepth(32), val_set=ToyDepth(8, seed=1))
+    raw = torch.load(result.latest_checkpoint, weights_only=True)  # no code runs
+    for key in ("optimizer", "scheduler", "rng", "config", "history", "best"):
+        assert key in raw, key
+    assert raw["config"] == config_to_dict(toy_cfg)
+    ckpt = load_checkpoint(result.latest_checkpoint)
+    assert ckpt.step == 8 and ckpt.input_size == (16, 48)
+    assert ckpt.target == ToyDepth.scale.as_dict()
+    assert ckpt.model.name == "C" and ckpt.model.options["width"] == 0.25
+    model = ckpt.build_model()
+    twin = create_model("C", 1, width=0.25)
+    twin.load_state_dict(raw["state_dict"])
+    x = torch.rand(2, 1, 16, 48)
+    torch.testing.assert_close(model(x), twin.eval()(x), rtol=0, atol=0)
+    # The momentum buffers are the optimiser's real state, not zeros.
+    bufs = [s["momentum_buffer"] for s in raw["optimizer"]["state"].values()]
+    assert len(bufs) == len(list(model.parameters())) and all(b.abs().sum() > 0 for b in bufs)
+
+
+class _Crash(RuntimeError):
+    pass
+
+
+AUGMENTED = ["augment.hflip=0.5", "augment.brightness=0.3", "augment.contrast=0.3", "augment.gamma=0.3"]
+
+
+@pytest.mark.parametrize("augment", [[], AUGMENTED], ids=["plain", "augmented"])
+def test_resume_after_a_crash_equals_an_uninterrupted_run(
+    toy_cfg: TrainConfig, tmp_path: Path, augment: list[str]
+) -> None:
+    # 24 samples, batch 8: 3 steps per epoch; checkpoints at 2, 4, 6, 8; crash after step 5, mid-epoch,
+    # so the resumed run must restart the data order at epoch 1, sample 8, with the schedule at step 4
+    # (and, augmented, draw the same flips and jitters as the uninterrupted run).
+    base = apply_overrides(
+        toy_cfg,
+        [
+            "length=8",
+            "checkpoint_every=2",
+            "eval_every=4",
+            "schedule.name=cosine",
+            "schedule.warmup=0.25",
+            *augment,
+        ],
+    )
+    full = train(
+        dataclasses.replace(base, out=str(tmp_path / "full")),
+        train_set=ToyDepth(24),
+        val_set=ToyDepth(8, seed=1),
+    )
+
+    def crash(step: int) -> None:
+        if step == 5:
+            raise _Crash
+
+    cut = dataclasses.replace(base, out=str(tmp_path / "cut"))
+    with pytest.raises(_Crash):
+        train(cut, train_set=ToyDepth(24), val_set=ToyDepth(8, seed=1), on_step=crash)
+    assert load_checkpoint(tmp_path / "cut" / "latest.pt").step == 4
+    resumed = train(cut, train_set=ToyDepth(24), val_set=ToyDepth(8, seed=1))
+
+    assert resumed.steps == 8
+    a = torch.load(full.latest_checkpoint, weights_only=True)
+    b = torch.load(resumed.latest_checkpoint, weights_only=True)
+    for k, v in a["state_dict"].items():
+        assert torch.equal(v, b["state_dict"][k]), k  # bit for bit on the CPU
+    for i, s in a["optimizer"]["state"].items():
+        assert torch.equal(s["momentum_buffer"], b["optimizer"]["state"][i]["momentum_buffer"])
+    assert a["scheduler"]["last_epoch"] == b["scheduler"]["last_epoch"] == 8
+    assert [r["loss"] for r in full.history["train"]] == [r["loss"] for r in resumed.history["train"]]
+    assert [r["lr"] for r in full.history["train"]] == [r["lr"] for r in resumed.history["train"]]
+    assert full.history["val"] == resumed.history["val"]
+    with open(tmp_path / "cut" / "train_log.csv", encoding="utf-8") as f:
+        assert [int(r["step"]) for r in csv.DictReader(f)] == list(range(1, 9))
+
+    # Ctrl-C between checkpoints: the current step is saved on the way out, and resuming matches too.
+    def interrupt(step: int) -> None:
+        if step == 3:
+            raise KeyboardInterrupt
+
+    ctrl_c = dataclasses.replace(base, out=str(tmp_path / "ctrl_c"))
+    with pytest.raises(KeyboardInterrupt):
+        train(ctrl_c, train_set=ToyDepth(24), val_set=ToyDepth(8, seed=1), on_step=interrupt)
+    assert load_checkpoint(tmp_path / "ctrl_c" / "latest.pt").step == 3
+    again = train(ctrl_c, train_set=ToyDepth(24), val_set=ToyDepth(8, seed=1))
+    c = torch.load(again.latest_checkpoint, weights_only=True)
+    for k, v in a["state_dict"].items():
+        assert torch.equal(v, c["state_dict"][k]), k
+
+
+def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(toy_cfg: TrainConfig) -> None:
+    # No validation; targets turn NaN after step 4, so step 5's loss is NaN. Checked at steps 3, 4
+    # (a checkpoint) and 6 (a log step): the error comes at step 6 and step 4's checkpoint is kept.
+    cfg = apply_overrides(
+        toy_cfg,
+        ["checkpoint_every=2", "log_every=3", "loss=l2_paper", "optim.lr=1e-3", "schedule.name=constant"],
+    )
+    data = ToyDepth(64)
+
+    def poison(step: int) -> None:
+        data.poisoned = step >= 4
+
+    with pytest.raises(DivergedError, match=r"loss became nan between steps 5 and 6.*latest\.pt \(step 4\)"):
+        train(cfg, train_set=data, on_step=poison)
+    run = Path(cfg.out)
+    ckpt = load_checkpoint(run / "latest.pt")
+    assert ckpt.step == 4
+    assert all(torch.isfinite(v).all() for v in ckpt.state_dict.values())
+    assert not (run / "result.json").exists()
+    # The kept state is exactly step 4 of a clean run (constant rate: the length does not matter).
+    clean = train(dataclasses.replace(cfg, out=str(run.parent / "clean"), length=4), train_set=ToyDepth(64))
+    ref = load_checkpoint(clean.latest_checkpoint).state_dict
+    for k, v in ref.items():
+        assert torch.equal(v, ckpt.state_dict[k]), k
+
+
+def test_finished_runs_are_reused_and_other_configs_refused(toy_cfg: TrainConfig) -> None:
+    cfg = apply_overrides(toy_cfg, ["length=2", "eval_every=0"])
+    first = train(cfg, train_set=ToyDepth(16), val_set=ToyDepth(8, seed=1))
+    stamp = first.latest_checkpoint.stat().st_mtime_ns
+    again = train(cfg, train_set=ToyDepth(16), val_set=ToyDepth(8, seed=1))
+    assert again.skipped and again.steps == 2 and first.latest_checkpoint.stat().st_mtime_ns == stamp
+    assert again.history == first.history
+    # Changing what is computed is refused; changing how it is run (logging) is not a different run.
+    with pytest.raises(ValueError, match=r"different configuration \(optim\.lr"):
+        train(apply_overrides(cfg, ["optim.lr=0.5"]), train_set=ToyDepth(16))
+    assert train(apply_overrides(cfg, ["log_every=2"]), train_set=ToyDepth(16)).skipped
+    fresh = train(apply_overrides(cfg, ["optim.lr=0.5"]), train_set=ToyDepth(16), resume=False)
+    assert not fresh.skipped and fresh.best_checkpoint is None  # no validation set → no best.pt
+    assert not (Path(cfg.out) / "best.pt").exists()
+    with pytest.raises(FileNotFoundError, match="nothing to resume"):
+        train(
+            dataclasses.replace(cfg, out=str(Path(cfg.out).parent / "empty")),
+            train_set=ToyDepth(16),
+            resume=True,
+        )
+
+
+def test_bad_data_and_devices_are_explained(toy_cfg: TrainConfig) -> None:
+    with pytest.raises(ValueError, match=r"data\.channels = 3"):
+        train(apply_overrides(toy_cfg, ["data.channels=3"]), train_set=ToyDepth(16))
+    with pytest.raises(ValueError, match="fewer than the batch size 8"):
+        train(toy_cfg, train_set=ToyDepth(5))
+    with pytest.raises(ValueError, match=r"fp16.*CUDA"):
+        train(apply_overrides(toy_cfg, ["precision=fp16"]), train_set=ToyDepth(16))
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            train(apply_overrides(toy_cfg, ["device=cuda"]), train_set=ToyDepth(16))
+
+
+def test_bf16_and_channels_last_on_cpu(toy_cfg: TrainConfig) -> None:
+    cfg = apply_overrides(toy_cfg, ["precision=bf16", "channels_last=true", "length=4", "eval_every=0"])
+    result = train(cfg, train_set=ToyDepth(16), val_set=ToyDepth(8, seed=1))
+    losses = [r["loss"] for r in result.history["train"]]
+    assert all(math.isfinite(v) for v in losses) and losses[-1] < losses[0]
+
+
+def test_cli_reports_bad_values_with_choices(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert (
+        main(["train", "--preset", "synthetic-tiny", "--set", "optim.name=rmsprop", "--out", str(tmp_path)])
+        == 2
+    )
+    assert "valid optimizers: sgd, adam" in capsys.readouterr().err
+    assert main(["train", "--preset", "kitti-gray-147x37@epochs", "--model", "sc", "--print-config"]) == 0
+    out = capsys.readouterr().out
+    assert 'unit = "epochs"' in out and 'name = "SC"' in out and "size = [37, 147]" in out
+    assert main(["train", "--list-presets"]) == 0
+    assert "nyu-rgb-320x240" in capsys.readouterr().out
