@@ -119,8 +119,11 @@ class TrainResult:
 
 
 def build_optimizer(cfg: TrainConfig, params: Sequence[nn.Parameter]) -> torch.optim.Optimizer:
-    """SGD with momentum (the paper) or Adam over *all* parameters: one training stage."""
+    """SGD with momentum (the paper), Adam or AdamW (decoupled weight decay, Loshchilov & Hutter 2019)
+    over *all* parameters: one training stage."""
     o = cfg.optim
+    if o.name == "adamw":
+        return torch.optim.AdamW(params, lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay)
     if o.name == "adam":
         return torch.optim.Adam(params, lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay)
     return torch.optim.SGD(
