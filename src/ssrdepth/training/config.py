@@ -164,6 +164,9 @@ class TrainConfig:
 
     Attributes:
         model, data, optim, schedule: see their classes. ``data.size`` is ``(H, W)``.
+        init_from: fine-tuning: a checkpoint (file or run folder) whose weights initialise the model
+            (the same network, input channels and width; a new optimiser and schedule); "" = random
+            initialisation.
         augment: training-time augmentation (:mod:`ssrdepth.training.augment`; off by default and in
             the paper presets, on in the recipe).
         loss: a name in :data:`ssrdepth.losses.LOSSES` (``l2_paper`` = eq. 1, ``mse``, ``masked_*``).
@@ -202,6 +205,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=paper_lr(MSE_LR, (37, 147))))
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    init_from: str = ""
     batch_size: int = 40
     length: int = 1000
     unit: str = "steps"
