@@ -80,8 +80,10 @@ class OptimConfig:
     Attributes:
         name: ``"sgd"`` (with momentum; the paper's "SGD", rate and momentum not given [A]), ``"adam"`` or
             ``"adamw"`` (decoupled weight decay; the recipe's).
-        lr: peak learning rate. Mind the loss: ``l2_paper`` = T/2 × ``mse`` (T = H·W pixels), so plain
-            SGD on ``l2_paper`` needs a rate about T/2 smaller than on ``mse``.
+        lr: peak learning rate **on the per-pixel (``mse``) scale**, so that one value fits every size
+            and loss: eq. 1 (``l2_paper``) = T/2 × ``mse`` (T = H·W pixels), so SGD on a per-image-sum
+            loss gets ``lr × 2/T`` (:attr:`TrainConfig.effective_lr`); Adam and AdamW are invariant to
+            the loss's scale and get ``lr`` as it is.
         momentum, nesterov: SGD only.
         betas, eps: Adam only.
         weight_decay: L2 penalty (coupled, as torch's SGD/Adam do it).
@@ -201,8 +203,8 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     loss: str = "l2_paper"
-    # The default loss is l2_paper at the default 37×147: the calibrated rate 0.01 × 2/T (see MSE_LR).
-    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=paper_lr(MSE_LR, (37, 147))))
+    # The calibrated SGD rate on the per-pixel scale (see MSE_LR); effective_lr derives eq. 1's.
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=MSE_LR))
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     init_from: str = ""
@@ -259,6 +261,14 @@ class TrainConfig:
                 raise ValueError(f"{name} must be ≥ 0, got {getattr(self, name)}")
         if not self.out:
             raise ValueError("out (the run folder) must not be empty")
+
+    @property
+    def effective_lr(self) -> float:
+        """The peak rate the optimiser gets: ``optim.lr`` × 2/T for SGD on a per-image-sum loss
+        (``l2_paper``, ``masked_l2_paper``; T = H·W of ``data.size``), else ``optim.lr``."""
+        if self.optim.name == "sgd":
+            return paper_lr(self.optim.lr, self.data.size, self.loss)
+        return self.optim.lr
 
     def identity(self) -> dict[str, Any]:
         """The configuration without :data:`EXECUTION_FIELDS`: two runs with equal identities compute
@@ -515,7 +525,7 @@ def to_toml(d: Mapping[str, Any], _prefix: str = "") -> str:
 #: Peak learning rate for SGD + momentum 0.9 on the *per-pixel mean* (``mse``) scale, measured on the
 #: synthetic street set at 37×147, 94×310 and 240×320 (docs/training.md, "Learning rates"): 0.01 is the
 #: best of 0.003…0.3 for every model, and 0.03 or more lets the output sigmoid die (a constant map).
-#: For ``l2_paper`` the presets divide it by T/2 (:func:`paper_lr`).
+#: ``optim.lr`` is stated on this scale; for ``l2_paper`` SGD gets it divided by T/2 (:func:`paper_lr`).
 MSE_LR = 0.01
 
 #: Where the paper-preset data sets are expected by default (override with ``--set data.root=...``).
@@ -539,7 +549,7 @@ def _paper(
         model=ModelConfig("SCRX"),
         data=data,
         loss="l2_paper",
-        optim=OptimConfig("sgd", lr=paper_lr(MSE_LR, size), momentum=0.9),
+        optim=OptimConfig("sgd", lr=MSE_LR, momentum=0.9),
         schedule=ScheduleConfig("cosine", warmup=0.02),
         batch_size=40,
         length=1000,
