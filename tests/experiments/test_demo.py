@@ -10,7 +10,7 @@ from PIL import Image
 from ssrdepth.checkpoint import save_checkpoint
 from ssrdepth.core.flops import count_gflops
 from ssrdepth.data.config import TargetScale
-from ssrdepth.experiments.demo import DEMO_STEPS, DEMO_WIDTH, DemoConfig, motorcycle_section
+from ssrdepth.experiments.demo import DEMO_STEPS, DEMO_WIDTH, DemoConfig, demo_steps, motorcycle_section
 from ssrdepth.models import create_model
 
 
@@ -32,5 +32,8 @@ def test_demo_preset_is_what_the_docs_say() -> None:
     assert count_gflops(create_model("SCRX", width=DEMO_WIDTH), 37, 147) == pytest.approx(0.26, abs=0.01)
     assert count_gflops(create_model("SCRX"), 37, 147) == pytest.approx(4.09, abs=0.01)
     cfg = DemoConfig()
-    assert dict(cfg.table_lengths) == dict(DEMO_STEPS) and cfg.tables == ("1", "2")
+    assert cfg.table_lengths is None and cfg.tables == ("1", "2") and cfg.recipe == "ssrdepth"
     assert len(cfg.models) == 6
+    # The steps follow the precision the machine trains in: more where bf16 is native.
+    assert demo_steps("cuda") == DEMO_STEPS["bf16"]
+    assert dict(DEMO_STEPS["bf16"])["1"] > dict(DEMO_STEPS["fp32"])["1"]

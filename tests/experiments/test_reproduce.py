@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,11 @@ from ssrdepth.data.config import DataConfig
 from ssrdepth.data.synthetic import generate_synthetic
 from ssrdepth.evaluation.evaluate import evaluate
 from ssrdepth.experiments.reproduce import ReproduceConfig, plan_runs, reproduce
+
+# The real samples (tests/conftest.py's rule): $SSRDEPTH_SHARED_DATA or ../shared/data beside the checkout.
+SHARED_DATA = Path(
+    os.environ.get("SSRDEPTH_SHARED_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data"
+)
 
 pytestmark = pytest.mark.slow
 
@@ -32,6 +38,8 @@ def mini_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, P
         figure_images=2,
         overrides=("log_every=1", "tensorboard=false", "eval_every=0", "batch_size=4"),
         progress=False,
+        seeds=2,
+        real_kitti=str(SHARED_DATA / "kitti_object"),
     )
     return tmp / "out", reproduce(cfg), root
 
@@ -54,17 +62,52 @@ def test_every_report_file_is_written(mini_report: tuple[Path, dict, Path]) -> N
     md = (report / "report.md").read_text()
     assert "## Table 1" in md and "## Table 2" in md
     assert "#### Protocol `paper`" in md and "#### Protocol `kitti`" in md
-    assert "| measure | C (ours) | C (paper) | SCRX (ours) | SCRX (paper) |" in md
+    assert "| measure | C (ours) | C (paper) | SCRX (ours) | SCRX (paper) | constant | row prior |" in md
     assert "| RMSE |" in md and "0.1051" in md  # the paper's SCRX RMSE beside ours
     assert "Kendall τ" in md and "Why our numbers differ" in md
     assert "Table 3 left out: no NYU Depth v2 root given" not in md  # not asked for
     stored = json.loads((report / "results.json").read_text())
-    assert set(stored["runs"]) == {"table1-C", "table1-SCRX", "table2-gray", "table2-rgb"}
+    seeds = {"table1-C", "table1-SCRX", "table2-gray", "table2-rgb"}
+    assert set(stored["runs"]) == seeds | {f"{k}-seed1" for k in seeds}
     run = stored["runs"]["table1-SCRX"]
     assert run["parameters"] > 0 and run["gflops"] > 0 and run["train"]["steps"] == 2
     assert stored["machine"]["cores"] >= 1
     header = (report / "table1-paper.csv").read_text().splitlines()[0]
-    assert header == "measure,C,SCRX"
+    assert header == "measure,C,SCRX,constant,row prior"
+    # Table 1 over two seeds: mean ± std per model and the pairwise orders with the noise rule.
+    assert "#### Table 1 over 2 seeds (protocol `kitti`" in md and "outside seed noise" in md
+    assert "1 pairwise orders are outside the seed noise" in md or "0 of 1 pairwise" in md
+
+
+def test_tables_average_the_seeds(mini_report: tuple[Path, dict, Path]) -> None:
+    # The report's Table 1 value for C is the mean of its two seeds' values (CSV, full precision).
+    out, results, _ = mini_report
+    rows = {
+        line.split(",")[0]: line.split(",")
+        for line in (out / "report" / "table1-kitti.csv").read_text().splitlines()
+    }
+    per_seed = [
+        results["runs"][k]["results"]["kitti"]["metrics"]["rmse"] for k in ("table1-C", "table1-C-seed1")
+    ]
+    assert per_seed[0] != per_seed[1]
+    assert float(rows["RMSE ↓"][1]) == pytest.approx(sum(per_seed) / 2, rel=1e-9)
+
+
+@pytest.mark.shared_data
+def test_real_frames_section(mini_report: tuple[Path, dict, Path]) -> None:
+    if not (SHARED_DATA / "kitti_object").is_dir():
+        pytest.skip(f"{SHARED_DATA / 'kitti_object'} is absent (real KITTI samples)")
+    out, results, _ = mini_report
+    real = results["real"]
+    assert real["images"] == 7 and set(real["runs"]) == {
+        "table1-C",
+        "table1-SCRX",
+        "table1-C-seed1",
+        "table1-SCRX-seed1",
+    }
+    assert set(real["baselines"]) == {"constant", "row prior"}
+    md = (out / "report" / "report.md").read_text()
+    assert "## Real KITTI frames" in md and "row prior: AbsRel" in md
 
 
 def test_report_numbers_equal_evaluate(mini_report: tuple[Path, dict, Path], tmp_path: Path) -> None:

@@ -48,8 +48,9 @@ def test_paper_presets_and_both_readings() -> None:
     assert paper_lr(0.5, (37, 147)) == pytest.approx(0.5 * 2 / 5439)
     assert paper_lr(0.5, (37, 147), "mse") == 0.5
     # The same per-pixel step size at every preset size.
-    assert k.optim.lr * 37 * 147 == pytest.approx(rgb.optim.lr * 94 * 310)
-    assert k.optim.lr * 37 * 147 == pytest.approx(nyu.optim.lr * 240 * 320)
+    assert k.effective_lr * 37 * 147 == pytest.approx(rgb.effective_lr * 94 * 310)
+    assert k.effective_lr * 37 * 147 == pytest.approx(nyu.effective_lr * 240 * 320)
+    assert k.optim.lr == rgb.optim.lr == nyu.optim.lr == 0.01  # stated once, on the per-pixel scale
     with pytest.raises(ValueError, match="valid presets: kitti-gray-147x37, kitti-rgb-310x94"):
         get_preset("kitti-147x37")
     with pytest.raises(ValueError, match="valid readings: steps, epochs"):
@@ -174,3 +175,16 @@ def test_step_sampler_splits_the_single_process_batch_and_resumes_mid_epoch() ->
         assert list(single) == order[2 * batch :]
         assert len(single) == 22 - 2 * batch
     assert order != torch.randperm(22, generator=torch.Generator().manual_seed(3)).tolist()
+
+
+def test_learning_rate_follows_size_and_loss() -> None:
+    # Issue 13, fault 4: the rate is stated on the per-pixel (mse) scale and derived for eq. 1, so a
+    # new size or loss gets the calibrated step instead of one calibrated for another setting.
+    k = get_preset("kitti-gray-147x37")
+    assert k.effective_lr == pytest.approx(0.01 * 2 / (37 * 147))
+    big = apply_overrides(k, ["data.size=240,320"])
+    assert big.effective_lr == pytest.approx(0.01 * 2 / (240 * 320))  # not 14× too high
+    per_pixel = apply_overrides(k, ["loss=mse"])
+    assert per_pixel.effective_lr == pytest.approx(0.01)  # not 2,700× too low
+    adam = apply_overrides(k, ["optim.name=adam", "optim.lr=0.001"])
+    assert adam.effective_lr == 0.001  # Adam is invariant to the loss's scale

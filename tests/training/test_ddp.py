@@ -79,7 +79,7 @@ def test_ddp_two_processes_match_one(toy_cfg: TrainConfig, tmp_path: Path) -> No
         "model.options.width=0.25",
         "data.size=16,48",
         "loss=l2_paper",
-        "optim.lr=0.002",
+        "optim.lr=0.768",  # per-pixel scale: eq. 1 at 16×48 gets 0.768 × 2/768 = 0.002
         "schedule.name=cosine",
         "batch_size=8",
         "length=7",

@@ -230,3 +230,38 @@ def test_cli_reports_bad_values_with_choices(tmp_path: Path, capsys: pytest.Capt
     assert 'unit = "epochs"' in out and 'name = "SC"' in out and "size = [37, 147]" in out
     assert main(["train", "--list-presets"]) == 0
     assert "nyu-rgb-320x240" in capsys.readouterr().out
+
+
+def test_init_from_loads_weights_and_refuses_another_network(toy_cfg: TrainConfig, tmp_path: Path) -> None:
+    from ssrdepth.models import create_model
+    from ssrdepth.training.loop import warm_start
+
+    first = train(apply_overrides(toy_cfg, ["length=4", "eval_every=0"]), train_set=ToyDepth(16))
+    # Fine-tuning with a rate of 1e-12: the one step barely moves, so the run ends at the start weights.
+    tuned_cfg = apply_overrides(
+        toy_cfg,
+        [
+            f"out={tmp_path / 'tuned'}",
+            f"init_from={first.run_dir}",
+            "optim.lr=1e-12",
+            "length=1",
+            "eval_every=0",
+        ],
+    )
+    tuned = train(tuned_cfg, train_set=ToyDepth(16))
+    a = torch.load(first.latest_checkpoint, weights_only=True)["state_dict"]
+    b = torch.load(tuned.latest_checkpoint, weights_only=True)["state_dict"]
+    for k, v in a.items():
+        torch.testing.assert_close(b[k], v, rtol=0, atol=1e-9)
+    assert load_checkpoint(tuned.latest_checkpoint).config["init_from"] == str(first.run_dir)
+    # Another input-channel count, another network, another width: a clear error naming the file.
+    for model, what in (
+        (create_model("C", 3, width=0.25), "3 input channel"),
+        (create_model("SC", 1, width=0.25), "cannot initialise SC"),
+        (create_model("C", 1, width=0.5), "model.width"),
+    ):
+        with pytest.raises(ValueError, match=what) as err:
+            warm_start(model, first.latest_checkpoint)
+        assert str(first.latest_checkpoint) in str(err.value)
+    with pytest.raises(FileNotFoundError, match="no such checkpoint"):
+        warm_start(create_model("C", 1, width=0.25), tmp_path / "nothing.pt")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from ssrdepth.experiments.reproduce import TABLE_IDS
+from ssrdepth.experiments.reproduce import RECIPES, TABLE_IDS
 
 
 def add_common_arguments(p: argparse.ArgumentParser) -> None:
@@ -29,4 +29,19 @@ def add_common_arguments(p: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="training override applied to every run (repeatable), e.g. optim.lr=0.01",
     )
+    p.add_argument(
+        "--recipe",
+        choices=RECIPES,
+        default=None,
+        help="training settings: the paper's, or ssrdepth's (masked SILog, AdamW, augmentation); "
+        "default: paper for reproduce, ssrdepth for demo",
+    )
+    p.add_argument("--seeds", type=int, default=1, help="train every run with N seeds (mean ± std)")
+    p.add_argument(
+        "--real-kitti",
+        default=None,
+        metavar="ROOT",
+        help="KITTI object root with velodyne/: also evaluate Table 1's models on these real frames",
+    )
+    p.add_argument("--no-baselines", action="store_true", help="leave out the constant and row-prior rows")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

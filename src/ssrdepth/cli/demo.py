@@ -33,6 +33,10 @@ def main(args: argparse.Namespace) -> int:
         unit=args.unit,
         overrides=tuple(args.overrides),
         progress=not args.no_progress,
+        recipe=args.recipe or "ssrdepth",
+        seeds=args.seeds,
+        real_kitti=args.real_kitti,
+        baselines=not args.no_baselines,
     )
     if args.length is not None:
         cfg = dataclasses.replace(cfg, table_lengths=tuple((t, args.length) for t in cfg.tables))

@@ -46,6 +46,10 @@ def main(args: argparse.Namespace) -> int:
         eval_max_images=args.eval_max_images,
         overrides=tuple(args.overrides),
         progress=not args.no_progress,
+        recipe=args.recipe or "paper",
+        seeds=args.seeds,
+        real_kitti=args.real_kitti,
+        baselines=not args.no_baselines,
     )
     results = reproduce(cfg)
     print(f"report: {Path(cfg.out) / 'report' / 'report.md'} ({results['seconds']:.0f} s)")

@@ -43,6 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="shortcut for --set model.name=NAME")
     parser.add_argument("--out", help="shortcut for --set out=DIR (the run folder)")
     parser.add_argument("--device", help="shortcut for --set device=DEV (cpu, cuda, cuda:N, auto)")
+    parser.add_argument(
+        "--init-from",
+        metavar="CHECKPOINT",
+        help="fine-tune: start from the weights of CHECKPOINT (a .pt file or run folder; the same network, "
+        "input channels and width) with a new optimiser and schedule (shortcut for --set init_from=...)",
+    )
     group = parser.add_mutually_exclusive_group()
     group.add_argument(
         "--resume",
@@ -67,7 +73,7 @@ def main(args: argparse.Namespace) -> int:
             print(f"{name:<24} {desc}")
         return 0
     overrides = list(args.overrides)
-    for key in ("model", "out", "device"):
+    for key in ("model", "out", "device", "init_from"):
         if getattr(args, key):
             overrides.append(f"{'model.name' if key == 'model' else key}={getattr(args, key)}")
     if args.no_progress:

@@ -346,7 +346,7 @@ def _make_scene(seed: int, sequence: int, n_frames: int) -> _Scene:
     x_left = -lane / 2 - lane * n_left - shoulder_l
     lines = [(lane / 2, 0.0), (-lane / 2 - lane * n_left, 0.0)]
     lines += [(-lane / 2 - lane * k, 1.0) for k in range(n_left)]
-    asphalt = np.full(3, rng.uniform(0.30, 0.45)) * np.array([1.0, 1.0, rng.uniform(1.0, 1.08)])
+    asphalt = np.full(3, rng.uniform(0.30, 0.55)) * np.array([1.0, 1.0, rng.uniform(1.0, 1.08)])
     fb.plane_y(h, (-80.0, 80.0), (z0, z1), _ROAD, asphalt, int(rng.integers(_N_TEXTURES)), 0.03, 0.6)
 
     curb = 0.15
@@ -470,7 +470,7 @@ def _make_scene(seed: int, sequence: int, n_frames: int) -> _Scene:
     # Moving vehicles: one ahead in the ego lane (never closer than 6 m), traffic in the left lanes.
     mb = _FaceBuilder()
     speeds: list[float] = []
-    if rng.random() < 0.8:
+    if rng.random() < 0.5:
         d0 = rng.uniform(8.0, 40.0)
         v = step + rng.uniform(-0.3, 0.3) * step
         if n_frames > 1:

@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,16 +30,28 @@ DEMO_PAIRS = 1000
 #: Channel-width multiplier of the demo preset (1.0 = the paper's 64-128-256-512). At 0.25 SCRX costs
 #: 0.26 GFLOP per 147×37 image instead of 4.1.
 DEMO_WIDTH = 0.25
-#: Training length of the demo preset per table, in optimiser steps of batch 40.
-DEMO_STEPS = (("1", 200), ("2", 40))
+#: Training length of the demo preset per table, in optimiser steps of batch 40, by the precision the
+#: machine trains in (``precision = "auto"``): CPUs with native bf16 train about 2.5× faster, so they
+#: get more steps in the same ~15 minutes (docs/training.md, "The demo's budget").
+DEMO_STEPS = {"bf16": (("1", 600), ("2", 150)), "fp32": (("1", 300), ("2", 60))}
 #: The synthetic set renders at half KITTI width (621 px), where 96 px of disparity covers the same
 #: depths (≥ ~2 m) as KITTI's usual 192 px at full width.
 DEMO_MAX_DISPARITY = 96
-#: The demo trains with Adam (lr 1e-3) on the paper's eq. 1 loss. The paper's SGD (our presets: momentum
-#: 0.9, rate 0.01 on the per-pixel scale) is stable but needs thousands of steps; at higher SGD rates the
-#: residual models' output sigmoid saturates and the map collapses to 0 (docs/training.md). Adam is
-#: invariant to eq. 1's T/2 scale and gets somewhere in the demo's few hundred steps.
-DEMO_OPTIMISER = ("optim.name=adam", "optim.lr=0.001")
+#: Where the demo looks for real KITTI frames with lidar (evaluated, never trained on): the environment
+#: variable, else ``../shared/data/kitti_object`` beside the working directory (the project's samples).
+REAL_KITTI_ENV = "SSRDEPTH_REAL_KITTI"
+
+
+def default_real_kitti() -> str:
+    """The real-frame folder the demo evaluates on (it may not exist: the report then says so)."""
+    return os.environ.get(REAL_KITTI_ENV) or str(Path.cwd().parent / "shared" / "data" / "kitti_object")
+
+
+def demo_steps(device: str = "cpu") -> tuple[tuple[str, int], ...]:
+    """The demo's steps per table on this machine (:data:`DEMO_STEPS` by the resolved precision)."""
+    from ssrdepth.core.hardware import resolve_precision
+
+    return DEMO_STEPS[resolve_precision("auto", "cuda" if device.startswith("cuda") else "cpu")]
 
 
 @dataclass(frozen=True)
@@ -49,7 +62,7 @@ class DemoConfig:
     pairs: int = DEMO_PAIRS
     seed: int = 0
     full: bool = False
-    table_lengths: tuple[tuple[str, int], ...] = DEMO_STEPS
+    table_lengths: tuple[tuple[str, int], ...] | None = None  # None: demo_steps(device)
     models: tuple[str, ...] = tuple(list_models())
     tables: tuple[str, ...] = ("1", "2")
     device: str = "cpu"
@@ -58,6 +71,10 @@ class DemoConfig:
     unit: str | None = None
     overrides: tuple[str, ...] = ()
     progress: bool = True
+    recipe: str = "ssrdepth"
+    seeds: int = 1
+    real_kitti: str | None = None  # None: default_real_kitti()
+    baselines: bool = True
 
 
 def motorcycle_section(report: Path, checkpoint: Path) -> str:
@@ -107,14 +124,21 @@ def demo(cfg: DemoConfig) -> dict[str, Any]:
     logger.info("rendering %d synthetic stereo pairs into %s", cfg.pairs, root)
     generate_synthetic(root, cfg.pairs, seed=cfg.seed, progress=cfg.progress)
     width = 1.0 if cfg.full else DEMO_WIDTH
-    lengths = () if cfg.full else cfg.table_lengths
+    lengths = () if cfg.full else (cfg.table_lengths or demo_steps(cfg.device))
+    recipe = "paper" if cfg.full else cfg.recipe
+    training = (
+        "the ssrdepth recipe (masked SILog loss, AdamW, flips and photometric jitter, Xu skip; "
+        "docs/training.md)"
+        if recipe == "ssrdepth"
+        else "the paper's training settings (eq. 1 loss on all pixels, SGD)"
+    )
     preset = (
-        "the paper's widths and its 1,000 steps"
+        f"the paper's widths and its 1,000 steps, {training}"
         if cfg.full
         else (
             f"demo preset: width ×{DEMO_WIDTH} (SCRX 0.26 instead of 4.1 GFLOP per 147×37 image), "
             + ", ".join(f"Table {t}: {n} steps" for t, n in lengths)
-            + " of batch 40, Adam (lr 1e-3) on the eq. 1 loss instead of the paper's SGD"
+            + f" of batch 40, {training}, precision auto"
         )
     )
     rcfg = ReproduceConfig(
@@ -131,8 +155,12 @@ def demo(cfg: DemoConfig) -> dict[str, Any]:
         max_disparity=DEMO_MAX_DISPARITY,
         device=cfg.device,
         eval_max_images=cfg.eval_max_images,
-        overrides=(() if cfg.full else DEMO_OPTIMISER) + cfg.overrides,
+        overrides=cfg.overrides,
         progress=cfg.progress,
+        recipe=recipe,
+        seeds=cfg.seeds,
+        baselines=cfg.baselines,
+        real_kitti=cfg.real_kitti or default_real_kitti(),
         title="ssrdepth demo — the paper's experiments on the embedded synthetic street set",
         notes=(
             f"Data: {cfg.pairs} synthetic KITTI-like stereo pairs (seed {cfg.seed}, 621×188, f = 360.8 px, "

@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ssrdepth.core.io import write_json, write_text
 from ssrdepth.evaluation.metrics import LABELS
 from ssrdepth.experiments.paper_results import INCONSISTENCIES, PAPER_MEASURES, TABLES
@@ -44,8 +46,42 @@ TITLES = {
 }
 
 
+def _mean_run(runs: list[Mapping[str, Any]]) -> dict[str, Any]:
+    """One column from its seeds: every metric averaged, its sample std beside it (``"std"``)."""
+    first = dict(runs[0])
+    if len(runs) == 1:
+        return first
+    merged: dict[str, Any] = {}
+    for proto, r in runs[0]["results"].items():
+        if "metrics" not in r:
+            merged[proto] = r
+            continue
+        per = [run["results"].get(proto, {}).get("metrics", {}) for run in runs]
+        keys = [k for k in r["metrics"] if all(k in m for m in per)]
+        merged[proto] = {
+            **r,
+            "metrics": {k: float(np.mean([m[k] for m in per])) for k in keys},
+            "std": {k: float(np.std([m[k] for m in per], ddof=1)) for k in keys},
+            "seeds": len(runs),
+        }
+    first["results"] = merged
+    return first
+
+
 def _runs_of(results: Mapping[str, Any], table: str) -> dict[str, dict[str, Any]]:
-    return {r["column"]: r for r in results["runs"].values() if r["table"] == table}
+    """Table ``table``'s columns; a column trained with several seeds is their mean."""
+    by_column: dict[str, list[Mapping[str, Any]]] = {}
+    for r in results["runs"].values():
+        if r["table"] == table:
+            by_column.setdefault(r["column"], []).append(r)
+    return {col: _mean_run(rs) for col, rs in by_column.items()}
+
+
+def _with_baselines(
+    runs: Mapping[str, Mapping[str, Any]], baselines: Mapping[str, Mapping[str, Any]]
+) -> dict[str, Mapping[str, Any]]:
+    """The table's columns followed by the baselines' (same shape: ``{"results": {protocol: ...}}``)."""
+    return {**runs, **{name: {"results": per} for name, per in baselines.items()}}
 
 
 def _values(
@@ -132,9 +168,104 @@ def _ranking_section(runs: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], 
     return lines, agreement
 
 
+BASELINE_TEXT = (
+    "Baselines beside the networks: **constant** = the median of the training split's valid targets "
+    "everywhere; **row prior** = the per-row median of the training split's valid targets (depth in a "
+    "street scene depends mostly on the image row). A network that does not beat the row prior has "
+    "not learnt to see depth from the image.\n"
+)
+#: Seed-noise rule of the seed section: a pairwise order is "outside the seed noise" when the
+#: difference of the means exceeds two standard errors of that difference (≈ 95 % for normal noise).
+NOISE_SE = 2.0
+
+
+def _metric_protocol(runs: Mapping[str, Mapping[str, Any]]) -> tuple[str, tuple[str, ...]]:
+    for proto in ("kitti", "kitti-eigen", "nyu"):
+        if any("std" in r["results"].get(proto, {}) for r in runs.values()):
+            return proto, ("rmse", "abs_rel", "delta1")
+    return "paper", ("rmse", "ard")
+
+
+def seed_section(runs: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """Table 1 over seeds: mean ± std per model, and every pairwise order by RMSE with whether it is
+    outside the seed noise (difference > :data:`NOISE_SE` standard errors) and whether the paper
+    orders the pair the same way."""
+    proto, keys = _metric_protocol(runs)
+    stats = {c: r["results"].get(proto, {}) for c, r in runs.items()}
+    stats = {c: v for c, v in stats.items() if "std" in v}
+    if len(stats) < 2:
+        return []
+    n = min(int(v["seeds"]) for v in stats.values())
+    lines = [f"#### Table 1 over {n} seeds (protocol `{proto}`; mean ± sample std)\n"]
+    lines.append("| model | " + " | ".join(LABELS.get(k, k) for k in keys) + " |")
+    lines.append("|---|" + "---:|" * len(keys))
+    for c, v in stats.items():
+        cells = [f"{v['metrics'][k]:.4f} ± {v['std'][k]:.4f}" for k in keys]
+        lines.append(f"| {c} | " + " | ".join(cells) + " |")
+    paper = TABLES["table1"]
+    lines += ["", "| pair (better first, by RMSE) | Δ RMSE | 2 SE | outside seed noise | paper's order |"]
+    lines.append("|---|---:|---:|---|---|")
+    order = sorted(stats, key=lambda c: stats[c]["metrics"]["rmse"])
+    held = agreed = 0
+    for i, a in enumerate(order):
+        for b in order[i + 1 :]:
+            va, vb = stats[a], stats[b]
+            diff = vb["metrics"]["rmse"] - va["metrics"]["rmse"]
+            se = float(np.sqrt((va["std"]["rmse"] ** 2 + vb["std"]["rmse"] ** 2) / n))
+            outside = diff > NOISE_SE * se
+            same = a in paper and b in paper and paper[a]["RMSE"] < paper[b]["RMSE"]
+            held += outside
+            agreed += outside and same
+            lines.append(
+                f"| {a} < {b} | {diff:.4f} | {NOISE_SE * se:.4f} | {'yes' if outside else 'no'} "
+                f"| {'same' if same else 'reversed'} |"
+            )
+    pairs = len(order) * (len(order) - 1) // 2
+    lines.append(
+        f"\n{held} of {pairs} pairwise orders are outside the seed noise; {agreed} of those agree with "
+        "the paper's Table 1 order by RMSE.\n"
+    )
+    return lines
+
+
+def real_frames_section(
+    real: Mapping[str, Any] | None, all_runs: Mapping[str, Mapping[str, Any]]
+) -> list[str]:
+    """Table 1's models on real KITTI frames against lidar, beside the baselines."""
+    if not real:
+        return []
+    lines = ["## Real KITTI frames\n"]
+    if "skipped" in real:
+        return [*lines, f"Not evaluated: {real['skipped']}.\n"]
+    per_col: dict[str, list[Mapping[str, Any]]] = {}
+    for key, r in real["runs"].items():
+        per_col.setdefault(all_runs[key]["column"], []).append({"results": {"kitti": r}})
+    table = {c: _values(_mean_run(rs), "kitti", STANDARD_KEYS) for c, rs in per_col.items()}
+    for name, r in real.get("baselines", {}).items():
+        table[name] = _values({"results": {"kitti": r}}, "kitti", STANDARD_KEYS)
+    lines.append(
+        f"Table 1's models (trained on the training data only) applied to {real['images']} real KITTI "
+        f"frames from `{real['root']}`, against the projected lidar, protocol `kitti` (metres); the "
+        "baselines are fitted on Table 1's training split.\n"
+    )
+    lines.append(comparison_table([LABELS[k] for k in STANDARD_KEYS], table))
+    prior = table.get("row prior")
+    if prior:
+        best = min(per_col, key=lambda c: table[c].get("AbsRel ↓", float("inf")))
+        b, p = table[best], prior
+        beats = b["AbsRel ↓"] < p["AbsRel ↓"] and b["δ < 1.25 ↑"] > p["δ < 1.25 ↑"]
+        lines.append(
+            f"Best model by AbsRel: {best} (AbsRel {b['AbsRel ↓']:.3f}, δ < 1.25 {b['δ < 1.25 ↑']:.3f}); row "
+            f"prior: AbsRel {p['AbsRel ↓']:.3f}, δ < 1.25 {p['δ < 1.25 ↑']:.3f} — the model "
+            + ("beats the row prior on both.\n" if beats else "does **not** beat the row prior on both.\n")
+        )
+    return lines
+
+
 def _figures(report: Path, results: Mapping[str, Any], figures: Mapping[str, Mapping[str, Any]]) -> list[str]:
     lines: list[str] = []
-    t1 = [k for k, r in results["runs"].items() if r["table"] == "1"]
+    first_seed = {k: r for k, r in results["runs"].items() if not r.get("seed", 0)}
+    t1 = [k for k, r in first_seed.items() if r["table"] == "1"]
     if t1:
         first = figures[t1[0]]
         preds = {results["runs"][k]["column"]: figures[k]["predictions"] for k in t1}
@@ -144,12 +275,12 @@ def _figures(report: Path, results: Mapping[str, Any], figures: Mapping[str, Map
         ("2", "fig13_kitti_gray_vs_colour.png", "Fig. 13-like: gray vs colour (KITTI-like, 310×94)"),
         ("3", "fig14_nyu_gray_vs_colour.png", "Fig. 14-like: gray vs colour (NYU, 320×240)"),
     ):
-        runs = {r["column"]: k for k, r in results["runs"].items() if r["table"] == table}
+        runs = {r["column"]: k for k, r in first_seed.items() if r["table"] == table}
         if "gray" in runs and "rgb" in runs:
             g, c = figures[runs["gray"]], figures[runs["rgb"]]
             gray_colour_figure(report / name, c["images"], c["targets"], g["predictions"], c["predictions"])
             lines.append(f"![{title}]({name})\n")
-    hist = {k: r["train"]["history"] for k, r in results["runs"].items() if r["train"]["history"]}
+    hist = {k: r["train"]["history"] for k, r in first_seed.items() if r["train"]["history"]}
     if hist:
         training_curves_figure(report / "training_curves.png", hist)
         lines.append("![Training curves](training_curves.png)\n")
@@ -176,15 +307,20 @@ def write_report(report: Path, results: dict[str, Any], figures: Mapping[str, Ma
         if not runs:
             continue
         md.append(f"## {TITLES[table]}\n")
+        baselines = results.get("baselines", {}).get(table, {})
+        if baselines:
+            md.append(BASELINE_TEXT)
         paper = TABLES[f"table{table}"]
         protocols: list[str] = []
         for run in runs.values():
             protocols += [p for p in run["results"] if p not in protocols]
         for proto in protocols:
-            md += _protocol_section(report, table, runs, proto, paper)
+            md += _protocol_section(report, table, _with_baselines(runs, baselines), proto, paper)
         if table == "1":
             lines, ranking = _ranking_section(runs)
             md += lines
+            md += seed_section(runs)
+    md += real_frames_section(results.get("real"), results["runs"])
     results["ranking_agreement"] = ranking
     md.append("## Why our numbers differ from the printed ones\n")
     md.append(

@@ -26,6 +26,8 @@ from ssrdepth.models import canonical_name, list_models
 logger = logging.getLogger(__name__)
 
 TABLE_IDS = ("1", "2", "3")
+#: Training recipes: the paper's settings, or ssrdepth's (``ssrdepth.training.config.RECIPE``).
+RECIPES = ("paper", "ssrdepth")
 
 
 @dataclass(frozen=True)
@@ -37,10 +39,11 @@ class RunSpec:
     model: str
     data: DataConfig
     preset: str
+    seed: int = 0
 
     @property
     def key(self) -> str:
-        return f"table{self.table}-{self.column}"
+        return f"table{self.table}-{self.column}" + (f"-seed{self.seed}" if self.seed else "")
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,15 @@ class ReproduceConfig:
     metric_protocol: the standard-set protocol in metres used where the data has true depth
         (lidar / exact synthetic depth): ``kitti`` (Garg crop) by default for KITTI-like data.
     overrides: extra ``key=value`` training overrides applied to every run (see ``ssrdepth train``).
+    recipe: ``"paper"`` (the paper's training settings, as the presets read them) or ``"ssrdepth"``
+        (:data:`ssrdepth.training.config.RECIPE`: masked SILog, AdamW, augmentation, Xu skip).
+    seeds: train every run with seeds 0 … seeds − 1; tables show the mean, and Table 1 gets the
+        spread and which pairwise orders are outside the seed noise.
+    baselines: evaluate a constant map and the row prior (fitted on each table's training split)
+        beside the networks in every table.
+    real_kitti: a KITTI object root with ``velodyne/`` (e.g. ``../shared/data/kitti_object``): Table 1's
+        models are also evaluated there against the lidar (``kitti`` protocol, metres), beside the
+        baselines fitted on Table 1's training split.
     """
 
     out: str = "runs/reproduce"
@@ -81,6 +93,10 @@ class ReproduceConfig:
     figure_images: int = 4
     overrides: tuple[str, ...] = ()
     progress: bool = True
+    recipe: str = "paper"
+    seeds: int = 1
+    baselines: bool = True
+    real_kitti: str | None = None
     title: str = "Reproduction of Valdez Rodríguez et al. (2020)"
     notes: tuple[str, ...] = field(default_factory=tuple)
 
@@ -90,6 +106,10 @@ class ReproduceConfig:
             raise ValueError(f"unknown table(s) {bad}; valid tables: {', '.join(TABLE_IDS)}")
         if self.reading not in ("steps", "epochs"):
             raise ValueError(f"unknown reading {self.reading!r}; valid readings: steps, epochs")
+        if self.recipe not in RECIPES:
+            raise ValueError(f"unknown recipe {self.recipe!r}; valid recipes: {', '.join(RECIPES)}")
+        if self.seeds < 1:
+            raise ValueError(f"seeds must be ≥ 1, got {self.seeds}")
         object.__setattr__(self, "models", tuple(canonical_name(m) for m in self.models))
 
 
@@ -123,13 +143,14 @@ def plan_runs(cfg: ReproduceConfig) -> tuple[list[RunSpec], list[str]]:
             for col, ch in (("gray", 1), ("rgb", 3)):
                 data = DataConfig(source="nyu", root=cfg.nyu, size=(240, 320), channels=ch, target="depth")
                 runs.append(RunSpec("3", col, "SCRX", data, f"nyu-{col}-320x240"))
+    runs = [dataclasses.replace(r, seed=seed) for r in runs for seed in range(cfg.seeds)]
     return runs, skipped
 
 
 def train_config_for(run: RunSpec, cfg: ReproduceConfig) -> Any:
     """The resolved :class:`~ssrdepth.training.config.TrainConfig` of one run."""
     from ssrdepth.models import ModelOptions
-    from ssrdepth.training.config import ModelConfig, apply_overrides, get_preset
+    from ssrdepth.training.config import ModelConfig, apply_overrides, apply_recipe, get_preset
 
     base = get_preset(f"{run.preset}@{cfg.reading}")
     tc = dataclasses.replace(
@@ -139,7 +160,10 @@ def train_config_for(run: RunSpec, cfg: ReproduceConfig) -> Any:
         out=str(Path(cfg.out) / "runs" / run.key),
         device=cfg.device,
         progress=cfg.progress,
+        seed=run.seed,
     )
+    if cfg.recipe == "ssrdepth":
+        tc = apply_recipe(tc)
     length = dict(cfg.table_lengths).get(run.table, cfg.length)
     if length is not None:
         tc = dataclasses.replace(tc, length=length)
@@ -212,6 +236,71 @@ def _evaluate_run(
     return results, figure
 
 
+def _evaluate_baselines(runs: list[RunSpec], cfg: ReproduceConfig) -> dict[str, dict[str, Any]]:
+    """A constant map and the row prior, fitted on each table's training split, evaluated on its test
+    split under the table's protocols: ``{table: {baseline: {protocol: result}}}``."""
+    from ssrdepth.data import build_dataset
+    from ssrdepth.evaluation.baselines import fit_constant, fit_row_prior
+    from ssrdepth.evaluation.evaluate import evaluate_model
+
+    out: dict[str, dict[str, Any]] = {}
+    for table in TABLE_IDS:
+        first = next((r for r in runs if r.table == table), None)
+        if first is None:
+            continue
+        train_set = build_dataset(first.data, "train", progress=cfg.progress)
+        test = build_dataset(first.data, "test", progress=cfg.progress)
+        out[table] = {}
+        for model in (fit_constant(train_set), fit_row_prior(train_set)):
+            per: dict[str, Any] = {}
+            for proto in _metric_protocols(first, cfg):
+                try:
+                    r = evaluate_model(model, test, proto, max_images=cfg.eval_max_images, label=model.name)
+                    per[proto] = r.as_dict()
+                except ValueError as exc:
+                    per[proto] = {"error": str(exc)}
+            out[table][model.name] = per
+    return out
+
+
+def _evaluate_real(
+    runs: list[RunSpec], done: dict[str, dict[str, Any]], cfg: ReproduceConfig
+) -> dict[str, Any]:
+    """Table 1's models and baselines on real KITTI frames with lidar (``kitti`` protocol, metres)."""
+    from ssrdepth.checkpoint import load_checkpoint
+    from ssrdepth.core.scale import TargetScale
+    from ssrdepth.data import build_dataset
+    from ssrdepth.evaluation.baselines import fit_constant, fit_row_prior
+    from ssrdepth.evaluation.evaluate import evaluate_model
+
+    t1 = [r for r in runs if r.table == "1"]
+    root = Path(cfg.real_kitti or "")
+    if not t1:
+        return {"skipped": "Table 1 was not run"}
+    if not (root / "training" / "velodyne").is_dir():
+        return {"skipped": f"{root}: no KITTI object frames with lidar (training/velodyne) there"}
+    h, w = t1[0].data.size
+    real = DataConfig(
+        source="kitti-object", root=str(root), size=(h, w), channels=1, target="lidar", max_depth=80.0
+    )
+    frames = build_dataset(real, "all", progress=False)
+    n_frames = len(frames)  # type: ignore[arg-type]
+    result: dict[str, Any] = {"root": str(root), "protocol": "kitti", "images": n_frames, "runs": {}}
+    for run in t1:
+        ckpt = load_checkpoint(Path(done[run.key]["checkpoint"]))
+        scale = TargetScale.from_dict(ckpt.target)
+        r = evaluate_model(ckpt.build_model().to(cfg.device), frames, "kitti", scale=scale, device=cfg.device)
+        result["runs"][run.key] = r.as_dict()
+    if cfg.baselines:
+        train_set = build_dataset(t1[0].data, "train", progress=cfg.progress)
+        scale = train_set.scale  # type: ignore[attr-defined]
+        result["baselines"] = {
+            m.name: evaluate_model(m, frames, "kitti", scale=scale, label=m.name).as_dict()
+            for m in (fit_constant(train_set), fit_row_prior(train_set))
+        }
+    return result
+
+
 def _history_rows(history: dict[str, list[dict[str, float]]]) -> list[dict[str, float]]:
     rows = [{"step": r["step"], "train_loss": r["loss"]} for r in history.get("train", []) if "loss" in r]
     rows += [
@@ -259,6 +348,7 @@ def reproduce(cfg: ReproduceConfig) -> dict[str, Any]:
         done[run.key] = {
             "table": run.table,
             "column": run.column,
+            "seed": run.seed,
             "model": run.model,
             "size": [h, w],
             "channels": run.data.channels,
@@ -279,6 +369,13 @@ def reproduce(cfg: ReproduceConfig) -> dict[str, Any]:
         figures[run.key] = fig
     from ssrdepth.experiments.report_writer import write_report
 
+    baselines = _evaluate_baselines(runs, cfg) if cfg.baselines else {}
+    real = None
+    if cfg.real_kitti:
+        real = _evaluate_real(runs, done, cfg)
+        if "skipped" in real:
+            logger.warning("real KITTI frames skipped: %s", real["skipped"])
+
     results = {
         "title": cfg.title,
         "config": dataclasses.asdict(cfg),
@@ -287,6 +384,8 @@ def reproduce(cfg: ReproduceConfig) -> dict[str, Any]:
         "skipped": skipped,
         "targets": targets,
         "runs": done,
+        "baselines": baselines,
+        "real": real,
         "notes": list(cfg.notes),
     }
     write_report(out / "report", results, figures)

@@ -36,7 +36,7 @@ from ssrdepth.losses import LOSSES
 from ssrdepth.models import ModelOptions, canonical_name
 from ssrdepth.training.augment import AugmentConfig
 
-OPTIMIZERS = ("sgd", "adam")
+OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "step", "cosine")
 UNITS = ("steps", "epochs")
 #: Validation metrics a "best" checkpoint can be chosen by (all: lower is better).
@@ -78,9 +78,12 @@ class OptimConfig:
     """The optimiser over *all* parameters (a single training stage, the paper's point).
 
     Attributes:
-        name: ``"sgd"`` (with momentum; the paper's "SGD", rate and momentum not given [A]) or ``"adam"``.
-        lr: peak learning rate. Mind the loss: ``l2_paper`` = T/2 × ``mse`` (T = H·W pixels), so plain
-            SGD on ``l2_paper`` needs a rate about T/2 smaller than on ``mse``.
+        name: ``"sgd"`` (with momentum; the paper's "SGD", rate and momentum not given [A]), ``"adam"`` or
+            ``"adamw"`` (decoupled weight decay; the recipe's).
+        lr: peak learning rate **on the per-pixel (``mse``) scale**, so that one value fits every size
+            and loss: eq. 1 (``l2_paper``) = T/2 × ``mse`` (T = H·W pixels), so SGD on a per-image-sum
+            loss gets ``lr × 2/T`` (:attr:`TrainConfig.effective_lr`); Adam and AdamW are invariant to
+            the loss's scale and get ``lr`` as it is.
         momentum, nesterov: SGD only.
         betas, eps: Adam only.
         weight_decay: L2 penalty (coupled, as torch's SGD/Adam do it).
@@ -163,6 +166,9 @@ class TrainConfig:
 
     Attributes:
         model, data, optim, schedule: see their classes. ``data.size`` is ``(H, W)``.
+        init_from: fine-tuning: a checkpoint (file or run folder) whose weights initialise the model
+            (the same network, input channels and width; a new optimiser and schedule); "" = random
+            initialisation.
         augment: training-time augmentation (:mod:`ssrdepth.training.augment`; off by default and in
             the paper presets, on in the recipe).
         loss: a name in :data:`ssrdepth.losses.LOSSES` (``l2_paper`` = eq. 1, ``mse``, ``masked_*``).
@@ -197,10 +203,11 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     data: DataConfig = field(default_factory=DataConfig)
     loss: str = "l2_paper"
-    # The default loss is l2_paper at the default 37×147: the calibrated rate 0.01 × 2/T (see MSE_LR).
-    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=paper_lr(MSE_LR, (37, 147))))
+    # The calibrated SGD rate on the per-pixel scale (see MSE_LR); effective_lr derives eq. 1's.
+    optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=MSE_LR))
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    init_from: str = ""
     batch_size: int = 40
     length: int = 1000
     unit: str = "steps"
@@ -254,6 +261,14 @@ class TrainConfig:
                 raise ValueError(f"{name} must be ≥ 0, got {getattr(self, name)}")
         if not self.out:
             raise ValueError("out (the run folder) must not be empty")
+
+    @property
+    def effective_lr(self) -> float:
+        """The peak rate the optimiser gets: ``optim.lr`` × 2/T for SGD on a per-image-sum loss
+        (``l2_paper``, ``masked_l2_paper``; T = H·W of ``data.size``), else ``optim.lr``."""
+        if self.optim.name == "sgd":
+            return paper_lr(self.optim.lr, self.data.size, self.loss)
+        return self.optim.lr
 
     def identity(self) -> dict[str, Any]:
         """The configuration without :data:`EXECUTION_FIELDS`: two runs with equal identities compute
@@ -510,7 +525,7 @@ def to_toml(d: Mapping[str, Any], _prefix: str = "") -> str:
 #: Peak learning rate for SGD + momentum 0.9 on the *per-pixel mean* (``mse``) scale, measured on the
 #: synthetic street set at 37×147, 94×310 and 240×320 (docs/training.md, "Learning rates"): 0.01 is the
 #: best of 0.003…0.3 for every model, and 0.03 or more lets the output sigmoid die (a constant map).
-#: For ``l2_paper`` the presets divide it by T/2 (:func:`paper_lr`).
+#: ``optim.lr`` is stated on this scale; for ``l2_paper`` SGD gets it divided by T/2 (:func:`paper_lr`).
 MSE_LR = 0.01
 
 #: Where the paper-preset data sets are expected by default (override with ``--set data.root=...``).
@@ -534,7 +549,7 @@ def _paper(
         model=ModelConfig("SCRX"),
         data=data,
         loss="l2_paper",
-        optim=OptimConfig("sgd", lr=paper_lr(MSE_LR, size), momentum=0.9),
+        optim=OptimConfig("sgd", lr=MSE_LR, momentum=0.9),
         schedule=ScheduleConfig("cosine", warmup=0.02),
         batch_size=40,
         length=1000,
@@ -597,7 +612,52 @@ def _build_presets() -> dict[str, tuple[TrainConfig, str]]:
         out="runs/synthetic-tiny",
     )
     presets["synthetic-tiny"] = (tiny, "seconds on a CPU: SCRX at width 0.25, 16×48 gray, 60 steps")
+    own = (
+        ("recipe-synthetic-gray-147x37", "synthetic", "data/synthetic", "stereo", "the synthetic street set"),
+        ("recipe-kitti-gray-147x37", "kitti-tracking", KITTI_ROOT, "stereo", "KITTI tracking stereo targets"),
+        ("recipe-stereo-folder", "stereo-folder", "data/stereo", "stereo", "your own rectified stereo pairs"),
+        ("recipe-rgbd-folder", "rgbd-folder", "data/rgbd", "depth", "your own RGB-D frames"),
+    )
+    for name, source, root, target, what in own:
+        base = TrainConfig(
+            model=ModelConfig("SCRX"),
+            data=DataConfig(source=source, root=root, size=(37, 147), channels=1, target=target),
+            length=3000,
+            eval_every=500,
+            out="runs/train",
+        )
+        presets[name] = (
+            apply_recipe(base),
+            f"the ssrdepth recipe (masked SILog, AdamW, augmentation) on {what}",
+        )
     return presets
+
+
+#: The ssrdepth training recipe (docs/training.md, "The recipe"), measured on the synthetic street set
+#: against exact depth: the masked scale-invariant log loss (sparse targets never teach where they are
+#: invalid; near and far weigh alike, as the relative depth measures do), AdamW at 1e-3 with 5 %
+#: warm-up and a cosine decay, flips and photometric jitter, and Xu's refinement with its skip.
+RECIPE: dict[str, Any] = {
+    "loss": "masked_silog",
+    "optim.name": "adamw",
+    "optim.lr": 1e-3,
+    "optim.weight_decay": 1e-4,
+    "schedule.name": "cosine",
+    "schedule.warmup": 0.05,
+    "schedule.final_lr_ratio": 0.02,
+    "augment.hflip": 0.5,
+    "augment.brightness": 0.2,
+    "augment.contrast": 0.2,
+    "augment.gamma": 0.2,
+    "augment.colour": 0.1,
+    "model.options.xu_skip": True,
+}
+
+
+def apply_recipe(cfg: TrainConfig) -> TrainConfig:
+    """``cfg`` with the ssrdepth recipe (:data:`RECIPE`) in place of the paper's training settings;
+    data, model, length and everything else are kept."""
+    return apply_overrides(cfg, RECIPE)
 
 
 _PRESETS = _build_presets()

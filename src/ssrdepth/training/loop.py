@@ -41,7 +41,15 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from ssrdepth.checkpoint import BEST, LATEST, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from ssrdepth.checkpoint import (
+    BEST,
+    LATEST,
+    load_checkpoint,
+    resolve_checkpoint,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from ssrdepth.core.hardware import resolve_precision
 from ssrdepth.core.io import write_json, write_text
 from ssrdepth.losses import MASKED_LOSSES, LossFn, get_loss
@@ -119,12 +127,15 @@ class TrainResult:
 
 
 def build_optimizer(cfg: TrainConfig, params: Sequence[nn.Parameter]) -> torch.optim.Optimizer:
-    """SGD with momentum (the paper) or Adam over *all* parameters: one training stage."""
-    o = cfg.optim
+    """SGD with momentum (the paper), Adam or AdamW (decoupled weight decay, Loshchilov & Hutter 2019)
+    over *all* parameters: one training stage."""
+    o, lr = cfg.optim, cfg.effective_lr
+    if o.name == "adamw":
+        return torch.optim.AdamW(params, lr=lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay)
     if o.name == "adam":
-        return torch.optim.Adam(params, lr=o.lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay)
+        return torch.optim.Adam(params, lr=lr, betas=o.betas, eps=o.eps, weight_decay=o.weight_decay)
     return torch.optim.SGD(
-        params, lr=o.lr, momentum=o.momentum, nesterov=o.nesterov, weight_decay=o.weight_decay
+        params, lr=lr, momentum=o.momentum, nesterov=o.nesterov, weight_decay=o.weight_decay
     )
 
 
@@ -479,6 +490,10 @@ class _Parts:
 def _build_model(cfg: TrainConfig, ddp: DistInfo, device: torch.device, data: _Data) -> _Parts:
     """The model (channels-last, DDP-wrapped where asked), optimiser, schedule, scaler and loss."""
     model: DepthNet = create_model(cfg.model.name, data.channels, **asdict(cfg.model.options))
+    if cfg.init_from:
+        warm_start(model, cfg.init_from)
+        if ddp.main:
+            logger.info("initialised %s from %s", cfg.model.name, cfg.init_from)
     model = model.to(device)
     if cfg.channels_last:
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
@@ -503,6 +518,38 @@ def _build_model(cfg: TrainConfig, ddp: DistInfo, device: torch.device, data: _D
         memory_format=torch.channels_last if cfg.channels_last else torch.contiguous_format,
         precision=precision,
     )
+
+
+def warm_start(model: DepthNet, checkpoint: str | os.PathLike[str]) -> Path:
+    """Load the weights of ``checkpoint`` (a ``.pt`` file, or a run folder → its best/latest) into
+    ``model`` for fine-tuning; returns the file used.
+
+    Raises:
+        FileNotFoundError: no checkpoint there.
+        ValueError: the checkpoint holds another network (name, input channels or width): names both
+            and the first differing weights.
+    """
+    path = resolve_checkpoint(checkpoint)
+    ckpt = load_checkpoint(path)
+    ours = model.state_dict()
+    theirs = ckpt.state_dict
+    problems = [f"{k} missing" for k in ours if k not in theirs]
+    problems += [f"{k} unexpected" for k in theirs if k not in ours]
+    problems += [
+        f"{k} {tuple(theirs[k].shape)} ≠ {tuple(v.shape)}"
+        for k, v in ours.items()
+        if k in theirs and theirs[k].shape != v.shape
+    ]
+    if problems:
+        have = f"{ckpt.model.name}, {ckpt.model.in_channels} input channel(s), options {ckpt.model.options}"
+        raise ValueError(
+            f"{path}: cannot initialise {model.name} ({model.in_channels} input channel(s)) from this "
+            f"checkpoint ({have}): {'; '.join(problems[:3])}"
+            + (f" and {len(problems) - 3} more" if len(problems) > 3 else "")
+            + ". --init-from needs the same network, input channels (data.channels) and model.width"
+        )
+    model.load_state_dict(theirs)
+    return path
 
 
 class _Loop:
