@@ -1,6 +1,7 @@
 """``ssrdepth serve`` in a real browser (Playwright driving the system Chromium), as a person uses it:
 open the page, upload a real photo, wait for the result, read the numbers off the page and compare
-them with ``ssrdepth predict`` on the same file; a corrupt upload shows a message in the page.
+them with ``ssrdepth predict`` on the same file; a corrupt upload shows a message in the page; a
+webcam picture (Chromium's synthetic camera) is predicted like an upload.
 
 Skipped, with the reason, where Playwright, Chromium or the real samples are missing (CI installs
 Chromium in ``.ci/run``; Playwright cannot download its own browsers here)."""
@@ -37,6 +38,9 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
+    # A synthetic camera (Chromium's test pattern), allowed without a prompt: the webcam test.
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
 ]
 #: Generous: the first request loads the model and exports it to ONNX in memory on a busy 2-core machine.
 TIMEOUT_MS = 60_000
@@ -131,3 +135,21 @@ def test_corrupt_upload_shows_a_message(browser: Any, server: Server, tmp_path: 
     expect(message.first).to_be_visible(timeout=TIMEOUT_MS)
     page.screenshot(path=str(tmp_path / "corrupt.png"))
     page.close()
+
+
+def test_webcam_picture(browser: Any, server: Server) -> None:
+    from playwright.sync_api import expect
+
+    context = browser.new_context(permissions=["camera"], viewport={"width": 1400, "height": 1300})
+    page = context.new_page()
+    page.set_default_timeout(TIMEOUT_MS)
+    page.goto(server.url)
+    page.get_by_role("tab", name="Webcam").click()
+    webcam = page.locator("#ssrdepth-webcam")
+    webcam.get_by_text("Click to Access Webcam").click()
+    webcam.locator("button[aria-label='capture photo']").click()
+    expect(page.locator("#ssrdepth-numbers textarea")).to_have_value(
+        re.compile(r"^disparity \[px\], \d+×\d+ px")
+    )
+    expect(page.locator("#ssrdepth-comparison img")).to_have_count(2)
+    context.close()
