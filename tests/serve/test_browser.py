@@ -147,7 +147,16 @@ def test_webcam_picture(browser: Any, server: Server) -> None:
     page.get_by_role("tab", name="Webcam").click()
     webcam = page.locator("#ssrdepth-webcam")
     webcam.get_by_text("Click to Access Webcam").click()
+    # Capture only once the stream plays (a busy machine can take seconds to start it).
+    webcam.locator("video").wait_for(state="visible")
+    page.wait_for_function(
+        "() => { const v = document.querySelector('#ssrdepth-webcam video');"
+        " return v && v.readyState >= 2 && v.videoWidth > 0; }"
+    )
     webcam.locator("button[aria-label='capture photo']").click()
+    # The picture runs by itself once it arrives; the button makes the test independent of that timing.
+    webcam.locator("img").first.wait_for(state="visible")
+    page.locator("#ssrdepth-run").click()
     expect(page.locator("#ssrdepth-numbers textarea")).to_have_value(
         re.compile(r"^disparity \[px\], \d+×\d+ px")
     )
