@@ -20,6 +20,7 @@ the image's size and then converted to the requested quantity:
 from __future__ import annotations
 
 import glob
+import itertools
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -688,7 +689,8 @@ def _predict_video(
     try:
         with tqdm(total=count, unit="frame", desc=item.path.name, disable=not progress) as bar:
             batch: list[np.ndarray] = []
-            for frame in [*frames, None]:
+            # Streamed: at most one batch of decoded frames is held (memory flat in video length).
+            for frame in itertools.chain(frames, [None]):
                 if frame is not None:
                     batch.append(frame)
                     if len(batch) < opts.batch_size:
