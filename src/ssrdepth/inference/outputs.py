@@ -30,10 +30,13 @@ from ssrdepth.core.io import atomic_open, atomic_path, write_json
 #: quantity → unit
 UNITS = {"normalised": "1", "disparity": "px", "depth": "m"}
 
-#: 16-bit PNG encodings: stored value = quantity × scale, 0 = invalid. Disparity ×256 is the KITTI
-#: stereo convention (Geiger et al. 2012 devkit: ``disp = png / 256.0``, 0 = invalid; max 255.996 px);
-#: depth in millimetres (max 65.535 m); normalised ×65535 (full 16-bit range).
-PNG16_SCALE = {"disparity": 256.0, "depth": 1000.0, "normalised": 65535.0}
+#: 16-bit PNG encodings: stored value = quantity × scale, 0 = invalid. Disparity ×256 and depth ×256
+#: are the KITTI conventions (Geiger et al. 2012 stereo devkit: ``disp = png / 256.0``; Uhrig et al.
+#: 2017 depth devkit: ``depth = png / 256.0``; 0 = invalid): disparity to 255.996 px, depth to
+#: 255.996 m in steps of 1/256 m (~3.9 mm), which covers the kitti protocol's 80 m (millimetres would
+#: clip at 65.535 m); normalised ×65535 (full 16-bit range). The scale used is recorded in every file
+#: (text chunk ``ssrdepth`` → ``png_scale``) and readers take it from there; these are the defaults.
+PNG16_SCALE = {"disparity": 256.0, "depth": 256.0, "normalised": 65535.0}
 
 #: Output kinds the ``predict`` command can write.
 OUTPUT_KINDS = ("png16", "npy", "pfm", "color", "ply", "video")
@@ -104,14 +107,31 @@ def read_png_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def read_png16(path: str | os.PathLike[str]) -> tuple[np.ndarray, dict[str, Any]]:
     """Decode a 16-bit map written by :func:`write_png16` → ``(values float32 (H, W), metadata)``;
-    values are in the file's quantity and unit (``meta["quantity"]``), 0 = invalid."""
+    values are in the file's quantity and unit (``meta["quantity"]``), 0 = invalid.
+
+    The divisor is the file's recorded ``png_scale`` (files written before the depth scale became
+    ×256 record 1000 and still read right); without it, the default :data:`PNG16_SCALE` of the
+    recorded quantity."""
     meta = read_png_meta(path)
-    if "png_scale" not in meta:
-        raise ValueError(f"{path}: not a 16-bit map written by ssrdepth (no '{META_KEY}' text chunk)")
+    scale = png16_scale(meta)
+    if scale is None:
+        raise ValueError(
+            f"{path}: not a 16-bit map written by ssrdepth (no '{META_KEY}' text chunk with png_scale "
+            "or quantity); read it with its own scale, e.g. cv2.imread(path, cv2.IMREAD_UNCHANGED) / 256"
+        )
     raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
     if raw is None or raw.dtype != np.uint16:
         raise ValueError(f"{path}: cannot decode as a 16-bit PNG")
-    return (raw.astype(np.float32) / float(meta["png_scale"])), meta
+    return (raw.astype(np.float32) / np.float32(scale)), meta
+
+
+def png16_scale(meta: dict[str, Any]) -> float | None:
+    """Stored value per unit of a 16-bit map's metadata: its ``png_scale``, else the default of its
+    ``quantity`` (:data:`PNG16_SCALE`), else ``None``."""
+    if meta.get("png_scale"):
+        return float(meta["png_scale"])
+    quantity = meta.get("quantity")
+    return PNG16_SCALE.get(str(quantity))
 
 
 # --- NumPy and PFM --------------------------------------------------------------------------------
