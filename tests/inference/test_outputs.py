@@ -164,3 +164,18 @@ def test_side_by_side_video(tmp_path: Path) -> None:
     assert n == 5 and shape == (32, 96, 3)
     side = json.loads((tmp_path / "v.mp4.json").read_text())
     assert side["frames"] == 5 and side["fps"] == 12.0 and side["model"] == "C"
+
+
+def test_colour_maps_without_matplotlib_match_it() -> None:
+    """OpenCV's tables stand in for matplotlib in the minimal install: within 1 of its bytes."""
+    from matplotlib import colormaps
+
+    from ssrdepth.inference.outputs import _opencv_lut
+
+    t = np.linspace(0.0, 1.0, 1001)
+    for cmap in ("magma", "magma_r", "turbo", "viridis", "inferno", "plasma", "gray"):
+        lut = _opencv_lut(cmap)
+        assert lut is not None and lut.shape == (256, 3)
+        ours = lut[np.minimum((t * 256).astype(np.int64), 255)].astype(int)
+        assert np.abs(ours - colormaps[cmap](t, bytes=True)[:, :3].astype(int)).max() <= 1, cmap
+    assert _opencv_lut("cubehelix") is None

@@ -26,6 +26,7 @@ import numpy as np
 from PIL import Image, PngImagePlugin
 
 from ssrdepth.core.io import atomic_open, atomic_path, write_json
+from ssrdepth.core.optional import MissingDependency, install_hint
 
 #: quantity → unit
 UNITS = {"normalised": "1", "disparity": "px", "depth": "m"}
@@ -192,15 +193,54 @@ def value_range(values: np.ndarray, fixed: tuple[float, float] | None = None) ->
     return (lo, hi) if hi > lo else (lo, lo + 1e-6)
 
 
+#: Colour maps OpenCV also has (the same matplotlib tables as 256-entry LUTs: within 1 of matplotlib's
+#: bytes), used when matplotlib is not installed (the minimal ``[onnx]`` install).
+_OPENCV_CMAPS = {
+    "magma": cv2.COLORMAP_MAGMA,
+    "inferno": cv2.COLORMAP_INFERNO,
+    "plasma": cv2.COLORMAP_PLASMA,
+    "viridis": cv2.COLORMAP_VIRIDIS,
+    "cividis": cv2.COLORMAP_CIVIDIS,
+    "turbo": cv2.COLORMAP_TURBO,
+    "twilight": cv2.COLORMAP_TWILIGHT,
+    "twilight_shifted": cv2.COLORMAP_TWILIGHT_SHIFTED,
+}
+
+
+def _opencv_lut(cmap: str) -> np.ndarray | None:
+    """``(256, 3)`` uint8 RGB table of ``cmap`` (or its ``_r`` reverse) from OpenCV, or ``None``."""
+    base, reverse = (cmap[:-2], True) if cmap.endswith("_r") else (cmap, False)
+    lut: np.ndarray
+    if base == "gray":
+        lut = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
+    elif base in _OPENCV_CMAPS:
+        ramp = np.arange(256, dtype=np.uint8)[:, None]
+        lut = cv2.cvtColor(cv2.applyColorMap(ramp, _OPENCV_CMAPS[base]), cv2.COLOR_BGR2RGB)[:, 0]
+    else:
+        return None
+    return np.ascontiguousarray(lut[::-1] if reverse else lut)
+
+
 def colorize(values: np.ndarray, cmap: str, vmin: float, vmax: float) -> np.ndarray:
     """``(H, W)`` → ``(H, W, 3)`` uint8 RGB through a matplotlib colour map (e.g. ``magma``, ``turbo``);
-    values are clipped to ``[vmin, vmax]``; non-finite values are drawn black."""
-    from matplotlib import colormaps  # imported here: matplotlib is slow to import
-
-    if cmap not in colormaps:
-        raise ValueError(f"unknown colour map {cmap!r}; e.g. magma, turbo, viridis, inferno, plasma")
+    values are clipped to ``[vmin, vmax]``; non-finite values are drawn black. Without matplotlib,
+    the maps OpenCV also has (magma, inferno, plasma, viridis, cividis, turbo, twilight, gray, and their ``_r`` reverses) come from OpenCV's tables."""
     t = np.clip((_finite(values) - vmin) / (vmax - vmin), 0.0, 1.0)
-    rgb = colormaps[cmap](t, bytes=True)[..., :3]
+    try:
+        from matplotlib import colormaps  # imported here: matplotlib is slow to import
+    except ImportError:
+        lut = _opencv_lut(cmap)
+        if lut is None:
+            raise MissingDependency(
+                f"colour map {cmap!r} needs matplotlib ({install_hint('matplotlib')}); without it: "
+                f"{', '.join([*_OPENCV_CMAPS, 'gray'])} (and their _r reverses)"
+            ) from None
+        # matplotlib's indexing of a 256-entry map: floor(t × 256), 1.0 → the last entry
+        rgb = lut[np.minimum((t * 256).astype(np.int64), 255)]
+    else:
+        if cmap not in colormaps:
+            raise ValueError(f"unknown colour map {cmap!r}; e.g. magma, turbo, viridis, inferno, plasma")
+        rgb = colormaps[cmap](t, bytes=True)[..., :3]
     rgb[~np.isfinite(values)] = 0
     return np.ascontiguousarray(rgb)
 
