@@ -12,8 +12,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ssrdepth.checkpoint import save_checkpoint
 from ssrdepth.core.io import atomic_open, current_umask, make_temp_dir, write_json, write_text
 from ssrdepth.inference.outputs import write_png16
+from ssrdepth.models import create_model
+from ssrdepth.stereo.cache import write_disparity_png
 
 
 @contextmanager
@@ -40,8 +43,10 @@ def test_written_files_and_folders_follow_the_umask(
         with atomic_open(tmp_path / "c.bin", "wb") as f:
             f.write(b"\x00")
         write_png16(tmp_path / "d.png", np.full((2, 3), 5.0, np.float32), "depth", {})
+        write_disparity_png(tmp_path / "e.png", np.full((2, 3), 5.0, np.float32))  # cached targets
+        save_checkpoint(tmp_path / "f.pt", create_model("C", 1, width=0.125), input_size=(16, 48))
         folder = make_temp_dir(tmp_path / "cache", prefix=".build.")
-    for name in ("a.json", "b.txt", "c.bin", "d.png"):
+    for name in ("a.json", "b.txt", "c.bin", "d.png", "e.png", "f.pt"):
         assert mode(tmp_path / name) == file_mode, name
     assert mode(folder) == dir_mode
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")]  # no temporary file left
