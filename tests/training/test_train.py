@@ -174,7 +174,10 @@ def test_resume_with_workers_and_augmentation_is_bit_exact(toy_cfg: TrainConfig,
     """2 DataLoader workers, random augmentation, a crash mid-epoch (after step 5 of 3-step epochs,
     resumed from step 4): the resumed run equals the uninterrupted one bit for bit. Per-worker random
     streams would not (the resumed epoch starts on another worker with another stream position)."""
-    base = apply_overrides(toy_cfg, ["length=8", "checkpoint_every=2", "eval_every=0", "workers=2"])
+    # per-sample augmentation in the data set (in the workers) and the batch augmentation of training
+    base = apply_overrides(
+        toy_cfg, ["length=8", "checkpoint_every=2", "eval_every=0", "workers=2", *AUGMENTED]
+    )
     full = train(dataclasses.replace(base, out=str(tmp_path / "full")), train_set=AugmentedToy(24))
 
     def crash(step: int) -> None:

@@ -15,8 +15,9 @@ Exact resumption: the data order comes from a seeded, epoch-indexed permutation 
 depends only on the step (:class:`~ssrdepth.training.sampler.StepSampler`), the learning rate is a pure function of the step,
 and the model, optimiser, scheduler, gradient scaler and RNG states travel in ``latest.pt``; each
 sample is loaded with the generators seeded from (seed, epoch, position)
-(:class:`~ssrdepth.training.sampler.SeededSamples`), so random augmentation does not depend on which
-DataLoader worker loads it. On a CPU a resumed run reproduces the uninterrupted one bit for bit, with
+(:class:`~ssrdepth.training.sampler.SeededSamples`), so randomness in a data set's ``__getitem__``
+does not depend on which DataLoader worker loads it, and the batch augmentation draws from a
+generator seeded by the step (:func:`~ssrdepth.training.augment.step_generator`). On a CPU a resumed run reproduces the uninterrupted one bit for bit, with
 any number of workers.
 
 Scale-out: ``torchrun --nproc-per-node N -m ssrdepth train ...`` (multi-node the same way, with a
