@@ -44,4 +44,13 @@ def add_common_arguments(p: argparse.ArgumentParser) -> None:
         help="KITTI object root with velodyne/: also evaluate Table 1's models on these real frames",
     )
     p.add_argument("--no-baselines", action="store_true", help="leave out the constant and row-prior rows")
+    p.add_argument(
+        "--fresh",
+        nargs="?",
+        const="changed",
+        default=None,
+        choices=("changed", "all"),
+        help="retrain the runs whose configuration changed (e.g. another --length); '--fresh all' "
+        "retrains every run (default: reuse finished runs, resume interrupted ones)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -24,7 +24,6 @@ import json
 import multiprocessing
 import os
 import shutil
-import tempfile
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -34,7 +33,7 @@ import numpy as np
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from ssrdepth.core.io import write_json
+from ssrdepth.core.io import make_temp_dir, write_json
 from ssrdepth.data.config import DataConfig, TargetScale
 from ssrdepth.data.dataset import DepthDataset, matcher_settings, to_tensors
 from ssrdepth.data.sample import BadSampleError, report_skipped
@@ -172,8 +171,7 @@ def cached_dataset(base: DepthDataset, progress: bool = True, workers: int | Non
         dataset = CachedDataset(base, directory)
         report_skipped(dataset.skipped)
         return dataset
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=parent))
+    tmp = make_temp_dir(parent, prefix=f".{name}.")
     try:
         _build(base, tmp, progress, workers)
         try:

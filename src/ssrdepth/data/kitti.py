@@ -40,7 +40,7 @@ from ssrdepth.data.sample import (
     require_dir,
     require_frames,
 )
-from ssrdepth.data.synthetic import DEPTH_SCALE
+from ssrdepth.data.synthetic import DEPTH_SCALE, check_complete
 
 _IMAGE_EXTS = (".png", ".jpg", ".jpeg")
 
@@ -261,9 +261,5 @@ def kitti_object(root: Path, skip_bad: bool = False, need_right: bool = True) ->
 def synthetic(root: Path, skip_bad: bool = False) -> KittiSource:
     """The rendered synthetic set (``ssrdepth generate``): tracking layout + exact depth."""
     root = Path(root)
-    if not (root / "synthetic.json").is_file():
-        raise FileNotFoundError(
-            f"{root}: no synthetic data set here (synthetic.json missing); "
-            f"render one with: ssrdepth generate --out {root}"
-        )
+    check_complete(root)  # an interrupted render is not a data set: refused with the resume command
     return kitti_tracking(root, skip_bad, depth_folder="depth", name="synthetic")

@@ -8,6 +8,8 @@ depth ``(H, W)`` float32 in metres (0 = unknown) or ``None``. The torch dataset 
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import sys
 from collections.abc import Callable, Iterable
@@ -19,6 +21,8 @@ import cv2
 import numpy as np
 
 from ssrdepth.core.image import uint16_to_uint8
+
+log = logging.getLogger(__name__)
 
 
 class BadSampleError(ValueError):
@@ -131,9 +135,15 @@ def read_depth_map(path: Path, scale: float, invalid: float = 0.0) -> np.ndarray
 
     Accepts single-channel 16-bit PNG/PGM/TIFF, float TIFF/EXR or ``.npy``; 8-bit or multi-channel
     maps are refused (an 8-bit map cannot hold metric depth: usually a visualisation, not data).
+    A depth PNG written by ``ssrdepth predict`` records its own scale (text chunk ``ssrdepth`` →
+    ``png_scale``); that recorded scale wins over ``scale``.
     """
     if not path.is_file():
         raise BadSampleError(path, "depth map not found")
+    recorded = recorded_depth_scale(path)
+    if recorded is not None and recorded != scale:
+        log.debug("%s: using the recorded depth scale %g, not %g", path, recorded, scale)
+        scale = recorded
     if path.suffix.lower() == ".npy":
         try:
             raw = np.load(path, allow_pickle=False)
@@ -153,6 +163,24 @@ def read_depth_map(path: Path, scale: float, invalid: float = 0.0) -> np.ndarray
     bad = ~np.isfinite(raw) | (raw == invalid) | (raw <= 0)
     depth = np.where(bad, 0.0, raw / scale)
     return depth.astype(np.float32)
+
+
+def recorded_depth_scale(path: Path) -> float | None:
+    """Stored value per metre recorded in a depth PNG's ``ssrdepth`` text chunk, or ``None`` (not a
+    PNG, no such chunk, or a map of another quantity)."""
+    if path.suffix.lower() != ".png":
+        return None
+    from PIL import Image  # only PNG headers are read here
+
+    try:
+        with Image.open(path) as img:
+            raw = (getattr(img, "text", None) or img.info).get("ssrdepth")
+        meta = json.loads(raw) if raw else {}
+    except (OSError, ValueError):
+        return None  # unreadable here: the decoder below names the problem
+    if not isinstance(meta, dict) or meta.get("quantity") != "depth" or not meta.get("png_scale"):
+        return None
+    return float(meta["png_scale"])
 
 
 def image_size(path: Path) -> tuple[int, int]:

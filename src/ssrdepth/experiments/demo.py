@@ -75,6 +75,8 @@ class DemoConfig:
     seeds: int = 1
     real_kitti: str | None = None  # None: default_real_kitti()
     baselines: bool = True
+    #: as :attr:`ReproduceConfig.fresh`: None, "changed" or "all"
+    fresh: str | None = None
 
 
 def motorcycle_section(report: Path, checkpoint: Path) -> str:
@@ -161,6 +163,7 @@ def demo(cfg: DemoConfig) -> dict[str, Any]:
         seeds=cfg.seeds,
         baselines=cfg.baselines,
         real_kitti=cfg.real_kitti or default_real_kitti(),
+        fresh=cfg.fresh,
         title="ssrdepth demo — the paper's experiments on the embedded synthetic street set",
         notes=(
             f"Data: {cfg.pairs} synthetic KITTI-like stereo pairs (seed {cfg.seed}, 621×188, f = 360.8 px, "
