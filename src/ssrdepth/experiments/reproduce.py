@@ -381,6 +381,7 @@ def reproduce(cfg: ReproduceConfig) -> dict[str, Any]:
                 "steps": result.steps,
                 "seconds": result.seconds,
                 "images_per_second": result.images_per_second,
+                "precision": result.precision,
                 "reused": result.skipped,
                 "best": result.best,
                 "history": _history_rows(result.history),
