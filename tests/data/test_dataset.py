@@ -68,9 +68,10 @@ def test_sample_contract_and_grayscale(synthetic_root: Path) -> None:
     valid = sample["valid_mask"]
     torch.testing.assert_close(sample["target"][valid], (sample["depth"][valid] / 80.0).clamp(max=1.0))
     assert (sample["depth"][~valid] == 0).all() and 0.7 < valid.float().mean() < 1.0
-    # Grayscale = ITU-R BT.601 luma of the resized RGB image (to 8-bit rounding).
+    # Grayscale = ITU-R BT.601 luma of the resized RGB image (to the two 8-bit roundings: the grey
+    # model resizes the luma of the full image, core.image.prepare_image).
     r, g, b = (rgb[1]["image"][c] for c in range(3))
-    torch.testing.assert_close(sample["image"][0], 0.299 * r + 0.587 * g + 0.114 * b, atol=1 / 255, rtol=0)
+    torch.testing.assert_close(sample["image"][0], 0.299 * r + 0.587 * g + 0.114 * b, atol=2 / 255, rtol=0)
     meta = ds.meta(1)
     assert (
         meta["source"] == "synthetic" and meta["file"].endswith(".png") and meta["scale"]["max_value"] == 80.0

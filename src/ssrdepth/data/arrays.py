@@ -39,7 +39,7 @@ from ssrdepth.data.dataset import DepthDataset, matcher_settings, to_tensors
 from ssrdepth.data.sample import BadSampleError, report_skipped
 from ssrdepth.stereo.matching import settings_dict
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: stereo targets in the split's focal × baseline; one image reader
 ARRAYS = ("image", "target", "valid_mask", "depth")
 
 
@@ -73,7 +73,7 @@ def cache_settings(base: DepthDataset) -> dict[str, Any]:
         "channels": cfg.channels,
         "target": cfg.target,
         "matcher": settings_dict(settings) if settings is not None else None,
-        "max_depth": cfg.max_depth if cfg.target != "stereo" else None,
+        "max_depth": cfg.depth_limit if cfg.target != "stereo" else None,
         "nyu_depth": cfg.nyu_depth if cfg.source == "nyu" else None,
         "split_ratio": cfg.split_ratio,
         "split_seed": cfg.split_seed,

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 from PIL import Image, PngImagePlugin
 
+from ssrdepth.core.image import read_pixels
 from ssrdepth.core.io import atomic_open, atomic_path, write_json
 from ssrdepth.core.optional import MissingDependency, install_hint
 
@@ -120,9 +121,11 @@ def read_png16(path: str | os.PathLike[str]) -> tuple[np.ndarray, dict[str, Any]
             f"{path}: not a 16-bit map written by ssrdepth (no '{META_KEY}' text chunk with png_scale "
             "or quantity); read it with its own scale, e.g. cv2.imread(path, cv2.IMREAD_UNCHANGED) / 256"
         )
-    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if raw is None or raw.dtype != np.uint16:
-        raise ValueError(f"{path}: cannot decode as a 16-bit PNG")
+    raw = read_pixels(path)  # refuses a truncated file, naming it
+    if raw.dtype != np.uint16 or raw.ndim != 2:
+        raise ValueError(
+            f"{path}: cannot decode as a 16-bit single-channel PNG (got {raw.dtype}, {raw.shape})"
+        )
     return (raw.astype(np.float32) / np.float32(scale)), meta
 
 

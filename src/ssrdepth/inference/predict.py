@@ -33,10 +33,9 @@ import cv2
 import numpy as np
 
 from ssrdepth import __version__
-from ssrdepth.core.image import prepare_image
+from ssrdepth.core.image import prepare_image, read_image
 from ssrdepth.core.optional import require
 from ssrdepth.core.scale import TargetScale, disparity_to_depth
-from ssrdepth.data.sample import read_image
 from ssrdepth.inference.onnx import onnx_session, session_metadata
 from ssrdepth.inference.outputs import (
     OUTPUT_KINDS,
