@@ -168,13 +168,20 @@ def read_pfm(path: str | os.PathLike[str]) -> np.ndarray:
         kind = f.readline().strip()
         if kind not in (b"Pf", b"PF"):
             raise ValueError(f"{path}: not a PFM file (header {kind[:8]!r})")
-        w, h = (int(v) for v in f.readline().split())
-        scale = float(f.readline().strip())
+        try:
+            w, h = (int(v) for v in f.readline().split())
+            scale = float(f.readline().strip())
+        except ValueError:
+            raise ValueError(f"{path}: bad PFM header; expected 'W H' then the scale") from None
         dtype = "<f4" if scale < 0 else ">f4"
         channels = 3 if kind == b"PF" else 1
-        data = np.frombuffer(f.read(w * h * channels * 4), dtype=dtype)
-    if data.size != w * h * channels:
-        raise ValueError(f"{path}: truncated PFM ({data.size} of {w * h * channels} values)")
+        payload = f.read(w * h * channels * 4 + 1)
+    if len(payload) != w * h * channels * 4:
+        raise ValueError(
+            f"{path}: truncated or inconsistent PFM ({len(payload)} bytes of pixels; {w}×{h}×{channels} float32 expected "
+            f"{w * h * channels * 4})"
+        )
+    data = np.frombuffer(payload, dtype=dtype)
     shape = (h, w, 3) if channels == 3 else (h, w)
     return data.reshape(shape)[::-1].astype(np.float32)
 
