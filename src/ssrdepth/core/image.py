@@ -76,6 +76,11 @@ def read_pixels(path: str | os.PathLike[str]) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise BadSampleError(path, "file not found")
+    if path.suffix.lower() == ".exr":  # float depth maps; Pillow has no EXR decoder
+        raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
+        if raw is None:
+            raise BadSampleError(path, "cannot decode the EXR file (corrupt, truncated or not an image)")
+        return np.asarray(raw)
     if ImageFile.LOAD_TRUNCATED_IMAGES:  # someone turned Pillow's guard off: truncation would pass
         raise BadSampleError(path, "PIL.ImageFile.LOAD_TRUNCATED_IMAGES is on; turn it off to read safely")
     try:

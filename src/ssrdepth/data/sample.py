@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from ssrdepth.core.image import BadSampleError, image_size, read_image, read_pixels, read_text_chunks
@@ -125,10 +124,6 @@ def read_depth_map(path: Path, scale: float, invalid: float = 0.0) -> np.ndarray
             raw = np.load(path, allow_pickle=False)
         except (ValueError, OSError) as exc:
             raise BadSampleError(path, f"cannot read the .npy depth map ({exc})") from None
-    elif path.suffix.lower() == ".exr":  # Pillow has no EXR decoder
-        raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
-        if raw is None:
-            raise BadSampleError(path, "cannot decode the EXR depth map (corrupt, truncated or not an image)")
     else:
         raw = read_pixels(path)  # refuses truncated files; EXIF orientation as for the image
     if raw.ndim != 2:
