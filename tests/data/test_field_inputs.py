@@ -161,6 +161,22 @@ def test_mixed_calibrations_a_perfect_prediction_is_exact_depth_on_both_days(tmp
     assert days == set(calibs)
 
 
+def test_a_model_of_one_recording_day_renormalised_to_another_keeps_its_depth() -> None:
+    from ssrdepth.data.config import TargetScale
+    from ssrdepth.evaluation.evaluate import prediction_to_depth, renormalise
+
+    model = TargetScale("disparity", 192.0, focal=60.0, baseline=0.54, reference_width=80)
+    data = TargetScale("disparity", 192.0, focal=70.0, baseline=0.5371, reference_width=80)
+    pred = torch.full((1, 1, 4, 4), 60.0 * 0.54 / 20.0 / 192.0)  # 20 m in the model's camera
+    torch.testing.assert_close(prediction_to_depth(pred, model), torch.full_like(pred, 20.0))
+    torch.testing.assert_close(
+        prediction_to_depth(renormalise(pred, model, data), data), torch.full_like(pred, 20.0)
+    )
+    # The same rig at half the width: focal halves with the width, the old width rule still holds.
+    half = TargetScale("disparity", 192.0, focal=30.0, baseline=0.54, reference_width=40)
+    torch.testing.assert_close(renormalise(pred, model, half), pred * 0.5)
+
+
 # --- kind 6: depth defaults follow the source; clipping is reported -------------------------------
 
 
