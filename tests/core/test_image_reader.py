@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageOps
 
-from ssrdepth.core.image import BadSampleError, image_size, orient, read_image
+# Through ssrdepth.data.sample (its readers are the core reader), so that on an older tree these tests
+# fail for the behaviour, not for a missing import.
 from ssrdepth.data import sample
 from ssrdepth.data.config import DataConfig, StereoPair
+from ssrdepth.data.sample import BadSampleError, read_image
 from ssrdepth.data.targets import match_pair, prepare_targets
 from ssrdepth.stereo.cache import TargetCache
 
@@ -44,6 +46,8 @@ def viewer(path: Path) -> np.ndarray:
 
 @pytest.mark.parametrize("orientation", range(1, 9))
 def test_orient_is_pillows_exif_transpose(orientation: int) -> None:
+    from ssrdepth.core.image import orient
+
     rgb = np.random.default_rng(orientation).integers(0, 256, (5, 7, 3), dtype=np.uint8)
     buf = io.BytesIO()
     exif = Image.Exif()
@@ -60,9 +64,12 @@ def test_rotated_phone_jpeg_reads_as_viewers_show_it_everywhere(tmp_path: Path) 
     seen = viewer(path)
     assert seen.shape == (80, 40, 3)
     # Loading (data/), the size probe, the one reader (prediction) and the matcher's grey image.
-    for read in (read_image, sample.read_image):
-        np.testing.assert_array_equal(read(path), seen)
-    assert image_size(path) == sample.image_size(path) == (80, 40)
+    np.testing.assert_array_equal(sample.read_image(path), seen)
+    assert sample.image_size(path) == (80, 40)
+    from ssrdepth.core import image as core
+
+    np.testing.assert_array_equal(core.read_image(path), seen)
+    assert core.image_size(path) == (80, 40)
     left = tmp_path / "left.jpg"
     right = write_jpeg(tmp_path / "right.jpg", stored_image(1), orientation=6)
     write_jpeg(left, stored_image(), orientation=6)
@@ -154,11 +161,26 @@ def test_prepare_targets_and_predict_do_not_count_a_truncated_jpeg_as_done(tmp_p
     assert not report.written
 
 
+class Recorder:
+    """Stands in for a loaded model (input size 147×37): records what prediction feeds the network."""
+
+    input_size = (37, 147)
+
+    def __init__(self, in_channels: int) -> None:
+        self.in_channels = in_channels
+        self.seen: list[np.ndarray] = []
+
+    def run(self, batch: np.ndarray) -> np.ndarray:
+        self.seen.append(batch.copy())
+        return np.zeros((len(batch), 1, *self.input_size), np.float32)
+
+
 def test_training_and_prediction_feed_the_same_tensor(tmp_path: Path) -> None:
-    """Issue 13, fault 8: the data set (training) and prediction prepare a file identically."""
+    """Issue 13, fault 8: the data set (training, with and without its array cache) and prediction
+    (``predict_normalised`` from the file) hand the network the same tensor for the same file."""
     pytest.importorskip("torch")
-    from ssrdepth.core.image import prepare_image
     from ssrdepth.data import build_dataset
+    from ssrdepth.inference.predict import predict_normalised
 
     root = tmp_path / "rgbd"
     rng = np.random.default_rng(3)
@@ -168,10 +190,12 @@ def test_training_and_prediction_feed_the_same_tensor(tmp_path: Path) -> None:
     Image.fromarray(rgb).save(root / "image" / "a.png")
     cv2.imwrite(str(root / "depth" / "a.png"), np.full((90, 200), 5000, np.uint16))
     for channels in (1, 3):
-        cfg = DataConfig(
-            source="rgbd-folder", root=str(root), size=(37, 147), channels=channels, target="depth",
-            pattern=("image/{name}.png", "depth/{name}.png"), depth_scale=1000.0,
-        )  # fmt: skip
-        trained = build_dataset(cfg, "all", cache=False)[0]["image"].numpy()
-        predicted = prepare_image(read_image(root / "image" / "a.png"), channels, (37, 147))
-        np.testing.assert_array_equal(trained, predicted)
+        recorder = Recorder(channels)
+        predict_normalised(recorder, [read_image(root / "image" / "a.png")])  # type: ignore[arg-type]
+        for cache in (False, True):
+            cfg = DataConfig(
+                source="rgbd-folder", root=str(root), size=(37, 147), channels=channels, target="depth",
+                pattern=("image/{name}.png", "depth/{name}.png"), depth_scale=1000.0,
+            )  # fmt: skip
+            trained = build_dataset(cfg, "all", cache=cache)[0]["image"].numpy()
+            np.testing.assert_array_equal(trained, recorder.seen[0][0])
