@@ -119,6 +119,20 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     return as_rgb(array)
 
 
+def read_text_chunks(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The text metadata of an image file (PNG ``tEXt``/``iTXt`` chunks before the pixels), without
+    decoding the pixels. Raises :class:`BadSampleError` naming the file when it is missing or not an image."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadSampleError(path, "file not found")
+    try:
+        with Image.open(path) as img:
+            text = getattr(img, "text", None) or img.info
+            return {str(k): v for k, v in text.items() if isinstance(v, str)}
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise BadSampleError(path, f"cannot read the image header ({exc}); expected an image file") from None
+
+
 def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     """(H, W) of an image file as :func:`read_image` returns it (EXIF orientation applied), from the
     header only. Raises :class:`BadSampleError` naming the file when it is missing or not an image."""

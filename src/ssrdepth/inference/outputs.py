@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 from PIL import Image, PngImagePlugin
 
-from ssrdepth.core.image import read_pixels
+from ssrdepth.core.image import read_pixels, read_text_chunks
 from ssrdepth.core.io import atomic_open, atomic_path, write_json
 from ssrdepth.core.optional import MissingDependency, install_hint
 
@@ -101,9 +101,7 @@ def write_png16(
 
 def read_png_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The ``ssrdepth`` metadata of a PNG written here (empty dict if there is none)."""
-    with Image.open(path) as img:
-        text = getattr(img, "text", {}) or img.info
-        raw = text.get(META_KEY)
+    raw = read_text_chunks(path).get(META_KEY)
     return dict(json.loads(raw)) if raw else {}
 
 
