@@ -199,3 +199,21 @@ def test_training_and_prediction_feed_the_same_tensor(tmp_path: Path) -> None:
             )  # fmt: skip
             trained = build_dataset(cfg, "all", cache=cache)[0]["image"].numpy()
             np.testing.assert_array_equal(trained, recorder.seen[0][0])
+
+
+def test_every_image_file_is_opened_by_the_one_reader() -> None:
+    """No module decodes an image file itself: cv2.imread, Image.open and imageio live in core.image."""
+    import re
+
+    import ssrdepth
+
+    src = Path(ssrdepth.__file__).parent
+    pattern = re.compile(r"cv2\.imread|Image\.open|imageio")
+    offenders = [
+        f"{p.relative_to(src)}:{n}"
+        for p in sorted(src.rglob("*.py"))
+        if p.relative_to(src).as_posix() != "core/image.py"
+        for n, line in enumerate(p.read_text(encoding="utf-8").splitlines(), 1)
+        if pattern.search(line)
+    ]
+    assert not offenders, offenders
