@@ -120,9 +120,11 @@ def test_lidar_that_projects_outside_the_image_is_refused(object_tree: Path) -> 
 # --- kind 4: mixed calibrations in one split ------------------------------------------------------
 
 
-def two_day_raw_tree(root: Path) -> dict[str, tuple[float, float]]:
-    """KITTI raw with one drive on each of two recording days, each with its own calibration."""
-    calibs = {"2011_09_26": (60.0, 0.54), "2011_09_30": (70.0, 0.5371)}
+def two_day_raw_tree(
+    root: Path, calibs: dict[str, tuple[float, float]] | None = None
+) -> dict[str, tuple[float, float]]:
+    """KITTI raw with one drive on each of two recording days, each with its own (focal, baseline)."""
+    calibs = calibs or {"2011_09_26": (60.0, 0.54), "2011_09_30": (70.0, 0.5371)}
     for day, (focal, baseline) in calibs.items():
         (root / day).mkdir(parents=True)
         (root / day / "calib_cam_to_cam.txt").write_text(raw_calib(focal, baseline))
@@ -210,3 +212,22 @@ def test_clipping_more_than_one_percent_is_reported(tmp_path: Path, caplog: pyte
         sample = build_dataset(DataConfig(**{**cfg.__dict__, "max_depth": 20.0}), "all", cache=False)[0]
     assert "beyond max_depth" not in caplog.text
     assert float(sample["target"].max()) == pytest.approx(15.0 / 20.0)
+
+
+def test_stereo_targets_beyond_max_disparity_after_rescaling_are_reported(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    root = tmp_path / "raw"
+    # The second day's camera has the smaller focal × baseline: its disparities grow in the split's.
+    calibs = two_day_raw_tree(root, {"2011_09_26": (60.0, 0.54), "2011_09_30": (50.0, 0.5)})
+    cfg = DataConfig(source="kitti-raw", root=str(root), target="stereo", size=SIZE, max_disparity=16)
+    cache = target_cache(cfg)
+    for frame in build_source(cfg).frames:
+        cache.write(frame.key, np.full(SIZE, 15.0, np.float32))  # inside the 16 px search range
+    ds = build_dataset(cfg, "all", cache=False)
+    with caplog.at_level(logging.WARNING, logger="ssrdepth"):
+        targets = {ds.meta(i)["key"][:10]: float(ds[i]["target"].max()) for i in range(len(ds))}
+    # 15 px in the second day's camera = 15·(60·0.54)/(50·0.5) = 19.4 px in the split's: clipped at 16.
+    assert targets == {"2011_09_26": pytest.approx(15 / 16), "2011_09_30": 1.0}
+    assert "100.0 % of the valid target pixels are beyond max_disparity 16 px" in caplog.text
+    assert "--max-disparity" in caplog.text and set(calibs) == set(targets)

@@ -220,24 +220,29 @@ class DepthDataset(Dataset[dict[str, Any]]):
             out["disparity_factor"] = self.disparity_factor(index)
         return out
 
-    def _report_clipping(self, where: Any, depth: np.ndarray, valid: np.ndarray) -> None:
+    def _report_clipping(self, where: Any, target: np.ndarray, valid: np.ndarray) -> None:
         """Warn (once per data set) when more than :data:`CLIP_WARN_FRACTION` of a sample's valid
-        depth target pixels lie beyond the normalisation maximum and are clipped to it."""
+        target pixels lie beyond the normalisation maximum (normalised > 1) and are clipped to it."""
         if self._clip_reported or not valid.any():
             return
-        limit = self.cfg.depth_limit
-        fraction = float((depth[valid] > limit).mean())
-        if fraction > CLIP_WARN_FRACTION:
-            self._clip_reported = True
-            log.warning(
-                "%s: %.1f %% of the valid target pixels are beyond max_depth %g m and clipped to it; "
-                "raise it with --max-depth / --set data.max_depth=METRES (%s default: %g m)",
-                where,
-                100.0 * fraction,
-                limit,
-                self.cfg.source,
-                DEFAULT_MAX_DEPTH[self.cfg.source],
-            )
+        fraction = float((target[valid] > 1.0).mean())
+        if fraction <= CLIP_WARN_FRACTION:
+            return
+        self._clip_reported = True
+        cfg = self.cfg
+        if cfg.target == "stereo":
+            what = f"max_disparity {matcher_settings(cfg).max_disparity} px (in the split's camera)"
+            fix = "--max-disparity / --set data.max_disparity=PX"
+        else:
+            what = f"max_depth {cfg.depth_limit:g} m"
+            fix = f"--max-depth / --set data.max_depth=METRES ({cfg.source} default: {DEFAULT_MAX_DEPTH[cfg.source]:g} m)"
+        log.warning(
+            "%s: %.1f %% of the valid target pixels are beyond %s and clipped to it; raise it with %s",
+            where,
+            100.0 * fraction,
+            what,
+            fix,
+        )
 
     def load_arrays(self, i: int) -> dict[str, np.ndarray]:
         """Sample ``i`` as NumPy arrays at the model size: ``image`` (C, H, W) uint8, ``target``
@@ -277,10 +282,12 @@ class DepthDataset(Dataset[dict[str, Any]]):
             if factor != 1.0:
                 scaled = scaled * np.float32(factor)
             target, target_valid = resize_map(scaled, valid & (disparity > 0), cfg.size)
+            target_file: Any = self._cache.path_for(frame.key)
         else:
-            self._report_clipping(frame.depth or frame.velodyne or frame.image, depth_small, depth_valid)
             target = depth_small / np.float32(cfg.depth_limit)
             target_valid = depth_valid
+            target_file = frame.depth or frame.velodyne or frame.image
+        self._report_clipping(target_file, target, target_valid)
         return {
             "image": prepare_image(image, cfg.channels, cfg.size, as_uint8=True),
             "target": np.clip(target, 0.0, 1.0)[None].astype(np.float32),
