@@ -12,9 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
+from ssrdepth.core.image import BadSampleError, read_pixels
 from ssrdepth.data.config import DataConfig
 
 #: KITTI 2015's D1 outlier thresholds (Menze & Geiger 2015): absolute px and relative to the truth.
@@ -23,12 +23,12 @@ D1_REL = 0.05
 
 
 def _read_png(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if image is None:
+    try:
+        return read_pixels(path)  # the one reader: stored values, truncated files refused
+    except BadSampleError as exc:
         raise ValueError(
-            f"{path}: missing or not a readable PNG (a synthetic set rendered before region maps?)"
-        )
-    return np.asarray(image)
+            f"{path}: {exc.problem}; expected a readable PNG (a synthetic set rendered before region maps?)"
+        ) from None
 
 
 def synthetic_target_quality(cfg: DataConfig, max_pairs: int | None = 200) -> dict[str, Any]:
