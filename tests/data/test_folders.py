@@ -73,6 +73,21 @@ def test_rgbd_folder_scales_and_invalid_value(tmp_path: Path) -> None:
     np.testing.assert_allclose(tum.depth(0)[0, ::8], [0.0, 0.2, 0.5, 13.107])
 
 
+def test_rgbd_folder_honours_the_scale_recorded_by_predict(tmp_path: Path) -> None:
+    """A depth PNG written by ``predict`` (×256, recorded in the file) reads in metres even where the
+    folder declares millimetres: 70 m and 80 m come back as 70 and 80 (×1000 would read 17.92, 20.48)."""
+    from ssrdepth.inference.outputs import write_png16
+
+    write_png(tmp_path / "rgb" / "f0.png", noise_image(1, (16, 32)))
+    depth = np.full((16, 32), 70.0, np.float32)
+    depth[:, 16:] = 80.0
+    write_png16(tmp_path / "depth" / "f0.png", depth, "depth", {"quantity": "depth"})
+    source = build_source(
+        DataConfig(source="rgbd-folder", root=str(tmp_path), target="depth", depth_scale=1000.0)
+    )
+    np.testing.assert_array_equal(source.depth(0)[0, ::16], [70.0, 80.0])
+
+
 def test_resize_never_mixes_invalid_into_valid(tmp_path: Path) -> None:
     # Columns 0–6 invalid, 7–18 at 1 m, 19–31 at 2.5 m; shrink 32 → 16 columns (2 inputs each).
     raw = np.zeros((16, 32), np.uint16)

@@ -161,3 +161,47 @@ def test_generate_resumes_refuses_other_settings_and_runs_from_the_cli(
     missing = tmp_path / "nothing"
     with pytest.raises(FileNotFoundError, match="ssrdepth generate --out"):
         build_source(DataConfig(source="synthetic", root=str(missing)))
+
+
+def test_an_interrupted_render_is_refused_then_resumed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A render killed after 1 of 3 pairs is not a data set (it used to load as a 1-pair set): loaders
+    refuse it naming the command that resumes it; following that command gives the full set, equal
+    to an uninterrupted render."""
+    import shlex
+
+    import ssrdepth.data.synthetic as synthetic
+
+    root = tmp_path / "syn"
+    written = 0
+    original = synthetic._write_png
+
+    def killed_after_one_pair(path: Path, array: np.ndarray) -> None:
+        nonlocal written
+        if written == 4:  # left, right, depth, regions of the first pair
+            raise KeyboardInterrupt
+        written += 1
+        original(path, array)
+
+    monkeypatch.setattr(synthetic, "_write_png", killed_after_one_pair)
+    with pytest.raises(KeyboardInterrupt):
+        generate_synthetic(root, 3, size=(32, 96), workers=1, progress=False)
+    monkeypatch.setattr(synthetic, "_write_png", original)
+
+    cfg = DataConfig(source="synthetic", root=str(root), target="depth")
+    with pytest.raises(ValueError, match=r"incomplete \(1 of 3 pairs rendered") as refused:
+        build_source(cfg)
+    with pytest.raises(ValueError, match="incomplete"):
+        list_stereo_pairs(DataConfig(source="synthetic", root=str(root)))
+    command = str(refused.value).split("finish it with: ")[1].split(" (it resumes)")[0]
+    argv = shlex.split(command)
+    assert argv[:2] == ["ssrdepth", "generate"]
+    assert cli_main([*argv[1:], "--no-progress"]) == 0  # the advice, followed
+    assert len(build_source(cfg).frames) == 3
+
+    clean = tmp_path / "clean"
+    generate_synthetic(clean, 3, size=(32, 96), workers=1, progress=False)
+    for kind in ("image_02", "image_03", "depth"):
+        for f in sorted((clean / "training" / kind).rglob("*.png")):
+            assert (root / f.relative_to(clean)).read_bytes() == f.read_bytes(), f

@@ -149,3 +149,36 @@ def test_plan_names_left_out_tables() -> None:
     assert skipped == ["Table 3 left out: no NYU Depth v2 root given (--nyu)"]
     with pytest.raises(ValueError, match="valid tables: 1, 2, 3"):
         ReproduceConfig(tables=("4",))
+
+
+def test_fresh_advice_works_when_followed(
+    mini_report: tuple[Path, dict, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Another --length stops with advice to use --fresh; following it retrains (3 steps, not reused);
+    --fresh again with the same configuration reuses the run; --fresh all retrains it."""
+    from ssrdepth.cli import main as cli
+
+    _, _, root = mini_report
+    out = tmp_path / "r"
+    args = [
+        "reproduce", "--kitti", str(root), "--kitti-source", "synthetic", "--models", "C", "--tables", "1",
+        "--width", "0.125", "--out", str(out), "--no-progress", "--eval-max-images", "2",
+        "--set", "log_every=1", "--set", "tensorboard=false", "--set", "eval_every=0", "--set", "batch_size=4",
+    ]  # fmt: skip
+
+    def runs() -> list[dict]:
+        return list(json.loads((out / "report" / "results.json").read_text())["runs"].values())
+
+    assert cli([*args, "--length", "2"]) == 0
+    assert {(r["train"]["steps"], r["train"]["reused"]) for r in runs()} == {(2, False)}
+    capsys.readouterr()
+    assert cli([*args, "--length", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "holds a run with a different configuration (length (2 there, 3 here))" in err
+    assert "start over with --fresh" in err
+    assert cli([*args, "--length", "3", "--fresh"]) == 0  # the advice, followed
+    assert {(r["train"]["steps"], r["train"]["reused"]) for r in runs()} == {(3, False)}
+    assert cli([*args, "--length", "3", "--fresh"]) == 0  # nothing changed: reused
+    assert {(r["train"]["steps"], r["train"]["reused"]) for r in runs()} == {(3, True)}
+    assert cli([*args, "--length", "3", "--fresh", "all"]) == 0
+    assert {(r["train"]["steps"], r["train"]["reused"]) for r in runs()} == {(3, False)}

@@ -114,10 +114,18 @@ def test_export_errors(make_checkpoint: MakeCheckpoint, tmp_path: Path) -> None:
         export_onnx(create_model("C", width=0.125), None, sample_size=(4, 100))
     import onnx
 
-    plain = tmp_path / "plain.onnx"
-    onnx.save(onnx.helper.make_model(onnx.helper.make_graph([], "g", [], [])), str(plain))
+    plain = tmp_path / "plain.onnx"  # a valid ONNX model (y = x) without our metadata
+    x = onnx.helper.make_tensor_value_info("x", onnx.TensorProto.FLOAT, [1])
+    y = onnx.helper.make_tensor_value_info("y", onnx.TensorProto.FLOAT, [1])
+    graph = onnx.helper.make_graph([onnx.helper.make_node("Identity", ["x"], ["y"])], "g", [x], [y])
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.save(model, str(plain))
     with pytest.raises(ValueError, match="not an ssrdepth export"):
         read_onnx_metadata(plain)
+    (tmp_path / "junk.onnx").write_text("not a model")
+    with pytest.raises(ValueError, match=r"junk\.onnx: not a readable ONNX file"):
+        read_onnx_metadata(tmp_path / "junk.onnx")
 
 
 @pytest.mark.shared_data

@@ -48,12 +48,43 @@ def test_png16_disparity_follows_the_kitti_convention(tmp_path: Path) -> None:
     assert not list(tmp_path.glob(".*tmp*")), "temporary file left behind"
 
 
-def test_png16_depth_is_in_millimetres() -> None:
-    depth = np.array([[12.3456, 0.0004, 70.0]], np.float32)  # 12346 mm; 0.4 mm rounds to 0; 70 m clips
-    assert encode_png16(depth, "depth").tolist() == [[12346, 0, 65535]]
+def test_png16_depth_follows_the_kitti_convention(tmp_path: Path) -> None:
+    # KITTI depth devkit: depth = png / 256, 0 = invalid. By hand: 12.3456·256 = 3160.47 → 3160,
+    # 0.001·256 = 0.256 → 0, 70·256 = 17920, 80·256 = 20480, 300·256 = 76800 saturates at 65535.
+    depth = np.array([[12.3456, 0.001, 70.0, 80.0, 300.0]], np.float32)
+    assert encode_png16(depth, "depth").tolist() == [[3160, 0, 17920, 20480, 65535]]
     assert encode_png16(np.array([[0.5, 1.0]]), "normalised").tolist() == [[32768, 65535]]
     with pytest.raises(ValueError, match="unknown quantity"):
         encode_png16(depth, "metres")
+    # 70 m and 80 m (the kitti protocol's cap) come back distinct and within 1/256 m (were both 65.535).
+    far = np.array([[70.0, 80.0, 79.99, 3.1416]], np.float32)
+    path = write_png16(tmp_path / "far.png", far, "depth", {"quantity": "depth"})
+    values, meta = read_png16(path)
+    assert meta["png_scale"] == 256.0
+    assert np.all(np.abs(values - far) <= 1 / 256) and len(set(values[0].tolist())) == 4
+    assert values[0, :2].tolist() == [70.0, 80.0]
+
+
+def test_png16_readers_honour_the_recorded_scale(tmp_path: Path) -> None:
+    # A file written in millimetres (png_scale 1000, as before ×256) still reads 12.346 m; a file that
+    # records only its quantity gets that quantity's default (depth ×256); none at all is refused.
+    raw = np.array([[12346, 20480]], np.uint16)
+
+    def save(name: str, meta: dict[str, object] | None) -> Path:
+        from PIL import PngImagePlugin
+
+        info = PngImagePlugin.PngInfo()
+        if meta is not None:
+            info.add_text("ssrdepth", json.dumps(meta))
+        Image.fromarray(raw).save(tmp_path / name, format="PNG", pnginfo=info)
+        return tmp_path / name
+
+    values, _ = read_png16(save("mm.png", {"quantity": "depth", "png_scale": 1000.0}))
+    assert values[0].tolist() == pytest.approx([12.346, 20.48])
+    values, _ = read_png16(save("default.png", {"quantity": "depth"}))
+    assert values.tolist() == [[12346 / 256, 80.0]]
+    with pytest.raises(ValueError, match=r"none\.png: not a 16-bit map written by ssrdepth"):
+        read_png16(save("none.png", None))
 
 
 def test_npy_and_pfm_round_trip_with_sidecars(tmp_path: Path) -> None:
@@ -133,3 +164,18 @@ def test_side_by_side_video(tmp_path: Path) -> None:
     assert n == 5 and shape == (32, 96, 3)
     side = json.loads((tmp_path / "v.mp4.json").read_text())
     assert side["frames"] == 5 and side["fps"] == 12.0 and side["model"] == "C"
+
+
+def test_colour_maps_without_matplotlib_match_it() -> None:
+    """OpenCV's tables stand in for matplotlib in the minimal install: within 1 of its bytes."""
+    from matplotlib import colormaps
+
+    from ssrdepth.inference.outputs import _opencv_lut
+
+    t = np.linspace(0.0, 1.0, 1001)
+    for cmap in ("magma", "magma_r", "turbo", "viridis", "inferno", "plasma", "gray"):
+        lut = _opencv_lut(cmap)
+        assert lut is not None and lut.shape == (256, 3)
+        ours = lut[np.minimum((t * 256).astype(np.int64), 255)].astype(int)
+        assert np.abs(ours - colormaps[cmap](t, bytes=True)[:, :3].astype(int)).max() <= 1, cmap
+    assert _opencv_lut("cubehelix") is None

@@ -4,6 +4,7 @@ and bad input."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -16,6 +17,7 @@ from ssrdepth.cli import main as cli
 from ssrdepth.data.config import TargetScale
 from ssrdepth.inference.outputs import read_pfm, read_ply, read_png16, read_png_meta
 from ssrdepth.inference.predict import (
+    DepthModel,
     PredictOptions,
     gather_inputs,
     load_model,
@@ -240,3 +242,41 @@ def test_cuda_matches_cpu(make_checkpoint: MakeCheckpoint) -> None:
     ref = predict(load_model(ckpt, backend="torch"), image, "normalised")
     # cuDNN may run fp32 convolutions in TF32 (10-bit mantissa): allow 1e-2 on [0, 1] maps.
     np.testing.assert_allclose(predict(gpu, image, "normalised"), ref, atol=1e-2)
+
+
+def test_video_is_streamed_not_decoded_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A 60-frame clip at batch 8: when the model first runs, only the first batch (8 frames, plus at
+    most one look-ahead frame) has been decoded, and every batch after holds 8 frames."""
+    import ssrdepth.inference.predict as predict_module
+
+    write_video(tmp_path / "clip.mp4", frames=60)
+    decoded = 0
+    original = predict_module._frames
+
+    def counting_frames(path: Path) -> tuple[Iterator[np.ndarray], float, int]:
+        frames, fps, count = original(path)
+
+        def gen() -> Iterator[np.ndarray]:
+            nonlocal decoded
+            for f in frames:
+                decoded += 1
+                yield f
+
+        return gen(), fps, count
+
+    monkeypatch.setattr(predict_module, "_frames", counting_frames)
+    decoded_at_call: list[int] = []
+
+    def run(batch: np.ndarray) -> np.ndarray:
+        decoded_at_call.append(decoded)
+        return np.full((batch.shape[0], 1, *batch.shape[2:]), 0.5, np.float32)
+
+    model = DepthModel(
+        name="fake", in_channels=1, input_size=(16, 32), target={}, source=tmp_path / "fake.onnx",
+        backend="onnxruntime", device="cpu", step=0, run=run,
+    )  # fmt: skip
+    opts = PredictOptions(outputs=("video",), quantity="normalised", batch_size=8, color_range=(0.0, 1.0))
+    report = predict_files(model, [tmp_path / "clip.mp4"], tmp_path / "out", opts, progress=False)
+    assert report.frames == 60
+    assert decoded_at_call[0] <= 9  # was 60: the whole clip before the first batch
+    assert decoded_at_call == [8, 16, 24, 32, 40, 48, 56, 60]

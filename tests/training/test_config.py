@@ -188,3 +188,21 @@ def test_learning_rate_follows_size_and_loss() -> None:
     assert per_pixel.effective_lr == pytest.approx(0.01)  # not 2,700× too low
     adam = apply_overrides(k, ["optim.name=adam", "optim.lr=0.001"])
     assert adam.effective_lr == 0.001  # Adam is invariant to the loss's scale
+
+
+def test_sample_seeds_follow_the_sample_not_the_process_or_the_start() -> None:
+    """A sample's seed is a function of (run seed, epoch, position in the permutation): the same for
+    one process and for each of 2 DDP ranks, and the same when the epoch is resumed mid-way."""
+    from ssrdepth.training.sampler import SeededSampler, sample_seed
+
+    data = list(range(20))
+    single = StepSampler(data, 1, 0, seed=3)  # type: ignore[arg-type]
+    single.set_position(1, 0)
+    seeded = dict(SeededSampler(single))
+    order = list(single)
+    assert [seeded[i] for i in order] == [sample_seed(3, 1, p) for p in range(20)]
+    assert len(set(seeded.values())) == 20 and sample_seed(3, 1, 0) != sample_seed(3, 2, 0)
+    for r in range(2):
+        rank = StepSampler(data, 2, r, seed=3)  # type: ignore[arg-type]
+        rank.set_position(1, 4)  # resumed at this rank's 5th sample
+        assert dict(SeededSampler(rank)) == {i: seeded[i] for i in order[8 + r :: 2]}

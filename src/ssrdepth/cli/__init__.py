@@ -32,6 +32,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "serve": ("ssrdepth.cli.serve", "a web page to try trained models (needs the [serve] extra)"),
 }
 
+#: command → the packaging extra that makes it run (commands not listed run on the core install)
+COMMAND_EXTRAS: dict[str, str] = {
+    "models": "torch",
+    "train": "train",
+    "evaluate": "torch",
+    "export": "export",
+    "bench": "train",
+    "reproduce": "demo",
+    "demo": "demo",
+}
+
 
 class _Stderr(logging.Handler):
     """Writes to the ``sys.stderr`` of the moment (tests and callers may swap it)."""
@@ -78,7 +89,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     name, rest = args[0], args[1:]
     _show_library_logs()
     module_name, help_ = COMMANDS[name]
-    module = importlib.import_module(module_name)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:  # a command whose library needs an extra that is not installed
+        from ssrdepth.core.optional import missing_message
+
+        if name in COMMAND_EXTRAS and exc.name:
+            message = (
+                f"this command needs the '{exc.name.split('.')[0]}' package, which is not installed: "
+                f"pip install 'ssrdepth[{COMMAND_EXTRAS[name]}]'"
+            )
+        else:
+            message = missing_message(exc)
+        print(f"ssrdepth {name}: error: {message}", file=sys.stderr)
+        return 2
     parser = argparse.ArgumentParser(prog=f"ssrdepth {name}", description=help_)
     module.add_arguments(parser)
     ns = parser.parse_args(rest)
@@ -87,6 +111,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ValueError, FileNotFoundError) as exc:
         # Errors from bad input already name the file and the problem: print them without a traceback.
         print(f"ssrdepth {name}: error: {exc}", file=sys.stderr)
+        return 2
+    except ImportError as exc:
+        # A missing optional dependency (a light install): one line naming the extra to install.
+        from ssrdepth.core.optional import missing_message
+
+        print(f"ssrdepth {name}: error: {missing_message(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"ssrdepth {name}: interrupted; finished outputs are kept", file=sys.stderr)

@@ -3,8 +3,28 @@
 from __future__ import annotations
 
 import argparse
+import json
+from typing import Any
 
+from ssrdepth.data.config import DEFAULT_MAX_DEPTH, SOURCES
 from ssrdepth.experiments.reproduce import RECIPES, TABLE_IDS
+
+#: The data-source options (``DataConfig`` field → help), in the order ``--help`` lists them.
+SOURCE_OPTIONS = {
+    "pattern": "stereo-folder: LEFT RIGHT file patterns with {name} (default left/{name}.png "
+    "right/{name}.png); rgbd-folder: IMAGE DEPTH patterns",
+    "focal": "stereo-folder: focal length (px at the images' width)",
+    "baseline": "stereo-folder: stereo baseline (m)",
+    "depth_scale": "rgbd-folder: depth-map value per metre (e.g. 256, 1000, 5000)",
+    "depth_invalid": "rgbd-folder: depth-map value that means no measurement (default 0)",
+    "nyu_depth": "nyu: 'filled' (colourised) or 'raw' (sensor) depth",
+    "max_depth": "depth normalisation of depth and lidar targets (m; default per source: "
+    + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_MAX_DEPTH.items())
+    + ")",
+    "matcher": "stereo targets: matching backend (default sgm)",
+    "max_disparity": "stereo targets: search range and normalisation maximum (px, default 192)",
+    "cache_dir": "cache of derived data (default ROOT/.ssrdepth)",
+}
 
 
 def add_common_arguments(p: argparse.ArgumentParser) -> None:
@@ -44,4 +64,68 @@ def add_common_arguments(p: argparse.ArgumentParser) -> None:
         help="KITTI object root with velodyne/: also evaluate Table 1's models on these real frames",
     )
     p.add_argument("--no-baselines", action="store_true", help="leave out the constant and row-prior rows")
+    p.add_argument(
+        "--fresh",
+        nargs="?",
+        const="changed",
+        default=None,
+        choices=("changed", "all"),
+        help="retrain the runs whose configuration changed (e.g. another --length); '--fresh all' "
+        "retrains every run (default: reuse finished runs, resume interrupted ones)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def add_source_arguments(
+    p: argparse.ArgumentParser, required: bool = False, title: str = "data source"
+) -> None:
+    """The data source and every source's options (:data:`SOURCE_OPTIONS`), the one definition used
+    by each command that takes a data source. Defaults are ``None`` (= keep the base configuration's
+    value); :func:`source_changes` turns what was given into ``DataConfig`` field changes."""
+    from ssrdepth.stereo.matching import METHODS
+
+    g = p.add_argument_group(title)
+    g.add_argument("--source", required=required, default=None, choices=list(SOURCES), help="data source")
+    g.add_argument("--root", required=required, default=None, help="data root folder (or the NYU .mat)")
+    g.add_argument(
+        "--pattern", nargs=2, metavar=("FIRST", "SECOND"), default=None, help=SOURCE_OPTIONS["pattern"]
+    )
+    g.add_argument("--focal", type=float, default=None, help=SOURCE_OPTIONS["focal"])
+    g.add_argument("--baseline", type=float, default=None, help=SOURCE_OPTIONS["baseline"])
+    g.add_argument("--depth-scale", type=float, default=None, help=SOURCE_OPTIONS["depth_scale"])
+    g.add_argument("--depth-invalid", type=float, default=None, help=SOURCE_OPTIONS["depth_invalid"])
+    g.add_argument("--nyu-depth", default=None, choices=("filled", "raw"), help=SOURCE_OPTIONS["nyu_depth"])
+    g.add_argument("--max-depth", type=float, default=None, help=SOURCE_OPTIONS["max_depth"])
+    g.add_argument("--matcher", default=None, choices=METHODS, help=SOURCE_OPTIONS["matcher"])
+    g.add_argument("--max-disparity", type=int, default=None, help=SOURCE_OPTIONS["max_disparity"])
+    g.add_argument("--cache-dir", default=None, help=SOURCE_OPTIONS["cache_dir"])
+    g.add_argument("--skip-bad", action="store_true", help="leave out unreadable samples (listed at the end)")
+
+
+def source_changes(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``DataConfig`` field changes given on the command line by :func:`add_source_arguments`."""
+    changes: dict[str, Any] = {
+        key: getattr(args, key)
+        for key in ("source", "root", *SOURCE_OPTIONS)
+        if getattr(args, key) is not None
+    }
+    if "pattern" in changes:
+        changes["pattern"] = tuple(changes["pattern"])
+    if args.skip_bad:
+        changes["skip_bad"] = True
+    return changes
+
+
+def source_overrides(args: argparse.Namespace) -> list[str]:
+    """:func:`source_changes` as ``train``'s ``data.KEY=VALUE`` overrides."""
+    out = []
+    for key, value in source_changes(args).items():
+        text = (
+            json.dumps(list(value))
+            if isinstance(value, tuple)
+            else str(value).lower()
+            if isinstance(value, bool)
+            else str(value)
+        )
+        out.append(f"data.{key}={text}")
+    return out

@@ -37,6 +37,7 @@ def main(args: argparse.Namespace) -> int:
         seeds=args.seeds,
         real_kitti=args.real_kitti,
         baselines=not args.no_baselines,
+        fresh=args.fresh,
     )
     if args.length is not None:
         cfg = dataclasses.replace(cfg, table_lengths=tuple((t, args.length) for t in cfg.tables))

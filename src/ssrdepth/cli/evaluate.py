@@ -7,8 +7,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ssrdepth.cli.common import add_source_arguments, source_changes
 from ssrdepth.core.sizes import parse_size
-from ssrdepth.data.config import SOURCES, TARGETS, DataConfig
+from ssrdepth.data.config import TARGETS, DataConfig
 from ssrdepth.evaluation.evaluate import data_config_from_checkpoint, evaluate
 from ssrdepth.evaluation.protocols import PROTOCOLS, get_protocol
 
@@ -21,19 +22,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--list-protocols", action="store_true", help="print the protocols and exit")
     p.add_argument("--split", default="test", help="data split (default test)")
     p.add_argument("--out", default="runs/evaluate", help="output folder for the .md/.csv/.json table")
-    g = p.add_argument_group(
-        "data (default: the data configuration stored in the first checkpoint, else the synthetic set)"
+    add_source_arguments(
+        p,
+        title="data (default: the data configuration stored in the first checkpoint, else the synthetic set)",
     )
-    g.add_argument("--source", default=None, choices=list(SOURCES), help="data source")
-    g.add_argument("--root", default=None, help="data root folder")
+    g = p.add_argument_group("model input and target")
     g.add_argument("--size", default=None, metavar="WxH", help="size, width×height (e.g. 147x37)")
     g.add_argument("--channels", choices=("gray", "rgb"), default=None, help="input channels")
     g.add_argument("--target", default=None, choices=list(TARGETS), help="target kind")
-    g.add_argument("--matcher", default=None, help="stereo backend for stereo targets")
-    g.add_argument("--max-disparity", type=int, default=None, help="stereo targets: disparity range (px)")
-    g.add_argument("--nyu-depth", default=None, choices=("filled", "raw"))
-    g.add_argument("--max-depth", type=float, default=None, help="depth normalisation of RGB-D sources (m)")
-    g.add_argument("--cache-dir", default=None, help="cache of derived data (default ROOT/.ssrdepth)")
     o = p.add_argument_group("protocol overrides (the protocol's name records them)")
     o.add_argument("--crop", default=None, choices=("none", "garg", "eigen", "nyu-eigen"))
     o.add_argument(
@@ -51,20 +47,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def _data_config(args: argparse.Namespace) -> DataConfig:
     base = next((data_config_from_checkpoint(m) for m in args.models if Path(m).is_file()), DataConfig())
-    changes: dict[str, Any] = {
-        key: getattr(args, key)
-        for key in (
-            "source",
-            "root",
-            "target",
-            "matcher",
-            "max_disparity",
-            "nyu_depth",
-            "max_depth",
-            "cache_dir",
-        )
-        if getattr(args, key) is not None
-    }
+    changes: dict[str, Any] = source_changes(args)
+    if args.target is not None:
+        changes["target"] = args.target
     if args.source is not None and args.root is None and args.source != base.source:
         changes["root"] = DataConfig().root if args.source == "synthetic" else base.root
     if args.size:

@@ -4,37 +4,16 @@ from __future__ import annotations
 
 import argparse
 
+from ssrdepth.cli.common import add_source_arguments, source_changes
 from ssrdepth.data.targets import prepare_targets
 from ssrdepth.stereo.cache import TargetCache
-from ssrdepth.stereo.matching import METHODS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--source",
-        required=True,
-        help="stereo data source: synthetic, kitti-tracking, kitti-raw, kitti-object, stereo-folder",
-    )
-    parser.add_argument("--root", required=True, help="data set root folder")
-    parser.add_argument("--matcher", default="sgm", choices=METHODS, help="stereo backend (default: sgm)")
-    parser.add_argument(
-        "--max-disparity",
-        type=int,
-        default=None,
-        help="search range in px at the images' size, also the normalisation maximum (default: 192)",
+    add_source_arguments(
+        parser, required=True, title="data source (stereo: synthetic, kitti-*, stereo-folder)"
     )
     parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
-    parser.add_argument("--cache-dir", default=None, help="cache root (default: ROOT/.ssrdepth)")
-    parser.add_argument("--skip-bad", action="store_true", help="skip unreadable pairs instead of stopping")
-    parser.add_argument(
-        "--pattern",
-        nargs=2,
-        metavar=("LEFT", "RIGHT"),
-        default=None,
-        help="stereo-folder: left/right file patterns with {name} (default: left/{name}.png right/{name}.png)",
-    )
-    parser.add_argument("--focal", type=float, default=None, help="stereo-folder: focal length (px)")
-    parser.add_argument("--baseline", type=float, default=None, help="stereo-folder: baseline (m)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -43,17 +22,7 @@ def main(args: argparse.Namespace) -> int:
     from ssrdepth.data import list_stereo_pairs
     from ssrdepth.data.config import DataConfig
 
-    cfg = DataConfig(
-        source=args.source,
-        root=args.root,
-        matcher=args.matcher,
-        max_disparity=args.max_disparity,
-        cache_dir=args.cache_dir,
-        skip_bad=args.skip_bad,
-        pattern=tuple(args.pattern) if args.pattern else None,
-        focal=args.focal,
-        baseline=args.baseline,
-    )
+    cfg = DataConfig(**source_changes(args))
     cache = TargetCache.for_config(cfg)
     pairs = list_stereo_pairs(cfg)
     if not pairs:

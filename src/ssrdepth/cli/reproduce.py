@@ -50,6 +50,7 @@ def main(args: argparse.Namespace) -> int:
         seeds=args.seeds,
         real_kitti=args.real_kitti,
         baselines=not args.no_baselines,
+        fresh=args.fresh,
     )
     results = reproduce(cfg)
     print(f"report: {Path(cfg.out) / 'report' / 'report.md'} ({results['seconds']:.0f} s)")

@@ -7,6 +7,7 @@ import os
 import sys
 from pathlib import Path
 
+from ssrdepth.cli.common import add_source_arguments, source_overrides
 from ssrdepth.training.config import (
     BEST_METRICS,
     config_to_dict,
@@ -64,6 +65,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--print-config", action="store_true", help="print the resolved config as TOML and exit"
     )
     parser.add_argument("--list-presets", action="store_true", help="list the presets and exit")
+    add_source_arguments(parser, title="data source (shortcuts for --set data.KEY=VALUE)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
@@ -76,6 +78,7 @@ def main(args: argparse.Namespace) -> int:
     for key in ("model", "out", "device", "init_from"):
         if getattr(args, key):
             overrides.append(f"{'model.name' if key == 'model' else key}={getattr(args, key)}")
+    overrides += source_overrides(args)
     if args.no_progress:
         overrides.append("progress=false")
     cfg = resolve_config(args.preset, args.config, overrides)

@@ -1,13 +1,151 @@
-"""Image preparation shared by training and inference: colour conversion, resizing to the model's
-size (masks never mix invalid into valid), and the model input of :func:`prepare_image`.
+"""The one image reader and the image preparation shared by training and inference.
+
+Reading (:func:`read_image`, :func:`read_pixels`, :func:`image_size`): every image file in ssrdepth —
+for stereo matching, data loading, prediction and the size probe — is decoded here, with one rule:
+the EXIF orientation is applied as image viewers do (the rule of Pillow's ``ImageOps.exif_transpose``),
+and a truncated or corrupt file is refused with a :class:`BadSampleError` naming it (Pillow decodes
+with ``ImageFile.LOAD_TRUNCATED_IMAGES`` off, its default; OpenCV would only print a libjpeg warning).
+
+Preparation: colour conversion, resizing to the model's size (masks never mix invalid into valid), and
+the model input of :func:`prepare_image`, the same for training and prediction.
 
 Conventions: images ``(H, W, 3)`` uint8 RGB in, maps ``(H, W)`` float32 with a bool mask.
 """
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import cv2
 import numpy as np
+from PIL import Image, ImageFile
+
+#: EXIF tag holding the orientation (1..8; 1 = as stored).
+EXIF_ORIENTATION = 0x0112
+
+
+class BadSampleError(ValueError):
+    """A file that cannot be used (missing, corrupt, truncated, wrong size or dtype). ``file`` names it."""
+
+    def __init__(self, file: str | os.PathLike[str], problem: str) -> None:
+        self.file = str(file)
+        self.problem = problem
+        super().__init__(f"{file}: {problem}")
+
+    def __reduce__(self) -> tuple[type[BadSampleError], tuple[str, str]]:
+        # Rebuilt from (file, problem) when raised in a worker process and re-raised here.
+        return (BadSampleError, (self.file, self.problem))
+
+
+def orient(array: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1..8) to an ``(H, W[, C])`` array, as ``ImageOps.exif_transpose``
+    does to an image: 2 mirror, 3 rotate 180°, 4 flip, 5 transpose, 6 rotate 90° clockwise,
+    7 transverse, 8 rotate 90° counter-clockwise. Other values leave the array as stored."""
+    ops = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.swapaxes(0, 1),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+        8: lambda a: np.rot90(a, 1),
+    }
+    op = ops.get(int(orientation))
+    return array if op is None else np.ascontiguousarray(op(array))
+
+
+def _orientation(img: Image.Image) -> int:
+    try:
+        return int(img.getexif().get(EXIF_ORIENTATION, 1))
+    except (ValueError, TypeError, SyntaxError, OSError):  # an unreadable EXIF block: as stored
+        return 1
+
+
+#: Pillow modes decoded as they are (values as stored), and those converted first.
+_CONVERT = {"1": "L", "P": "RGBA", "PA": "RGBA", "LA": "L", "CMYK": "RGB", "YCbCr": "RGB", "La": "L"}
+
+
+def read_pixels(path: str | os.PathLike[str]) -> np.ndarray:
+    """Decode an image file with its stored values, EXIF orientation applied: ``(H, W)`` or
+    ``(H, W, 3|4)`` RGB(A); uint8, uint16, int32 or float32 as stored.
+
+    Raises :class:`BadSampleError` naming the file when it is missing, not an image, corrupt or
+    truncated (the whole file is decoded before any pixel is returned).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise BadSampleError(path, "file not found")
+    if path.suffix.lower() == ".exr":  # float depth maps; Pillow has no EXR decoder
+        raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
+        if raw is None:
+            raise BadSampleError(path, "cannot decode the EXR file (corrupt, truncated or not an image)")
+        return np.asarray(raw)
+    if ImageFile.LOAD_TRUNCATED_IMAGES:  # someone turned Pillow's guard off: truncation would pass
+        raise BadSampleError(path, "PIL.ImageFile.LOAD_TRUNCATED_IMAGES is on; turn it off to read safely")
+    try:
+        with Image.open(path) as img:
+            rawmode = str(img.tile[0][3]) if img.tile and len(img.tile[0]) > 3 else ""
+            img.load()
+            orientation = _orientation(img)
+            wide16 = img.format == "PNG" and rawmode.startswith(("RGB;16", "RGBA;16"))
+            if not wide16:
+                array = np.asarray(img.convert(_CONVERT[img.mode]) if img.mode in _CONVERT else img)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise BadSampleError(
+            path,
+            f"cannot decode the image (corrupt, truncated or not an image: {exc}); expected a whole image file",
+        ) from None
+    if wide16:  # 16-bit colour PNG: Pillow keeps 8 bits; the file is verified complete, OpenCV decodes it
+        raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        if raw is None:
+            raise BadSampleError(path, "cannot decode the 16-bit colour PNG")
+        array = cv2.cvtColor(raw, cv2.COLOR_BGRA2RGBA if raw.shape[2] == 4 else cv2.COLOR_BGR2RGB)
+    if array.dtype.byteorder == ">":
+        array = array.astype(array.dtype.newbyteorder("="))
+    return orient(array, orientation)
+
+
+def read_image(path: str | os.PathLike[str]) -> np.ndarray:
+    """Decode an image as viewers show it → ``(H, W, 3)`` uint8 RGB (see :func:`as_rgb`: grey is
+    repeated, alpha dropped, 16-bit scaled by :func:`uint16_to_uint8`). The one image reader of
+    ssrdepth; raises :class:`BadSampleError` naming the file (missing, corrupt, truncated, or a
+    sample format that is not an image such as float or 32-bit integers)."""
+    array = read_pixels(path)
+    if array.dtype not in (np.uint8, np.uint16):
+        raise BadSampleError(path, f"unsupported image dtype {array.dtype}; expected 8- or 16-bit")
+    if array.ndim == 3 and array.shape[2] not in (1, 3, 4):
+        raise BadSampleError(path, f"unsupported channel count {array.shape[2]}; expected 1, 3 or 4")
+    return as_rgb(array)
+
+
+def read_text_chunks(path: str | os.PathLike[str]) -> dict[str, str]:
+    """The text metadata of an image file (PNG ``tEXt``/``iTXt`` chunks before the pixels), without
+    decoding the pixels. Raises :class:`BadSampleError` naming the file when it is missing or not an image."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadSampleError(path, "file not found")
+    try:
+        with Image.open(path) as img:
+            text = getattr(img, "text", None) or img.info
+            return {str(k): v for k, v in text.items() if isinstance(v, str)}
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise BadSampleError(path, f"cannot read the image header ({exc}); expected an image file") from None
+
+
+def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
+    """(H, W) of an image file as :func:`read_image` returns it (EXIF orientation applied), from the
+    header only. Raises :class:`BadSampleError` naming the file when it is missing or not an image."""
+    path = Path(path)
+    if not path.is_file():
+        raise BadSampleError(path, "file not found")
+    try:
+        with Image.open(path) as img:
+            w, h = img.size
+            orientation = _orientation(img)
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise BadSampleError(path, f"cannot read the image header ({exc}); expected an image file") from None
+    return (w, h) if orientation in (5, 6, 7, 8) else (h, w)
 
 
 def uint16_to_uint8(image: np.ndarray) -> np.ndarray:
@@ -87,14 +225,26 @@ def as_rgb(image: np.ndarray) -> np.ndarray:
     raise ValueError(f"unsupported image dtype {image.dtype}; expected uint8, uint16 or float in [0, 1]")
 
 
-def prepare_image(image: np.ndarray, in_channels: int, size: tuple[int, int]) -> np.ndarray:
-    """An RGB image (see :func:`as_rgb`) → the model input ``(C, H, W)`` float32 in [0, 1], as in
-    training: channel conversion, then resize to ``size`` = (H, W)."""
+def prepare_image(
+    image: np.ndarray, in_channels: int, size: tuple[int, int], as_uint8: bool = False
+) -> np.ndarray:
+    """An RGB image (see :func:`as_rgb`) → the model input ``(C, H, W)`` float32 in [0, 1]: channel
+    conversion, then resize to ``size`` = (H, W) (a grey model resizes one channel, not three). The one preparation of training (the data set and its
+    array cache) and prediction, so both feed the network the same tensor for the same file.
+
+    ``as_uint8=True`` returns the ``(C, H, W)`` uint8 before the division by 255 (what the array cache
+    stores; a uint8 image is required then).
+    """
     rgb = as_rgb(image)
     small = resize_image(to_channels(rgb, in_channels), size)
     if small.ndim == 2:
         small = small[:, :, None]
-    x = small.astype(np.float32)
+    chw = np.ascontiguousarray(small.transpose(2, 0, 1))
+    if as_uint8:
+        if chw.dtype != np.uint8:
+            raise ValueError(f"as_uint8 needs a uint8 or uint16 image, got {image.dtype}")
+        return chw
+    x = chw.astype(np.float32)
     if rgb.dtype == np.uint8:
-        x /= 255.0
-    return np.ascontiguousarray(x.transpose(2, 0, 1))
+        x /= np.float32(255.0)
+    return x

@@ -1,4 +1,9 @@
-"""Small file helpers shared by every command: atomic writes, so nothing already written is lost."""
+"""Small file helpers shared by every command: atomic writes, so nothing already written is lost.
+
+Files and folders written here get the modes an ordinary ``open()``/``mkdir()`` would give them
+(``0o666 & ~umask`` and ``0o777 & ~umask``): ``tempfile.mkstemp``/``mkdtemp`` create owner-only
+entries (0600/0700), which would otherwise leak into every checkpoint, report and cache.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,33 @@ import contextlib
 import json
 import os
 import tempfile
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process's umask (read without changing it where Linux exposes it, else set and restored)."""
+    with contextlib.suppress(OSError, ValueError), open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def make_temp_dir(parent: str | os.PathLike[str], prefix: str) -> Path:
+    """A new uniquely named folder in ``parent`` (made if needed) with the ordinary mode
+    ``0o777 & ~umask`` (not ``mkdtemp``'s 0700), for building a folder that is renamed into place."""
+    Path(parent).mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=prefix, dir=parent))
+    tmp.chmod(0o777 & ~current_umask())
+    return tmp
 
 
 @contextlib.contextmanager
@@ -20,7 +49,10 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp" + final.suffix, dir=final.parent)
-    os.close(fd)
+    try:
+        os.fchmod(fd, 0o666 & ~current_umask())  # mkstemp makes it 0600
+    finally:
+        os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path

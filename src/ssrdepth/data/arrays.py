@@ -24,7 +24,6 @@ import json
 import multiprocessing
 import os
 import shutil
-import tempfile
 from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -34,13 +33,13 @@ import numpy as np
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from ssrdepth.core.io import write_json
+from ssrdepth.core.io import make_temp_dir, write_json
 from ssrdepth.data.config import DataConfig, TargetScale
 from ssrdepth.data.dataset import DepthDataset, matcher_settings, to_tensors
 from ssrdepth.data.sample import BadSampleError, report_skipped
 from ssrdepth.stereo.matching import settings_dict
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: stereo targets in the split's focal × baseline; one image reader
 ARRAYS = ("image", "target", "valid_mask", "depth")
 
 
@@ -74,7 +73,7 @@ def cache_settings(base: DepthDataset) -> dict[str, Any]:
         "channels": cfg.channels,
         "target": cfg.target,
         "matcher": settings_dict(settings) if settings is not None else None,
-        "max_depth": cfg.max_depth if cfg.target != "stereo" else None,
+        "max_depth": cfg.depth_limit if cfg.target != "stereo" else None,
         "nyu_depth": cfg.nyu_depth if cfg.source == "nyu" else None,
         "split_ratio": cfg.split_ratio,
         "split_seed": cfg.split_seed,
@@ -172,8 +171,7 @@ def cached_dataset(base: DepthDataset, progress: bool = True, workers: int | Non
         dataset = CachedDataset(base, directory)
         report_skipped(dataset.skipped)
         return dataset
-    parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=parent))
+    tmp = make_temp_dir(parent, prefix=f".{name}.")
     try:
         _build(base, tmp, progress, workers)
         try:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from ssrdepth.core.scale import TargetScale
 
-__all__ = ["SOURCES", "TARGETS", "DataConfig", "StereoPair", "TargetScale"]
+__all__ = ["DEFAULT_MAX_DEPTH", "SOURCES", "TARGETS", "DataConfig", "StereoPair", "TargetScale"]
 
 #: Data sources and what they are.
 SOURCES = {
@@ -33,6 +33,19 @@ SOURCES = {
     "nyu": "NYU Depth v2 labeled (nyu_depth_v2_labeled.mat + splits.mat)",
     "stereo-folder": "your own rectified stereo pairs (left/right name pattern, focal, baseline)",
     "rgbd-folder": "your own RGB-D frames (image + depth map with a declared scale and invalid value)",
+}
+
+#: The depth (m) that normalises depth and lidar targets when ``max_depth`` is not set, per source:
+#: street scenes reach the KITTI protocol's 80 m cap (Eigen et al. 2014), indoor RGB-D scenes the NYU
+#: protocol's 10 m. Depth beyond it is clipped to 1 (reported at run time when it is more than 1 %).
+DEFAULT_MAX_DEPTH = {
+    "synthetic": 80.0,
+    "kitti-tracking": 80.0,
+    "kitti-raw": 80.0,
+    "kitti-object": 80.0,
+    "nyu": 10.0,
+    "stereo-folder": 80.0,
+    "rgbd-folder": 10.0,
 }
 
 #: Training-target kinds: stereo-matched disparity, lidar depth, exact/sensor depth.
@@ -56,7 +69,8 @@ class DataConfig:
     split_ratio: float = 0.832
     split_seed: int = 0
     nyu_depth: str = "filled"
-    max_depth: float = 10.0
+    # Depth normalisation (m) of depth / lidar targets; None = the source's DEFAULT_MAX_DEPTH.
+    max_depth: float | None = None
     cache_dir: str | None = None
     skip_bad: bool = False
     # Stereo targets: the matcher's search range in px at the original width, which is also the
@@ -84,6 +98,16 @@ class DataConfig:
             raise ValueError(f"split_ratio must be in (0, 1), got {self.split_ratio}")
         if self.nyu_depth not in ("filled", "raw"):
             raise ValueError(f"nyu_depth must be 'filled' or 'raw', got {self.nyu_depth!r}")
+        if self.max_depth is not None and not self.max_depth > 0:
+            raise ValueError(
+                f"max_depth must be > 0 m (or unset for the source's default), got {self.max_depth}"
+            )
+
+    @property
+    def depth_limit(self) -> float:
+        """The depth (m) that normalises depth / lidar targets: ``max_depth``, else the source's
+        default (:data:`DEFAULT_MAX_DEPTH`: 80 m for street scenes, 10 m indoors)."""
+        return float(self.max_depth) if self.max_depth is not None else DEFAULT_MAX_DEPTH[self.source]
 
     def cache_root(self) -> Path:
         """Where derived data (stereo targets, preprocessed arrays) is cached for this data set:

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -13,11 +14,16 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from ssrdepth.core.image import resize_image, resize_map, to_channels
+from ssrdepth.core.image import prepare_image, resize_map
 from ssrdepth.data import folders, kitti, nyu
-from ssrdepth.data.config import DataConfig, StereoPair, TargetScale
+from ssrdepth.data.config import DEFAULT_MAX_DEPTH, DataConfig, StereoPair, TargetScale
 from ssrdepth.data.sample import BadSampleError, Source, image_size, report_skipped
 from ssrdepth.data.split import split_indices
+
+log = logging.getLogger(__name__)
+
+#: Clipping more than this fraction of a sample's valid depth target pixels at ``max_depth`` is reported.
+CLIP_WARN_FRACTION = 0.01
 
 #: Sources with stereo pairs (their targets come from the stereo-target cache).
 STEREO_SOURCES = ("synthetic", "kitti-tracking", "kitti-raw", "kitti-object", "stereo-folder")
@@ -117,6 +123,11 @@ class DepthDataset(Dataset[dict[str, Any]]):
     ``dataset[i]`` is the dict of :mod:`ssrdepth.data.config`; ``dataset.scale`` the split's
     :class:`TargetScale`; ``dataset.meta(i)`` per-sample metadata; ``dataset.skipped`` the files
     left out as bad (``(file, problem)``). Use :func:`build_dataset` (which adds the array cache).
+
+    Stereo targets of a split whose frames have different calibrations (KITTI raw drives of several
+    recording days) are normalised to one scale, the split's: a frame's disparity ``d`` (focal ``f``,
+    baseline ``B``) becomes ``d · (f_s·B_s) / (f·B)``, the disparity of the same depth in the split's
+    camera (``f_s``, ``B_s`` of ``dataset.scale``), so ``dataset.scale.to_depth`` is exact for every frame.
     """
 
     def __init__(self, cfg: DataConfig, split: str) -> None:
@@ -132,6 +143,7 @@ class DepthDataset(Dataset[dict[str, Any]]):
             indices = self._with_targets(indices)
         self.indices = indices
         self.scale = self._scale(indices[0]) if indices else self._default_scale()
+        self._clip_reported = False
 
     def _by_group(self, split: str) -> list[int]:
         groups = [f.group for f in self.source.frames]
@@ -166,12 +178,12 @@ class DepthDataset(Dataset[dict[str, Any]]):
     def _default_scale(self) -> TargetScale:
         if self.cfg.target == "stereo":
             return TargetScale("disparity", float(matcher_settings(self.cfg).max_disparity))
-        return TargetScale("depth", float(self.cfg.max_depth))
+        return TargetScale("depth", self.cfg.depth_limit)
 
     def _scale(self, index: int) -> TargetScale:
         """The target scale of frame ``index`` (stereo: its own focal, baseline and width)."""
         if self.cfg.target != "stereo":
-            return TargetScale("depth", float(self.cfg.max_depth))
+            return TargetScale("depth", self.cfg.depth_limit)
         frame = self.source.frames[index]
         width = self.source.image_size(index)[1]
         return TargetScale(
@@ -185,14 +197,52 @@ class DepthDataset(Dataset[dict[str, Any]]):
     def __len__(self) -> int:
         return len(self.indices)
 
+    def disparity_factor(self, index: int) -> float:
+        """``(f_s·B_s) / (f·B)``: frame ``index``'s disparity → the split's disparity of the same depth
+        (1 when the frame shares the split's calibration)."""
+        frame = self.source.frames[index]
+        ref = self.scale
+        if frame.focal is None or frame.baseline is None or ref.focal is None or ref.baseline is None:
+            return 1.0
+        fb = float(frame.focal) * float(frame.baseline)
+        ref_fb = float(ref.focal) * float(ref.baseline)
+        return 1.0 if fb == ref_fb else ref_fb / fb
+
     def meta(self, i: int) -> dict[str, Any]:
-        """Metadata of sample ``i``: source, file, key, focal, baseline, depth scale, target scale."""
+        """Metadata of sample ``i``: source, file, key, the frame's own focal and baseline, depth
+        scale, and ``scale``, the split's target scale in which its target is normalised."""
         index = self.indices[i]
         out = self.source.meta(index)
         out["split"] = self.split
         out["index"] = i
-        out["scale"] = self._scale(index).as_dict()
+        out["scale"] = self.scale.as_dict()
+        if self.cfg.target == "stereo":
+            out["disparity_factor"] = self.disparity_factor(index)
         return out
+
+    def _report_clipping(self, where: Any, target: np.ndarray, valid: np.ndarray) -> None:
+        """Warn (once per data set) when more than :data:`CLIP_WARN_FRACTION` of a sample's valid
+        target pixels lie beyond the normalisation maximum (normalised > 1) and are clipped to it."""
+        if self._clip_reported or not valid.any():
+            return
+        fraction = float((target[valid] > 1.0).mean())
+        if fraction <= CLIP_WARN_FRACTION:
+            return
+        self._clip_reported = True
+        cfg = self.cfg
+        if cfg.target == "stereo":
+            what = f"max_disparity {matcher_settings(cfg).max_disparity} px (in the split's camera)"
+            fix = "--max-disparity / --set data.max_disparity=PX"
+        else:
+            what = f"max_depth {cfg.depth_limit:g} m"
+            fix = f"--max-depth / --set data.max_depth=METRES ({cfg.source} default: {DEFAULT_MAX_DEPTH[cfg.source]:g} m)"
+        log.warning(
+            "%s: %.1f %% of the valid target pixels are beyond %s and clipped to it; raise it with %s",
+            where,
+            100.0 * fraction,
+            what,
+            fix,
+        )
 
     def load_arrays(self, i: int) -> dict[str, np.ndarray]:
         """Sample ``i`` as NumPy arrays at the model size: ``image`` (C, H, W) uint8, ``target``
@@ -226,13 +276,20 @@ class DepthDataset(Dataset[dict[str, Any]]):
                     f"{full[1]}×{full[0]}; delete it and rerun: {prepare_targets_command(cfg)}",
                 )
             max_disparity = float(matcher_settings(cfg).max_disparity)
-            target, target_valid = resize_map(disparity / max_disparity, valid & (disparity > 0), cfg.size)
+            # In the split's scale (see the class docstring): exact depth for every calibration.
+            scaled = disparity / max_disparity
+            factor = self.disparity_factor(index)
+            if factor != 1.0:
+                scaled = scaled * np.float32(factor)
+            target, target_valid = resize_map(scaled, valid & (disparity > 0), cfg.size)
+            target_file: Any = self._cache.path_for(frame.key)
         else:
-            target = depth_small / np.float32(cfg.max_depth)
+            target = depth_small / np.float32(cfg.depth_limit)
             target_valid = depth_valid
-        small = to_channels(resize_image(image, cfg.size), cfg.channels)
+            target_file = frame.depth or frame.velodyne or frame.image
+        self._report_clipping(target_file, target, target_valid)
         return {
-            "image": np.ascontiguousarray(small.transpose(2, 0, 1)),
+            "image": prepare_image(image, cfg.channels, cfg.size, as_uint8=True),
             "target": np.clip(target, 0.0, 1.0)[None].astype(np.float32),
             "valid_mask": target_valid[None],
             "depth": depth_small[None].astype(np.float32),

@@ -36,11 +36,12 @@ from ssrdepth.data.sample import (
     Frame,
     Source,
     check_frames,
+    image_size,
     read_depth_map,
     require_dir,
     require_frames,
 )
-from ssrdepth.data.synthetic import DEPTH_SCALE
+from ssrdepth.data.synthetic import DEPTH_SCALE, check_complete
 
 _IMAGE_EXTS = (".png", ".jpg", ".jpeg")
 
@@ -73,9 +74,29 @@ def _images(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in _IMAGE_EXTS) if folder.is_dir() else []
 
 
-def _check_pair(frame: Frame) -> None:
+def check_geometry(calib: StereoCalibration, calib_path: Path, image: Path) -> None:
+    """Refuse a calibration that cannot be the one of ``image``: a stated image size (raw
+    ``S_rect_02``) other than the image's, or a principal point outside the image."""
+    h, w = image_size(image)
+    if calib.image_size is not None and calib.image_size != (h, w):
+        ch, cw = calib.image_size
+        raise BadSampleError(
+            calib_path, f"states rectified images of {cw}×{ch} (S_rect_02) but {image} is {w}×{h}"
+        )
+    cx, cy = calib.principal_point
+    if not (0.0 <= cx < w and 0.0 <= cy < h):
+        raise BadSampleError(
+            calib_path,
+            f"principal point ({cx:g}, {cy:g}) px lies outside the {w}×{h} image {image}; expected the "
+            "calibration of these images (another camera, or images resized after calibration?)",
+        )
+
+
+def _check_pair(frame: Frame, kind: str = "object") -> None:
     if not frame.image.is_file():
         raise BadSampleError(frame.image, "left image not found")
+    if frame.calib is not None:
+        check_geometry(load_calib(kind, frame.calib), frame.calib, frame.image)
     if frame.right is not None and not frame.right.is_file():
         raise BadSampleError(frame.right, f"right image missing for {frame.image}")
     if frame.depth is not None and not frame.depth.is_file():
@@ -118,7 +139,14 @@ class KittiSource(Source):
             points = read_velodyne(frame.velodyne)
         except (ValueError, FileNotFoundError) as exc:
             raise BadSampleError(frame.velodyne, str(exc).replace(f"{frame.velodyne}: ", "")) from None
-        return lidar_depth_map(points, calib, size)
+        depth = lidar_depth_map(points, calib, size)
+        if len(points) and not depth.any():
+            raise BadSampleError(
+                frame.velodyne,
+                f"none of its {len(points)} points projects into the {size[1]}×{size[0]} image "
+                f"{frame.image} through {frame.calib}; expected the scan and calibration of this frame",
+            )
+        return depth
 
 
 def _split_dirs(root: Path) -> list[Path]:
@@ -177,7 +205,7 @@ def kitti_tracking(
                         baseline=calib.baseline,
                     )
                 )
-    frames = check_frames(frames, _check_pair, skip_bad, skipped)
+    frames = check_frames(frames, lambda f: _check_pair(f, "tracking"), skip_bad, skipped)
     require_frames(frames, root, "KITTI tracking frames (training/image_02/SSSS/NNNNNN.png)")
     kind = "exact" if depth_folder else ("lidar" if has_velodyne else "none")
     return KittiSource(name, root, frames, kind, skipped, calib_kind="tracking")
@@ -214,7 +242,7 @@ def kitti_raw(root: Path, skip_bad: bool = False) -> KittiSource:
                     baseline=calib.baseline,
                 )
             )
-    frames = check_frames(frames, _check_pair, skip_bad, skipped)
+    frames = check_frames(frames, lambda f: _check_pair(f, "raw"), skip_bad, skipped)
     require_frames(frames, root, "KITTI raw frames (DATE/DATE_drive_XXXX_sync/image_02/data/*.png)")
     return KittiSource(
         "kitti-raw", root, frames, "lidar" if has_velodyne else "none", skipped, calib_kind="raw"
@@ -261,9 +289,5 @@ def kitti_object(root: Path, skip_bad: bool = False, need_right: bool = True) ->
 def synthetic(root: Path, skip_bad: bool = False) -> KittiSource:
     """The rendered synthetic set (``ssrdepth generate``): tracking layout + exact depth."""
     root = Path(root)
-    if not (root / "synthetic.json").is_file():
-        raise FileNotFoundError(
-            f"{root}: no synthetic data set here (synthetic.json missing); "
-            f"render one with: ssrdepth generate --out {root}"
-        )
+    check_complete(root)  # an interrupted render is not a data set: refused with the resume command
     return kitti_tracking(root, skip_bad, depth_folder="depth", name="synthetic")

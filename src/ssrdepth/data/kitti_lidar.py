@@ -20,9 +20,13 @@ def read_velodyne(path: str | Path) -> np.ndarray:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"velodyne scan not found: {path}")
+    size = path.stat().st_size
+    if size % 16:  # np.fromfile would silently drop a cut-off last point
+        raise ValueError(
+            f"{path}: {size} bytes is not a whole number of (x, y, z, r) float32 points (16 bytes each); "
+            "truncated scan?"
+        )
     raw = np.fromfile(path, dtype=np.float32)
-    if raw.size % 4:
-        raise ValueError(f"{path}: {raw.size * 4} bytes is not a whole number of (x, y, z, r) float32 points")
     return raw.reshape(-1, 4)
 
 

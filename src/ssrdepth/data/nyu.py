@@ -28,6 +28,8 @@ SPLITS_NAME = "splits.mat"
 DEPTH_KEYS = {"filled": "depths", "raw": "rawDepths"}
 #: NYU Depth v2 labeled: 1,449 frames, official split 795 train / 654 test.
 N_FRAMES, N_TRAIN, N_TEST = 1449, 795, 654
+#: (H, W) of the labeled frames (Kinect, 640×480).
+NYU_SIZE = (480, 640)
 
 
 def _open_h5(path: Path) -> Any:
@@ -94,14 +96,21 @@ class NyuSource(Source):
         state["_handle"], state["_pid"] = None, -1
         return state
 
-    def image(self, i: int) -> np.ndarray:
+    def _read(self, key: str, i: int) -> np.ndarray:
         item = self.frames[i].item
-        raw = np.asarray(self._file()["images"][item])  # (3, W, H)
+        try:
+            return np.asarray(self._file()[key][item])
+        except (OSError, KeyError, ValueError) as exc:  # a truncated or damaged HDF5 file
+            raise BadSampleError(
+                self.mat, f"cannot read {key}[{item}] ({exc}); truncated or corrupt file?"
+            ) from None
+
+    def image(self, i: int) -> np.ndarray:
+        raw = self._read("images", i)  # (3, W, H)
         return np.ascontiguousarray(raw.transpose(2, 1, 0)).astype(np.uint8, copy=False)
 
     def depth(self, i: int) -> np.ndarray:
-        item = self.frames[i].item
-        raw = np.asarray(self._file()[self.depth_key][item], dtype=np.float32).T  # (H, W) metres
+        raw = self._read(self.depth_key, i).astype(np.float32).T  # (H, W) metres
         return np.where(np.isfinite(raw) & (raw > 0), raw, 0.0).astype(np.float32)
 
     def image_size(self, i: int) -> tuple[int, int]:
@@ -141,6 +150,13 @@ def nyu_labeled(root: Path, depth: str = "filled") -> NyuSource:
         if images.ndim != 4 or images.shape[1] != 3:
             raise BadSampleError(mat, f"'images' has shape {images.shape}; expected (N, 3, W, H)")
         n, _, w, h = images.shape
+        if w < h:  # Kinect frames are landscape: MATLAB's column-major file shows them as (3, W, H)
+            raise BadSampleError(
+                mat,
+                f"'images' has shape {images.shape}: frames of {w}×{h} (W×H), i.e. portrait; expected "
+                f"MATLAB's transposed layout (N, 3, {NYU_SIZE[1]}, {NYU_SIZE[0]}) for {NYU_SIZE[1]}×{NYU_SIZE[0]} "
+                "frames (a file written row-major, e.g. from NumPy, must be transposed)",
+            )
         if depths.shape != (n, w, h):
             raise BadSampleError(
                 mat, f"{key!r} has shape {depths.shape}; expected {(n, w, h)} to match 'images'"

@@ -8,30 +8,33 @@ depth ``(H, W)`` float32 in metres (0 = unknown) or ``None``. The torch dataset 
 
 from __future__ import annotations
 
-import os
+import json
+import logging
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
-from ssrdepth.core.image import uint16_to_uint8
+from ssrdepth.core.image import BadSampleError, image_size, read_image, read_pixels, read_text_chunks
 
+log = logging.getLogger(__name__)
 
-class BadSampleError(ValueError):
-    """A file that cannot be used (missing, corrupt, wrong size or dtype). ``file`` names it."""
-
-    def __init__(self, file: str | os.PathLike[str], problem: str) -> None:
-        self.file = str(file)
-        self.problem = problem
-        super().__init__(f"{file}: {problem}")
-
-    def __reduce__(self) -> tuple[type[BadSampleError], tuple[str, str]]:
-        # Rebuilt from (file, problem) when raised in a worker process and re-raised here.
-        return (BadSampleError, (self.file, self.problem))
+__all__ = [
+    "BadSampleError",
+    "Frame",
+    "Source",
+    "check_frames",
+    "image_size",
+    "read_depth_map",
+    "read_image",
+    "recorded_depth_scale",
+    "report_skipped",
+    "require_dir",
+    "require_frames",
+]
 
 
 @dataclass(frozen=True)
@@ -102,47 +105,27 @@ class Source:
         return out
 
 
-def read_image(path: Path, flags: int = cv2.IMREAD_UNCHANGED) -> np.ndarray:
-    """Decode an image as ``(H, W, 3)`` uint8 RGB (grey images are repeated to 3 channels).
-
-    16-bit images are scaled to 8 bits. Raises :class:`BadSampleError` naming the file when it is
-    missing, corrupt or truncated.
-    """
-    if not path.is_file():
-        raise BadSampleError(path, "file not found")
-    array = cv2.imread(str(path), flags)
-    if array is None:
-        raise BadSampleError(path, "cannot decode the image (corrupt, truncated or not an image)")
-    if array.dtype == np.uint16:
-        array = uint16_to_uint8(array)
-    elif array.dtype != np.uint8:
-        raise BadSampleError(path, f"unsupported image dtype {array.dtype}; expected 8- or 16-bit")
-    if array.ndim == 2:
-        return np.repeat(array[:, :, None], 3, axis=2)
-    if array.shape[2] == 4:
-        array = array[:, :, :3]
-    if array.shape[2] != 3:
-        raise BadSampleError(path, f"unsupported channel count {array.shape[2]}")
-    return cv2.cvtColor(array, cv2.COLOR_BGR2RGB)
-
-
 def read_depth_map(path: Path, scale: float, invalid: float = 0.0) -> np.ndarray:
     """Decode a depth map stored as integers/floats ``= metres × scale`` → float32 metres, 0 = invalid.
 
     Accepts single-channel 16-bit PNG/PGM/TIFF, float TIFF/EXR or ``.npy``; 8-bit or multi-channel
     maps are refused (an 8-bit map cannot hold metric depth: usually a visualisation, not data).
+    A depth PNG written by ``ssrdepth predict`` records its own scale (text chunk ``ssrdepth`` →
+    ``png_scale``); that recorded scale wins over ``scale``.
     """
     if not path.is_file():
         raise BadSampleError(path, "depth map not found")
+    recorded = recorded_depth_scale(path)
+    if recorded is not None and recorded != scale:
+        log.debug("%s: using the recorded depth scale %g, not %g", path, recorded, scale)
+        scale = recorded
     if path.suffix.lower() == ".npy":
         try:
             raw = np.load(path, allow_pickle=False)
         except (ValueError, OSError) as exc:
             raise BadSampleError(path, f"cannot read the .npy depth map ({exc})") from None
     else:
-        raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED | cv2.IMREAD_ANYDEPTH)
-        if raw is None:
-            raise BadSampleError(path, "cannot decode the depth map (corrupt, truncated or not an image)")
+        raw = read_pixels(path)  # refuses truncated files; EXIF orientation as for the image
     if raw.ndim != 2:
         raise BadSampleError(path, f"depth map has shape {raw.shape}; expected one channel (H, W)")
     if raw.dtype not in (np.uint16, np.float32, np.float64, np.int32, np.uint32):
@@ -155,17 +138,19 @@ def read_depth_map(path: Path, scale: float, invalid: float = 0.0) -> np.ndarray
     return depth.astype(np.float32)
 
 
-def image_size(path: Path) -> tuple[int, int]:
-    """(H, W) of an image file; reads only the header for PNG, decodes otherwise."""
-    if not path.is_file():
-        raise BadSampleError(path, "file not found")
-    with open(path, "rb") as f:
-        head = f.read(24)
-    if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) >= 24:
-        w = int.from_bytes(head[16:20], "big")
-        h = int.from_bytes(head[20:24], "big")
-        return h, w
-    return read_image(path).shape[:2]
+def recorded_depth_scale(path: Path) -> float | None:
+    """Stored value per metre recorded in a depth PNG's ``ssrdepth`` text chunk, or ``None`` (not a
+    PNG, no such chunk, or a map of another quantity)."""
+    if path.suffix.lower() != ".png":
+        return None
+    try:
+        raw = read_text_chunks(path).get("ssrdepth")  # only the PNG's text chunks
+        meta = json.loads(raw) if raw else {}
+    except ValueError:
+        return None  # unreadable here: the decoder below names the problem
+    if not isinstance(meta, dict) or meta.get("quantity") != "depth" or not meta.get("png_scale"):
+        return None
+    return float(meta["png_scale"])
 
 
 def check_frames(

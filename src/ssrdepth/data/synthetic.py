@@ -27,6 +27,7 @@ with parked and moving vehicles, so a by-sequence split keeps near-duplicate fra
 from __future__ import annotations
 
 import json
+import logging
 import multiprocessing
 import os
 from collections.abc import Iterator
@@ -40,6 +41,8 @@ import numpy as np
 from tqdm import tqdm
 
 from ssrdepth.core.io import atomic_path, write_json
+
+logger = logging.getLogger(__name__)
 
 #: KITTI colour camera (tracking/raw 2011_09_26 P2): 1242×375 px, f = 721.5377 px, principal point.
 KITTI_SIZE = (375, 1242)
@@ -928,8 +931,9 @@ def generate_synthetic(
     out = Path(root)
     settings = SyntheticSettings(n_pairs, seed, int(size[0]), int(size[1]), sequence_length)
     manifest = out / "synthetic.json"
+    old: dict[str, Any] = {}
     if manifest.exists():
-        old = json.loads(manifest.read_text())
+        old = read_manifest(out)
         if old.get("settings") != asdict(settings):
             raise ValueError(
                 f"{out} already holds a synthetic set rendered with other settings ({manifest}); "
@@ -950,6 +954,10 @@ def generate_synthetic(
         + ", ".join(f"{i} = {n}" for i, n in enumerate(REGIONS)),
         "complete": False,
     }
+    if old.get("complete") is True:
+        info["complete"] = True  # re-running a finished set checks its files and keeps it usable
+    elif old:
+        logger.info("%s: resuming an interrupted render (finished frames are kept)", out)
     write_json(manifest, info)
     for sequence in range(len(settings.sequences())):
         path = out / "training" / "calib" / f"{sequence:04d}.txt"
@@ -971,6 +979,48 @@ def generate_synthetic(
     info["complete"] = True
     write_json(manifest, info)
     return settings
+
+
+def read_manifest(root: str | os.PathLike[str]) -> dict[str, Any]:
+    """``ROOT/synthetic.json`` as a dict; FileNotFoundError / ValueError naming the file and the fix."""
+    manifest = Path(root) / "synthetic.json"
+    if not manifest.is_file():
+        raise FileNotFoundError(
+            f"{root}: no synthetic data set here (synthetic.json missing); "
+            f"render one with: ssrdepth generate --out {root}"
+        )
+    try:
+        info = json.loads(manifest.read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise ValueError(
+            f"{manifest}: unreadable ({exc}); delete the folder and render it again with ssrdepth generate"
+        ) from None
+    if not isinstance(info, dict):
+        raise ValueError(f"{manifest}: not a synthetic data set manifest (expected a JSON object)")
+    return info
+
+
+def check_complete(root: str | os.PathLike[str]) -> dict[str, Any]:
+    """The manifest of a fully rendered set; a set whose render was interrupted (``"complete"`` not
+    true in ``synthetic.json``) is refused with the command that resumes it.
+
+    Raises:
+        FileNotFoundError: no ``synthetic.json``. ValueError: an incomplete or unreadable set.
+    """
+    info = read_manifest(root)
+    if info.get("complete") is True:
+        return info
+    st = info.get("settings", {})
+    done = len(list((Path(root) / "training" / "image_03").glob("*/*.png")))
+    resume = (
+        f"ssrdepth generate --out {root} --pairs {st.get('n_pairs')} --seed {st.get('seed')} "
+        f"--size {st.get('width')}x{st.get('height')} --sequence-length {st.get('sequence_length')}"
+    )
+    raise ValueError(
+        f"{root}: the synthetic set is incomplete ({done} of {st.get('n_pairs')} pairs rendered; the "
+        f"render was interrupted, synthetic.json says complete: false); finish it with: {resume} "
+        "(it resumes), or delete the folder"
+    )
 
 
 def disparity_from_depth(depth: np.ndarray, focal: float, baseline: float = BASELINE) -> np.ndarray:

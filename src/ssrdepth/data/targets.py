@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from ssrdepth.core.image import read_image, to_channels
 from ssrdepth.stereo.cache import TargetCache
 from ssrdepth.stereo.matching import compute_disparity
 
@@ -49,12 +50,11 @@ class PrepareSummary:
 
 
 def _read_gray(path: Path) -> np.ndarray:
+    """The matcher's ``(H, W)`` uint8 grey image: the one reader (EXIF orientation applied, truncated
+    files refused naming the file) and the network's grey conversion."""
     if not path.is_file():
         raise FileNotFoundError(f"stereo image not found: {path}")
-    image = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
-    if image is None:
-        raise ValueError(f"could not read stereo image {path} (corrupt or unsupported format)")
-    return image
+    return to_channels(read_image(path), 1)[:, :, 0]
 
 
 def match_pair(key: str, left_path: str | Path, right_path: str | Path, cache: TargetCache) -> float:

@@ -96,8 +96,9 @@ def prediction_to_depth(pred: torch.Tensor, scale: TargetScale) -> torch.Tensor:
 def renormalise(pred: torch.Tensor, source: TargetScale, dest: TargetScale) -> torch.Tensor:
     """A normalised map in ``source``'s scale → the same physical values normalised in ``dest``'s.
 
-    Same kind only (disparity ↔ disparity, scaled by reference width when both are set; depth ↔ depth);
-    a different kind is a ValueError (compare in metres with a depth protocol instead).
+    Same kind only (depth ↔ depth; disparity ↔ disparity of the same depth: scaled by
+    ``focal·baseline`` when both scales know them — cameras of other recording days or rigs — else by
+    reference width); a different kind is a ValueError (compare in metres with a depth protocol instead).
     """
     if source == dest:
         return pred
@@ -107,7 +108,10 @@ def renormalise(pred: torch.Tensor, source: TargetScale, dest: TargetScale) -> t
             "compare them in metres with a depth protocol (kitti, nyu)"
         )
     value = source.to_physical(pred)
-    if source.kind == "disparity" and source.reference_width and dest.reference_width:
+    fs, bs, fd, bd = source.focal, source.baseline, dest.focal, dest.baseline
+    if source.kind == "disparity" and fs and bs and fd and bd:
+        value = value * (fd * bd / (fs * bs))
+    elif source.kind == "disparity" and source.reference_width and dest.reference_width:
         value = value * (dest.reference_width / source.reference_width)
     return dest.from_physical(value)
 

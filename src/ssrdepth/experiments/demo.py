@@ -20,7 +20,9 @@ from typing import Any
 
 import numpy as np
 
+from ssrdepth.data.config import DataConfig
 from ssrdepth.experiments.reproduce import ReproduceConfig, reproduce
+from ssrdepth.experiments.target_quality import synthetic_target_quality, target_quality_section
 from ssrdepth.models import list_models
 
 logger = logging.getLogger(__name__)
@@ -75,6 +77,8 @@ class DemoConfig:
     seeds: int = 1
     real_kitti: str | None = None  # None: default_real_kitti()
     baselines: bool = True
+    #: as :attr:`ReproduceConfig.fresh`: None, "changed" or "all"
+    fresh: str | None = None
 
 
 def motorcycle_section(report: Path, checkpoint: Path) -> str:
@@ -161,6 +165,7 @@ def demo(cfg: DemoConfig) -> dict[str, Any]:
         seeds=cfg.seeds,
         baselines=cfg.baselines,
         real_kitti=cfg.real_kitti or default_real_kitti(),
+        fresh=cfg.fresh,
         title="ssrdepth demo — the paper's experiments on the embedded synthetic street set",
         notes=(
             f"Data: {cfg.pairs} synthetic KITTI-like stereo pairs (seed {cfg.seed}, 621×188, f = 360.8 px, "
@@ -171,14 +176,21 @@ def demo(cfg: DemoConfig) -> dict[str, Any]:
         ),
     )
     results = reproduce(rcfg)
-    t1 = [r for r in results["runs"].values() if r["table"] == "1"]
+    sections = []
+    runs = list(results["runs"].values())
+    if runs:
+        quality = synthetic_target_quality(DataConfig(**runs[0]["data"]))
+        results["target_quality"] = quality
+        sections.append(target_quality_section(quality))
+    t1 = [r for r in runs if r["table"] == "1" and not r.get("seed", 0)]
     best = next((r for r in t1 if r["model"] == "SCRX"), t1[0] if t1 else None)
     if best is not None:
-        section = motorcycle_section(out / "report", Path(best["checkpoint"]))
-        results.setdefault("sections", []).append(section)
+        sections.append(motorcycle_section(out / "report", Path(best["checkpoint"])))
+    if sections:
         from ssrdepth.core.io import write_json, write_text
 
+        results.setdefault("sections", []).extend(sections)
         write_json(out / "report" / "results.json", results)
         md = out / "report" / "report.md"
-        write_text(md, md.read_text(encoding="utf-8") + "\n" + section)
+        write_text(md, md.read_text(encoding="utf-8") + "\n" + "\n".join(sections))
     return results

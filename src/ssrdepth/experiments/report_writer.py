@@ -332,15 +332,17 @@ def write_report(report: Path, results: dict[str, Any], figures: Mapping[str, Ma
         "days on a GTX 1080 with ELAS targets on 12,482 KITTI tracking pairs.\n"
     )
     md.append("## Models, training and cost\n")
-    md.append("| run | model | input | parameters | GFLOPs / image | steps | train time | img/s | reused |")
-    md.append("|---|---|---|---:|---:|---:|---:|---:|---|")
+    md.append(
+        "| run | model | input | parameters | GFLOPs / image | steps | train time | img/s | precision | reused |"
+    )
+    md.append("|---|---|---|---:|---:|---:|---:|---:|---|---|")
     for key, r in results["runs"].items():
         h, w = r["size"]
         t = r["train"]
         md.append(
             f"| {key} | {r['model']} | {w}×{h}×{r['channels']} | {r['parameters']:,} | {r['gflops']:.3f} "
             f"| {t['steps']} | {t['seconds']:.0f} s | {t['images_per_second']:.1f} | "
-            f"{'yes' if t['reused'] else 'no'} |"
+            f"{t.get('precision') or '—'} | {'yes' if t['reused'] else 'no'} |"
         )
     md.append("")
     md.append("## Figures\n")

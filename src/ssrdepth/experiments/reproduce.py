@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 TABLE_IDS = ("1", "2", "3")
 #: Training recipes: the paper's settings, or ssrdepth's (``ssrdepth.training.config.RECIPE``).
 RECIPES = ("paper", "ssrdepth")
+#: ``ReproduceConfig.fresh``: keep runs (None), retrain the changed ones, or retrain all
+FRESH = (None, "changed", "all")
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,9 @@ class ReproduceConfig:
     real_kitti: a KITTI object root with ``velodyne/`` (e.g. ``../shared/data/kitti_object``): Table 1's
         models are also evaluated there against the lidar (``kitti`` protocol, metres), beside the
         baselines fitted on Table 1's training split.
+    fresh: ``None`` (default): reuse finished runs and resume interrupted ones; a run folder holding
+        another configuration (e.g. another ``length``) stops with a message. ``"changed"``: retrain
+        the runs whose configuration differs, reuse the others. ``"all"``: retrain every run.
     """
 
     out: str = "runs/reproduce"
@@ -99,8 +104,11 @@ class ReproduceConfig:
     real_kitti: str | None = None
     title: str = "Reproduction of Valdez Rodríguez et al. (2020)"
     notes: tuple[str, ...] = field(default_factory=tuple)
+    fresh: str | None = None
 
     def __post_init__(self) -> None:
+        if self.fresh not in FRESH:
+            raise ValueError(f"unknown fresh {self.fresh!r}; valid: {', '.join(map(str, FRESH))}")
         bad = [t for t in self.tables if t not in TABLE_IDS]
         if bad:
             raise ValueError(f"unknown table(s) {bad}; valid tables: {', '.join(TABLE_IDS)}")
@@ -309,6 +317,19 @@ def _history_rows(history: dict[str, list[dict[str, float]]]) -> list[dict[str, 
     return rows
 
 
+def _resume_for(tc: Any, fresh: str | None) -> bool | None:
+    """``train``'s ``resume``: ``False`` (start over) for ``--fresh all`` and for ``--fresh`` where the
+    run folder holds another configuration; ``None`` (reuse or resume) otherwise."""
+    from ssrdepth.training.run_folder import holds_other_run
+
+    if fresh == "all":
+        return False
+    if fresh == "changed" and holds_other_run(tc, Path(tc.out)):
+        logger.info("%s: the configuration changed; retraining (--fresh)", tc.out)
+        return False
+    return None
+
+
 def reproduce(cfg: ReproduceConfig) -> dict[str, Any]:
     """Run the grid: targets → single-stage training → evaluation → report. Returns the results dict
     (also written as ``OUT/report/results.json``)."""
@@ -340,7 +361,7 @@ def reproduce(cfg: ReproduceConfig) -> dict[str, Any]:
         if tkey not in targets:
             targets[tkey] = ensure_targets(run.data, cfg.progress)
         tc = train_config_for(run, cfg)
-        result = train(tc)
+        result = train(tc, resume=_resume_for(tc, cfg.fresh))
         ckpt = result.best_checkpoint or result.latest_checkpoint
         metrics, fig = _evaluate_run(run, ckpt, cfg)
         net = create_model(run.model, run.data.channels, width=cfg.width)
@@ -360,6 +381,7 @@ def reproduce(cfg: ReproduceConfig) -> dict[str, Any]:
                 "steps": result.steps,
                 "seconds": result.seconds,
                 "images_per_second": result.images_per_second,
+                "precision": result.precision,
                 "reused": result.skipped,
                 "best": result.best,
                 "history": _history_rows(result.history),

@@ -231,7 +231,7 @@ def parity_inputs(
 ) -> dict[str, np.ndarray]:
     """Random batches at the export size and at another size and batch, plus real images prepared as
     for prediction (at ``sample_size``)."""
-    from ssrdepth.data.sample import read_image
+    from ssrdepth.core.image import read_image
 
     rng = np.random.default_rng(0)
     h, w = sample_size

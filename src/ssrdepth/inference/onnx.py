@@ -10,6 +10,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from ssrdepth import __version__
+from ssrdepth.core.optional import require
 
 if TYPE_CHECKING:
     from ssrdepth.checkpoint import Checkpoint
@@ -22,21 +23,28 @@ def onnx_session(
     model: str | os.PathLike[str] | bytes, device: str = "cpu", threads: int | None = None
 ) -> Any:
     """An ONNX Runtime session with all graph optimisations (measured fastest, BENCHMARKS.md);
-    CUDA provider when ``device`` is ``cuda`` and available, else CPU."""
-    try:
-        import onnxruntime as ort
-    except ImportError as exc:  # optional dependency
-        raise ValueError("the onnxruntime backend needs onnxruntime: pip install 'ssrdepth[onnx]'") from exc
+    CUDA provider when ``device`` is ``cuda`` and available, else CPU.
+
+    Raises:
+        MissingDependency: onnxruntime is not installed (the ``[onnx]`` extra).
+        ValueError: ONNX Runtime cannot load the model (names the file).
+    """
+    ort = require("onnxruntime", "prediction with ONNX Runtime (an .onnx file or --backend onnxruntime)")
     so = ort.SessionOptions()
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    so.log_severity_level = 3
+    so.log_severity_level = 4  # load failures are raised below, naming the file; not logged twice
     if threads:
         so.intra_op_num_threads = threads
     providers = ["CPUExecutionProvider"]
     if device.startswith("cuda") and "CUDAExecutionProvider" in ort.get_available_providers():
         providers.insert(0, "CUDAExecutionProvider")
     source = model if isinstance(model, bytes) else str(model)
-    return ort.InferenceSession(source, so, providers=providers)
+    try:
+        return ort.InferenceSession(source, so, providers=providers)
+    except Exception as exc:  # onnxruntime raises its own InvalidProtobuf, Fail, ...
+        name = "the in-memory ONNX model" if isinstance(model, bytes) else str(model)
+        problem = str(exc).splitlines()[0][:300] if str(exc) else type(exc).__name__
+        raise ValueError(f"{name}: not a readable ONNX file ({problem})") from exc
 
 
 def onnx_metadata(ckpt: Checkpoint) -> dict[str, Any]:
@@ -56,19 +64,33 @@ def onnx_metadata(ckpt: Checkpoint) -> dict[str, Any]:
     }
 
 
+def session_metadata(session: Any, source: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``ssrdepth`` metadata of a loaded ONNX Runtime session (``source`` names it in errors).
+
+    Read through ONNX Runtime (``get_modelmeta().custom_metadata_map`` holds the model's
+    ``metadata_props``), so prediction does not need the ``onnx`` package.
+
+    Raises:
+        ValueError: an ONNX model that is not one of our exports.
+    """
+    props = dict(session.get_modelmeta().custom_metadata_map)
+    if META_KEY not in props:
+        raise ValueError(
+            f"{source}: an ONNX model, but not an ssrdepth export (no '{META_KEY}' metadata); "
+            "export one with: ssrdepth export CHECKPOINT.pt"
+        )
+    try:
+        return dict(json.loads(props[META_KEY]))
+    except ValueError as exc:
+        raise ValueError(f"{source}: the '{META_KEY}' metadata is not valid JSON ({exc})") from exc
+
+
 def read_onnx_metadata(path: str | os.PathLike[str]) -> dict[str, Any]:
-    """The ``ssrdepth`` metadata of an ONNX file written by :func:`export_onnx`.
+    """The ``ssrdepth`` metadata of an ONNX file written by ``ssrdepth export`` (needs onnxruntime,
+    not ``onnx``).
 
     Raises:
         ValueError: not an ONNX file, or an ONNX file that is not one of our exports.
+        MissingDependency: onnxruntime is not installed.
     """
-    import onnx
-
-    try:
-        proto = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # protobuf raises its own DecodeError
-        raise ValueError(f"{path}: not a readable ONNX file ({exc})") from exc
-    props = {p.key: p.value for p in proto.metadata_props}
-    if META_KEY not in props:
-        raise ValueError(f"{path}: an ONNX model, but not an ssrdepth export (no '{META_KEY}' metadata)")
-    return dict(json.loads(props[META_KEY]))
+    return session_metadata(onnx_session(path), path)

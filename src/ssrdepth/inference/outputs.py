@@ -25,15 +25,20 @@ import cv2
 import numpy as np
 from PIL import Image, PngImagePlugin
 
+from ssrdepth.core.image import read_pixels, read_text_chunks
 from ssrdepth.core.io import atomic_open, atomic_path, write_json
+from ssrdepth.core.optional import MissingDependency, install_hint
 
 #: quantity → unit
 UNITS = {"normalised": "1", "disparity": "px", "depth": "m"}
 
-#: 16-bit PNG encodings: stored value = quantity × scale, 0 = invalid. Disparity ×256 is the KITTI
-#: stereo convention (Geiger et al. 2012 devkit: ``disp = png / 256.0``, 0 = invalid; max 255.996 px);
-#: depth in millimetres (max 65.535 m); normalised ×65535 (full 16-bit range).
-PNG16_SCALE = {"disparity": 256.0, "depth": 1000.0, "normalised": 65535.0}
+#: 16-bit PNG encodings: stored value = quantity × scale, 0 = invalid. Disparity ×256 and depth ×256
+#: are the KITTI conventions (Geiger et al. 2012 stereo devkit: ``disp = png / 256.0``; Uhrig et al.
+#: 2017 depth devkit: ``depth = png / 256.0``; 0 = invalid): disparity to 255.996 px, depth to
+#: 255.996 m in steps of 1/256 m (~3.9 mm), which covers the kitti protocol's 80 m (millimetres would
+#: clip at 65.535 m); normalised ×65535 (full 16-bit range). The scale used is recorded in every file
+#: (text chunk ``ssrdepth`` → ``png_scale``) and readers take it from there; these are the defaults.
+PNG16_SCALE = {"disparity": 256.0, "depth": 256.0, "normalised": 65535.0}
 
 #: Output kinds the ``predict`` command can write.
 OUTPUT_KINDS = ("png16", "npy", "pfm", "color", "ply", "video")
@@ -96,22 +101,39 @@ def write_png16(
 
 def read_png_meta(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The ``ssrdepth`` metadata of a PNG written here (empty dict if there is none)."""
-    with Image.open(path) as img:
-        text = getattr(img, "text", {}) or img.info
-        raw = text.get(META_KEY)
+    raw = read_text_chunks(path).get(META_KEY)
     return dict(json.loads(raw)) if raw else {}
 
 
 def read_png16(path: str | os.PathLike[str]) -> tuple[np.ndarray, dict[str, Any]]:
     """Decode a 16-bit map written by :func:`write_png16` → ``(values float32 (H, W), metadata)``;
-    values are in the file's quantity and unit (``meta["quantity"]``), 0 = invalid."""
+    values are in the file's quantity and unit (``meta["quantity"]``), 0 = invalid.
+
+    The divisor is the file's recorded ``png_scale`` (files written before the depth scale became
+    ×256 record 1000 and still read right); without it, the default :data:`PNG16_SCALE` of the
+    recorded quantity."""
     meta = read_png_meta(path)
-    if "png_scale" not in meta:
-        raise ValueError(f"{path}: not a 16-bit map written by ssrdepth (no '{META_KEY}' text chunk)")
-    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if raw is None or raw.dtype != np.uint16:
-        raise ValueError(f"{path}: cannot decode as a 16-bit PNG")
-    return (raw.astype(np.float32) / float(meta["png_scale"])), meta
+    scale = png16_scale(meta)
+    if scale is None:
+        raise ValueError(
+            f"{path}: not a 16-bit map written by ssrdepth (no '{META_KEY}' text chunk with png_scale "
+            "or quantity); read it with its own scale, e.g. cv2.imread(path, cv2.IMREAD_UNCHANGED) / 256"
+        )
+    raw = read_pixels(path)  # refuses a truncated file, naming it
+    if raw.dtype != np.uint16 or raw.ndim != 2:
+        raise ValueError(
+            f"{path}: cannot decode as a 16-bit single-channel PNG (got {raw.dtype}, {raw.shape})"
+        )
+    return (raw.astype(np.float32) / np.float32(scale)), meta
+
+
+def png16_scale(meta: dict[str, Any]) -> float | None:
+    """Stored value per unit of a 16-bit map's metadata: its ``png_scale``, else the default of its
+    ``quantity`` (:data:`PNG16_SCALE`), else ``None``."""
+    if meta.get("png_scale"):
+        return float(meta["png_scale"])
+    quantity = meta.get("quantity")
+    return PNG16_SCALE.get(str(quantity))
 
 
 # --- NumPy and PFM --------------------------------------------------------------------------------
@@ -144,13 +166,20 @@ def read_pfm(path: str | os.PathLike[str]) -> np.ndarray:
         kind = f.readline().strip()
         if kind not in (b"Pf", b"PF"):
             raise ValueError(f"{path}: not a PFM file (header {kind[:8]!r})")
-        w, h = (int(v) for v in f.readline().split())
-        scale = float(f.readline().strip())
+        try:
+            w, h = (int(v) for v in f.readline().split())
+            scale = float(f.readline().strip())
+        except ValueError:
+            raise ValueError(f"{path}: bad PFM header; expected 'W H' then the scale") from None
         dtype = "<f4" if scale < 0 else ">f4"
         channels = 3 if kind == b"PF" else 1
-        data = np.frombuffer(f.read(w * h * channels * 4), dtype=dtype)
-    if data.size != w * h * channels:
-        raise ValueError(f"{path}: truncated PFM ({data.size} of {w * h * channels} values)")
+        payload = f.read(w * h * channels * 4 + 1)
+    if len(payload) != w * h * channels * 4:
+        raise ValueError(
+            f"{path}: truncated or inconsistent PFM ({len(payload)} bytes of pixels; {w}×{h}×{channels} float32 expected "
+            f"{w * h * channels * 4})"
+        )
+    data = np.frombuffer(payload, dtype=dtype)
     shape = (h, w, 3) if channels == 3 else (h, w)
     return data.reshape(shape)[::-1].astype(np.float32)
 
@@ -172,15 +201,54 @@ def value_range(values: np.ndarray, fixed: tuple[float, float] | None = None) ->
     return (lo, hi) if hi > lo else (lo, lo + 1e-6)
 
 
+#: Colour maps OpenCV also has (the same matplotlib tables as 256-entry LUTs: within 1 of matplotlib's
+#: bytes), used when matplotlib is not installed (the minimal ``[onnx]`` install).
+_OPENCV_CMAPS = {
+    "magma": cv2.COLORMAP_MAGMA,
+    "inferno": cv2.COLORMAP_INFERNO,
+    "plasma": cv2.COLORMAP_PLASMA,
+    "viridis": cv2.COLORMAP_VIRIDIS,
+    "cividis": cv2.COLORMAP_CIVIDIS,
+    "turbo": cv2.COLORMAP_TURBO,
+    "twilight": cv2.COLORMAP_TWILIGHT,
+    "twilight_shifted": cv2.COLORMAP_TWILIGHT_SHIFTED,
+}
+
+
+def _opencv_lut(cmap: str) -> np.ndarray | None:
+    """``(256, 3)`` uint8 RGB table of ``cmap`` (or its ``_r`` reverse) from OpenCV, or ``None``."""
+    base, reverse = (cmap[:-2], True) if cmap.endswith("_r") else (cmap, False)
+    lut: np.ndarray
+    if base == "gray":
+        lut = np.repeat(np.arange(256, dtype=np.uint8)[:, None], 3, axis=1)
+    elif base in _OPENCV_CMAPS:
+        ramp = np.arange(256, dtype=np.uint8)[:, None]
+        lut = cv2.cvtColor(cv2.applyColorMap(ramp, _OPENCV_CMAPS[base]), cv2.COLOR_BGR2RGB)[:, 0]
+    else:
+        return None
+    return np.ascontiguousarray(lut[::-1] if reverse else lut)
+
+
 def colorize(values: np.ndarray, cmap: str, vmin: float, vmax: float) -> np.ndarray:
     """``(H, W)`` → ``(H, W, 3)`` uint8 RGB through a matplotlib colour map (e.g. ``magma``, ``turbo``);
-    values are clipped to ``[vmin, vmax]``; non-finite values are drawn black."""
-    from matplotlib import colormaps  # imported here: matplotlib is slow to import
-
-    if cmap not in colormaps:
-        raise ValueError(f"unknown colour map {cmap!r}; e.g. magma, turbo, viridis, inferno, plasma")
+    values are clipped to ``[vmin, vmax]``; non-finite values are drawn black. Without matplotlib,
+    the maps OpenCV also has (magma, inferno, plasma, viridis, cividis, turbo, twilight, gray, and their ``_r`` reverses) come from OpenCV's tables."""
     t = np.clip((_finite(values) - vmin) / (vmax - vmin), 0.0, 1.0)
-    rgb = colormaps[cmap](t, bytes=True)[..., :3]
+    try:
+        from matplotlib import colormaps  # imported here: matplotlib is slow to import
+    except ImportError:
+        lut = _opencv_lut(cmap)
+        if lut is None:
+            raise MissingDependency(
+                f"colour map {cmap!r} needs matplotlib ({install_hint('matplotlib')}); without it: "
+                f"{', '.join([*_OPENCV_CMAPS, 'gray'])} (and their _r reverses)"
+            ) from None
+        # matplotlib's indexing of a 256-entry map: floor(t × 256), 1.0 → the last entry
+        rgb = lut[np.minimum((t * 256).astype(np.int64), 255)]
+    else:
+        if cmap not in colormaps:
+            raise ValueError(f"unknown colour map {cmap!r}; e.g. magma, turbo, viridis, inferno, plasma")
+        rgb = colormaps[cmap](t, bytes=True)[..., :3]
     rgb[~np.isfinite(values)] = 0
     return np.ascontiguousarray(rgb)
 

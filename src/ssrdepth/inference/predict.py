@@ -20,23 +20,23 @@ the image's size and then converted to the requested quantity:
 from __future__ import annotations
 
 import glob
+import importlib
+import itertools
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
-import torch
 
 from ssrdepth import __version__
-from ssrdepth.checkpoint import load_checkpoint
-from ssrdepth.core.image import prepare_image
+from ssrdepth.core.image import prepare_image, read_image
+from ssrdepth.core.optional import require
 from ssrdepth.core.scale import TargetScale, disparity_to_depth
-from ssrdepth.data.sample import read_image
-from ssrdepth.inference.onnx import onnx_session
+from ssrdepth.inference.onnx import onnx_session, session_metadata
 from ssrdepth.inference.outputs import (
     OUTPUT_KINDS,
     UNITS,
@@ -50,7 +50,11 @@ from ssrdepth.inference.outputs import (
     write_ply,
     write_png16,
 )
-from ssrdepth.models import DepthNet
+
+if TYPE_CHECKING:  # torch is optional: an ONNX file predicts with onnxruntime alone
+    import torch
+
+    from ssrdepth.models import DepthNet
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".pnm", ".tif", ".tiff", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
@@ -108,6 +112,8 @@ class DepthModel:
 def _torch_runner(
     net: DepthNet, device: torch.device, channels_last: bool
 ) -> Callable[[np.ndarray], np.ndarray]:
+    import torch
+
     fmt = torch.channels_last if channels_last else torch.contiguous_format
 
     def run(batch: np.ndarray) -> np.ndarray:
@@ -120,9 +126,9 @@ def _torch_runner(
     return run
 
 
-def _has_onnxruntime() -> bool:
+def _has_module(name: str) -> bool:
     try:
-        import onnxruntime  # noqa: F401
+        importlib.import_module(name)
     except ImportError:
         return False
     return True
@@ -144,12 +150,25 @@ def _onnx_runner(session: Any) -> Callable[[np.ndarray], np.ndarray]:
 
 def resolve_device(device: str) -> torch.device:
     """``"auto"`` → CUDA when available, else CPU; a CUDA request without CUDA is an error."""
+    torch = require("torch", "prediction from a PyTorch checkpoint (.pt)")
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} requested but CUDA is not available here")
     return dev
+
+
+def _device_type(device: str) -> str:
+    """``"cpu"`` or ``"cuda"`` for an ONNX Runtime session, without importing torch (``"auto"`` →
+    CUDA when ONNX Runtime has its CUDA provider)."""
+    if device == "auto":
+        ort = require("onnxruntime", "prediction from an ONNX file")
+        return "cuda" if "CUDAExecutionProvider" in ort.get_available_providers() else "cpu"
+    kind = device.split(":")[0]
+    if kind not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}; valid: cpu, cuda, cuda:N, auto")
+    return kind
 
 
 def load_model(
@@ -164,12 +183,14 @@ def load_model(
 
     Args:
         path: a checkpoint written by :func:`ssrdepth.checkpoint.save_checkpoint`, or an ONNX file
-            written by ``ssrdepth export`` (it carries the same metadata).
+            written by ``ssrdepth export`` (it carries the same metadata). An ONNX file needs only
+            onnxruntime (the ``[onnx]`` extra): no torch, no ``onnx`` package.
         backend: ``"torch"`` (eager PyTorch), ``"onnxruntime"``, or ``"auto"``: ONNX Runtime on CPU
             when it is installed (measured fastest on CPU: ~1.4× eager at batch 40 and several times
             faster at batch 1, BENCHMARKS.md), PyTorch otherwise. With a checkpoint and ONNX Runtime,
             the export ``CHECKPOINT.onnx`` beside it is used if it was made from this checkpoint (same
-            name and step) and is newer, else the checkpoint is exported in memory (~1 s). ``.onnx``
+            name and step) and is newer, else the checkpoint is exported in memory (~1 s; needs the
+            ``[export]`` extra, so ``"auto"`` uses PyTorch where ``onnx`` is missing). ``.onnx``
             files always use ONNX Runtime.
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"auto"``.
         channels_last: run PyTorch in NHWC memory format (measured 1.3–1.6× faster on CPU; BENCHMARKS.md).
@@ -177,35 +198,67 @@ def load_model(
 
     Raises:
         FileNotFoundError: no such file. ValueError: not one of our checkpoints or exports.
+        MissingDependency (an ImportError): the package this path needs is not installed; the
+        message names the extra to install.
     """
     p = Path(path)
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
     if not p.is_file():
         raise FileNotFoundError(f"{p}: no such checkpoint or ONNX file")
-    dev = resolve_device(device)
-    if backend == "auto":
-        backend = "onnxruntime" if dev.type == "cpu" and _has_onnxruntime() else "torch"
     if p.suffix.lower() == ".onnx":
-        from ssrdepth.inference.onnx import read_onnx_metadata
+        return _load_onnx(p, _device_type(device), threads)
+    return _load_checkpoint(p, backend, device, channels_last, threads)
 
-        meta = read_onnx_metadata(p)
-        session = onnx_session(p, dev.type, threads)
-        return DepthModel(
-            name=str(meta["model"]["name"]),
-            in_channels=int(meta["model"]["in_channels"]),
-            input_size=(int(meta["input_size"][0]), int(meta["input_size"][1])),
-            target=dict(meta.get("target", {})),
-            source=p,
-            backend="onnxruntime",
-            device=_ort_device(session),
-            step=int(meta.get("step", 0)),
-            run=_onnx_runner(session),
-        )
+
+def _load_onnx(p: Path, device_type: str, threads: int | None) -> DepthModel:
+    """An ssrdepth ONNX export run by ONNX Runtime; metadata read from the same session."""
+    session = onnx_session(p, device_type, threads)
+    meta = session_metadata(session, p)
+    return DepthModel(
+        name=str(meta["model"]["name"]),
+        in_channels=int(meta["model"]["in_channels"]),
+        input_size=(int(meta["input_size"][0]), int(meta["input_size"][1])),
+        target=dict(meta.get("target", {})),
+        source=p,
+        backend="onnxruntime",
+        device=_ort_device(session),
+        step=int(meta.get("step", 0)),
+        run=_onnx_runner(session),
+    )
+
+
+def _export_beside(p: Path, step: int) -> Path | None:
+    """``CHECKPOINT.onnx`` beside the checkpoint when it was exported from it (same name and step) and
+    is not older; else ``None``."""
+    beside = p.with_suffix(".onnx")
+    if not beside.is_file() or beside.stat().st_mtime < p.stat().st_mtime:
+        return None
+    try:
+        stored = session_metadata(onnx_session(beside), beside)
+    except ValueError:
+        return None
+    return beside if stored.get("checkpoint") == p.name and stored.get("step") == step else None
+
+
+def _load_checkpoint(
+    p: Path, backend: str, device: str, channels_last: bool, threads: int | None
+) -> DepthModel:
+    torch = require("torch", f"{p}: prediction from a PyTorch checkpoint (.pt)")
+    from ssrdepth.checkpoint import load_checkpoint
+
+    dev = resolve_device(device)
     ckpt = load_checkpoint(p)
     net = ckpt.build_model()
     if threads and dev.type == "cpu":
         torch.set_num_threads(threads)
+    may_use_ort = backend == "onnxruntime" or (backend == "auto" and dev.type == "cpu")
+    beside = _export_beside(p, ckpt.step) if may_use_ort and _has_module("onnxruntime") else None
+    if backend == "auto":
+        can_export = beside is not None or _has_module("onnx")
+        backend = (
+            "onnxruntime" if dev.type == "cpu" and _has_module("onnxruntime") and can_export else "torch"
+        )
     common: dict[str, Any] = {
         "name": ckpt.model.name,
         "in_channels": ckpt.model.in_channels,
@@ -216,19 +269,15 @@ def load_model(
         "step": ckpt.step,
     }
     if backend == "onnxruntime":
-        from ssrdepth.inference.export import in_memory_onnx
-        from ssrdepth.inference.onnx import onnx_metadata, read_onnx_metadata
+        source: Path | bytes
+        if beside is not None:
+            source = beside
+        else:
+            require("onnx", f"{p}: running a checkpoint with ONNX Runtime (an in-memory export)")
+            from ssrdepth.inference.export import in_memory_onnx
+            from ssrdepth.inference.onnx import onnx_metadata
 
-        meta = onnx_metadata(ckpt)
-        beside = p.with_suffix(".onnx")
-        source: Path | bytes = beside
-        try:
-            stored = read_onnx_metadata(beside) if beside.is_file() else {}
-        except ValueError:
-            stored = {}
-        same = stored.get("checkpoint") == p.name and stored.get("step") == ckpt.step
-        if not (same and beside.stat().st_mtime >= p.stat().st_mtime):
-            source = in_memory_onnx(net, ckpt.input_size, meta)
+            source = in_memory_onnx(net, ckpt.input_size, onnx_metadata(ckpt))
         session = onnx_session(source, dev.type, threads)
         common["device"] = _ort_device(session)
         return DepthModel(**common, backend="onnxruntime", run=_onnx_runner(session))
@@ -688,7 +737,8 @@ def _predict_video(
     try:
         with tqdm(total=count, unit="frame", desc=item.path.name, disable=not progress) as bar:
             batch: list[np.ndarray] = []
-            for frame in [*frames, None]:
+            # Streamed: at most one batch of decoded frames is held (memory flat in video length).
+            for frame in itertools.chain(frames, [None]):
                 if frame is not None:
                     batch.append(frame)
                     if len(batch) < opts.batch_size:

@@ -24,6 +24,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ssrdepth.core.image import BadSampleError, as_rgb, image_size, read_image
 from ssrdepth.inference.outputs import (
     UNITS,
     colorize,
@@ -55,8 +56,6 @@ MAX_PIXELS = 40_000_000
 MAX_VIDEO_FRAMES = 150
 #: Points in the page's 3D view (the downloadable cloud keeps every pixel).
 VIEWER_POINTS = 150_000
-#: EXIF tag of the orientation (TIFF/EXIF 2.3, tag 0x0112).
-EXIF_ORIENTATION = 0x0112
 
 
 def _size(n: float) -> str:
@@ -147,37 +146,6 @@ class ModelCache:
 # uploads
 
 
-def exif_orientation(path: str | os.PathLike[str]) -> int:
-    """The EXIF orientation (1–8) of an image file; 1 (as stored) when it has none or is unreadable."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as im:
-            value = im.getexif().get(EXIF_ORIENTATION, 1)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        return 1
-    return int(value) if isinstance(value, int) and 1 <= value <= 8 else 1
-
-
-def apply_orientation(image: np.ndarray, orientation: int) -> np.ndarray:
-    """Turn an ``(H, W[, C])`` image as stored into the upright view EXIF ``orientation`` describes
-    (2 mirror, 3 rotate 180°, 4 flip, 5 transpose, 6 rotate 90° clockwise, 7 transverse, 8 rotate
-    90° anticlockwise), as viewers and PIL's ``ImageOps.exif_transpose`` do."""
-    ops = {
-        1: lambda a: a,
-        2: lambda a: a[:, ::-1],
-        3: lambda a: a[::-1, ::-1],
-        4: lambda a: a[::-1],
-        5: lambda a: a.swapaxes(0, 1),
-        6: lambda a: np.rot90(a, -1),
-        7: lambda a: np.rot90(a, 2).swapaxes(0, 1),
-        8: lambda a: np.rot90(a, 1),
-    }
-    if orientation not in ops:
-        raise ValueError(f"EXIF orientation must be 1..8, got {orientation}")
-    return np.ascontiguousarray(ops[orientation](image))
-
-
 def check_upload(path: str | os.PathLike[str], name: str, max_bytes: int = MAX_UPLOAD_BYTES) -> Path:
     """An uploaded file that exists, is not empty and not larger than ``max_bytes``."""
     p = Path(path)
@@ -201,49 +169,39 @@ def read_upload(
     max_bytes: int = MAX_UPLOAD_BYTES,
     max_pixels: int = MAX_PIXELS,
 ) -> np.ndarray:
-    """Decode an uploaded image → ``(H, W, 3)`` uint8 RGB, upright.
+    """Decode an uploaded image → ``(H, W, 3)`` uint8 RGB as viewers show it.
 
-    PNG, JPEG, BMP, TIFF, WebP, PNM; 8- or 16-bit, grey, RGB or RGBA (decoded exactly as
-    ``ssrdepth predict`` decodes files: 16-bit scaled to 8, grey repeated, alpha dropped), then turned
-    by its EXIF orientation. ``name`` (the user's file name) is what messages mention.
+    PNG, JPEG, BMP, TIFF, WebP, PNM; 8- or 16-bit, grey, RGB or RGBA: ssrdepth's one image reader
+    (:func:`ssrdepth.core.image.read_image`, as ``ssrdepth predict`` reads files: EXIF orientation
+    applied, 16-bit scaled to 8, grey repeated, alpha dropped). The size is checked from the header
+    before any pixel is decoded. ``name`` (the user's file name) is what messages mention.
 
     Raises:
         UploadError: empty, too large (bytes or pixels), or not an image that can be decoded.
     """
-    from PIL import Image, UnidentifiedImageError
-
-    from ssrdepth.data.sample import read_image
-
     label = name or Path(path).name
     p = check_upload(path, label, max_bytes)
+    refused = UploadError(
+        f"{label}: not an image that can be decoded (corrupt, truncated, or another kind of file); "
+        f"upload an image ({', '.join(IMAGE_SUFFIXES)}) or a short video ({', '.join(VIDEO_SUFFIXES)})"
+    )
     try:
-        with Image.open(p) as im:
-            w, h = im.size
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
-        w = h = 0  # a format PIL does not know: OpenCV decides below
+        h, w = image_size(p)
+    except BadSampleError:
+        raise refused from None
     if w * h > max_pixels:
         raise UploadError(
             f"{label}: {w}×{h} pixels is more than the {max_pixels / 1e6:.0f} Mpx accepted; "
             "upload a smaller image"
         )
     try:
-        image = read_image(p)
-    except ValueError:
-        raise UploadError(
-            f"{label}: not an image that can be decoded (corrupt, truncated, or another kind of file); "
-            f"upload an image ({', '.join(IMAGE_SUFFIXES)}) or a short video ({', '.join(VIDEO_SUFFIXES)})"
-        ) from None
-    if image.shape[0] * image.shape[1] > max_pixels:
-        raise UploadError(
-            f"{label}: more than the {max_pixels / 1e6:.0f} Mpx accepted; upload a smaller image"
-        )
-    return apply_orientation(image, exif_orientation(p))
+        return read_image(p)
+    except BadSampleError:
+        raise refused from None
 
 
 def check_frame(frame: np.ndarray, max_pixels: int = MAX_PIXELS) -> np.ndarray:
     """A webcam or pasted frame as ``(H, W, 3)`` uint8 RGB (grey repeated, alpha dropped)."""
-    from ssrdepth.core.image import as_rgb
-
     if not isinstance(frame, np.ndarray) or frame.ndim not in (2, 3) or min(frame.shape[:2]) < 1:
         raise UploadError("the camera frame is empty or not an image; allow the camera and take a picture")
     if frame.shape[0] * frame.shape[1] > max_pixels:

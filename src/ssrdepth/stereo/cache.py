@@ -20,6 +20,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ssrdepth.core.image import BadSampleError, read_pixels
 from ssrdepth.core.io import atomic_path, write_json
 from ssrdepth.stereo.matching import (
     MatcherSettings,
@@ -66,9 +67,10 @@ def read_disparity_png(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"disparity PNG not found: {path}")
-    encoded = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if encoded is None:
-        raise ValueError(f"could not read {path} as an image (corrupt or not a PNG?)")
+    try:
+        encoded = read_pixels(path)  # refuses a truncated file, naming it
+    except BadSampleError as exc:
+        raise ValueError(f"could not read {path} as a disparity PNG: {exc.problem}") from None
     if encoded.dtype != np.uint16 or encoded.ndim != 2:
         raise ValueError(
             f"{path} is not a 16-bit single-channel disparity PNG (got {encoded.dtype}, shape {encoded.shape})"

@@ -13,8 +13,12 @@ calls it. A run folder (``cfg.out``) ends up holding::
 
 Exact resumption: the data order comes from a seeded, epoch-indexed permutation whose position
 depends only on the step (:class:`~ssrdepth.training.sampler.StepSampler`), the learning rate is a pure function of the step,
-and the model, optimiser, scheduler, gradient scaler and RNG states travel in ``latest.pt``. On a CPU
-a resumed run reproduces the uninterrupted one bit for bit.
+and the model, optimiser, scheduler, gradient scaler and RNG states travel in ``latest.pt``; each
+sample is loaded with the generators seeded from (seed, epoch, position)
+(:class:`~ssrdepth.training.sampler.SeededSamples`), so randomness in a data set's ``__getitem__``
+does not depend on which DataLoader worker loads it, and the batch augmentation draws from a
+generator seeded by the step (:func:`~ssrdepth.training.augment.step_generator`). On a CPU a resumed run reproduces the uninterrupted one bit for bit, with
+any number of workers.
 
 Scale-out: ``torchrun --nproc-per-node N -m ssrdepth train ...`` (multi-node the same way, with a
 shared run folder). Every process takes ``batch_size / N`` samples of the same global batch that a
@@ -63,7 +67,7 @@ from ssrdepth.training.config import (
 from ssrdepth.training.distributed import DistInfo, barrier, init_distributed, resolve_device, seed_everything
 from ssrdepth.training.logs import TRAIN_COLUMNS, VAL_COLUMNS, CsvLog, plot_curves
 from ssrdepth.training.run_folder import CURVES, RESULT, TRAIN_LOG, VAL_LOG, check_same_run, clear_run
-from ssrdepth.training.sampler import ShardSampler, StepSampler
+from ssrdepth.training.sampler import SeededSampler, SeededSamples, ShardSampler, StepSampler
 
 logger = logging.getLogger(__name__)
 
@@ -429,11 +433,11 @@ def _build_data(
         )
     per_unit = 1 if cfg.unit == "steps" else steps_per_epoch
     eval_steps = cfg.eval_every * per_unit
-    loader_gen = torch.Generator()
+    loader_gen = torch.Generator()  # re-seeded from (seed, epoch) at every epoch (Loop.run)
     loader = DataLoader(
-        train_set,
+        SeededSamples(train_set),  # each sample's randomness from (seed, epoch, position): any workers
         batch_size=local_batch,
-        sampler=sampler,
+        sampler=SeededSampler(sampler),
         drop_last=True,
         num_workers=cfg.workers,
         pin_memory=device.type == "cuda",

@@ -39,10 +39,29 @@ def _identity_of(config: dict[str, Any]) -> dict[str, Any]:
 def check_same_run(cfg: TrainConfig, stored: dict[str, Any], where: Path) -> None:
     diff = _diff(cfg.identity(), _identity_of(stored))
     if diff:
+        # Every command that trains (train, reproduce, demo) has --fresh; in reproduce and demo it
+        # retrains only the runs whose configuration changed (--fresh all: every run).
         raise ValueError(
             f"{where} holds a run with a different configuration ({'; '.join(diff[:6])}); "
             "choose another output folder (--out) or start over with --fresh"
         )
+
+
+def holds_other_run(cfg: TrainConfig, run_dir: Path) -> bool:
+    """Whether ``run_dir`` holds a run (finished or interrupted) whose configuration differs from
+    ``cfg`` (execution fields such as device or progress aside); ``False`` for an empty folder."""
+    import json
+
+    for name in (RESULT, "config.json"):
+        path = run_dir / name
+        if path.is_file():
+            try:
+                stored = json.loads(path.read_text(encoding="utf-8"))
+            except ValueError:
+                return True  # unreadable: not a run this configuration can reuse
+            config = stored.get("config", {}) if name == RESULT else stored
+            return bool(_diff(cfg.identity(), _identity_of(config)))
+    return False
 
 
 def clear_run(run_dir: Path) -> None:

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Iterator
 from typing import Any
 
-from torch.utils.data import Dataset, DistributedSampler, Sampler
+import numpy as np
+import torch
+from torch.utils.data import Dataset, DistributedSampler, Sampler, get_worker_info
 
 
 class StepSampler(DistributedSampler):
@@ -37,6 +40,69 @@ class StepSampler(DistributedSampler):
 
     def samples_per_epoch(self) -> int:
         return int(self.num_samples)
+
+
+def sample_seed(seed: int, epoch: int, position: int) -> int:
+    """The 63-bit seed of the sample at ``position`` of epoch ``epoch``'s permutation (run ``seed``)."""
+    state = np.random.SeedSequence([seed, epoch, position]).generate_state(2, np.uint32)
+    return (int(state[0]) << 31) ^ int(state[1])
+
+
+class SeededSampler(Sampler[tuple[int, int]]):
+    """Yields ``(index, seed)``: ``StepSampler``'s indices, each with the seed of its place in the
+    epoch (:func:`sample_seed` of run seed, epoch and position in the whole permutation).
+
+    Why: with DataLoader workers, the worker that loads a sample, and how far its random streams
+    have advanced, depend on where the epoch started, so random augmentation drawn from per-worker
+    streams would differ after a mid-epoch resume. A per-sample seed (used by :class:`SeededSamples`)
+    makes each sample's randomness a function of (seed, epoch, position) alone: resume stays bit-exact
+    for any number of workers, and N DDP processes draw what one process would.
+    """
+
+    def __init__(self, sampler: StepSampler) -> None:
+        self.sampler = sampler
+
+    def __iter__(self) -> Iterator[tuple[int, int]]:
+        s = self.sampler
+        for i, index in enumerate(iter(s)):
+            # DistributedSampler gives rank r the permutation's positions r, r + N, r + 2N, ...
+            position = (s.start + i) * s.num_replicas + s.rank
+            yield index, sample_seed(s.seed, s.epoch, position)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+
+class SeededSamples(Dataset[Any]):
+    """``dataset[index]`` with Python's, NumPy's and torch's global generators seeded from the key's
+    seed (``key = (index, seed)`` from :class:`SeededSampler`). In the training process itself
+    (no workers) the generators' states are restored afterwards, so model randomness is untouched."""
+
+    def __init__(self, dataset: Dataset[Any]) -> None:
+        self.dataset = dataset
+
+    def __len__(self) -> int:
+        return len(self.dataset)  # type: ignore[arg-type]
+
+    def __getitem__(self, key: tuple[int, int]) -> Any:
+        index, seed = key
+        if get_worker_info() is not None:  # a worker process: its generators serve this loader only
+            _seed_all(seed)
+            return self.dataset[index]
+        py_state, np_state = random.getstate(), np.random.get_state()
+        with torch.random.fork_rng(devices=[]):
+            _seed_all(seed)
+            try:
+                return self.dataset[index]
+            finally:
+                random.setstate(py_state)
+                np.random.set_state(np_state)
+
+
+def _seed_all(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
 
 
 class ShardSampler(Sampler[int]):

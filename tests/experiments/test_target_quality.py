@@ -1,0 +1,62 @@
+"""Target quality per region: exact targets have zero error; a known error is measured exactly."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from ssrdepth.data import list_stereo_pairs, target_cache
+from ssrdepth.data.config import DataConfig
+from ssrdepth.data.synthetic import REGIONS, decode_depth, generate_synthetic
+from ssrdepth.experiments.target_quality import synthetic_target_quality, target_quality_section
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> DataConfig:
+    root = tmp_path_factory.mktemp("tq") / "synthetic"
+    generate_synthetic(root, 4, seed=5, size=(48, 160), sequence_length=2, workers=1, progress=False)
+    return DataConfig(source="synthetic", root=str(root), max_disparity=64)
+
+
+def _exact(cfg: DataConfig, key: str, focal: float, baseline: float) -> tuple[np.ndarray, np.ndarray]:
+    t = Path(cfg.root) / "training"
+    depth = decode_depth(cv2.imread(str(t / "depth" / f"{key}.png"), cv2.IMREAD_UNCHANGED))
+    regions = cv2.imread(str(t / "regions" / f"{key}.png"), cv2.IMREAD_UNCHANGED)
+    return np.where(depth > 0, focal * baseline / np.maximum(depth, 1e-6), 0.0).astype(np.float32), regions
+
+
+def test_exact_targets_have_zero_error_and_a_known_offset_is_measured(tiny: DataConfig) -> None:
+    pairs = list_stereo_pairs(tiny)
+    cache = target_cache(tiny)
+    road = REGIONS.index("road")
+    expected_d1 = []
+    for p in pairs:  # exact disparity everywhere but the sky; the road 4 px too far right
+        exact, regions = _exact(tiny, p.key, p.focal, p.baseline)
+        shifted = np.where(regions == road, exact + 4.0, exact)
+        cache.write(p.key, shifted, exact > 0)
+        road_px = exact[(regions == road) & (exact > 0)]
+        expected_d1.append(road_px[0.05 * road_px < 4.0])  # 4 px > 3 px always; > 5 % below 80 px
+    q = synthetic_target_quality(tiny)
+    assert q["pairs"] == 4 and q["matcher"] == "sgm"
+    regions = q["regions"]
+    assert regions["sky"]["density"] == 0.0 and regions["sky"]["epe"] is None
+    for name in ("sidewalk", "building"):
+        if name in regions:
+            assert regions[name]["density"] == pytest.approx(1.0)
+            assert regions[name]["epe"] == pytest.approx(0.0, abs=1e-2)  # 16-bit PNG: 1/256 px steps
+            assert regions[name]["d1"] == 0.0
+    n_road = sum(len(x) for x in expected_d1)
+    assert regions["road"]["epe"] == pytest.approx(4.0, abs=1e-2)
+    assert regions["road"]["d1"] == pytest.approx(
+        n_road / regions["road"]["pixels"] / regions["road"]["density"]
+    )
+    text = target_quality_section(q)
+    assert "| road |" in text and "| 4.00 |" in text
+
+
+def test_other_sources_are_refused(tiny: DataConfig) -> None:
+    with pytest.raises(ValueError, match="source must be 'synthetic'"):
+        synthetic_target_quality(DataConfig(source="kitti-tracking", root=tiny.root))
