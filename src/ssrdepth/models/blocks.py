@@ -116,7 +116,7 @@ class XuRefinement(nn.Module):
 
     image → conv(d→w)+ReLU → pool → conv(w→w)+ReLU → pool (now at Region A's resolution),
     concatenated with the coarse map [A] → conv(w+1→1) → sigmoid. With ``skip=True`` the coarse
-    map's logit is added before the last sigmoid (Xu's skip; off by default [A]).
+    map's logit is added before the last sigmoid (Xu et al.'s "skip-model"; on in ``ModelOptions``).
     """
 
     def __init__(
