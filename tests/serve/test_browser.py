@@ -99,6 +99,9 @@ def test_upload_a_photo_and_read_the_numbers(browser: Any, server: Server, kitti
     expect(images).to_have_count(2)
     for i in range(2):
         images.nth(i).wait_for(state="visible")
+        # A visible <img> may still be decoding on a loaded machine: wait for it to finish.
+        images.nth(i).element_handle().wait_for_element_state("stable", timeout=TIMEOUT_MS)
+        page.wait_for_function("im => im.complete", arg=images.nth(i).element_handle(), timeout=TIMEOUT_MS)
         size = images.nth(i).evaluate("im => [im.complete, im.naturalWidth, im.naturalHeight]")
         assert size[0] and size[1] > 0 and size[2] > 0, size
     expect(page.locator("#ssrdepth-colorbar img")).to_be_visible()
