@@ -35,7 +35,7 @@ DEMO_WIDTH = 0.25
 #: Training length of the demo preset per table, in optimiser steps of batch 40, by the precision the
 #: machine trains in (``precision = "auto"``): CPUs with native bf16 train about 2.5× faster, so they
 #: get more steps in the same ~15 minutes (docs/training.md, "The demo's budget").
-DEMO_STEPS = {"bf16": (("1", 600), ("2", 150)), "fp32": (("1", 300), ("2", 60))}
+DEMO_STEPS = {"bf16": (("1", 500), ("2", 100)), "fp32": (("1", 250), ("2", 50))}
 #: The synthetic set renders at half KITTI width (621 px), where 96 px of disparity covers the same
 #: depths (≥ ~2 m) as KITTI's usual 192 px at full width.
 DEMO_MAX_DISPARITY = 96
