@@ -72,7 +72,7 @@ def test_zoom_scales_disparity_up_and_depth_down() -> None:
 
 
 def test_draws_are_a_function_of_seed_step_and_rank() -> None:
-    cfg = AugmentConfig.standard()
+    cfg = AugmentConfig(hflip=0.5, brightness=0.4, contrast=0.4, gamma=0.4)
     a = augment_batch(_batch(), cfg, step_generator(7, 11))
     b = augment_batch(_batch(), cfg, step_generator(7, 11))
     c = augment_batch(_batch(), cfg, step_generator(7, 12))

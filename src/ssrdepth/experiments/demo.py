@@ -131,8 +131,8 @@ def demo(cfg: DemoConfig) -> dict[str, Any]:
     lengths = () if cfg.full else (cfg.table_lengths or demo_steps(cfg.device))
     recipe = "paper" if cfg.full else cfg.recipe
     training = (
-        "the ssrdepth recipe (masked SILog loss, AdamW, flips and photometric jitter, Xu skip; "
-        "docs/training.md)"
+        "the ssrdepth recipe (masked SILog loss, AdamW, flips and photometric jitter, batch norm, "
+        "Xu skip; docs/training.md)"
         if recipe == "ssrdepth"
         else "the paper's training settings (eq. 1 loss on all pixels, SGD)"
     )

@@ -58,11 +58,6 @@ class AugmentConfig:
     def enabled(self) -> bool:
         return any((self.hflip, self.brightness, self.contrast, self.gamma, self.colour, self.scale))
 
-    @classmethod
-    def standard(cls) -> AugmentConfig:
-        """The recipe's augmentation (flip, mild photometric jitter, no zoom)."""
-        return cls(hflip=0.5, brightness=0.2, contrast=0.2, gamma=0.2, colour=0.1, scale=0.0)
-
 
 def step_generator(seed: int, step: int, rank: int = 0) -> torch.Generator:
     """The CPU generator of optimiser step ``step`` (and DDP rank ``rank``): a pure function of the
