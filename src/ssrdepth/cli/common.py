@@ -8,6 +8,7 @@ from typing import Any
 
 from ssrdepth.data.config import DEFAULT_MAX_DEPTH, SOURCES
 from ssrdepth.experiments.reproduce import RECIPES, TABLE_IDS
+from ssrdepth.models import list_models
 
 #: The data-source options (``DataConfig`` field → help), in the order ``--help`` lists them.
 SOURCE_OPTIONS = {
@@ -25,6 +26,25 @@ SOURCE_OPTIONS = {
     "max_disparity": "stereo targets: search range and normalisation maximum (px, default 192)",
     "cache_dir": "cache of derived data (default ROOT/.ssrdepth)",
 }
+
+
+def common_settings(args: argparse.Namespace, recipe: str) -> dict[str, Any]:
+    """The ``ReproduceConfig`` / ``DemoConfig`` fields that :func:`add_common_arguments` sets
+    (``recipe``: the command's default recipe)."""
+    return {
+        "models": tuple(args.models or list_models()),
+        "device": args.device,
+        "eval_max_images": args.eval_max_images,
+        "reading": args.reading or "steps",
+        "unit": args.unit,
+        "overrides": tuple(args.overrides),
+        "progress": not args.no_progress,
+        "recipe": args.recipe or recipe,
+        "seeds": args.seeds,
+        "real_kitti": args.real_kitti,
+        "baselines": not args.no_baselines,
+        "fresh": args.fresh,
+    }
 
 
 def add_common_arguments(p: argparse.ArgumentParser) -> None:

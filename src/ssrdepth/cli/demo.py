@@ -6,9 +6,8 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from ssrdepth.cli.common import add_common_arguments
+from ssrdepth.cli.common import add_common_arguments, common_settings
 from ssrdepth.experiments.demo import DEMO_PAIRS, DemoConfig, demo
-from ssrdepth.models import list_models
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -25,19 +24,8 @@ def main(args: argparse.Namespace) -> int:
         pairs=args.pairs,
         seed=args.seed,
         full=args.full,
-        models=tuple(args.models or list_models()),
         tables=tuple(args.tables or ("1", "2")),
-        device=args.device,
-        eval_max_images=args.eval_max_images,
-        reading=args.reading or "steps",
-        unit=args.unit,
-        overrides=tuple(args.overrides),
-        progress=not args.no_progress,
-        recipe=args.recipe or "ssrdepth",
-        seeds=args.seeds,
-        real_kitti=args.real_kitti,
-        baselines=not args.no_baselines,
-        fresh=args.fresh,
+        **common_settings(args, recipe="ssrdepth"),
     )
     if args.length is not None:
         cfg = dataclasses.replace(cfg, table_lengths=tuple((t, args.length) for t in cfg.tables))

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ssrdepth.cli.common import add_common_arguments
+from ssrdepth.cli.common import add_common_arguments, common_settings
 from ssrdepth.experiments.reproduce import TABLE_IDS, ReproduceConfig, reproduce
-from ssrdepth.models import list_models
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -35,22 +34,11 @@ def main(args: argparse.Namespace) -> int:
         kitti=args.kitti,
         kitti_source=args.kitti_source,
         nyu=args.nyu,
-        models=tuple(args.models or list_models()),
         tables=tuple(args.tables or TABLE_IDS),
-        reading=args.reading or "steps",
         length=args.length,
-        unit=args.unit,
         width=args.width,
         matcher=args.matcher,
-        device=args.device,
-        eval_max_images=args.eval_max_images,
-        overrides=tuple(args.overrides),
-        progress=not args.no_progress,
-        recipe=args.recipe or "paper",
-        seeds=args.seeds,
-        real_kitti=args.real_kitti,
-        baselines=not args.no_baselines,
-        fresh=args.fresh,
+        **common_settings(args, recipe="paper"),
     )
     results = reproduce(cfg)
     print(f"report: {Path(cfg.out) / 'report' / 'report.md'} ({results['seconds']:.0f} s)")
