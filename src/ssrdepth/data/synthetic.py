@@ -330,6 +330,22 @@ def _palette(rng: np.random.Generator, kind: str) -> np.ndarray:
     raise ValueError(kind)
 
 
+@dataclass(frozen=True)
+class _Street:
+    """The layout of one sequence's street (m): the road plane ``h`` below the camera, scene extent
+    ``z0``–``z1`` along the road, lanes and shoulders."""
+
+    h: float
+    z0: float
+    z1: float
+    lane: float
+    n_left: int
+    x_right: float
+    x_left: float
+    shoulder_r: float
+    shoulder_l: float
+
+
 def _make_scene(seed: int, sequence: int, n_frames: int) -> _Scene:
     """A random street for one sequence (deterministic in ``seed`` and ``sequence``)."""
     rng = np.random.default_rng([seed, sequence, 0x55D])
@@ -337,11 +353,40 @@ def _make_scene(seed: int, sequence: int, n_frames: int) -> _Scene:
     step = rng.uniform(0.6, 1.4)  # m per frame (KITTI: ~1 m at 10 Hz)
     camera_z = np.arange(n_frames) * step
     z_end = camera_z[-1]
-    z0, z1 = -30.0, z_end + FAR
     textures = _textures(rng)
     fb = _FaceBuilder()
+    street, lines = _road(fb, rng, h, -30.0, z_end + FAR)
+    building_lines = _pavements(fb, rng, street)
+    _buildings(fb, rng, street, building_lines, z_end)
+    _parked_cars(fb, rng, street)
+    static = fb.build()
+    moving, speeds = _traffic(rng, street, step, n_frames)
+    sky_top = np.array([0.35, 0.55, 0.85]) * rng.uniform(0.85, 1.1)
+    sky_horizon = np.array([0.82, 0.86, 0.9]) * rng.uniform(0.9, 1.05)
+    light = np.array([rng.uniform(-0.6, 0.6), -1.0, rng.uniform(-0.8, 0.3)])
+    return _Scene(
+        static,
+        moving,
+        np.asarray(speeds, np.float64),
+        camera_z,
+        textures,
+        np.asarray(lines, np.float64),
+        np.clip(sky_top, 0, 1),
+        np.clip(sky_horizon, 0, 1),
+        light / np.linalg.norm(light),
+        (seed, sequence),
+        height=h,
+        ambient=float(rng.uniform(0.35, 0.65)),
+        direct=float(rng.uniform(0.3, 0.8)),
+        camera_model=_CameraModel.random(rng),
+    )
 
-    # Road: the ego lane is centred on the camera (x = 0), 3.5 m lanes, 0–2 lanes to the left.
+
+def _road(
+    fb: _FaceBuilder, rng: np.random.Generator, h: float, z0: float, z1: float
+) -> tuple[_Street, list[tuple[float, float]]]:
+    """The road plane with its lanes; returns the street layout and the lane lines (x, dashed)."""
+    # The ego lane is centred on the camera (x = 0), 3.5 m lanes, 0–2 lanes to the left.
     lane = 3.5
     n_left = int(rng.integers(0, 3))
     shoulder_r, shoulder_l = rng.uniform(0.5, 3.0), rng.uniform(0.5, 3.0)
@@ -352,6 +397,15 @@ def _make_scene(seed: int, sequence: int, n_frames: int) -> _Scene:
     asphalt = np.full(3, rng.uniform(0.30, 0.55)) * np.array([1.0, 1.0, rng.uniform(1.0, 1.08)])
     fb.plane_y(h, (-80.0, 80.0), (z0, z1), _ROAD, asphalt, int(rng.integers(_N_TEXTURES)), 0.03, 0.6)
 
+    street = _Street(h, z0, z1, lane, n_left, x_right, x_left, shoulder_r, shoulder_l)
+    return street, lines
+
+
+def _pavements(fb: _FaceBuilder, rng: np.random.Generator, street: _Street) -> list[tuple[int, float]]:
+    """Raised pavements on both sides with poles, signs and trees; returns (side, x) of the
+    building lines behind them."""
+    h, z0, z1 = street.h, street.z0, street.z1
+    x_right, x_left = street.x_right, street.x_left
     curb = 0.15
     building_lines = []
     for side, x_curb in ((1, x_right), (-1, x_left)):
@@ -415,8 +469,19 @@ def _make_scene(seed: int, sequence: int, n_frames: int) -> _Scene:
                     0.9,
                 )
             z += rng.uniform(10.0, 30.0)
+    return building_lines
 
-    # Buildings: façades along both sides with gaps (alleys), varied heights and set-backs.
+
+def _buildings(
+    fb: _FaceBuilder,
+    rng: np.random.Generator,
+    street: _Street,
+    building_lines: list[tuple[int, float]],
+    z_end: float,
+) -> None:
+    """Façades along both sides with gaps (alleys), varied heights and set-backs; sometimes a building
+    closing the street."""
+    h, z0, z1 = street.h, street.z0, street.z1
     for side, x_front in building_lines:
         if rng.random() < 0.1:
             continue  # an open side (field, parking lot): the road plane runs to the horizon
@@ -457,7 +522,16 @@ def _make_scene(seed: int, sequence: int, n_frames: int) -> _Scene:
             grid,
         )
 
-    # Parked vehicles on wide shoulders.
+
+def _parked_cars(fb: _FaceBuilder, rng: np.random.Generator, street: _Street) -> None:
+    """Parked vehicles on wide shoulders."""
+    h, z0, z1 = street.h, street.z0, street.z1
+    x_right, x_left, shoulder_r, shoulder_l = (
+        street.x_right,
+        street.x_left,
+        street.shoulder_r,
+        street.shoulder_l,
+    )
     for side, x_curb, shoulder in ((1, x_right, shoulder_r), (-1, x_left, shoulder_l)):
         if shoulder < 2.0:
             continue
@@ -468,8 +542,13 @@ def _make_scene(seed: int, sequence: int, n_frames: int) -> _Scene:
                 xc = x_curb - side * (0.25 + width / 2)
                 _car(fb, rng, xc, z, width, h)
             z += rng.uniform(5.5, 12.0)
-    static = fb.build()
 
+
+def _traffic(
+    rng: np.random.Generator, street: _Street, step: float, n_frames: int
+) -> tuple[_Faces, list[float]]:
+    """Moving vehicles and their speeds (m per frame, per face)."""
+    h, z0, z1, lane, n_left = street.h, street.z0, street.z1, street.lane, street.n_left
     # Moving vehicles: one ahead in the ego lane (never closer than 6 m), traffic in the left lanes.
     mb = _FaceBuilder()
     speeds: list[float] = []
@@ -491,26 +570,7 @@ def _make_scene(seed: int, sequence: int, n_frames: int) -> _Scene:
             speeds += [v] * (len(mb.rows) - first)
             z += rng.uniform(15.0, 60.0)
     moving = mb.build()
-
-    sky_top = np.array([0.35, 0.55, 0.85]) * rng.uniform(0.85, 1.1)
-    sky_horizon = np.array([0.82, 0.86, 0.9]) * rng.uniform(0.9, 1.05)
-    light = np.array([rng.uniform(-0.6, 0.6), -1.0, rng.uniform(-0.8, 0.3)])
-    return _Scene(
-        static,
-        moving,
-        np.asarray(speeds, np.float64),
-        camera_z,
-        textures,
-        np.asarray(lines, np.float64),
-        np.clip(sky_top, 0, 1),
-        np.clip(sky_horizon, 0, 1),
-        light / np.linalg.norm(light),
-        (seed, sequence),
-        height=h,
-        ambient=float(rng.uniform(0.35, 0.65)),
-        direct=float(rng.uniform(0.3, 0.8)),
-        camera_model=_CameraModel.random(rng),
-    )
+    return moving, speeds
 
 
 def _car(fb: _FaceBuilder, rng: np.random.Generator, xc: float, z: float, width: float, h: float) -> None:
