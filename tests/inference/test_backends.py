@@ -158,7 +158,14 @@ def test_int8_refuses_a_model_past_tolerance(tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         buf = tmp_path / "outlier.onnx"
-        torch.onnx.export(net, (torch.rand(1, 1, *SIZE),), str(buf), dynamo=False, input_names=["image"])
+        torch.onnx.export(
+            net,
+            (torch.rand(1, 1, *SIZE),),
+            str(buf),
+            dynamo=False,
+            input_names=["image"],
+            dynamic_axes={"image": {0: "batch"}},
+        )
     rng = np.random.default_rng(0)
     calib = [rng.random((4, 1, *SIZE), dtype=np.float32) for _ in range(2)]
     out = tmp_path / "outlier.int8.onnx"
@@ -199,7 +206,8 @@ def test_auto_picks_the_backend_that_passes_parity(tiny: tuple[nn.Module, bytes]
 def test_auto_with_real_backends_and_cache(
     tiny: tuple[nn.Module, bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ssrdepth.inference.onnx import onnx_runner, onnx_session
+    from ssrdepth.inference.backends import onnx_runner
+    from ssrdepth.inference.onnx import onnx_session
 
     monkeypatch.setenv("SSRDEPTH_CACHE_DIR", str(tmp_path / "cache"))
     net, blob = tiny
@@ -217,7 +225,9 @@ def test_auto_with_real_backends_and_cache(
         from ssrdepth.inference import openvino_backend as ovb
 
         if ovb.available():
-            candidates["openvino-f32"] = lambda: ovb.runner(ovb.compile_onnx(blob, ovb.OpenVINOSettings("f32")))
+            candidates["openvino-f32"] = lambda: ovb.runner(
+                ovb.compile_onnx(blob, ovb.OpenVINOSettings("f32"))
+            )
     except ImportError:
         pass
     sample = np.random.default_rng(0).random((2, 1, *SIZE), dtype=np.float32)
@@ -229,4 +239,6 @@ def test_auto_with_real_backends_and_cache(
     assert again.cached and again.backend == first.backend
     # another model file (other bytes) is measured anew
     model_file.write_bytes(blob + b"\0")
-    assert not autoselect.choose_backend(model_file, candidates, lambda: ref, sample, batch=4, repeats=1).cached
+    assert not autoselect.choose_backend(
+        model_file, candidates, lambda: ref, sample, batch=4, repeats=1
+    ).cached

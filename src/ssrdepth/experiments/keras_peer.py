@@ -49,7 +49,9 @@ def unavailable_reason(width: float = 1.0) -> str | None:
     if width != 1.0:
         return f"the Keras peer builds the paper's widths only (width 1.0), not {width}"
     if importlib.util.find_spec("tensorflow") is None:
-        return "TensorFlow is not importable (it is never a dependency; see BENCHMARKS.md for the peer's venv)"
+        return (
+            "TensorFlow is not importable (it is never a dependency; see BENCHMARKS.md for the peer's venv)"
+        )
     if not peer_path().is_file():
         return f"peer file {peer_path()} not found (set $SSRDEPTH_PEER)"
     return None

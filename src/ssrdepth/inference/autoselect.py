@@ -34,6 +34,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 Runner = Callable[[np.ndarray], np.ndarray]
+RunnerFactory = Callable[[], Runner]
 
 #: Largest max-abs difference (normalised [0, 1] maps) from eager float32 that a backend may have to
 #: be chosen by ``auto``: bf16 backends land at 2e-3–6e-3 on these networks (BENCHMARKS.md), float32
@@ -79,7 +80,7 @@ def machine_key(threads: int | None = None) -> dict[str, Any]:
     and the versions of the runtimes."""
     import torch
 
-    from ssrdepth.hardware import cpu_name, speed_flags
+    from ssrdepth.core.hardware import cpu_name, speed_flags
 
     versions: dict[str, str | None] = {"torch": torch.__version__}
     for mod in ("onnxruntime", "openvino"):
@@ -112,7 +113,7 @@ def _read_cache(path: Path) -> dict[str, Any]:
 
 
 def _write_cache(path: Path, key: str, choice: BackendChoice) -> None:
-    from ssrdepth.io import write_json
+    from ssrdepth.core.io import write_json
 
     data = _read_cache(path)
     data[key] = {"backend": choice.backend, "table": choice.table, "date": time.strftime("%Y-%m-%d %H:%M")}
@@ -181,7 +182,9 @@ def measure(
     for name in runners:
         table[name]["score"] = score[name]
     chosen = min(runners, key=lambda k: score[k])
-    log.info("backend auto: %s (%s)", chosen, {k: v.get("score", v.get("rejected")) for k, v in table.items()})
+    log.info(
+        "backend auto: %s (%s)", chosen, {k: v.get("score", v.get("rejected")) for k, v in table.items()}
+    )
     return BackendChoice(chosen, table)
 
 
@@ -216,6 +219,8 @@ def choose_backend(
 __all__ = [
     "AUTO_TOLERANCE",
     "BackendChoice",
+    "Runner",
+    "RunnerFactory",
     "cache_dir",
     "choice_key",
     "choose_backend",

@@ -97,9 +97,7 @@ def _core() -> Any:
     try:
         import openvino as ov
     except ImportError as exc:  # optional dependency
-        raise ValueError(
-            "the openvino backend needs OpenVINO: pip install 'ssrdepth[openvino]'"
-        ) from exc
+        raise ValueError("the openvino backend needs OpenVINO: pip install 'ssrdepth[openvino]'") from exc
     return ov.Core()
 
 

@@ -99,7 +99,9 @@ def quantize_onnx(
         import onnx
         from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     except ImportError as exc:  # optional dependency
-        raise ValueError("INT8 quantisation needs onnxruntime and onnx: pip install 'ssrdepth[onnx]'") from exc
+        raise ValueError(
+            "INT8 quantisation needs onnxruntime and onnx: pip install 'ssrdepth[onnx]'"
+        ) from exc
     proto = onnx.load_from_string(model)
     input_name = proto.graph.input[0].name
     batches = [np.asarray(b, dtype=np.float32) for b in calibration]
@@ -138,6 +140,16 @@ def attach_record(model: bytes, record: dict[str, Any]) -> bytes:
             proto.metadata_props.remove(p)
     proto.metadata_props.add(key=INT8_META_KEY, value=json.dumps(record, default=str))
     return bytes(proto.SerializeToString())
+
+
+def is_int8(model: str | os.PathLike[str] | bytes) -> bool:
+    """True when an ONNX model (file or bytes) carries our INT8 record or QuantizeLinear nodes."""
+    import onnx
+
+    proto = onnx.load_from_string(model) if isinstance(model, bytes) else onnx.load(str(model))
+    if any(p.key == INT8_META_KEY for p in proto.metadata_props):
+        return True
+    return any(n.op_type == "QuantizeLinear" for n in proto.graph.node)
 
 
 def delta1_masked(pred: np.ndarray, target: np.ndarray, valid: np.ndarray) -> float:
@@ -208,12 +220,13 @@ def quantize_checked(
     Raises:
         QuantisationRefused: the accuracy drop exceeds ``tolerance`` (nothing is written).
     """
-    from ssrdepth.io import atomic_path
-    from ssrdepth.predict import _onnx_runner, onnx_session
+    from ssrdepth.core.io import atomic_path
+    from ssrdepth.inference.backends import onnx_runner
+    from ssrdepth.inference.onnx import onnx_session
 
     int8_blob = quantize_onnx(model, calibration, per_channel=per_channel)
-    fp32_run = _onnx_runner(onnx_session(model, "cpu", threads))
-    int8_run = _onnx_runner(onnx_session(int8_blob, "cpu", threads))
+    fp32_run = onnx_runner(onnx_session(model, "cpu", threads))
+    int8_run = onnx_runner(onnx_session(int8_blob, "cpu", threads))
     acc = check_int8_accuracy(int8_accuracy(fp32_run, int8_run, test, tolerance))
     int8_blob = attach_record(int8_blob, {"accuracy": acc.to_dict(), "per_channel": per_channel})
     if out is not None:
@@ -232,6 +245,7 @@ __all__ = [
     "check_int8_accuracy",
     "delta1_masked",
     "int8_accuracy",
+    "is_int8",
     "quantize_checked",
     "quantize_onnx",
 ]
