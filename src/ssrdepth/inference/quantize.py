@@ -236,6 +236,59 @@ def quantize_checked(
     return int8_blob, acc
 
 
+def _batches(dataset: Any, limit: int, batch: int, with_target: bool) -> Iterator[Any]:
+    """Batches of a data set's samples (the first ``limit``): images ``(N, C, H, W)``, and with
+    ``with_target`` the normalised target and valid mask ``(N, 1, H, W)``."""
+    n = min(len(dataset), limit)
+    for start in range(0, n, batch):
+        items = [dataset[i] for i in range(start, min(n, start + batch))]
+        image = np.stack([np.asarray(it["image"], dtype=np.float32) for it in items])
+        if not with_target:
+            yield image
+            continue
+        target = np.stack([np.asarray(it["target"], dtype=np.float32) for it in items])
+        valid = np.stack([np.asarray(it["valid_mask"]).astype(bool) for it in items])
+        yield image, target, valid
+
+
+def quantize_checkpoint(
+    checkpoint: str | os.PathLike[str],
+    data: Any,
+    out: str | os.PathLike[str] | None = None,
+    *,
+    calibration_images: int = 200,
+    test_images: int | None = None,
+    tolerance: float = DELTA1_TOLERANCE,
+    threads: int | None = None,
+) -> tuple[Path, Int8Accuracy]:
+    """INT8 export of a checkpoint: calibrated on the first ``calibration_images`` of its data set's
+    training split, δ < 1.25 measured on the test split (all of it, or ``test_images``) against the
+    float32 export, refused past ``tolerance``; written to ``out`` (default ``CHECKPOINT.int8.onnx``).
+
+    ``data`` is the checkpoint's :class:`ssrdepth.data.config.DataConfig` (size and channels must be
+    the checkpoint's; :func:`ssrdepth.evaluation.evaluate.data_config_from_checkpoint` gives it).
+
+    Raises:
+        QuantisationRefused: the INT8 model lost more than ``tolerance`` of δ < 1.25.
+    """
+    from ssrdepth.checkpoint import load_checkpoint
+    from ssrdepth.data.build import build_dataset
+    from ssrdepth.inference.export import export_onnx
+    from ssrdepth.inference.onnx import onnx_metadata
+
+    ckpt = load_checkpoint(checkpoint)
+    dest = Path(out) if out is not None else Path(checkpoint).with_suffix(".int8.onnx")
+    fp32 = export_onnx(
+        ckpt.build_model(), None, sample_size=ckpt.input_size, exporter="legacy", metadata=onnx_metadata(ckpt)
+    )
+    train = build_dataset(data, "train", progress=False)
+    test = build_dataset(data, "test", progress=False)
+    calib = list(_batches(train, calibration_images, 8, with_target=False))
+    samples = _batches(test, test_images or len(test), 16, with_target=True)  # type: ignore[arg-type]
+    _, acc = quantize_checked(fp32, calib, samples, tolerance=tolerance, out=dest, threads=threads)
+    return dest, acc
+
+
 __all__ = [
     "DELTA1_TOLERANCE",
     "INT8_META_KEY",
@@ -247,5 +300,6 @@ __all__ = [
     "int8_accuracy",
     "is_int8",
     "quantize_checked",
+    "quantize_checkpoint",
     "quantize_onnx",
 ]
