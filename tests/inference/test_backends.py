@@ -22,6 +22,8 @@ from ssrdepth.inference.quantize import (
 )
 from ssrdepth.models import create_model
 
+from .conftest import MakeCheckpoint
+
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnx")
 
@@ -242,3 +244,27 @@ def test_auto_with_real_backends_and_cache(
     assert not autoselect.choose_backend(
         model_file, candidates, lambda: ref, sample, batch=4, repeats=1
     ).cached
+
+
+def test_predict_from_an_int8_file(make_checkpoint: MakeCheckpoint, tmp_path: Path) -> None:
+    from ssrdepth.inference.export import export_checkpoint
+    from ssrdepth.inference.predict import load_model
+    from ssrdepth.inference.quantize import is_int8, quantize_onnx
+
+    ckpt = make_checkpoint("SCRX", 1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fp32 = export_checkpoint(ckpt, tmp_path / "m.onnx", "onnx", exporter="legacy").path
+    rng = np.random.default_rng(0)
+    calib = [rng.random((4, 1, *SIZE), dtype=np.float32) for _ in range(2)]
+    int8_file = tmp_path / "m.int8.onnx"
+    int8_file.write_bytes(quantize_onnx(fp32.read_bytes(), calib))
+    assert is_int8(int8_file) and not is_int8(fp32)
+    named = load_model(int8_file, backend="onnxruntime")
+    assert (named.backend, named.precision) == ("onnxruntime", "int8")
+    auto = load_model(int8_file)  # auto: among the backends that run this INT8 file
+    assert auto.precision == "int8" and auto.backend in ("onnxruntime", "openvino")
+    x = rng.random((2, 1, *SIZE), dtype=np.float32)
+    assert float(np.abs(auto.run(x) - named.run(x)).max()) <= autoselect.AUTO_TOLERANCE
+    with pytest.raises(ValueError, match="not torch"):
+        load_model(int8_file, backend="torch")

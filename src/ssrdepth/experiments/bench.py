@@ -518,6 +518,7 @@ def pick_auto(backends: dict[str, dict[str, Any]], tolerance: float | None = Non
         b: r
         for b, r in backends.items()
         if b.startswith(AUTO_FAMILIES)
+        and not b.endswith("int8")
         and "skipped" not in r
         and r.get("max_abs_error", float("inf")) <= tol
         and "latency_ms" in r
