@@ -93,7 +93,8 @@ def quantize_onnx(
     hundred images suffice for MinMax). The ``ssrdepth`` metadata is carried over.
 
     Raises:
-        ValueError: onnxruntime or onnx is not installed, or no calibration batch was given.
+        MissingDependency: onnxruntime or onnx is not installed (the message names the extra).
+        ValueError: no calibration batch was given.
     """
     try:
         import onnx
