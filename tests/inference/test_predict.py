@@ -72,7 +72,7 @@ def test_output_is_the_model_resized_back_to_the_image(make_checkpoint: MakeChec
 
 def test_disparity_scales_with_width_and_depth_follows(make_checkpoint: MakeCheckpoint) -> None:
     # Output 0.5 everywhere. Target: 192 px at 1242 px width, f = 721.5 px, B = 0.54 m.
-    model = load_model(make_checkpoint("C", 1, constant=0.5))
+    model = load_model(make_checkpoint("C", 1, constant=0.5), backend="torch")
     image = np.zeros((40, 621, 3), np.uint8)  # half the reference width
     disp = predict(model, image)  # native = disparity
     # 0.5 · 192 · 621 / 1242 = 48 px at this width
@@ -86,11 +86,15 @@ def test_disparity_scales_with_width_and_depth_follows(make_checkpoint: MakeChec
 
 
 def test_depth_targets_and_missing_calibration(make_checkpoint: MakeCheckpoint, tmp_path: Path) -> None:
-    depth_model = load_model(make_checkpoint("C", 3, TargetScale("depth", 10.0), constant=0.25, file="d.pt"))
+    depth_model = load_model(
+        make_checkpoint("C", 3, TargetScale("depth", 10.0), constant=0.25, file="d.pt"), backend="torch"
+    )
     np.testing.assert_allclose(predict(depth_model, np.zeros((30, 40, 3), np.uint8)), 2.5, rtol=1e-6)
     with pytest.raises(ValueError, match="cannot give disparity"):
         predict(depth_model, np.zeros((30, 40, 3), np.uint8), "disparity")
-    bare = load_model(make_checkpoint("C", 1, TargetScale("disparity", 100.0), constant=0.5, file="b.pt"))
+    bare = load_model(
+        make_checkpoint("C", 1, TargetScale("disparity", 100.0), constant=0.5, file="b.pt"), backend="torch"
+    )
     with pytest.raises(ValueError, match="--focal"):
         predict(bare, np.zeros((30, 40, 3), np.uint8), "depth")
     # No reference width in the target: the model's input width (147) is the reference, so at width 40
@@ -99,7 +103,7 @@ def test_depth_targets_and_missing_calibration(make_checkpoint: MakeCheckpoint, 
     np.testing.assert_allclose(
         predict(bare, np.zeros((30, 40, 3), np.uint8), "depth", focal=50.0, baseline=0.5), 25 / d, rtol=1e-5
     )
-    plain = load_model(make_checkpoint("C", 1, None, constant=0.75, file="n.pt"))
+    plain = load_model(make_checkpoint("C", 1, None, constant=0.75, file="n.pt"), backend="torch")
     np.testing.assert_allclose(predict(plain, np.zeros((30, 40, 3), np.uint8)), 0.75, rtol=1e-6)  # native
     with pytest.raises(ValueError, match="only --quantity normalised"):
         predict(plain, np.zeros((30, 40, 3), np.uint8), "disparity")
@@ -122,7 +126,7 @@ def test_command_on_a_folder_with_a_bad_file(
     names = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
     assert "a_disparity.png" in names and "sub/b_disparity.npy" in names and "a_disparity_color.png" in names
     # The files agree with the API and say what they are.
-    model = load_model(ckpt)
+    model = load_model(ckpt, backend="torch")
     expected = predict(model, a)
     npy = np.load(out / "a_disparity.npy")
     np.testing.assert_allclose(npy, expected, atol=1e-4)

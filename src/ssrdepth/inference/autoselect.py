@@ -19,6 +19,7 @@ again.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import logging
 import os
@@ -77,22 +78,22 @@ def file_digest(path: str | os.PathLike[str]) -> str:
 
 def machine_key(threads: int | None = None) -> dict[str, Any]:
     """What makes timings on this machine comparable: CPU model and speed flags, cores, threads,
-    and the versions of the runtimes."""
-    import torch
-
+    and the versions of the runtimes (torch is optional: an ONNX file predicts without it)."""
     from ssrdepth.core.hardware import cpu_name, speed_flags
 
-    versions: dict[str, str | None] = {"torch": torch.__version__}
-    for mod in ("onnxruntime", "openvino"):
+    versions: dict[str, str | None] = {}
+    for mod in ("torch", "onnxruntime", "openvino"):
         try:
-            versions[mod] = str(__import__(mod).__version__)
+            versions[mod] = str(importlib.import_module(mod).__version__)
         except ImportError:
             versions[mod] = None
+    if threads is None and versions["torch"] is not None:
+        threads = int(importlib.import_module("torch").get_num_threads())
     return {
         "cpu": cpu_name(),
         "flags": sorted(f for f, on in speed_flags().items() if on),
         "cpu_count": os.cpu_count(),
-        "threads": threads or torch.get_num_threads(),
+        "threads": threads or os.cpu_count(),
         **versions,
     }
 

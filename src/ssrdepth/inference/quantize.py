@@ -128,7 +128,14 @@ def quantize_onnx(
         if p.key not in kept:
             out.metadata_props.add(key=p.key, value=p.value)
     log.info("quantised to INT8 (QDQ, per-channel weights, %d calibration batches)", len(batches))
-    return bytes(out.SerializeToString())
+    record = {"format": "QDQ", "per_channel": per_channel, "calibration_batches": len(batches)}
+    return attach_record(bytes(out.SerializeToString()), record)
+
+
+def _props(model: bytes) -> list[Any]:
+    import onnx
+
+    return list(onnx.load_from_string(model).metadata_props)
 
 
 def attach_record(model: bytes, record: dict[str, Any]) -> bytes:
@@ -229,7 +236,8 @@ def quantize_checked(
     fp32_run = onnx_runner(onnx_session(model, "cpu", threads))
     int8_run = onnx_runner(onnx_session(int8_blob, "cpu", threads))
     acc = check_int8_accuracy(int8_accuracy(fp32_run, int8_run, test, tolerance))
-    int8_blob = attach_record(int8_blob, {"accuracy": acc.to_dict(), "per_channel": per_channel})
+    record = json.loads({p.key: p.value for p in _props(int8_blob)}[INT8_META_KEY])
+    int8_blob = attach_record(int8_blob, {**record, "accuracy": acc.to_dict()})
     if out is not None:
         with atomic_path(out) as tmp:
             tmp.write_bytes(int8_blob)
