@@ -119,7 +119,7 @@ def test_command_on_a_folder_with_a_bad_file(
     (folder / "broken.png").write_bytes(b"\x89PNG but not really")
     out = tmp_path / "out"
     rc = cli(["predict", str(ckpt), str(folder), "--out", str(out), "--save", "png16,npy,pfm,color",
-              "--recursive", "--no-progress"])  # fmt: skip
+              "--recursive", "--no-progress", "--backend", "torch"])  # fmt: skip
     assert rc == 1, "a failed input makes the exit status non-zero"
     err = capsys.readouterr().err
     assert "broken.png" in err and "cannot decode" in err
