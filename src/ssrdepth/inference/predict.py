@@ -387,7 +387,12 @@ def _auto(
         remeasure=opts.remeasure,
     )
     backend, used, settings = describe_choice(choice.backend)
-    log.info("backend auto → %s (%s)", choice.backend, "cached" if choice.cached else "measured here")
+    log.info(
+        "backend auto → %s%s (%s)",
+        choice.backend,
+        " running an INT8 model" if int8 else "",
+        "cached" if choice.cached else "measured here",
+    )
     return DepthModel(
         **{**common, "device": "cpu"},
         backend=backend,
