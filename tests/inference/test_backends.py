@@ -268,3 +268,17 @@ def test_predict_from_an_int8_file(make_checkpoint: MakeCheckpoint, tmp_path: Pa
     assert float(np.abs(auto.run(x) - named.run(x)).max()) <= autoselect.AUTO_TOLERANCE
     with pytest.raises(ValueError, match="not torch"):
         load_model(int8_file, backend="torch")
+
+
+def test_openvino_runner_is_safe_across_threads(tiny: tuple[nn.Module, bytes]) -> None:
+    ovb = pytest.importorskip("ssrdepth.inference.openvino_backend")
+    pytest.importorskip("openvino")
+    from concurrent.futures import ThreadPoolExecutor
+
+    net, blob = tiny
+    run = ovb.runner(ovb.compile_onnx(blob, ovb.OpenVINOSettings("f32")))
+    xs = [np.random.default_rng(i).random((1, 1, *SIZE), dtype=np.float32) for i in range(8)]
+    with ThreadPoolExecutor(4) as pool:
+        outs = list(pool.map(run, xs))
+    for x, y in zip(xs, outs, strict=True):
+        assert float(np.abs(y - _eager(net, x)).max()) < 1e-4

@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import statistics
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -134,11 +135,15 @@ def compile_onnx(model: str | os.PathLike[str] | bytes, settings: OpenVINOSettin
 
 
 def runner(compiled: Any) -> Callable[[np.ndarray], np.ndarray]:
-    """``run(batch)``: ``(N, C, H, W)`` float32 in [0, 1] → ``(N, 1, H, W)`` float32 normalised maps,
-    through one infer request (reused: OpenVINO keeps its buffers between calls)."""
-    request = compiled.create_infer_request()
+    """``run(batch)``: ``(N, C, H, W)`` float32 in [0, 1] → ``(N, 1, H, W)`` float32 normalised maps.
+    One infer request per calling thread (an infer request is not thread-safe; each is reused, so
+    OpenVINO keeps its buffers between calls)."""
+    local = threading.local()
 
     def run(batch: np.ndarray) -> np.ndarray:
+        request = getattr(local, "request", None)
+        if request is None:
+            request = local.request = compiled.create_infer_request()
         request.infer({0: np.ascontiguousarray(batch, dtype=np.float32)})
         return np.array(request.get_output_tensor(0).data, dtype=np.float32, copy=True)
 
