@@ -22,6 +22,12 @@ KITTI_TARGET = TargetScale("disparity", 192.0, focal=721.5, baseline=0.54, refer
 MakeCheckpoint = Callable[..., Path]
 
 
+@pytest.fixture(autouse=True)
+def _backend_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--backend auto`` caches its measured choice: keep the cache out of the user's home."""
+    monkeypatch.setenv("SSRDEPTH_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "ssrdepth-cache"))
+
+
 def constant_model(name: str, channels: int, value: float) -> torch.nn.Module:
     """A model whose output is exactly ``value`` everywhere: the last conv's weights are zero and its
     bias is logit(value), so the final sigmoid gives ``value`` and the bilinear resize keeps it."""

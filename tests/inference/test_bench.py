@@ -11,6 +11,7 @@ import torch
 
 from ssrdepth.cli import main as cli
 from ssrdepth.core.flops import count_gflops
+from ssrdepth.core.hardware import native_bf16
 from ssrdepth.experiments.bench import (
     SCHEMA,
     BenchConfig,
@@ -42,7 +43,11 @@ def test_quick_run_structure_and_arithmetic() -> None:
     entry = cpu["models"]["C"]
     assert entry["parameters"] == sum(p.numel() for p in create_model("C", 1, width=0.125).parameters())
     (train,) = entry["train"]
-    assert train["batch"] == 2 and set(train["variants"]) == {"contiguous", "channels-last"}
+    expected = {"contiguous", "channels-last"} | (
+        {"contiguous-bf16", "channels-last-bf16"} if native_bf16() else set()
+    )
+    assert train["batch"] == 2 and set(train["variants"]) == expected
+    assert "width 1.0" in train["keras_skipped"] or "disabled" in train["keras_skipped"]
     for v in train["variants"].values():
         assert len(v["step_s_runs"]) == cfg.repeats
         assert v["step_s"] == pytest.approx(float(np.median(v["step_s_runs"])))
@@ -64,6 +69,32 @@ def test_quick_run_structure_and_arithmetic() -> None:
     assert inf["backends"]["onnxruntime"]["provider"] == "CPUExecutionProvider"
     table = format_table(result)
     assert "| C | 24x16 gray b2 |" in table and "fp32 matmul peak" in table
+    assert "| C | 24x16 gray b1/b4 | onnxruntime |" in table
+
+
+def test_bench_reports_flags_precision_auto_int8_openvino_and_keras() -> None:
+    cfg = BenchConfig.quick_config(models=("SCRX",), settings=TINY, train=False, stereo=False)
+    result = run_bench(cfg, progress=False)
+    flags = result["machine"]["cpu_flags"]
+    assert {"avx2", "avx512_bf16", "amx_bf16", "amx_int8"} <= set(flags)
+    assert all(isinstance(v, bool) for v in flags.values())
+    assert result["precision"]["auto_cpu"] in ("fp32", "bf16")
+    assert result["precision"]["native_bf16"] == (result["precision"]["auto_cpu"] == "bf16")
+    (inf,) = result["devices"]["cpu"]["models"]["SCRX"]["inference"]
+    rows = inf["backends"]
+    assert rows["onnxruntime"]["max_abs_error"] < 1e-4
+    assert "latency_ms" in rows["onnxruntime-int8"]  # INT8 row measured (speed; random calibration)
+    ov_rows = [b for b in rows if b.startswith("openvino-") and b != "openvino-int8"]
+    if "openvino" in rows:  # not installed: one skipped row naming the extra
+        assert "ssrdepth[openvino]" in rows["openvino"]["skipped"]
+    else:
+        assert {"openvino-f32-latency", "openvino-f32-throughput"} <= set(ov_rows)
+    # the Keras rows: measured with TensorFlow at width 1.0 only, else skipped with the reason
+    assert "width 1.0" in rows["keras"]["skipped"] or "TensorFlow" in rows["keras"]["skipped"]
+    chosen = inf["auto"]["backend"]
+    assert chosen is not None and rows[chosen]["max_abs_error"] <= inf["auto"]["tolerance"]
+    assert not chosen.startswith(("keras", "onnxruntime-int8", "openvino-int8"))
+    assert "**auto**" in format_table(result) and "precision auto →" in format_table(result)
 
 
 def test_cli_writes_json_and_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

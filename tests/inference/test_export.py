@@ -96,9 +96,9 @@ def test_exported_onnx_predicts_like_the_checkpoint(
     report = json.loads((tmp_path / "e.json").read_text())
     assert report["max_abs_error"] <= TOLERANCE and len(report["parity"]) == 3
     image = write_image(tmp_path / "a.png", 40, 131)
-    onnx_model = load_model(ckpt.with_suffix(".onnx"))
+    onnx_model = load_model(ckpt.with_suffix(".onnx"), backend="onnxruntime")
     assert (onnx_model.name, onnx_model.input_size, onnx_model.backend) == ("SCRX", (37, 147), "onnxruntime")
-    ref = predict(load_model(ckpt), image)
+    ref = predict(load_model(ckpt, backend="torch"), image)
     # disparity px: the normalised tolerance × 192 px × (131/1242)
     np.testing.assert_allclose(predict(onnx_model, image), ref, atol=TOLERANCE * 192)
     # The export beside the checkpoint is what --backend onnxruntime uses.

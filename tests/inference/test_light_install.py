@@ -64,7 +64,7 @@ def test_onnx_file_predicts_without_torch_onnx_or_matplotlib(depth_onnx: Path, t
         HIDDEN, "predict", str(depth_onnx), str(tmp_path / "in"), "--out", str(out), "--no-progress"
     )
     assert done.returncode == 0, done.stderr
-    assert "(onnxruntime, cpu): 1 image(s)" in done.stdout
+    assert "(onnxruntime fp32, cpu): 1 image(s)" in done.stdout
     # 0.25 × 80 m = 20 m everywhere, stored ×256 = 5120 at the image's own size.
     raw = cv2.imread(str(out / "a_depth.png"), cv2.IMREAD_UNCHANGED)
     assert raw.dtype == np.uint16 and raw.shape == (50, 120) and set(np.unique(raw).tolist()) == {5120}

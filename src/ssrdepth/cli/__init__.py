@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("ssrdepth.cli.evaluate", "evaluate checkpoints or models with a named protocol"),
     "predict": ("ssrdepth.cli.predict", "predict depth for images, folders or videos"),
     "export": ("ssrdepth.cli.export", "export a checkpoint to ONNX / TorchScript"),
+    "quantize": ("ssrdepth.cli.quantize", "INT8 ONNX export, refused past an accuracy tolerance"),
     "bench": ("ssrdepth.cli.bench", "measure training and inference speed, write JSON"),
     "reproduce": ("ssrdepth.cli.reproduce", "reproduce the paper's tables on KITTI / NYU"),
     "demo": ("ssrdepth.cli.demo", "the main job on the embedded synthetic data set"),

@@ -47,6 +47,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-train", action="store_true", help="inference only")
     p.add_argument("--no-stereo", action="store_true", help="skip the stereo matchers")
+    p.add_argument(
+        "--no-keras",
+        action="store_true",
+        help="skip the Keras peer (measured only when TensorFlow is importable and --width is 1.0)",
+    )
 
 
 def config_from_args(args: argparse.Namespace) -> BenchConfig:
@@ -58,6 +63,7 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         "compile": args.compile,
         "train": not args.no_train,
         "stereo": not args.no_stereo,
+        "keras": not args.no_keras,
         "threads": args.threads,
     }
     if args.models:

@@ -6,6 +6,7 @@ import argparse
 import sys
 import warnings
 
+from ssrdepth.core.hardware import PRECISIONS
 from ssrdepth.inference.outputs import OUTPUT_KINDS
 from ssrdepth.inference.predict import (
     BACKENDS,
@@ -47,7 +48,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--backend",
         choices=BACKENDS,
         default="auto",
-        help="auto = onnxruntime on CPU when installed (fastest there), else torch",
+        help="auto = the fastest installed backend passing parity on this machine (measured once, cached)",
+    )
+    p.add_argument(
+        "--precision",
+        choices=PRECISIONS[:3],
+        default="auto",
+        help="auto = bf16 candidates only where the CPU/GPU runs bf16 natively; named backends run fp32",
     )
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--batch-size", type=int, default=8)
@@ -81,14 +88,21 @@ def main(args: argparse.Namespace) -> int:
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # exporter chatter when --backend onnxruntime exports in memory
-        model = load_model(args.checkpoint, backend=args.backend, device=args.device, threads=args.threads)
+        model = load_model(
+            args.checkpoint,
+            backend=args.backend,
+            device=args.device,
+            threads=args.threads,
+            precision=args.precision,
+            batch_size=args.batch_size,
+        )
     report = predict_files(
         model, args.inputs, args.out, opts, recursive=args.recursive, progress=not args.no_progress
     )
     n = report.images + report.frames
     rate = n / report.seconds if report.seconds > 0 else 0.0
     print(
-        f"{model.name} ({model.backend}, {model.device}): {report.images} image(s), {report.frames} frame(s) "
+        f"{model.name} ({model.backend} {model.precision}, {model.device}): {report.images} image(s), {report.frames} frame(s) "
         f"in {report.seconds:.1f} s ({rate:.1f}/s); {len(report.written)} file(s) in {args.out}"
     )
     if report.failures:

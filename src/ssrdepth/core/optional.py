@@ -17,6 +17,7 @@ EXTRAS: dict[str, str] = {
     "torchvision": "torch",
     "matplotlib": "torch",
     "onnxruntime": "onnx",
+    "openvino": "openvino",
     "onnx": "export",
     "onnxscript": "export",
     "tensorboard": "train",

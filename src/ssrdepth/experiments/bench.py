@@ -48,16 +48,44 @@ import torch
 
 from ssrdepth import __version__
 from ssrdepth.core.flops import count_flops
+from ssrdepth.core.hardware import native_bf16, resolve_precision, speed_flags
 from ssrdepth.core.machine import machine_info
 from ssrdepth.losses import l2_paper
 from ssrdepth.models import DepthNet, create_model, list_models
 
 SCHEMA = "ssrdepth-bench/1"
-#: Inference backends: eager PyTorch (NCHW / NHWC), ONNX Runtime, TorchScript traced + frozen +
-#: ``optimize_for_inference`` (NHWC), ``torch.compile`` (NHWC; slow to compile).
-INFERENCE_BACKENDS = ("eager", "eager-channels-last", "onnxruntime", "torchscript-frozen", "compiled")
-DEFAULT_BACKENDS = INFERENCE_BACKENDS[:3]
+#: Inference backends: eager PyTorch (NCHW / NHWC; ``-bf16``: autocast, only where the CPU has native
+#: bf16), ONNX Runtime (float32, and ``-int8``: the export quantised by
+#: :mod:`ssrdepth.inference.quantize`, calibrated on random images — speed only), OpenVINO (one row per
+#: setting: f32/bf16 × LATENCY/THROUGHPUT, ``openvino-int8``: the INT8 export), ``keras``: the paper's
+#: framework via the peer (``keras``, ``keras_bf16`` rows; skipped without TensorFlow), TorchScript
+#: traced + frozen + ``optimize_for_inference`` (NHWC), ``torch.compile`` (NHWC; slow to compile).
+INFERENCE_BACKENDS = (
+    "eager",
+    "eager-channels-last",
+    "onnxruntime",
+    "torchscript-frozen",
+    "compiled",
+    "eager-channels-last-bf16",
+    "onnxruntime-int8",
+    "openvino",
+    "openvino-int8",
+    "keras",
+)
+DEFAULT_BACKENDS = (
+    "eager",
+    "eager-channels-last",
+    "eager-channels-last-bf16",
+    "onnxruntime",
+    "onnxruntime-int8",
+    "openvino",
+    "openvino-int8",
+    "keras",
+)
 TRAIN_VARIANTS = ("contiguous", "channels-last")
+#: Inference rows ``auto`` chooses from (what ``predict --backend auto`` measures): no INT8 (that needs
+#: a calibrated, accuracy-checked export) and no Keras.
+AUTO_FAMILIES = ("eager-channels-last", "onnxruntime", "openvino-")
 
 
 @dataclass(frozen=True)
@@ -99,6 +127,7 @@ class BenchConfig:
     stereo: bool = True
     stereo_size: tuple[int, int] = (375, 1242)
     quick: bool = False
+    keras: bool = True
 
     def __post_init__(self) -> None:
         bad = [b for b in self.backends if b not in INFERENCE_BACKENDS]
@@ -285,19 +314,24 @@ def bench_training(name: str, setting: Setting, cfg: BenchConfig, device: torch.
     x = torch.rand(setting.batch, setting.channels, h, w, generator=gen).to(device)
     y = torch.rand(setting.batch, 1, h, w, generator=gen).to(device)
     variants = list(TRAIN_VARIANTS)
-    if device.type == "cuda":
-        variants.append("channels-last-bf16")
+    if device.type == "cuda" or native_bf16():
+        variants += ["contiguous-bf16", "channels-last-bf16"]
     if cfg.compile:
         variants.append("channels-last-compiled")
     steps: dict[str, Callable[[], object]] = {}
     for v in variants:
-        cl = v != "contiguous"
+        cl = v.startswith("channels-last")
         net = _model(name, setting.channels, cfg.width, device, cl)
         fmt = torch.channels_last if cl else torch.contiguous_format
         xv, yv = x.contiguous(memory_format=fmt), y.contiguous(memory_format=fmt)
         if v == "channels-last-compiled":
             net = torch.compile(net)  # type: ignore[assignment]
         steps[v] = _train_step_fn(net, xv, yv, autocast=v.endswith("bf16"))
+    keras_skip = _keras_skip(cfg, device)
+    if keras_skip is None:
+        from ssrdepth.experiments.keras_peer import keras_train_steps
+
+        steps.update(keras_train_steps(name, x.cpu().numpy(), y.cpu().numpy(), cfg.threads))
     flops = count_flops(_train_step_fn(_model(name, setting.channels, cfg.width, device, False), x, y))
     # Memory of the first (cold) step of each variant: activations, gradients and optimiser state
     # beyond the weights, before warm-up lets caches hide it.
@@ -314,6 +348,8 @@ def bench_training(name: str, setting: Setting, cfg: BenchConfig, device: torch.
         "flops_per_step": flops,
         "variants": {},
     }
+    if keras_skip is not None:
+        out["keras_skipped"] = keras_skip
     for v in steps:
         med = statistics.median(times[v])
         out["variants"][v] = {
@@ -329,53 +365,186 @@ def bench_training(name: str, setting: Setting, cfg: BenchConfig, device: torch.
 Runner = Callable[[np.ndarray], Callable[[], object]]
 
 
+def _keras_skip(cfg: BenchConfig, device: torch.device) -> str | None:
+    """Why the Keras peer's variants are not measured in this run (``None``: they are)."""
+    if not cfg.keras:
+        return "disabled (--no-keras)"
+    if device.type != "cpu":
+        return "the Keras peer is measured on the CPU only"
+    from ssrdepth.experiments.keras_peer import unavailable_reason
+
+    return unavailable_reason(cfg.width)
+
+
+def _onnx_blob(name: str, setting: Setting, cfg: BenchConfig) -> bytes:
+    from ssrdepth.inference.export import export_onnx
+
+    cpu_net = _model(name, setting.channels, cfg.width, torch.device("cpu"), False).eval()
+    return export_onnx(cpu_net, None, sample_size=setting.size, exporter=cfg.exporter)
+
+
+def _int8_blob(blob: bytes, setting: Setting) -> bytes:
+    """The export quantised to INT8, calibrated on random images: for timing only (the accuracy of a
+    trained model's INT8 export is checked by ``ssrdepth quantize``)."""
+    from ssrdepth.inference.quantize import quantize_onnx
+
+    rng = np.random.default_rng(1)
+    calib = [rng.random((4, setting.channels, *setting.size), dtype=np.float32) for _ in range(4)]
+    return quantize_onnx(blob, calib)
+
+
+def _wrap(run: Callable[[np.ndarray], np.ndarray]) -> Runner:
+    def bind(batch: np.ndarray) -> Callable[[], object]:
+        x = np.ascontiguousarray(batch)
+        return lambda: run(x)
+
+    return bind
+
+
 def _inference_runners(
     name: str, setting: Setting, cfg: BenchConfig, device: torch.device
 ) -> tuple[dict[str, Runner], dict[str, str]]:
     """Per backend, a factory that binds an input batch ``(N, C, H, W)`` and returns a callable running
-    it once; and why a backend was skipped. Models and ONNX sessions are built once here."""
+    it once; and why a backend was skipped. Models and sessions are built once here."""
     runners: dict[str, Runner] = {}
     skipped: dict[str, str] = {}
-    for backend in cfg.backends:
-        if backend in ("eager", "eager-channels-last"):
-            cl = backend == "eager-channels-last"
-            net = _model(name, setting.channels, cfg.width, device, cl).eval()
-            runners[backend] = _eager_runner(net, device, cl)
-        elif backend == "onnxruntime":
-            try:
-                from ssrdepth.inference.export import export_onnx
-                from ssrdepth.inference.onnx import onnx_session
+    blobs: dict[str, bytes] = {}
 
-                cpu_net = _model(name, setting.channels, cfg.width, torch.device("cpu"), False).eval()
-                blob = export_onnx(cpu_net, None, sample_size=setting.size, exporter=cfg.exporter)
-                runners[backend] = _ort_runner(onnx_session(blob, device.type, cfg.threads))
-            except (ImportError, ValueError) as exc:
-                skipped[backend] = str(exc)
-        elif backend == "torchscript-frozen":
-            net = _model(name, setting.channels, cfg.width, device, True).eval()
-            example = torch.rand(2, setting.channels, *setting.size, device=device)
-            with warnings.catch_warnings(), torch.no_grad():
-                warnings.simplefilter("ignore")  # deprecation and TracerWarnings (see export.py)
-                traced = torch.jit.trace(net, example.contiguous(memory_format=torch.channels_last))
-                frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
-            runners[backend] = _eager_runner(frozen, device, True)
-        elif backend == "compiled":
-            net = _model(name, setting.channels, cfg.width, device, True).eval()
-            runners[backend] = _eager_runner(torch.compile(net), device, True)  # type: ignore[arg-type]
+    def blob(kind: str) -> bytes:
+        if "fp32" not in blobs:
+            blobs["fp32"] = _onnx_blob(name, setting, cfg)
+        if kind == "int8" and "int8" not in blobs:
+            blobs["int8"] = _int8_blob(blobs["fp32"], setting)
+        return blobs[kind]
+
+    for backend in cfg.backends:
+        try:
+            _add_runner(backend, name, setting, cfg, device, blob, runners, skipped)
+        except (ImportError, ValueError) as exc:
+            skipped[backend] = str(exc)
     return runners, skipped
 
 
-def _eager(net: torch.nn.Module, x: torch.Tensor) -> Callable[[], object]:
+def _add_runner(
+    backend: str,
+    name: str,
+    setting: Setting,
+    cfg: BenchConfig,
+    device: torch.device,
+    blob: Callable[[str], bytes],
+    runners: dict[str, Runner],
+    skipped: dict[str, str],
+) -> None:
+    """Add the runner(s) of one ``backend`` (OpenVINO and Keras add several rows)."""
+    from ssrdepth.inference import openvino_backend as ovb
+
+    if backend in ("eager", "eager-channels-last", "eager-channels-last-bf16"):
+        bf16 = backend.endswith("bf16")
+        if bf16 and device.type == "cpu" and not native_bf16():
+            skipped[backend] = "this CPU has no native bf16 (AMX-BF16 / AVX-512 BF16)"
+            return
+        cl = backend != "eager"
+        net = _model(name, setting.channels, cfg.width, device, cl).eval()
+        runners[backend] = _eager_runner(net, device, cl, bf16)
+    elif backend in ("onnxruntime", "onnxruntime-int8"):
+        from ssrdepth.inference.onnx import onnx_session
+
+        session = onnx_session(blob("int8" if backend.endswith("int8") else "fp32"), device.type, cfg.threads)
+        runners[backend] = _ort_runner(session)
+    elif backend in ("openvino", "openvino-int8"):
+        if device.type != "cpu":
+            skipped[backend] = "OpenVINO is measured on the CPU only"
+            return
+        if not ovb.available():
+            skipped[backend] = "OpenVINO is not installed: pip install 'ssrdepth[openvino]'"
+            return
+        if backend == "openvino-int8":
+            s = ovb.OpenVINOSettings("f32", "LATENCY", cfg.threads)
+            runners[backend] = _wrap(ovb.runner(ovb.compile_onnx(blob("int8"), s)))
+            return
+        for s in ovb.candidate_settings(cfg.threads):
+            runners[s.label] = _wrap(ovb.runner(ovb.compile_onnx(blob("fp32"), s)))
+    elif backend == "keras":
+        why = _keras_skip(cfg, device)
+        if why is not None:
+            skipped[backend] = why
+            return
+        from ssrdepth.experiments.keras_peer import keras_inference
+
+        runners.update(keras_inference(name, setting.channels, setting.size, cfg.threads))
+    elif backend == "torchscript-frozen":
+        net = _model(name, setting.channels, cfg.width, device, True).eval()
+        example = torch.rand(2, setting.channels, *setting.size, device=device)
+        with warnings.catch_warnings(), torch.no_grad():
+            warnings.simplefilter("ignore")  # deprecation and TracerWarnings (see export.py)
+            traced = torch.jit.trace(net, example.contiguous(memory_format=torch.channels_last))
+            frozen = torch.jit.optimize_for_inference(torch.jit.freeze(traced))
+        runners[backend] = _eager_runner(frozen, device, True)
+    elif backend == "compiled":
+        net = _model(name, setting.channels, cfg.width, device, True).eval()
+        runners[backend] = _eager_runner(torch.compile(net), device, True)  # type: ignore[arg-type]
+
+
+def _parity(
+    runners: dict[str, Runner], name: str, setting: Setting, cfg: BenchConfig, device: torch.device
+) -> dict[str, float]:
+    """Max abs difference of each backend's map from eager float32 (normalised [0, 1]) on one batch."""
+    x = np.random.default_rng(5).random((2, setting.channels, *setting.size), dtype=np.float32)
+    net = _model(name, setting.channels, cfg.width, torch.device("cpu"), False).eval()
+    with torch.no_grad():
+        ref = net(torch.from_numpy(x)).numpy()
+    out: dict[str, float] = {}
+    for b, make in runners.items():
+        if b.startswith("keras"):
+            continue  # the peer's own weights: not comparable
+        got = make(x)()
+        if isinstance(got, (list, tuple)):
+            got = got[0]
+        if isinstance(got, torch.Tensor):
+            got = got.float().cpu().numpy()
+        out[b] = float(np.max(np.abs(np.asarray(got, dtype=np.float64) - ref)))
+    return out
+
+
+def pick_auto(backends: dict[str, dict[str, Any]], tolerance: float | None = None) -> dict[str, Any]:
+    """What ``--backend auto`` picks from measured rows: among :data:`AUTO_FAMILIES` rows whose parity
+    error is within ``tolerance`` (default :data:`ssrdepth.inference.autoselect.AUTO_TOLERANCE`), the
+    lowest sum of (throughput time, latency) each relative to the best row — the score
+    :func:`ssrdepth.inference.autoselect.measure` uses."""
+    from ssrdepth.inference.autoselect import AUTO_TOLERANCE
+
+    tol = AUTO_TOLERANCE if tolerance is None else tolerance
+    ok = {
+        b: r
+        for b, r in backends.items()
+        if b.startswith(AUTO_FAMILIES)
+        and not b.endswith("int8")
+        and "skipped" not in r
+        and r.get("max_abs_error", float("inf")) <= tol
+        and "latency_ms" in r
+    }
+    if not ok:
+        return {"backend": None, "reason": "no backend passed parity"}
+    best_t = max(r["throughput_img_s"] for r in ok.values())
+    best_l = min(r["latency_ms"] for r in ok.values())
+    score = {b: best_t / r["throughput_img_s"] + r["latency_ms"] / best_l for b, r in ok.items()}
+    chosen = min(score, key=lambda b: score[b])
+    return {"backend": chosen, "tolerance": tol, "scores": score}
+
+
+def _eager(net: torch.nn.Module, x: torch.Tensor, bf16: bool = False) -> Callable[[], object]:
     def run() -> object:
-        with torch.inference_mode():
-            return net(x)
+        with torch.inference_mode(), torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=bf16):
+            return net(x).float()
 
     return run
 
 
-def _eager_runner(net: torch.nn.Module, device: torch.device, channels_last: bool) -> Runner:
+def _eager_runner(
+    net: torch.nn.Module, device: torch.device, channels_last: bool, bf16: bool = False
+) -> Runner:
     fmt = torch.channels_last if channels_last else torch.contiguous_format
-    return lambda batch: _eager(net, torch.from_numpy(batch).to(device).contiguous(memory_format=fmt))
+    return lambda batch: _eager(net, torch.from_numpy(batch).to(device).contiguous(memory_format=fmt), bf16)
 
 
 def _ort_runner(session: Any) -> Runner:
@@ -406,6 +575,8 @@ def bench_inference(name: str, setting: Setting, cfg: BenchConfig, device: torch
     }
     runners, skipped = _inference_runners(name, setting, cfg, device)
     results: dict[str, dict[str, Any]] = {b: {"skipped": why} for b, why in skipped.items()}
+    for b, err in _parity(runners, name, setting, cfg, device).items():
+        results.setdefault(b, {})["max_abs_error"] = err
     # Throughput first: its first (cold) run per backend gives the working memory at the big batch
     # (activations, ONNX Runtime's arena growth) before warm-up and caches hide it.
     for n, key in ((big, "throughput"), (1, "latency")):
@@ -441,6 +612,7 @@ def bench_inference(name: str, setting: Setting, cfg: BenchConfig, device: torch
         except ImportError:  # pragma: no cover - skipped above
             pass
     out["backends"] = results
+    out["auto"] = pick_auto(results)
     return out
 
 
@@ -481,7 +653,8 @@ def run_bench(
         "schema": SCHEMA,
         "ssrdepth_version": __version__,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": machine_info(),
+        "machine": {**machine_info(), "cpu_flags": speed_flags(), **_runtime_versions()},
+        "precision": {"auto_cpu": resolve_precision("auto", "cpu"), "native_bf16": native_bf16()},
         "config": _config_dict(cfg),
         "complete": False,
         "devices": {},
@@ -524,6 +697,20 @@ def run_bench(
     return result
 
 
+def _runtime_versions() -> dict[str, Any]:
+    from ssrdepth.inference import openvino_backend as ovb
+
+    out: dict[str, Any] = {"openvino": ovb.version()}
+    import importlib.util
+
+    if importlib.util.find_spec("tensorflow") is not None:
+        from ssrdepth.experiments.keras_peer import versions
+
+        with contextlib.suppress(Exception):  # the peer is outside the package: never fail the bench
+            out.update(versions())
+    return out
+
+
 def _add_end_peak(start: dict[str, Any], end: dict[str, Any]) -> None:
     """Measured before and after the models (load from other processes can depress either): keep
     both and report the better as the peak."""
@@ -543,6 +730,13 @@ def _config_dict(cfg: BenchConfig) -> dict[str, Any]:
 # the table
 
 
+def _flags_text(result: dict[str, Any]) -> str:
+    flags = result["machine"].get("cpu_flags", {})
+    have = ", ".join(f for f, on in flags.items() if on) or "none of the speed flags"
+    prec = result.get("precision", {}).get("auto_cpu")
+    return have + (f"; precision auto → {prec}" if prec else "")
+
+
 def format_table(result: dict[str, Any]) -> str:
     """Markdown tables: training images/s and inference (latency, throughput, GFLOP/s) per model."""
     lines: list[str] = []
@@ -556,6 +750,7 @@ def format_table(result: dict[str, Any]) -> str:
         peak = mm["tf32_gflops"] if tf32 else mm["gflops"]
         lines.append(
             f"**{dev_name}** — fp32 matmul peak {mm['gflops']:,.0f} GFLOP/s ({result['machine']['cpu']}"
+            + (f"; flags: {_flags_text(result)}" if dev_name == "cpu" else "")
             + (f", {result['machine']['cuda']}" if dev_name == "cuda" else "")
             + ")"
             + (
@@ -581,27 +776,24 @@ def format_table(result: dict[str, Any]) -> str:
             lines.append("|---|---|" + "---:|" * len(heads))
             lines += train_rows
             lines.append("")
-        inf_rows, heads = [], []
+        inf_rows = []
         for name, entry in dev["models"].items():
             for inf in entry["inference"]:
-                backends = inf["backends"]
-                heads = list(backends)
-                cells = []
-                for b in heads:
-                    r = backends[b]
+                chosen = inf.get("auto", {}).get("backend")
+                for b, r in inf["backends"].items():
+                    where = f"| {name} | {inf['setting']} b1/b{inf['throughput_batch']} | {b} |"
                     if "skipped" in r:
-                        cells.append("skipped")
-                    else:
-                        cells.append(
-                            f"{r['latency_ms']:.1f} ms / {r['throughput_img_s']:.1f} img/s "
-                            f"({r['achieved_gflops']:.0f} GFLOP/s, {100 * r['achieved_gflops'] / peak:.0f} %)"
-                        )
-                inf_rows.append(
-                    f"| {name} | {inf['setting']} b1/b{inf['throughput_batch']} | " + " | ".join(cells) + " |"
-                )
+                        inf_rows.append(f"{where} skipped: {r['skipped']} | | | |")
+                        continue
+                    err = r.get("max_abs_error")
+                    inf_rows.append(
+                        f"{where} {r['latency_ms']:.1f} | {r['throughput_img_s']:.1f} "
+                        f"({r['achieved_gflops']:.0f} GFLOP/s, {100 * r['achieved_gflops'] / peak:.0f} %) | "
+                        f"{'' if err is None else f'{err:.1e}'} | {'**auto**' if b == chosen else ''} |"
+                    )
         if inf_rows:
-            lines.append("| inference | setting | " + " | ".join(heads) + " |")
-            lines.append("|---|---|" + "---:|" * len(heads))
+            lines.append("| inference | setting | backend | latency b1 (ms) | img/s | max abs err | |")
+            lines.append("|---|---|---|---:|---:|---:|---|")
             lines += inf_rows
             lines.append("")
     stereo = result.get("stereo", {})

@@ -22,6 +22,7 @@ from __future__ import annotations
 import glob
 import importlib
 import itertools
+import logging
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -33,9 +34,18 @@ import cv2
 import numpy as np
 
 from ssrdepth import __version__
+from ssrdepth.core.hardware import resolve_precision
 from ssrdepth.core.image import prepare_image, read_image
 from ssrdepth.core.optional import require
 from ssrdepth.core.scale import TargetScale, disparity_to_depth
+from ssrdepth.inference import openvino_backend as ovb
+from ssrdepth.inference.backends import (
+    BACKENDS,
+    onnx_runner,
+    openvino_precision,
+    ort_device,
+    torch_runner,
+)
 from ssrdepth.inference.onnx import onnx_session, session_metadata
 from ssrdepth.inference.outputs import (
     OUTPUT_KINDS,
@@ -56,9 +66,10 @@ if TYPE_CHECKING:  # torch is optional: an ONNX file predicts with onnxruntime a
 
     from ssrdepth.models import DepthNet
 
+log = logging.getLogger(__name__)
+
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".pnm", ".tif", ".tiff", ".webp")
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
-BACKENDS = ("auto", "torch", "onnxruntime")
 QUANTITIES = ("native", "normalised", "disparity", "depth")
 
 #: Outputs written when ``--save`` is not given.
@@ -86,6 +97,10 @@ class DepthModel:
     step: int
     run: Callable[[np.ndarray], np.ndarray] = field(repr=False)
     module: torch.nn.Module | None = field(default=None, repr=False)
+    #: ``fp32``, ``bf16`` (autocast / OpenVINO's bf16 hint) or ``int8`` (a quantised export).
+    precision: str = "fp32"
+    #: Backend settings (OpenVINO's hint) and, for ``auto``, the measured table it chose from.
+    settings: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def scale(self) -> TargetScale | None:
@@ -109,43 +124,12 @@ class DepthModel:
         return self.input_size[1]
 
 
-def _torch_runner(
-    net: DepthNet, device: torch.device, channels_last: bool
-) -> Callable[[np.ndarray], np.ndarray]:
-    import torch
-
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
-
-    def run(batch: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(device)
-        x = x.contiguous(memory_format=fmt)
-        with torch.inference_mode():
-            y = net(x)
-        return np.ascontiguousarray(y.float().cpu().numpy())
-
-    return run
-
-
 def _has_module(name: str) -> bool:
     try:
         importlib.import_module(name)
     except ImportError:
         return False
     return True
-
-
-def _ort_device(session: Any) -> str:
-    """Where an ONNX Runtime session really runs (CPU when no CUDA provider could be used)."""
-    return "cuda" if "CUDAExecutionProvider" in session.get_providers() else "cpu"
-
-
-def _onnx_runner(session: Any) -> Callable[[np.ndarray], np.ndarray]:
-    name = session.get_inputs()[0].name
-
-    def run(batch: np.ndarray) -> np.ndarray:
-        return np.asarray(session.run(None, {name: np.ascontiguousarray(batch, dtype=np.float32)})[0])
-
-    return run
 
 
 def resolve_device(device: str) -> torch.device:
@@ -178,54 +162,85 @@ def load_model(
     device: str = "cpu",
     channels_last: bool = True,
     threads: int | None = None,
+    precision: str = "auto",
+    batch_size: int = 8,
+    remeasure: bool = False,
 ) -> DepthModel:
-    """Load a checkpoint (``.pt``) or an ONNX export (``.onnx``) of ours for prediction.
+    """Load a checkpoint (``.pt``) or an ONNX export (``.onnx``, also an INT8 one) for prediction.
 
     Args:
         path: a checkpoint written by :func:`ssrdepth.checkpoint.save_checkpoint`, or an ONNX file
-            written by ``ssrdepth export`` (it carries the same metadata). An ONNX file needs only
-            onnxruntime (the ``[onnx]`` extra): no torch, no ``onnx`` package.
-        backend: ``"torch"`` (eager PyTorch), ``"onnxruntime"``, or ``"auto"``: ONNX Runtime on CPU
-            when it is installed (measured fastest on CPU: ~1.4× eager at batch 40 and several times
-            faster at batch 1, BENCHMARKS.md), PyTorch otherwise. With a checkpoint and ONNX Runtime,
-            the export ``CHECKPOINT.onnx`` beside it is used if it was made from this checkpoint (same
-            name and step) and is newer, else the checkpoint is exported in memory (~1 s; needs the
-            ``[export]`` extra, so ``"auto"`` uses PyTorch where ``onnx`` is missing). ``.onnx``
-            files always use ONNX Runtime.
+            written by ``ssrdepth export`` / ``ssrdepth quantize`` (it carries the same metadata). An
+            ONNX file needs only onnxruntime (the ``[onnx]`` extra) or OpenVINO (``[openvino]``): no
+            torch, no ``onnx`` package.
+        backend: ``"torch"`` (eager PyTorch), ``"onnxruntime"``, ``"openvino"``, or ``"auto"``: on
+            CPU, the fastest installed backend that passes the parity check against float32 on this
+            machine, measured once per model file and machine and then cached
+            (:mod:`ssrdepth.inference.autoselect`); eager PyTorch on CUDA. With a checkpoint, the
+            ONNX-based backends use the export ``CHECKPOINT.onnx`` beside it if it was made from this
+            checkpoint (same name and step) and is newer, else export in memory (~1 s; needs the
+            ``[export]`` extra, so ``"auto"`` measures only PyTorch where ``onnx`` is missing).
         device: ``"cpu"``, ``"cuda"``, ``"cuda:1"`` or ``"auto"``.
         channels_last: run PyTorch in NHWC memory format (measured 1.3–1.6× faster on CPU; BENCHMARKS.md).
-        threads: intra-op threads (``torch.set_num_threads`` / ONNX Runtime's); ``None`` keeps the default.
+        threads: intra-op threads (PyTorch's, ONNX Runtime's, OpenVINO's); ``None`` keeps the default.
+        precision: ``"auto"``, ``"fp32"`` or ``"bf16"``. With ``backend="auto"``, ``"auto"`` lets the
+            bf16 candidates compete where the hardware runs bf16 natively (CUDA, or a CPU with AMX-BF16 /
+            AVX-512 BF16: :func:`ssrdepth.core.hardware.resolve_precision`); with a named backend,
+            ``"auto"`` means fp32 (a named backend gives reproducible float32 maps) unless ``"bf16"``
+            is asked for. ONNX Runtime runs fp32 (an INT8 file as INT8).
+        batch_size: the batch ``auto`` times besides batch 1 (the prediction batch).
+        remeasure: ``auto`` measures again instead of using its cache.
 
     Raises:
-        FileNotFoundError: no such file. ValueError: not one of our checkpoints or exports.
-        MissingDependency (an ImportError): the package this path needs is not installed; the
-        message names the extra to install.
+        FileNotFoundError: no such file. ValueError: not one of our checkpoints or exports, or an
+        unknown backend. MissingDependency (an ImportError): the package this path needs is not
+        installed; the message names the extra to install.
     """
     p = Path(path)
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
     if not p.is_file():
         raise FileNotFoundError(f"{p}: no such checkpoint or ONNX file")
+    if backend != "auto" and precision == "auto":
+        precision = "fp32"
+    opts = _LoadOptions(backend, channels_last, threads, batch_size, remeasure)
     if p.suffix.lower() == ".onnx":
-        return _load_onnx(p, _device_type(device), threads)
-    return _load_checkpoint(p, backend, device, channels_last, threads)
+        dtype = _device_type(device)
+        return _load_onnx(p, dtype, resolve_precision(precision, dtype), opts)
+    return _load_checkpoint(p, device, precision, opts)
 
 
-def _load_onnx(p: Path, device_type: str, threads: int | None) -> DepthModel:
-    """An ssrdepth ONNX export run by ONNX Runtime; metadata read from the same session."""
-    session = onnx_session(p, device_type, threads)
+@dataclass(frozen=True)
+class _LoadOptions:
+    backend: str
+    channels_last: bool
+    threads: int | None
+    batch_size: int
+    remeasure: bool
+
+
+def _load_onnx(p: Path, device_type: str, prec: str, opts: _LoadOptions) -> DepthModel:
+    """An ssrdepth ONNX export (float32 or INT8); metadata read through ONNX Runtime when installed."""
+    from ssrdepth.inference.quantize import INT8_META_KEY
+
+    if opts.backend == "torch":
+        raise ValueError(f"{p}: an ONNX file runs on onnxruntime or openvino, not torch; pass the checkpoint")
+    session = onnx_session(p, device_type, opts.threads)  # also reads the metadata (no onnx package)
     meta = session_metadata(session, p)
-    return DepthModel(
-        name=str(meta["model"]["name"]),
-        in_channels=int(meta["model"]["in_channels"]),
-        input_size=(int(meta["input_size"][0]), int(meta["input_size"][1])),
-        target=dict(meta.get("target", {})),
-        source=p,
-        backend="onnxruntime",
-        device=_ort_device(session),
-        step=int(meta.get("step", 0)),
-        run=_onnx_runner(session),
-    )
+    int8 = INT8_META_KEY in dict(session.get_modelmeta().custom_metadata_map)
+    common: dict[str, Any] = {
+        "name": str(meta["model"]["name"]),
+        "in_channels": int(meta["model"]["in_channels"]),
+        "input_size": (int(meta["input_size"][0]), int(meta["input_size"][1])),
+        "target": dict(meta.get("target", {})),
+        "source": p,
+        "device": device_type,
+        "step": int(meta.get("step", 0)),
+    }
+    if opts.backend == "auto" and device_type == "cpu":
+        return _auto(common, p, None, prec, opts, int8=int8)
+    backend = "onnxruntime" if opts.backend == "auto" else opts.backend
+    return _onnx_backend(common, backend, p, device_type, prec, opts.threads, int8=int8)
 
 
 def _export_beside(p: Path, step: int) -> Path | None:
@@ -241,24 +256,19 @@ def _export_beside(p: Path, step: int) -> Path | None:
     return beside if stored.get("checkpoint") == p.name and stored.get("step") == step else None
 
 
-def _load_checkpoint(
-    p: Path, backend: str, device: str, channels_last: bool, threads: int | None
-) -> DepthModel:
+def _load_checkpoint(p: Path, device: str, precision: str, opts: _LoadOptions) -> DepthModel:
     torch = require("torch", f"{p}: prediction from a PyTorch checkpoint (.pt)")
     from ssrdepth.checkpoint import load_checkpoint
 
     dev = resolve_device(device)
+    prec = resolve_precision(precision, dev.type)
     ckpt = load_checkpoint(p)
-    net = ckpt.build_model()
-    if threads and dev.type == "cpu":
-        torch.set_num_threads(threads)
-    may_use_ort = backend == "onnxruntime" or (backend == "auto" and dev.type == "cpu")
-    beside = _export_beside(p, ckpt.step) if may_use_ort and _has_module("onnxruntime") else None
-    if backend == "auto":
-        can_export = beside is not None or _has_module("onnx")
-        backend = (
-            "onnxruntime" if dev.type == "cpu" and _has_module("onnxruntime") and can_export else "torch"
-        )
+    net = ckpt.build_model().eval()
+    if opts.threads and dev.type == "cpu":
+        torch.set_num_threads(opts.threads)
+    backend = opts.backend
+    if backend == "auto" and dev.type != "cpu":
+        backend = "torch"
     common: dict[str, Any] = {
         "name": ckpt.model.name,
         "in_channels": ckpt.model.in_channels,
@@ -268,23 +278,129 @@ def _load_checkpoint(
         "device": dev.type,
         "step": ckpt.step,
     }
-    if backend == "onnxruntime":
-        source: Path | bytes
-        if beside is not None:
-            source = beside
-        else:
-            require("onnx", f"{p}: running a checkpoint with ONNX Runtime (an in-memory export)")
-            from ssrdepth.inference.export import in_memory_onnx
-            from ssrdepth.inference.onnx import onnx_metadata
+    if backend == "torch":
+        net = net.to(dev)
+        if opts.channels_last:
+            net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        run = torch_runner(net, dev, opts.channels_last, bf16=prec == "bf16")
+        return DepthModel(**common, backend="torch", run=run, module=net, precision=prec)
+    source = _checkpoint_onnx(p, ckpt, net, required=backend != "auto")
+    if backend == "auto":
+        return _auto(common, source, net, prec, opts, cache_key=p)
+    assert source is not None
+    return _onnx_backend(common, backend, source, dev.type, prec, opts.threads)
 
-            source = in_memory_onnx(net, ckpt.input_size, onnx_metadata(ckpt))
-        session = onnx_session(source, dev.type, threads)
-        common["device"] = _ort_device(session)
-        return DepthModel(**common, backend="onnxruntime", run=_onnx_runner(session))
-    net = net.to(dev)
-    if channels_last:
-        net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-    return DepthModel(**common, backend="torch", run=_torch_runner(net, dev, channels_last), module=net)
+
+def _checkpoint_onnx(p: Path, ckpt: Any, net: DepthNet, required: bool) -> Path | bytes | None:
+    """The export beside the checkpoint when it is current, else an in-memory export (``None`` when
+    the ``onnx`` package for that is missing and ``required`` is false)."""
+    beside = _export_beside(p, ckpt.step) if _has_module("onnxruntime") else None
+    if beside is not None:
+        return beside
+    if not _has_module("onnx"):
+        if not required:
+            return None
+        require("onnx", f"{p}: running a checkpoint through its ONNX export (made in memory)")
+    from ssrdepth.inference.export import in_memory_onnx
+    from ssrdepth.inference.onnx import onnx_metadata
+
+    return in_memory_onnx(net, ckpt.input_size, onnx_metadata(ckpt))
+
+
+def _onnx_backend(
+    common: dict[str, Any],
+    backend: str,
+    onnx_model: Path | bytes,
+    device_type: str,
+    prec: str,
+    threads: int | None,
+    int8: bool = False,
+) -> DepthModel:
+    """ONNX Runtime or OpenVINO on an ONNX model (file or bytes)."""
+    if backend == "openvino":
+        if device_type != "cpu":
+            raise ValueError("the openvino backend runs on the CPU here: use --device cpu")
+        settings = ovb.OpenVINOSettings(openvino_precision(prec), "LATENCY", threads)
+        run = ovb.runner(ovb.compile_onnx(onnx_model, settings))
+        used = "int8" if int8 else ("bf16" if settings.precision == "bf16" else "fp32")
+        return DepthModel(
+            **{**common, "device": "cpu"},
+            backend="openvino",
+            run=run,
+            precision=used,
+            settings=settings.to_dict(),
+        )
+    session = onnx_session(onnx_model, device_type, threads)
+    return DepthModel(
+        **{**common, "device": ort_device(session)},
+        backend="onnxruntime",
+        run=onnx_runner(session),
+        precision="int8" if int8 else "fp32",
+    )
+
+
+def _auto(
+    common: dict[str, Any],
+    onnx_model: Path | bytes | None,
+    net: DepthNet | None,
+    prec: str,
+    opts: _LoadOptions,
+    *,
+    int8: bool = False,
+    cache_key: Path | None = None,
+) -> DepthModel:
+    """Measure (or read from the cache) the fastest CPU backend passing parity, and build it. The
+    reference is eager float32 PyTorch for a checkpoint, ONNX Runtime (else OpenVINO f32) for a file."""
+    from ssrdepth.inference.autoselect import choose_backend
+    from ssrdepth.inference.backends import auto_candidates, describe_choice
+
+    cands = auto_candidates(onnx_model, net=net, precision=prec, threads=opts.threads)
+    if not cands:
+        raise ValueError(
+            f"{common['source']}: no inference backend is installed: pip install 'ssrdepth[onnx]'"
+        )
+    if net is not None:
+        ref_net = net
+
+        def reference() -> Callable[[np.ndarray], np.ndarray]:
+            import torch
+
+            return torch_runner(ref_net, torch.device("cpu"), False)
+
+    else:
+        ref_label = "onnxruntime-fp32" if "onnxruntime-fp32" in cands else next(iter(cands))
+
+        def reference() -> Callable[[np.ndarray], np.ndarray]:
+            return cands[ref_label]()
+
+    h, w = common["input_size"]
+    sample = np.random.default_rng(0).random((2, common["in_channels"], h, w), dtype=np.float32)
+    source = cache_key or common["source"]
+    choice = choose_backend(
+        source,
+        cands,
+        reference,
+        sample,
+        opts.batch_size,
+        threads=opts.threads,
+        repeats=3,
+        remeasure=opts.remeasure,
+    )
+    backend, used, settings = describe_choice(choice.backend)
+    log.info(
+        "backend auto → %s%s (%s)",
+        choice.backend,
+        " running an INT8 model" if int8 else "",
+        "cached" if choice.cached else "measured here",
+    )
+    return DepthModel(
+        **{**common, "device": "cpu"},
+        backend=backend,
+        run=cands[choice.backend](),
+        module=net if backend == "torch" else None,
+        precision="int8" if int8 else used,
+        settings={"auto": choice.to_dict(), **settings},
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -424,6 +540,7 @@ def describe(
         "checkpoint": str(model.source),
         "step": model.step,
         "backend": model.backend,
+        "precision": model.precision,
         "input_size": list(model.input_size),
         "image_size": list(image_size),
         "normalised_target": model.target,

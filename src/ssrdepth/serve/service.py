@@ -111,9 +111,10 @@ def resolve_models(paths: Sequence[str | os.PathLike[str]], demo_root: str | os.
 class ModelCache:
     """One loaded :class:`~ssrdepth.inference.predict.DepthModel` per file, shared by every request.
 
-    ``backend="auto"`` is ``predict --backend auto``: ONNX Runtime on CPU when installed, else PyTorch.
+    ``backend="auto"`` is ``predict --backend auto``: the fastest installed backend that passes the parity
+    check here (measured once per model file and machine, then cached; docs/deploy.md).
     Loading is serialised by a lock; running a loaded model needs none (ONNX Runtime sessions and
-    PyTorch inference are thread-safe).
+    PyTorch inference are thread-safe; the OpenVINO runner keeps one infer request per thread).
     """
 
     def __init__(self, backend: str = "auto", device: str = "cpu", threads: int | None = None) -> None:

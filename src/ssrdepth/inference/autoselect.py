@@ -1,0 +1,231 @@
+"""``--backend auto``: the fastest inference backend that passes the parity check on this machine.
+
+Every candidate (eager PyTorch in float32 and, where the CPU has native bf16, bf16 autocast; ONNX
+Runtime; OpenVINO in its measured settings; an INT8 model that passed its accuracy gate) is
+
+1. checked against eager float32 PyTorch on a fixed random batch: max abs error of the normalised
+   [0, 1] maps ≤ :data:`AUTO_TOLERANCE` (a candidate that fails or raises is dropped, with the reason);
+2. timed at the prediction batch and at batch 1, interleaved round-robin with the others;
+3. scored by the sum over both batches of its time relative to the best, so that neither the batched
+   nor the latency case is sacrificed; the lowest score wins.
+
+The choice is cached in ``$SSRDEPTH_CACHE_DIR/backend-choice.json`` (default
+``$XDG_CACHE_HOME/ssrdepth`` or ``~/.cache/ssrdepth``), keyed by the model file's SHA-256, the machine
+(CPU model, its speed flags, core count, thread setting, library versions) and the batch size, so it
+is measured once per model file and machine; delete the file (or pass ``remeasure=True``) to measure
+again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import logging
+import os
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+Runner = Callable[[np.ndarray], np.ndarray]
+RunnerFactory = Callable[[], Runner]
+
+#: Largest max-abs difference (normalised [0, 1] maps) from eager float32 that a backend may have to
+#: be chosen by ``auto``: bf16 backends land at 2e-3–6e-3 on these networks (BENCHMARKS.md), float32
+#: ones at ~1e-6; 1e-2 is 1 % of the map's range, well inside δ < 1.25's 25 %.
+AUTO_TOLERANCE = 1e-2
+CACHE_FILE = "backend-choice.json"
+
+
+@dataclass
+class BackendChoice:
+    """What ``auto`` chose and why: ``table`` maps each candidate to its parity error and times
+    (``b<N>_ms``) or to ``{"rejected": reason}``; ``cached`` is true when read from the cache."""
+
+    backend: str
+    table: dict[str, dict[str, Any]] = field(default_factory=dict)
+    cached: bool = False
+    key: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"backend": self.backend, "table": self.table, "cached": self.cached, "key": self.key}
+
+
+def cache_dir() -> Path:
+    """Where the choice cache lives (see the module docstring)."""
+    env = os.environ.get("SSRDEPTH_CACHE_DIR")
+    if env:
+        return Path(env)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "ssrdepth"
+
+
+def file_digest(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's bytes (hex)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def machine_key(threads: int | None = None) -> dict[str, Any]:
+    """What makes timings on this machine comparable: CPU model and speed flags, cores, threads,
+    and the versions of the runtimes (torch is optional: an ONNX file predicts without it)."""
+    from ssrdepth.core.hardware import cpu_name, speed_flags
+
+    versions: dict[str, str | None] = {}
+    for mod in ("torch", "onnxruntime", "openvino"):
+        try:
+            versions[mod] = str(importlib.import_module(mod).__version__)
+        except ImportError:
+            versions[mod] = None
+    if threads is None and versions["torch"] is not None:
+        threads = int(importlib.import_module("torch").get_num_threads())
+    return {
+        "cpu": cpu_name(),
+        "flags": sorted(f for f, on in speed_flags().items() if on),
+        "cpu_count": os.cpu_count(),
+        "threads": threads or os.cpu_count(),
+        **versions,
+    }
+
+
+def choice_key(model_path: str | os.PathLike[str], batch: int, threads: int | None = None) -> str:
+    """Cache key: model file digest + machine + batch."""
+    machine = json.dumps(machine_key(threads), sort_keys=True)
+    m = hashlib.sha256(machine.encode()).hexdigest()[:16]
+    return f"{file_digest(model_path)[:32]}-{m}-b{batch}"
+
+
+def _read_cache(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _write_cache(path: Path, key: str, choice: BackendChoice) -> None:
+    from ssrdepth.core.io import write_json
+
+    data = _read_cache(path)
+    data[key] = {"backend": choice.backend, "table": choice.table, "date": time.strftime("%Y-%m-%d %H:%M")}
+    try:
+        write_json(path, data)
+    except OSError as exc:  # a read-only home must not stop prediction
+        log.warning("could not write the backend choice cache %s: %s", path, exc)
+
+
+def _time(runners: Mapping[str, Runner], batch: np.ndarray, repeats: int) -> dict[str, float]:
+    for run in runners.values():
+        run(batch)  # first call at this shape: kernel selection, allocations
+    times: dict[str, list[float]] = {k: [] for k in runners}
+    for _ in range(repeats):
+        for name, run in runners.items():
+            run(batch)
+            t0 = time.perf_counter()
+            run(batch)
+            times[name].append(time.perf_counter() - t0)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def measure(
+    candidates: Mapping[str, Callable[[], Runner]],
+    reference: Runner,
+    sample: np.ndarray,
+    batch: int,
+    *,
+    tolerance: float = AUTO_TOLERANCE,
+    repeats: int = 5,
+) -> BackendChoice:
+    """Build each candidate (a factory; one that raises is rejected with its message), check its
+    parity against ``reference`` on ``sample`` ``(n, C, H, W)``, time the survivors at ``batch`` and at 1,
+    and return the fastest.
+
+    Raises:
+        ValueError: no candidate passed.
+    """
+    table: dict[str, dict[str, Any]] = {}
+    runners: dict[str, Runner] = {}
+    ref = reference(sample)
+    for name, make in candidates.items():
+        try:
+            run = make()
+            err = float(np.max(np.abs(run(sample).astype(np.float64) - ref)))
+        except Exception as exc:  # any backend failure just removes the candidate
+            table[name] = {"rejected": f"{type(exc).__name__}: {exc}"}
+            continue
+        if not err <= tolerance:
+            table[name] = {"rejected": f"parity {err:.2e} > {tolerance:g}", "max_abs_error": err}
+            continue
+        table[name] = {"max_abs_error": err}
+        runners[name] = run
+    if not runners:
+        raise ValueError(f"no inference backend passed the parity check: {table}")
+    rng = np.random.default_rng(0)
+    c, h, w = sample.shape[1:]
+    score = dict.fromkeys(runners, 0.0)
+    for n in dict.fromkeys((batch, 1)):
+        x = rng.random((n, c, h, w), dtype=np.float32)
+        med = _time(runners, x, repeats)
+        best = min(med.values())
+        for name, sec in med.items():
+            table[name][f"b{n}_ms"] = sec * 1e3
+            score[name] += sec / best
+    for name in runners:
+        table[name]["score"] = score[name]
+    chosen = min(runners, key=lambda k: score[k])
+    log.info(
+        "backend auto: %s (%s)", chosen, {k: v.get("score", v.get("rejected")) for k, v in table.items()}
+    )
+    return BackendChoice(chosen, table)
+
+
+def choose_backend(
+    model_path: str | os.PathLike[str],
+    candidates: Mapping[str, Callable[[], Runner]],
+    reference: Callable[[], Runner],
+    sample: np.ndarray,
+    batch: int,
+    *,
+    threads: int | None = None,
+    tolerance: float = AUTO_TOLERANCE,
+    repeats: int = 5,
+    remeasure: bool = False,
+) -> BackendChoice:
+    """The cached choice for this model file, machine and batch when there is one whose backend is
+    still a candidate; else :func:`measure` and cache it. ``reference`` builds the float32 eager
+    runner (only when measuring)."""
+    key = choice_key(model_path, batch, threads)
+    path = cache_dir() / CACHE_FILE
+    if not remeasure:
+        hit = _read_cache(path).get(key)
+        if isinstance(hit, dict) and hit.get("backend") in candidates:
+            log.info("backend auto: %s (cached in %s)", hit["backend"], path)
+            return BackendChoice(str(hit["backend"]), dict(hit.get("table", {})), cached=True, key=key)
+    choice = measure(candidates, reference(), sample, batch, tolerance=tolerance, repeats=repeats)
+    choice.key = key
+    _write_cache(path, key, choice)
+    return choice
+
+
+__all__ = [
+    "AUTO_TOLERANCE",
+    "BackendChoice",
+    "Runner",
+    "RunnerFactory",
+    "cache_dir",
+    "choice_key",
+    "choose_backend",
+    "file_digest",
+    "machine_key",
+    "measure",
+]
