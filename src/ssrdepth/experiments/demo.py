@@ -113,7 +113,8 @@ def motorcycle_section(report: Path, checkpoint: Path) -> str:
     plt.close(fig)
     return (
         "## A real image: Middlebury 2014 Motorcycle\n\n"
-        f"{model.name} ({checkpoint}) trained on synthetic streets, applied to an indoor scene it never saw. "
+        f"{model.name} ({checkpoint}) trained on synthetic streets, applied to an indoor scene it never saw "
+        f"(run by `predict --backend auto`'s choice on this machine: {model.backend}, {model.precision}). "
         f"Spearman rank correlation of its map with the true disparity on {int(known.sum()):,} known "
         f"pixels: ρ = {rho:.2f} (1 = same depth order, 0 = none).\n\n![Motorcycle](motorcycle.png)\n"
     )
