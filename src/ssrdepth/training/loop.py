@@ -233,7 +233,10 @@ def _load_dataset_pair(
         from ssrdepth.data import build_dataset
     except ImportError as exc:  # pragma: no cover - only while the data package is missing
         raise ValueError(f"cannot build data sets from the config: {exc}") from exc
-    return build_dataset(cfg.data, "train"), build_dataset(cfg.data, cfg.val_split)
+    progress = cfg.progress
+    return build_dataset(cfg.data, "train", progress=progress), build_dataset(
+        cfg.data, cfg.val_split, progress=progress
+    )
 
 
 def _first_image_shape(dataset: Dataset[Any], name: str) -> tuple[int, int, int]:
