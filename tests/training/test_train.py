@@ -7,6 +7,10 @@ import csv
 import dataclasses
 import json
 import math
+import os
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -152,21 +156,68 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(
         assert torch.equal(v, c["state_dict"][k]), k
 
 
-class AugmentedToy(ToyDepth):
-    """ToyDepth with random augmentation drawn from the global generators, as a loader's transforms
-    would: noise from torch, a brightness factor from NumPy, a flip from Python's ``random``."""
+# The run with DataLoader workers goes in a fresh interpreter: workers are forked, and forking a pytest
+# worker that earlier tests left with runtime threads (OpenVINO, oneDNN) can kill it.
+RESUME_SCRIPT = textwrap.dedent(
+    """
+    import dataclasses, json, random, sys
+    from pathlib import Path
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+    from ssrdepth.training.config import apply_overrides, config_from_dict
+    from ssrdepth.training.loop import train
 
-    def __getitem__(self, i: int) -> dict[str, object]:
-        import random
+    class AugmentedToy(torch.utils.data.Dataset):
+        # tests/training/conftest.py's ToyDepth with random augmentation drawn from the global
+        # generators, as a loader's transforms would: noise (torch), brightness (NumPy), flip (random).
+        def __init__(self, n, size=(16, 48)):
+            h, w = size
+            g = torch.Generator().manual_seed(0)
+            self.image = torch.rand(n, 1, h, w, generator=g)
+            ramp = torch.linspace(0, 1, h).view(1, 1, h, 1).expand(n, 1, h, w)
+            self.target = (0.3 * ramp + 0.5 * F.avg_pool2d(self.image, 5, 1, 2)).clamp(0, 1)
+            self.valid = torch.ones_like(self.target, dtype=torch.bool)
+            self.valid[:, :, :2] = False
 
-        sample = super().__getitem__(i)
-        image = sample["image"] + 0.05 * torch.randn_like(sample["image"])  # type: ignore[operator]
-        image = image * float(np.random.uniform(0.8, 1.2))
-        if random.random() < 0.5:
-            image = image.flip(-1)
-            sample["target"] = sample["target"].flip(-1)  # type: ignore[attr-defined]
-        sample["image"] = image.clamp(0, 1)
-        return sample
+        def __len__(self):
+            return len(self.image)
+
+        def __getitem__(self, i):
+            image = self.image[i] + 0.05 * torch.randn_like(self.image[i])
+            image = image * float(np.random.uniform(0.8, 1.2))
+            target = self.target[i]
+            if random.random() < 0.5:
+                image, target = image.flip(-1), target.flip(-1)
+            return {"image": image.clamp(0, 1), "target": target, "valid_mask": self.valid[i],
+                    "depth": torch.zeros_like(target), "index": i}
+
+    class Crash(RuntimeError):
+        pass
+
+    def crash(step):
+        if step == 5:
+            raise Crash
+
+    out = Path(sys.argv[1])
+    base = config_from_dict(json.loads((out / "base.json").read_text()))
+    full = train(dataclasses.replace(base, out=str(out / "full")), train_set=AugmentedToy(24))
+    cut = dataclasses.replace(base, out=str(out / "cut"))
+    try:
+        train(cut, train_set=AugmentedToy(24), on_step=crash)
+        raise SystemExit("the crash did not happen")
+    except Crash:
+        pass
+    resumed = train(cut, train_set=AugmentedToy(24))
+    inline = train(dataclasses.replace(base, out=str(out / "inline"), workers=0), train_set=AugmentedToy(24))
+    ckpt = [torch.load(r.latest_checkpoint, weights_only=True)["state_dict"] for r in (full, resumed, inline)]
+    same = [all(torch.equal(v, c[k]) for k, v in ckpt[0].items()) for c in ckpt[1:]]
+    losses = [[r["loss"] for r in x.history["train"]] for x in (full, resumed)]
+    (out / "result.json").write_text(json.dumps(
+        {"steps": resumed.steps, "resumed_equal": same[0], "inline_equal": same[1], "losses_equal": losses[0] == losses[1]}
+    ))
+    """
+)
 
 
 @pytest.mark.slow
@@ -178,30 +229,24 @@ def test_resume_with_workers_and_augmentation_is_bit_exact(toy_cfg: TrainConfig,
     base = apply_overrides(
         toy_cfg, ["length=8", "checkpoint_every=2", "eval_every=0", "workers=2", *AUGMENTED]
     )
-    full = train(dataclasses.replace(base, out=str(tmp_path / "full")), train_set=AugmentedToy(24))
-
-    def crash(step: int) -> None:
-        if step == 5:
-            raise _Crash
-
-    cut = dataclasses.replace(base, out=str(tmp_path / "cut"))
-    with pytest.raises(_Crash):
-        train(cut, train_set=AugmentedToy(24), on_step=crash)
-    resumed = train(cut, train_set=AugmentedToy(24))
-    assert resumed.steps == 8
-    a = torch.load(full.latest_checkpoint, weights_only=True)
-    b = torch.load(resumed.latest_checkpoint, weights_only=True)
-    for k, v in a["state_dict"].items():
-        assert torch.equal(v, b["state_dict"][k]), k
-    assert [r["loss"] for r in full.history["train"]] == [r["loss"] for r in resumed.history["train"]]
+    (tmp_path / "base.json").write_text(json.dumps(config_to_dict(base)))
+    script = tmp_path / "resume.py"
+    script.write_text(RESUME_SCRIPT)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(Path(__file__).resolve().parents[2] / "src"),
+        "OMP_NUM_THREADS": "1",
+    }
+    proc = subprocess.run(
+        [sys.executable, str(script), str(tmp_path)], env=env, capture_output=True, text=True, timeout=600
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((tmp_path / "result.json").read_text())
+    assert result["steps"] == 8
+    assert result["resumed_equal"] and result["losses_equal"]  # bit for bit after the crash
     # Each sample's randomness depends on (seed, epoch, position) only: loading in the training
     # process (no workers) gives the same run too.
-    inline = train(
-        dataclasses.replace(base, out=str(tmp_path / "inline"), workers=0), train_set=AugmentedToy(24)
-    )
-    c = torch.load(inline.latest_checkpoint, weights_only=True)
-    for k, v in a["state_dict"].items():
-        assert torch.equal(v, c["state_dict"][k]), k
+    assert result["inline_equal"]
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(toy_cfg: TrainConfig) -> None:
