@@ -619,9 +619,14 @@ def _build_presets() -> dict[str, tuple[TrainConfig, str]]:
         ("recipe-rgbd-folder", "rgbd-folder", "data/rgbd", "depth", "your own RGB-D frames"),
     )
     for name, source, root, target, what in own:
+        # The synthetic set renders at half KITTI width, where 96 px span KITTI's 192 (docs/data.md).
+        max_disparity = 96 if source == "synthetic" else None
+        data = DataConfig(
+            source=source, root=root, size=(37, 147), channels=1, target=target, max_disparity=max_disparity
+        )
         base = TrainConfig(
             model=ModelConfig("SCRX"),
-            data=DataConfig(source=source, root=root, size=(37, 147), channels=1, target=target),
+            data=data,
             length=3000,
             eval_every=500,
             out="runs/train",

@@ -553,7 +553,8 @@ def warm_start(model: DepthNet, checkpoint: str | os.PathLike[str]) -> Path:
             f"{path}: cannot initialise {model.name} ({model.in_channels} input channel(s)) from this "
             f"checkpoint ({have}): {'; '.join(problems[:3])}"
             + (f" and {len(problems) - 3} more" if len(problems) > 3 else "")
-            + ". --init-from needs the same network, input channels (data.channels) and model.width"
+            + ". --init-from needs the same network, input channels (data.channels) and weight-bearing "
+            "options (model.width, model.norm, model.up_blocks, model.ah_convs)"
         )
     model.load_state_dict(theirs)
     return path
