@@ -23,7 +23,6 @@ import importlib
 import json
 import logging
 import os
-import statistics
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -31,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ssrdepth.inference.openvino_backend import time_runners
 
 log = logging.getLogger(__name__)
 
@@ -125,16 +126,8 @@ def _write_cache(path: Path, key: str, choice: BackendChoice) -> None:
 
 
 def _time(runners: Mapping[str, Runner], batch: np.ndarray, repeats: int) -> dict[str, float]:
-    for run in runners.values():
-        run(batch)  # first call at this shape: kernel selection, allocations
-    times: dict[str, list[float]] = {k: [] for k in runners}
-    for _ in range(repeats):
-        for name, run in runners.items():
-            run(batch)
-            t0 = time.perf_counter()
-            run(batch)
-            times[name].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in times.items()}
+    # One warm-up call at this shape (kernel selection, allocations), then interleaved medians.
+    return time_runners(dict(runners), batch, repeats=repeats, warmup=1)
 
 
 def measure(
