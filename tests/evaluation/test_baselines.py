@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import torch
 
-from ssrdepth.evaluation.baselines import ConstantMap, RowPrior, fit_constant, fit_row_prior
+from ssrdepth.evaluation.baselines import ConstantMap, RowPrior, fit_baselines, fit_constant, fit_row_prior
 from ssrdepth.experiments.report_writer import seed_section
 
 
@@ -41,6 +41,9 @@ def test_constant_is_the_median_of_all_valid_targets() -> None:
     const = fit_constant(Rows())
     assert const.value == pytest.approx(0.31)
     assert torch.equal(const(torch.zeros(1, 1, 2, 3)), torch.full((1, 1, 2, 3), const.value))
+    # One pass fits both, with the same values as the separate fits.
+    both = fit_baselines(Rows())
+    assert both[0].value == const.value and torch.equal(both[1].rows, fit_row_prior(Rows()).rows)
     with pytest.raises(ValueError, match="in \\[0, 1\\]"):
         ConstantMap(1.5)
     with pytest.raises(ValueError, match="1-D"):

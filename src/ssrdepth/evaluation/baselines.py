@@ -72,13 +72,28 @@ def _valid_targets(
     return torch.stack(targets), torch.stack(valid)
 
 
+def fit_baselines(
+    dataset: Dataset[dict[str, Any]], max_samples: int | None = None
+) -> tuple[ConstantMap, RowPrior]:
+    """Both baselines from one pass over ``dataset`` (a training split).
+
+    Raises:
+        ValueError: the split is empty or has no valid target pixel.
+    """
+    targets, valid = _valid_targets(dataset, max_samples)
+    return _constant(targets, valid), _row_prior(targets, valid)
+
+
 def fit_constant(dataset: Dataset[dict[str, Any]], max_samples: int | None = None) -> ConstantMap:
     """The median of all valid normalised targets of ``dataset`` (a training split).
 
     Raises:
         ValueError: the split is empty or has no valid target pixel.
     """
-    targets, valid = _valid_targets(dataset, max_samples)
+    return _constant(*_valid_targets(dataset, max_samples))
+
+
+def _constant(targets: torch.Tensor, valid: torch.Tensor) -> ConstantMap:
     if not bool(valid.any()):
         raise ValueError("the training split has no valid target pixel: no baseline can be fitted")
     return ConstantMap(float(targets[valid].median()))
@@ -92,7 +107,10 @@ def fit_row_prior(dataset: Dataset[dict[str, Any]], max_samples: int | None = No
     Raises:
         ValueError: the split is empty or has no valid target pixel.
     """
-    targets, valid = _valid_targets(dataset, max_samples)
+    return _row_prior(*_valid_targets(dataset, max_samples))
+
+
+def _row_prior(targets: torch.Tensor, valid: torch.Tensor) -> RowPrior:
     h = targets.shape[1]
     rows = torch.full((h,), float("nan"))
     for r in range(h):

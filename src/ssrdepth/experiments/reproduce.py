@@ -244,22 +244,35 @@ def _evaluate_run(
     return results, figure
 
 
-def _evaluate_baselines(runs: list[RunSpec], cfg: ReproduceConfig) -> dict[str, dict[str, Any]]:
-    """A constant map and the row prior, fitted on each table's training split, evaluated on its test
-    split under the table's protocols: ``{table: {baseline: {protocol: result}}}``."""
+def _fit_baselines(runs: list[RunSpec], cfg: ReproduceConfig) -> dict[str, tuple[Any, Any]]:
+    """``{table: ((constant, row prior), the training split's TargetScale)}``, one pass over each
+    table's training split."""
     from ssrdepth.data import build_dataset
-    from ssrdepth.evaluation.baselines import fit_constant, fit_row_prior
+    from ssrdepth.evaluation.baselines import fit_baselines
+
+    fitted: dict[str, tuple[Any, Any]] = {}
+    for table in TABLE_IDS:
+        first = next((r for r in runs if r.table == table), None)
+        if first is not None:
+            train_set = build_dataset(first.data, "train", progress=cfg.progress)
+            fitted[table] = (fit_baselines(train_set), getattr(train_set, "scale", None))
+    return fitted
+
+
+def _evaluate_baselines(
+    runs: list[RunSpec], fitted: dict[str, tuple[Any, Any]], cfg: ReproduceConfig
+) -> dict[str, dict[str, Any]]:
+    """The fitted baselines evaluated on each table's test split under the table's protocols:
+    ``{table: {baseline: {protocol: result}}}``."""
+    from ssrdepth.data import build_dataset
     from ssrdepth.evaluation.evaluate import evaluate_model
 
     out: dict[str, dict[str, Any]] = {}
-    for table in TABLE_IDS:
-        first = next((r for r in runs if r.table == table), None)
-        if first is None:
-            continue
-        train_set = build_dataset(first.data, "train", progress=cfg.progress)
+    for table, (models, _scale) in fitted.items():
+        first = next(r for r in runs if r.table == table)
         test = build_dataset(first.data, "test", progress=cfg.progress)
         out[table] = {}
-        for model in (fit_constant(train_set), fit_row_prior(train_set)):
+        for model in models:
             per: dict[str, Any] = {}
             for proto in _metric_protocols(first, cfg):
                 try:
@@ -272,13 +285,16 @@ def _evaluate_baselines(runs: list[RunSpec], cfg: ReproduceConfig) -> dict[str, 
 
 
 def _evaluate_real(
-    runs: list[RunSpec], done: dict[str, dict[str, Any]], cfg: ReproduceConfig
+    runs: list[RunSpec],
+    done: dict[str, dict[str, Any]],
+    baselines: tuple[Any, Any] | None,
+    cfg: ReproduceConfig,
 ) -> dict[str, Any]:
-    """Table 1's models and baselines on real KITTI frames with lidar (``kitti`` protocol, metres)."""
+    """Table 1's models and baselines (fitted on Table 1's training split) on real KITTI frames with
+    lidar (``kitti`` protocol, metres)."""
     from ssrdepth.checkpoint import load_checkpoint
     from ssrdepth.core.scale import TargetScale
     from ssrdepth.data import build_dataset
-    from ssrdepth.evaluation.baselines import fit_constant, fit_row_prior
     from ssrdepth.evaluation.evaluate import evaluate_model
 
     t1 = [r for r in runs if r.table == "1"]
@@ -299,12 +315,10 @@ def _evaluate_real(
         scale = TargetScale.from_dict(ckpt.target)
         r = evaluate_model(ckpt.build_model().to(cfg.device), frames, "kitti", scale=scale, device=cfg.device)
         result["runs"][run.key] = r.as_dict()
-    if cfg.baselines:
-        train_set = build_dataset(t1[0].data, "train", progress=cfg.progress)
-        scale = train_set.scale  # type: ignore[attr-defined]
+    if baselines is not None:
+        models, scale = baselines
         result["baselines"] = {
-            m.name: evaluate_model(m, frames, "kitti", scale=scale, label=m.name).as_dict()
-            for m in (fit_constant(train_set), fit_row_prior(train_set))
+            m.name: evaluate_model(m, frames, "kitti", scale=scale, label=m.name).as_dict() for m in models
         }
     return result
 
@@ -391,10 +405,11 @@ def reproduce(cfg: ReproduceConfig) -> dict[str, Any]:
         figures[run.key] = fig
     from ssrdepth.experiments.report_writer import write_report
 
-    baselines = _evaluate_baselines(runs, cfg) if cfg.baselines else {}
+    fitted = _fit_baselines(runs, cfg) if cfg.baselines else {}
+    baselines = _evaluate_baselines(runs, fitted, cfg)
     real = None
     if cfg.real_kitti:
-        real = _evaluate_real(runs, done, cfg)
+        real = _evaluate_real(runs, done, fitted.get("1"), cfg)
         if "skipped" in real:
             logger.warning("real KITTI frames skipped: %s", real["skipped"])
 
