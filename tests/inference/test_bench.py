@@ -40,6 +40,11 @@ def test_quick_run_structure_and_arithmetic() -> None:
     cpu = result["devices"]["cpu"]
     peak = cpu["matmul_peak"]
     assert peak["dtype"] == "float32" and peak["gflops"] == max(peak["gflops_start"], peak["gflops_end"]) > 0
+    # the bf16 ceiling is measured exactly where bf16 is native, and shown in the table's header
+    assert ("bf16_gflops" in peak) == native_bf16()
+    if native_bf16():
+        assert peak["bf16_gflops"] == max(peak["bf16_gflops_start"], peak["bf16_gflops_end"]) > 0
+        assert f"bf16 matmul peak {peak['bf16_gflops']:,.0f} GFLOP/s" in format_table(result)
     entry = cpu["models"]["C"]
     assert entry["parameters"] == sum(p.numel() for p in create_model("C", 1, width=0.125).parameters())
     (train,) = entry["train"]

@@ -4,7 +4,7 @@ What is measured, per device (CPU, and CUDA when present):
 
 - **matmul peak**: fp32 ``torch.matmul`` of two large square matrices (TF32 off on CUDA), GFLOP/s,
   measured before and after the models (the better is reported) — the yardstick for the models'
-  achieved GFLOP/s;
+  achieved GFLOP/s; where bf16 is native also the bf16 product, the ceiling of the bf16 rows;
 - **training**: one SGD (momentum 0.9) step of the paper's L2 loss, for each setting (default
   147×37 grey batch 40 and 310×94 RGB), in contiguous and channels-last memory format: step time,
   images/s, FLOPs per step counted by ``torch.utils.flop_counter`` (forward + backward), achieved
@@ -256,7 +256,9 @@ def matmul_peak(device: torch.device, size: int | None = None, repeats: int = 5)
     """fp32 matmul GFLOP/s (median of ``repeats`` after 2 warm-ups) for ``size``² matrices
     (default 2048 on CPU, 8192 on CUDA), with TF32 off so that it is a true fp32 figure. On CUDA also
     ``tf32_gflops`` (TF32 on), since cuDNN runs fp32 convolutions in TF32 by default
-    (``torch.backends.cudnn.allow_tf32``, recorded as ``cudnn_allow_tf32``)."""
+    (``torch.backends.cudnn.allow_tf32``, recorded as ``cudnn_allow_tf32``). Where bf16 is native
+    (CUDA, or a CPU with AMX-BF16 / AVX-512 BF16) also ``bf16_gflops``: the same product in bfloat16,
+    the ceiling of every bf16 row (a bf16 convolution cannot run faster than this for long)."""
     n = size or (8192 if device.type == "cuda" else 2048)
     a = torch.randn(n, n, device=device)
     b = torch.randn(n, n, device=device)
@@ -274,6 +276,10 @@ def matmul_peak(device: torch.device, size: int | None = None, repeats: int = 5)
         torch.backends.cuda.matmul.allow_tf32 = old
     if device.type == "cuda":
         out["cudnn_allow_tf32"] = bool(torch.backends.cudnn.allow_tf32)
+    if device.type == "cuda" or native_bf16():
+        a16, b16 = a.to(torch.bfloat16), b.to(torch.bfloat16)
+        med = statistics.median(interleaved_medians({"mm": lambda: a16 @ b16}, repeats, 2, device)["mm"])
+        out["bf16_gflops"] = 2 * n**3 / med / 1e9
     return out
 
 
@@ -714,7 +720,7 @@ def _runtime_versions() -> dict[str, Any]:
 def _add_end_peak(start: dict[str, Any], end: dict[str, Any]) -> None:
     """Measured before and after the models (load from other processes can depress either): keep
     both and report the better as the peak."""
-    for key in ("gflops", "tf32_gflops"):
+    for key in ("gflops", "tf32_gflops", "bf16_gflops"):
         if key in start and key in end:
             start[f"{key}_start"], start[f"{key}_end"] = start[key], end[key]
             start[key] = max(start[key], end[key])
@@ -750,6 +756,7 @@ def format_table(result: dict[str, Any]) -> str:
         peak = mm["tf32_gflops"] if tf32 else mm["gflops"]
         lines.append(
             f"**{dev_name}** — fp32 matmul peak {mm['gflops']:,.0f} GFLOP/s ({result['machine']['cpu']}"
+            + (f"; bf16 matmul peak {mm['bf16_gflops']:,.0f} GFLOP/s" if "bf16_gflops" in mm else "")
             + (f"; flags: {_flags_text(result)}" if dev_name == "cpu" else "")
             + (f", {result['machine']['cuda']}" if dev_name == "cuda" else "")
             + ")"
