@@ -29,7 +29,10 @@ def _floats(text: str, n: int, what: str) -> tuple[float, ...]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", help="checkpoint (.pt) or ONNX export (.onnx) of ours")
+    p.add_argument(
+        "checkpoint",
+        help="checkpoint (.pt), run folder (its best.pt, else latest.pt) or ONNX export (.onnx) of ours",
+    )
     p.add_argument("inputs", nargs="+", help="images, folders, glob patterns ('imgs/*.png') or videos")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument(
