@@ -214,6 +214,45 @@ def test_clipping_more_than_one_percent_is_reported(tmp_path: Path, caplog: pyte
     assert float(sample["target"].max()) == pytest.approx(15.0 / 20.0)
 
 
+def _rgbd_set(root: Path, n: int, over: dict[int, int]) -> DataConfig:
+    """``n`` RGB-D frames at 5 m; frame ``i`` in ``over`` has ``over[i]`` rows at 15 m (beyond 10 m)."""
+    (root / "image").mkdir(parents=True)
+    (root / "depth").mkdir()
+    for i in range(n):
+        cv2.imwrite(str(root / "image" / f"f{i:03d}.png"), noise_image(i))
+        depth = np.full(SIZE, 5000, np.uint16)
+        depth[: over.get(i, 0)] = 15000
+        cv2.imwrite(str(root / "depth" / f"f{i:03d}.png"), depth)
+    return DataConfig(
+        source="rgbd-folder", root=str(root), size=SIZE, target="depth",
+        pattern=("image/{name}.png", "depth/{name}.png"), depth_scale=1000.0,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_clipping_is_one_summary_per_split_with_each_file_at_debug(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, workers: int
+) -> None:
+    from ssrdepth.data.arrays import cached_dataset
+    from ssrdepth.data.dataset import DepthDataset
+
+    # 64 files (two cache-building worker processes where asked), three past 1 %: rows/24 of each.
+    cfg = _rgbd_set(tmp_path / "rgbd", 64, {3: 2, 17: 12, 40: 6})
+    with caplog.at_level(logging.DEBUG, logger="ssrdepth"):
+        cached_dataset(DepthDataset(cfg, "all"), progress=False, workers=workers)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith("rgbd-folder (all): 3 of 64 files have more than 1 % of their valid target")
+    assert f"(worst: {tmp_path / 'rgbd' / 'depth' / 'f017.png'}, 50.0 %;" in warnings[0]
+    assert "--set data.max_depth=METRES" in warnings[0]
+    debug = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.DEBUG and "beyond max_depth" in r.getMessage()
+    ]
+    assert sorted(m.split(":")[0].rsplit("/", 1)[-1] for m in debug) == ["f003.png", "f017.png", "f040.png"]
+
+
 def test_stereo_targets_beyond_max_disparity_after_rescaling_are_reported(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
