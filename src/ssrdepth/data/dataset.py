@@ -77,6 +77,55 @@ def prepare_targets_command(cfg: DataConfig) -> str:
     return cmd
 
 
+def missing_targets_message(
+    cfg: DataConfig, cache: Any, keys: list[str], missing: list[str], what: str
+) -> str:
+    """Why ``missing`` of ``keys`` (stereo targets of ``what``) cannot be read from ``cache``: the
+    settings asked for, what the cache holds at other settings and the options that use it
+    (:func:`other_targets_hint`), and the command that computes them."""
+    wanted = cache.settings
+    others = other_targets_hint(cache, keys, len(keys))
+    return (
+        f"{len(missing)} of {len(keys)} stereo targets of {what} are not cached for matcher "
+        f"{wanted.method}, max_disparity {wanted.max_disparity} (first: {cache.path_for(missing[0])})"
+        + (f"; {others}; or compute" if others else "; compute")
+        + f" them with: {prepare_targets_command(cfg)}"
+    )
+
+
+def other_targets_hint(cache: Any, keys: list[str], total: int) -> str:
+    """What ``cache``'s root holds for ``keys`` at other matcher settings, and the options that select
+    it (``""`` when nothing): ``"the cache holds targets of this data made with matcher bm,
+    max_disparity 96 (40 of 40): use them with --matcher bm --max-disparity 96 (--set data.matcher=bm
+    --set data.max_disparity=96)"``. Only ``matcher`` and ``max_disparity`` are data settings; a set made
+    with other matcher settings (e.g. through the Python API) is named with them, without an option."""
+    from ssrdepth.stereo.matching import default_settings
+
+    parts = []
+    for other in cache.others(keys)[:3]:
+        method, max_disparity = other.settings.method, other.settings.max_disparity
+        diff = other.differences(cache.settings)
+        # Settings beyond matcher and max_disparity, where they are not that matcher's defaults.
+        extra = other.differences(default_settings(method, max_disparity=max_disparity))
+        described = ", ".join(
+            [f"matcher {method}", f"max_disparity {max_disparity}"] + [f"{k} {v}" for k, v in extra.items()]
+        )
+        text = f"{described} ({other.found} of {total})"
+        if not extra:
+            changes = {"matcher": method} if "method" in diff else {}
+            if "max_disparity" in diff:
+                changes["max_disparity"] = max_disparity
+            cli = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in changes.items())
+            sets = " ".join(f"--set data.{k}={v}" for k, v in changes.items())
+            text += f": use them with {cli} ({sets})"
+        else:
+            text += ": other matcher settings than the data configuration can select"
+        parts.append(text)
+    if not parts:
+        return ""
+    return f"the cache {cache.root / 'targets'} holds targets of this data made with " + "; ".join(parts)
+
+
 def list_stereo_pairs(cfg: DataConfig) -> list[StereoPair]:
     """Every stereo pair of a stereo source (all splits), keyed for the target cache.
 
@@ -232,10 +281,12 @@ class DepthDataset(Dataset[dict[str, Any]]):
                 self.skipped.append((str(self.source.frames[i].image), "no cached stereo target"))
             drop = set(missing)
             return [i for i in indices if i not in drop]
-        first = self._cache.path_for(self.source.frames[missing[0]].key)
+        keys = [self.source.frames[i].key for i in indices]
+        missing_keys = [self.source.frames[i].key for i in missing]
         raise FileNotFoundError(
-            f"{len(missing)} of {len(indices)} stereo targets of {self.cfg.source} ({self.split}) are not "
-            f"cached (first: {first}); compute them with: {prepare_targets_command(self.cfg)}"
+            missing_targets_message(
+                self.cfg, self._cache, keys, missing_keys, f"{self.cfg.source} ({self.split})"
+            )
         )
 
     def _default_scale(self) -> TargetScale:
