@@ -162,7 +162,11 @@ def test_weights_that_do_not_fit_the_stored_model_are_named(tmp_path: Path) -> N
 def test_every_command_gives_one_line_for_a_file_that_is_not_ours(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
 ) -> None:
+    import cv2
+    import numpy as np
+
     (tmp_path / "in").mkdir()
+    cv2.imwrite(str(tmp_path / "in" / "a.png"), np.full((20, 40), 128, np.uint8))
     for kind, (path, expected) in _foreign_files(tmp_path / "files").items():
         args = [a.format(ckpt=path, tmp=tmp_path) for a in command]
         assert main(args) == 2, kind

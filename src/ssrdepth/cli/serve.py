@@ -23,7 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--backend",
         choices=BACKENDS,
         default="auto",
-        help="auto = onnxruntime on CPU when installed (fastest there), else torch",
+        help="auto = as predict's: on CPU, the fastest installed backend (torch, onnxruntime, openvino) "
+        "passing parity on this machine, measured once per model file and machine, then cached; torch on CUDA",
     )
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")

@@ -351,7 +351,7 @@ def _auto(
 ) -> DepthModel:
     """Measure (or read from the cache) the fastest CPU backend passing parity, and build it. The
     reference is eager float32 PyTorch for a checkpoint, ONNX Runtime (else OpenVINO f32) for a file."""
-    from ssrdepth.inference.autoselect import choose_backend
+    from ssrdepth.inference.autoselect import CACHE_FILE, cache_dir, choose_backend
     from ssrdepth.inference.backends import auto_candidates, describe_choice
 
     cands = auto_candidates(onnx_model, net=net, precision=prec, threads=opts.threads)
@@ -387,12 +387,7 @@ def _auto(
         remeasure=opts.remeasure,
     )
     backend, used, settings = describe_choice(choice.backend)
-    log.info(
-        "backend auto → %s%s (%s)",
-        choice.backend,
-        " running an INT8 model" if int8 else "",
-        "cached" if choice.cached else "measured here",
-    )
+    log.info("%s%s", choice.summary(str(cache_dir() / CACHE_FILE)), " (an INT8 model)" if int8 else "")
     return DepthModel(
         **{**common, "device": "cpu"},
         backend=backend,
