@@ -28,14 +28,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from ssrdepth.core.checkpoint_files import BEST as BEST  # re-exported: a run folder's file names
+from ssrdepth.core.checkpoint_files import LATEST as LATEST
+from ssrdepth.core.checkpoint_files import resolve_checkpoint
 from ssrdepth.core.io import atomic_path
 from ssrdepth.models import DepthNet, create_model
 
 FORMAT = "ssrdepth-checkpoint"
 VERSION = 1
-#: File names inside a run folder.
-LATEST = "latest.pt"
-BEST = "best.pt"
 
 
 @dataclass(frozen=True)
@@ -67,8 +67,27 @@ class Checkpoint:
     extra: dict[str, Any]
 
     def build_model(self) -> DepthNet:
-        """The model with its weights loaded, in eval mode."""
+        """The model with its weights loaded, in eval mode.
+
+        Raises:
+            ValueError: the stored weights do not fit the stored model description (a damaged or
+                hand-edited checkpoint): names the file and the first differing weights.
+        """
         net = self.model.build()
+        ours = net.state_dict()
+        problems = [f"{k} missing" for k in ours if k not in self.state_dict]
+        problems += [f"{k} unexpected" for k in self.state_dict if k not in ours]
+        problems += [
+            f"{k} {tuple(v.shape)} ≠ {tuple(ours[k].shape)}"
+            for k, v in self.state_dict.items()
+            if k in ours and getattr(v, "shape", None) != ours[k].shape
+        ]
+        if problems:
+            more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
+            raise ValueError(
+                f"{self.path}: a damaged ssrdepth checkpoint: its weights do not fit its model "
+                f"{self.model.name}: {'; '.join(problems[:3])}{more}"
+            )
         net.load_state_dict(self.state_dict)
         return net.eval()
 
@@ -113,56 +132,65 @@ def save_checkpoint(
 
 
 def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> Checkpoint:
-    """Load a checkpoint written by :func:`save_checkpoint` without executing code.
+    """Load a checkpoint written by :func:`save_checkpoint` without executing code; ``path`` may be a
+    run folder (→ its ``best.pt``, else ``latest.pt``: :func:`resolve_checkpoint`).
 
     Raises:
-        FileNotFoundError: ``path`` does not exist.
-        ValueError: the file is not an ssrdepth checkpoint (says what was found instead).
+        FileNotFoundError: nothing at ``path``, or a folder without a checkpoint.
+        ValueError: the file is not an ssrdepth checkpoint, or is corrupt or truncated: one line naming
+            the file and the problem.
     """
-    p = Path(path)
-    if not p.is_file():
-        raise FileNotFoundError(f"{p}: no such checkpoint file")
+    p = resolve_checkpoint(path)
     try:
         obj = torch.load(p, map_location=map_location, weights_only=True)
     except Exception as exc:  # torch raises many types for foreign or corrupt files
-        raise ValueError(f"{p}: not an ssrdepth checkpoint (cannot be read safely: {exc})") from exc
+        raise ValueError(f"{p}: {_unreadable(p, exc)}") from None
     if not isinstance(obj, dict) or obj.get("format") != FORMAT:
-        found = sorted(obj)[:8] if isinstance(obj, dict) else type(obj).__name__
-        raise ValueError(f"{p}: not an ssrdepth checkpoint (expected format {FORMAT!r}; found {found})")
+        found = f"keys {sorted(map(str, obj))[:8]}" if isinstance(obj, dict) else f"a {type(obj).__name__}"
+        raise ValueError(
+            f"{p}: not an ssrdepth checkpoint (a PyTorch file without format {FORMAT!r}; it holds {found})"
+        )
     if int(obj.get("version", 0)) > VERSION:
         raise ValueError(f"{p}: checkpoint version {obj['version']} is newer than this ssrdepth ({VERSION})")
-    m = obj["model"]
+    try:
+        m = obj["model"]
+        spec = ModelSpec(str(m["name"]), int(m["in_channels"]), dict(m.get("options", {})))
+        input_size = (int(obj["input_size"][0]), int(obj["input_size"][1]))
+        state_dict = obj["state_dict"]
+        if not isinstance(state_dict, dict):
+            raise TypeError("state_dict is not a dict")
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(
+            f"{p}: an incomplete or damaged ssrdepth checkpoint (bad or missing {exc})"
+        ) from None
     known = {"format", "version", "model", "input_size", "target", "state_dict", "step"}
     return Checkpoint(
         path=p,
-        model=ModelSpec(str(m["name"]), int(m["in_channels"]), dict(m.get("options", {}))),
-        input_size=(int(obj["input_size"][0]), int(obj["input_size"][1])),
+        model=spec,
+        input_size=input_size,
         target=dict(obj.get("target", {})),
-        state_dict=obj["state_dict"],
+        state_dict=state_dict,
         step=int(obj.get("step", 0)),
         extra={k: v for k, v in obj.items() if k not in known},
     )
 
 
-def resolve_checkpoint(path: str | os.PathLike[str], which: str = "best") -> Path:
-    """A checkpoint file, or a run folder → its ``best.pt`` (``which="best"``, falling back to
-    ``latest.pt`` when the run has no validation) or ``latest.pt`` (``which="latest"``).
-
-    Raises:
-        FileNotFoundError: nothing suitable at ``path``.
-    """
-    if which not in ("best", "latest"):
-        raise ValueError(f"which must be 'best' or 'latest', got {which!r}")
-    p = Path(path)
-    if p.is_dir():
-        names = [BEST, LATEST] if which == "best" else [LATEST]
-        for name in names:
-            if (p / name).is_file():
-                return p / name
-        raise FileNotFoundError(f"{p}: run folder without {' or '.join(names)}")
-    if not p.is_file():
-        raise FileNotFoundError(f"{p}: no such checkpoint file or run folder")
-    return p
+def _unreadable(path: Path, exc: BaseException) -> str:
+    """Why ``torch.load(weights_only=True)`` refused ``path``, in a few words (torch's own messages run
+    to a page and suggest ``weights_only=False``, which would execute the file's code)."""
+    text = str(exc)
+    with path.open("rb") as f:
+        head = f.read(4)
+    if not head:
+        return "not an ssrdepth checkpoint (an empty file)"
+    if "Weights only load failed" in text or "Unsupported global" in text:
+        return (
+            "not an ssrdepth checkpoint: it holds pickled Python objects that are not loaded, as that "
+            "would run code from the file (ssrdepth checkpoints hold only tensors and plain data)"
+        )
+    if head.startswith(b"PK"):  # a zip archive: torch.save's format, cut short or damaged
+        return "a corrupt or truncated checkpoint (its archive cannot be read; copy or save it again)"
+    return "not an ssrdepth checkpoint (not a file written by torch.save)"
 
 
 def rng_state() -> dict[str, Any]:

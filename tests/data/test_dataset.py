@@ -138,3 +138,20 @@ def test_cache_folder_and_rendered_files_follow_the_umask(tmp_path: Path) -> Non
     assert pngs and {p.stat().st_mode & 0o777 for p in pngs} == {0o644}
     assert cached.directory.stat().st_mode & 0o777 == 0o755
     assert {p.stat().st_mode & 0o777 for p in cached.directory.iterdir()} == {0o644}
+
+
+def test_skipped_files_are_listed_up_to_ten_then_counted(caplog: pytest.LogCaptureFixture) -> None:
+    import io
+    import logging
+
+    from ssrdepth.data.sample import report_skipped
+
+    skipped = [(f"left/{i:03d}.png", "no cached stereo target") for i in range(23)] + [("x.png", "truncated")]
+    out = io.StringIO()
+    with caplog.at_level(logging.DEBUG, logger="ssrdepth"):
+        report_skipped(skipped, out)
+    lines = out.getvalue().splitlines()
+    assert lines[0] == "skipped 24 bad sample(s):"
+    assert lines[1:11] == [f"  left/{i:03d}.png: no cached stereo target" for i in range(10)]
+    assert lines[11:] == ["  … and 14 more (13 × 'no cached stereo target', 1 × 'truncated'; each at DEBUG)"]
+    assert sum("skipped left/" in r.getMessage() for r in caplog.records) == 23

@@ -214,6 +214,45 @@ def test_clipping_more_than_one_percent_is_reported(tmp_path: Path, caplog: pyte
     assert float(sample["target"].max()) == pytest.approx(15.0 / 20.0)
 
 
+def _rgbd_set(root: Path, n: int, over: dict[int, int]) -> DataConfig:
+    """``n`` RGB-D frames at 5 m; frame ``i`` in ``over`` has ``over[i]`` rows at 15 m (beyond 10 m)."""
+    (root / "image").mkdir(parents=True)
+    (root / "depth").mkdir()
+    for i in range(n):
+        cv2.imwrite(str(root / "image" / f"f{i:03d}.png"), noise_image(i))
+        depth = np.full(SIZE, 5000, np.uint16)
+        depth[: over.get(i, 0)] = 15000
+        cv2.imwrite(str(root / "depth" / f"f{i:03d}.png"), depth)
+    return DataConfig(
+        source="rgbd-folder", root=str(root), size=SIZE, target="depth",
+        pattern=("image/{name}.png", "depth/{name}.png"), depth_scale=1000.0,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_clipping_is_one_summary_per_split_with_each_file_at_debug(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, workers: int
+) -> None:
+    from ssrdepth.data.arrays import cached_dataset
+    from ssrdepth.data.dataset import DepthDataset
+
+    # 64 files (two cache-building worker processes where asked), three past 1 %: rows/24 of each.
+    cfg = _rgbd_set(tmp_path / "rgbd", 64, {3: 2, 17: 12, 40: 6})
+    with caplog.at_level(logging.DEBUG, logger="ssrdepth"):
+        cached_dataset(DepthDataset(cfg, "all"), progress=False, workers=workers)
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1, warnings
+    assert warnings[0].startswith("rgbd-folder (all): 3 of 64 files have more than 1 % of their valid target")
+    assert f"(worst: {tmp_path / 'rgbd' / 'depth' / 'f017.png'}, 50.0 %;" in warnings[0]
+    assert "--set data.max_depth=METRES" in warnings[0]
+    debug = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.DEBUG and "beyond max_depth" in r.getMessage()
+    ]
+    assert sorted(m.split(":")[0].rsplit("/", 1)[-1] for m in debug) == ["f003.png", "f017.png", "f040.png"]
+
+
 def test_stereo_targets_beyond_max_disparity_after_rescaling_are_reported(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -231,3 +270,62 @@ def test_stereo_targets_beyond_max_disparity_after_rescaling_are_reported(
     assert targets == {"2011_09_26": pytest.approx(15 / 16), "2011_09_30": 1.0}
     assert "100.0 % of the valid target pixels are beyond max_disparity 16 px" in caplog.text
     assert "--max-disparity" in caplog.text and set(calibs) == set(targets)
+
+
+# --- stereo targets cached at other settings: named, with the options that use them -------------------
+
+
+def test_targets_cached_at_other_settings_are_named_with_the_options_that_use_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ssrdepth.cli import main
+    from ssrdepth.stereo.cache import TargetCache
+    from ssrdepth.stereo.matching import default_settings
+
+    root = tmp_path / "raw"
+    two_day_raw_tree(root)
+    cfg = DataConfig(source="kitti-raw", root=str(root), target="stereo", size=SIZE)  # sgm, 192 px
+    frames = build_source(cfg).frames
+    bm96 = TargetCache(cfg.cache_root(), default_settings("bm", max_disparity=96))
+    for frame in frames:
+        bm96.write(frame.key, np.full(SIZE, 15.0, np.float32))
+    with pytest.raises(FileNotFoundError) as info:
+        build_dataset(cfg, "all", cache=False)
+    message = str(info.value)
+    n = len(frames)
+    assert message.startswith(
+        f"{n} of {n} stereo targets of kitti-raw (all) are not cached for matcher sgm, max_disparity 192"
+    )
+    assert (
+        f"the cache {cfg.cache_root() / 'targets'} holds targets of this data made with matcher bm, max_disparity 96 "
+        f"({n} of {n}): use them with --matcher bm --max-disparity 96 "
+        "(--set data.matcher=bm --set data.max_disparity=96); or compute them with: ssrdepth prepare-targets"
+    ) in message
+    # The override named works; the same matcher at another range names only the range.
+    assert (
+        len(
+            build_dataset(
+                DataConfig(**{**cfg.__dict__, "matcher": "bm", "max_disparity": 96}), "all", cache=False
+            )
+        )
+        == n
+    )
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"matcher bm, max_disparity 96 \(\d+ of \d+\): use them with --max-disparity 96 \(--set data\.max_disparity=96\)",
+    ):
+        build_dataset(DataConfig(**{**cfg.__dict__, "matcher": "bm"}), "all", cache=False)
+    # A set made with settings the data configuration cannot select (here a 7-px SGM window) is named
+    # with them, without an option.
+    sgm7 = TargetCache(cfg.cache_root(), default_settings("sgm", block_size=7))
+    sgm7.write(frames[0].key, np.full(SIZE, 15.0, np.float32))
+    with pytest.raises(
+        FileNotFoundError,
+        match=r"matcher sgm, max_disparity 192, block_size 7 \(1 of \d+\): other matcher settings",
+    ):
+        build_dataset(cfg, "all", cache=False)
+    # The command line: one line, exit code 2.
+    argv = ["evaluate", "SC", "--source", "kitti-raw", "--root", str(root), "--target", "stereo", "--quiet"]
+    assert main([*argv, "--out", str(tmp_path / "ev")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "use them with --matcher bm --max-disparity 96" in err

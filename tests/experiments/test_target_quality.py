@@ -60,3 +60,23 @@ def test_exact_targets_have_zero_error_and_a_known_offset_is_measured(tiny: Data
 def test_other_sources_are_refused(tiny: DataConfig) -> None:
     with pytest.raises(ValueError, match="source must be 'synthetic'"):
         synthetic_target_quality(DataConfig(source="kitti-tracking", root=tiny.root))
+
+
+def test_targets_at_other_settings_are_named_with_the_option_that_uses_them(tiny: DataConfig) -> None:
+    from dataclasses import replace
+
+    cache = target_cache(tiny)  # the 64-px set: complete (written by the test above, or here)
+    for p in list_stereo_pairs(tiny):
+        if not cache.has(p.key):
+            cache.write(p.key, np.full((48, 160), 10.0, np.float32))
+    with pytest.raises(ValueError) as info:
+        synthetic_target_quality(replace(tiny, max_disparity=96))
+    message = str(info.value)
+    assert message.startswith(
+        "4 of 4 stereo targets of synthetic (target quality) are not cached for matcher sgm, max_disparity 96"
+    )
+    assert (
+        "made with matcher sgm, max_disparity 64 (4 of 4): use them with --max-disparity 64 (--set data.max_disparity=64)"
+        in message
+    )
+    assert message.endswith("--matcher sgm --max-disparity 96")

@@ -282,3 +282,22 @@ def test_openvino_runner_is_safe_across_threads(tiny: tuple[nn.Module, bytes]) -
         outs = list(pool.map(run, xs))
     for x, y in zip(xs, outs, strict=True):
         assert float(np.abs(y - _eager(net, x)).max()) < 1e-4
+
+
+def test_auto_choice_summary_is_one_readable_line() -> None:
+    table = {
+        "torch-fp32": {"max_abs_error": 0.0, "b8_ms": 12.34, "b1_ms": 2.5, "score": 2.6},
+        "onnxruntime-fp32": {"max_abs_error": 1e-6, "b8_ms": 6.0, "b1_ms": 1.0, "score": 2.0},
+        "torch-bf16": {"rejected": "parity 3.10e-02 > 0.01", "max_abs_error": 0.031},
+        "openvino-f32": {"rejected": "RuntimeError: no such device\nsecond line"},
+    }
+    measured = autoselect.BackendChoice("onnxruntime-fp32", table)
+    assert measured.summary() == (
+        "backend auto: onnxruntime-fp32, the fastest of 2 passing parity (measured here); "
+        "ms at batch 8 / 1: onnxruntime-fp32 6.00 / 1.00, torch-fp32 12.3 / 2.50; "
+        "rejected: torch-bf16 (parity 3.10e-02 > 0.01), openvino-f32 (RuntimeError: no such device)"
+    )
+    cached = autoselect.BackendChoice("onnxruntime-fp32", table, cached=True)
+    assert "(chosen earlier on this machine, cached in /c/backend-choice.json)" in cached.summary(
+        "/c/backend-choice.json"
+    )

@@ -290,3 +290,29 @@ def test_video_is_streamed_not_decoded_whole(tmp_path: Path, monkeypatch: pytest
     assert report.frames == 60
     assert decoded_at_call[0] <= 9  # was 60: the whole clip before the first batch
     assert decoded_at_call == [8, 16, 24, 32, 40, 48, 56, 60]
+
+
+def test_backend_auto_is_one_readable_line_and_inputs_are_checked_first(
+    make_checkpoint: MakeCheckpoint,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ckpt = make_checkpoint("C", 1)
+    write_image(tmp_path / "in" / "a.png", 30, 60)
+    argv = ["predict", str(ckpt), str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--no-progress"]
+    for how in ("measured here", "chosen earlier on this machine, cached in "):
+        assert cli(argv) == 0
+        lines = [line for line in capsys.readouterr().err.splitlines() if "backend auto" in line]
+        assert len(lines) == 1, lines
+        assert lines[0].startswith("backend auto: ") and how in lines[0]
+        assert "ms at batch 8 / 1: " in lines[0] and "torch-fp32 " in lines[0] and "{" not in lines[0]
+    # A mistyped input fails before the model is loaded (and --backend auto times anything).
+    import ssrdepth.cli.predict as command
+
+    def no_load(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the model was loaded before the inputs were checked")
+
+    monkeypatch.setattr(command, "load_model", no_load)
+    assert cli(["predict", str(ckpt), str(tmp_path / "typo.png"), "--out", str(tmp_path / "out")]) == 2
+    assert "typo.png" in capsys.readouterr().err

@@ -101,6 +101,12 @@ def test_models_found_or_a_message_saying_how_to_get_one(
     assert resolve_models([], root) == find_demo_models(root)
     with pytest.raises(FileNotFoundError, match=r"nope\.pt: no such checkpoint"):
         resolve_models([tmp_path / "nope.pt"], root)
+    # A run folder named on the command line: its best.pt, else latest.pt, like every command.
+    assert resolve_models([root / "a/SCRX", root / "b/SCR"], root) == find_demo_models(root)
+    with pytest.raises(
+        FileNotFoundError, match=r"demo: a folder without a checkpoint .*run folders under it: a/SCRX, b/SCR"
+    ):
+        resolve_models([root], root)
     # No model anywhere: the command says how to get one, without a traceback.
     assert cli(["serve", "--demo-root", str(tmp_path / "empty")]) == 2
     err = capsys.readouterr().err

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import logging
 import math
 import os
 import subprocess
@@ -362,3 +363,20 @@ def test_init_from_loads_weights_and_refuses_another_network(toy_cfg: TrainConfi
         assert str(first.latest_checkpoint) in str(err.value)
     with pytest.raises(FileNotFoundError, match="no such checkpoint"):
         warm_start(create_model("C", 1, width=0.25), tmp_path / "nothing.pt")
+
+
+def test_resume_from_a_run_folder_uses_its_latest(
+    toy_cfg: TrainConfig, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cfg = apply_overrides(toy_cfg, ["length=2", "eval_every=1"])
+    first = train(cfg, train_set=ToyDepth(16), val_set=ToyDepth(8, seed=1))
+    assert first.best_checkpoint is not None  # best.pt is there too: --resume must still take latest.pt
+    with caplog.at_level(logging.INFO, logger="ssrdepth"):
+        again = train(cfg, train_set=ToyDepth(16), val_set=ToyDepth(8, seed=1), resume=first.run_dir)
+    assert again.steps == 2
+    assert f"{first.run_dir}: using latest.pt" in caplog.text
+    with pytest.raises(
+        FileNotFoundError, match=r"empty: a folder without a checkpoint \(looked for latest\.pt\)"
+    ):
+        (tmp_path / "empty").mkdir()
+        train(cfg, train_set=ToyDepth(16), resume=tmp_path / "empty")

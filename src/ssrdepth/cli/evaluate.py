@@ -7,6 +7,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from ssrdepth.checkpoint import resolve_checkpoint
 from ssrdepth.cli.common import add_source_arguments, source_changes
 from ssrdepth.core.sizes import parse_size
 from ssrdepth.data.config import TARGETS, DataConfig
@@ -16,7 +17,10 @@ from ssrdepth.evaluation.protocols import PROTOCOLS, get_protocol
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
-        "models", nargs="*", help="checkpoint files or registry model names (untrained: smoke runs)"
+        "models",
+        nargs="*",
+        help="checkpoint files, run folders (their best.pt, else latest.pt) or registry model names "
+        "(untrained: smoke runs)",
     )
     p.add_argument("--protocol", default="paper", choices=list(PROTOCOLS), help="evaluation protocol")
     p.add_argument("--list-protocols", action="store_true", help="print the protocols and exit")
@@ -46,7 +50,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _data_config(args: argparse.Namespace) -> DataConfig:
-    base = next((data_config_from_checkpoint(m) for m in args.models if Path(m).is_file()), DataConfig())
+    base = next((data_config_from_checkpoint(m) for m in args.models if Path(m).exists()), DataConfig())
     changes: dict[str, Any] = source_changes(args)
     if args.target is not None:
         changes["target"] = args.target
@@ -66,6 +70,8 @@ def main(args: argparse.Namespace) -> int:
         return 0
     if not args.models:
         raise ValueError("no model given: pass checkpoint files or model names (see --help)")
+    # Run folders → their checkpoint files, resolved (and named in the log) once.
+    args.models = [str(resolve_checkpoint(m)) if Path(m).is_dir() else m for m in args.models]
     data = _data_config(args)
     proto = get_protocol(args.protocol, crop=args.crop, scaling=args.scaling, aggregation=args.aggregation)
     report = evaluate(

@@ -8,7 +8,10 @@ from ssrdepth.inference.export import EXPORTERS, FORMATS, TOLERANCE, export_chec
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", help="checkpoint written by 'ssrdepth train'")
+    p.add_argument(
+        "checkpoint",
+        help="checkpoint written by 'ssrdepth train', or its run folder (best.pt, else latest.pt)",
+    )
     p.add_argument("--format", choices=tuple(FORMATS), default="onnx")
     p.add_argument("--out", default=None, help="artefact path (default: beside the checkpoint)")
     p.add_argument(

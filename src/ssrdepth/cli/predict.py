@@ -13,6 +13,7 @@ from ssrdepth.inference.predict import (
     DEFAULT_IMAGE_OUTPUTS,
     QUANTITIES,
     PredictOptions,
+    gather_inputs,
     load_model,
     predict_files,
 )
@@ -29,7 +30,10 @@ def _floats(text: str, n: int, what: str) -> tuple[float, ...]:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", help="checkpoint (.pt) or ONNX export (.onnx) of ours")
+    p.add_argument(
+        "checkpoint",
+        help="checkpoint (.pt), run folder (its best.pt, else latest.pt) or ONNX export (.onnx) of ours",
+    )
     p.add_argument("inputs", nargs="+", help="images, folders, glob patterns ('imgs/*.png') or videos")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument(
@@ -48,7 +52,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--backend",
         choices=BACKENDS,
         default="auto",
-        help="auto = the fastest installed backend passing parity on this machine (measured once, cached)",
+        help="auto = on CPU, the fastest installed backend passing parity on this machine (measured once per "
+        "model file and machine, then cached; logged as one line with each candidate's times); torch on CUDA",
     )
     p.add_argument(
         "--precision",
@@ -86,6 +91,8 @@ def main(args: argparse.Namespace) -> int:
         baseline=args.baseline,
         max_depth=args.max_depth,
     )
+    # Inputs first: a mistyped path fails at once, not after --backend auto has timed the backends.
+    gather_inputs(args.inputs, args.recursive)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # exporter chatter when --backend onnxruntime exports in memory
         model = load_model(

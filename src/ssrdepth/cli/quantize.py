@@ -9,7 +9,10 @@ from ssrdepth.inference.quantize import DELTA1_TOLERANCE, quantize_checkpoint
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("checkpoint", help="checkpoint written by 'ssrdepth train'")
+    p.add_argument(
+        "checkpoint",
+        help="checkpoint written by 'ssrdepth train', or its run folder (best.pt, else latest.pt)",
+    )
     p.add_argument("--out", default=None, help="INT8 ONNX file (default: CHECKPOINT.int8.onnx)")
     p.add_argument("--calibration-images", type=int, default=200, help="training images for calibration")
     p.add_argument("--test-images", type=int, default=None, help="test images for the check (default: all)")
@@ -23,11 +26,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from ssrdepth.checkpoint import resolve_checkpoint
     from ssrdepth.evaluation.evaluate import data_config_from_checkpoint
 
+    checkpoint = resolve_checkpoint(args.checkpoint)  # a run folder → its file, named once in the log
     path, acc = quantize_checkpoint(
-        args.checkpoint,
-        data_config_from_checkpoint(args.checkpoint),
+        checkpoint,
+        data_config_from_checkpoint(checkpoint),
         args.out,
         calibration_images=args.calibration_images,
         test_images=args.test_images,

@@ -13,7 +13,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "models",
         nargs="*",
         metavar="CHECKPOINT_OR_ONNX",
-        help="checkpoints (.pt) or ONNX exports (.onnx) to offer (default: the demo's under --demo-root)",
+        help="checkpoints (.pt), run folders (their best.pt, else latest.pt) or ONNX exports (.onnx) to "
+        "offer (default: the demo's under --demo-root)",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
     p.add_argument("--port", type=int, default=7860)
@@ -22,7 +23,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--backend",
         choices=BACKENDS,
         default="auto",
-        help="auto = onnxruntime on CPU when installed (fastest there), else torch",
+        help="auto = as predict's: on CPU, the fastest installed backend (torch, onnxruntime, openvino) "
+        "passing parity on this machine, measured once per model file and machine, then cached; torch on CUDA",
     )
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")

@@ -57,7 +57,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         const=True,
         default=None,
         metavar="CHECKPOINT",
-        help="resume the run in --out from latest.pt (or from CHECKPOINT); by default an interrupted "
+        help="resume the run in --out from latest.pt (or from CHECKPOINT: a .pt file, or a run folder's "
+        "latest.pt); by default an interrupted "
         "run with the same config is resumed and a finished one is reused",
     )
     group.add_argument("--fresh", action="store_true", help="start over, removing the run's files in --out")

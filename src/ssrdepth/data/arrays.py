@@ -35,7 +35,7 @@ from tqdm import tqdm
 
 from ssrdepth.core.io import make_temp_dir, write_json
 from ssrdepth.data.config import DataConfig, TargetScale
-from ssrdepth.data.dataset import DepthDataset, matcher_settings, to_tensors
+from ssrdepth.data.dataset import ClipReport, DepthDataset, matcher_settings, to_tensors
 from ssrdepth.data.sample import BadSampleError, report_skipped
 from ssrdepth.stereo.matching import settings_dict
 
@@ -214,15 +214,17 @@ def _build(base: DepthDataset, directory: Path, progress: bool, workers: int | N
     )
     n_workers = max(1, min(workers or os.cpu_count() or 1, 8, n // 32 or 1))
     jobs = ((base, i) for i in range(n))
+    clipping = base.clip_report()  # one summary line for the split, not one per file or worker
     if n_workers == 1:
         results = map(_load, jobs)
-        _consume(results, out, kept, skipped, bar)
+        _consume(results, out, kept, skipped, bar, base, clipping)
     else:
         # spawn, not fork: forked workers of a process that already initialised CUDA (or holds
         # threads) crash or hang.
         with ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-            _consume(pool.map(_load, jobs, chunksize=16), out, kept, skipped, bar)
+            _consume(pool.map(_load, jobs, chunksize=16), out, kept, skipped, bar, base, clipping)
     bar.close()
+    clipping.warn()
     for array in out.values():
         array.flush()
     del out
@@ -248,13 +250,20 @@ def _build(base: DepthDataset, directory: Path, progress: bool, workers: int | N
 
 
 def _consume(
-    results: Any, out: Mapping[str, np.ndarray], kept: list[int], skipped: list[tuple[str, str]], bar: tqdm
+    results: Any,
+    out: Mapping[str, np.ndarray],
+    kept: list[int],
+    skipped: list[tuple[str, str]],
+    bar: tqdm,
+    base: DepthDataset,
+    clipping: ClipReport,
 ) -> None:
     for i, arrays, bad in results:
         if arrays is None:
             assert bad is not None
             skipped.append(bad)
         else:
+            clipping.add(base.target_file(i), float(arrays["clipped"]))
             row = len(kept)
             for k, array in out.items():
                 array[row] = arrays[k]

@@ -77,6 +77,55 @@ def prepare_targets_command(cfg: DataConfig) -> str:
     return cmd
 
 
+def missing_targets_message(
+    cfg: DataConfig, cache: Any, keys: list[str], missing: list[str], what: str
+) -> str:
+    """Why ``missing`` of ``keys`` (stereo targets of ``what``) cannot be read from ``cache``: the
+    settings asked for, what the cache holds at other settings and the options that use it
+    (:func:`other_targets_hint`), and the command that computes them."""
+    wanted = cache.settings
+    others = other_targets_hint(cache, keys, len(keys))
+    return (
+        f"{len(missing)} of {len(keys)} stereo targets of {what} are not cached for matcher "
+        f"{wanted.method}, max_disparity {wanted.max_disparity} (first: {cache.path_for(missing[0])})"
+        + (f"; {others}; or compute" if others else "; compute")
+        + f" them with: {prepare_targets_command(cfg)}"
+    )
+
+
+def other_targets_hint(cache: Any, keys: list[str], total: int) -> str:
+    """What ``cache``'s root holds for ``keys`` at other matcher settings, and the options that select
+    it (``""`` when nothing): ``"the cache holds targets of this data made with matcher bm,
+    max_disparity 96 (40 of 40): use them with --matcher bm --max-disparity 96 (--set data.matcher=bm
+    --set data.max_disparity=96)"``. Only ``matcher`` and ``max_disparity`` are data settings; a set made
+    with other matcher settings (e.g. through the Python API) is named with them, without an option."""
+    from ssrdepth.stereo.matching import default_settings
+
+    parts = []
+    for other in cache.others(keys)[:3]:
+        method, max_disparity = other.settings.method, other.settings.max_disparity
+        diff = other.differences(cache.settings)
+        # Settings beyond matcher and max_disparity, where they are not that matcher's defaults.
+        extra = other.differences(default_settings(method, max_disparity=max_disparity))
+        described = ", ".join(
+            [f"matcher {method}", f"max_disparity {max_disparity}"] + [f"{k} {v}" for k, v in extra.items()]
+        )
+        text = f"{described} ({other.found} of {total})"
+        if not extra:
+            changes = {"matcher": method} if "method" in diff else {}
+            if "max_disparity" in diff:
+                changes["max_disparity"] = max_disparity
+            cli = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in changes.items())
+            sets = " ".join(f"--set data.{k}={v}" for k, v in changes.items())
+            text += f": use them with {cli} ({sets})"
+        else:
+            text += ": other matcher settings than the data configuration can select"
+        parts.append(text)
+    if not parts:
+        return ""
+    return f"the cache {cache.root / 'targets'} holds targets of this data made with " + "; ".join(parts)
+
+
 def list_stereo_pairs(cfg: DataConfig) -> list[StereoPair]:
     """Every stereo pair of a stereo source (all splits), keyed for the target cache.
 
@@ -117,10 +166,72 @@ def _cfg_dict(cfg: DataConfig) -> dict[str, Any]:
     return {k: getattr(cfg, k) for k in cfg.__dataclass_fields__}
 
 
+def clipped_fraction(target: np.ndarray, valid: np.ndarray) -> float:
+    """The fraction of the ``valid`` pixels of a normalised ``target`` beyond 1 (clipped to 1); 0 when
+    none is valid."""
+    return float((target[valid] > 1.0).mean()) if valid.any() else 0.0
+
+
+class ClipReport:
+    """Targets clipped at the normalisation maximum, summed up over a data set's split: each file past
+    :data:`CLIP_WARN_FRACTION` is logged at DEBUG as it comes, and :meth:`warn` writes one WARNING line
+    (how many files, the worst one, the fix) instead of a line per file.
+
+    ``name``: the data set and split; ``what``: the maximum (``"max_depth 80 m"``); ``fix``: how to raise it.
+    """
+
+    def __init__(self, name: str, what: str, fix: str) -> None:
+        self.name, self.what, self.fix = name, what, fix
+        self.files = 0
+        self.over: list[tuple[str, float]] = []
+
+    def add(self, file: Path | str, fraction: float) -> bool:
+        """Count one file; ``True`` (and a DEBUG line) when it is past the threshold."""
+        self.files += 1
+        if fraction <= CLIP_WARN_FRACTION:
+            return False
+        self.over.append((str(file), fraction))
+        log.debug("%s: %.1f %% of the valid target pixels are beyond %s", file, 100.0 * fraction, self.what)
+        return True
+
+    def warn(self, first_only: bool = False) -> None:
+        """One WARNING line when any file was past the threshold (``first_only``: about the first one,
+        while the files are still being read)."""
+        if not self.over:
+            return
+        if first_only:
+            file, fraction = self.over[0]
+            log.warning(
+                "%s: %.1f %% of the valid target pixels are beyond %s and clipped to it (first such file "
+                "of %s; the others are logged at DEBUG); raise it with %s",
+                file,
+                100.0 * fraction,
+                self.what,
+                self.name,
+                self.fix,
+            )
+            return
+        file, fraction = max(self.over, key=lambda item: item[1])
+        log.warning(
+            "%s: %d of %d files have more than %g %% of their valid target pixels beyond %s, clipped to it "
+            "(worst: %s, %.1f %%; each file at DEBUG); raise it with %s",
+            self.name,
+            len(self.over),
+            self.files,
+            100 * CLIP_WARN_FRACTION,
+            self.what,
+            file,
+            100.0 * fraction,
+            self.fix,
+        )
+
+
 class DepthDataset(Dataset[dict[str, Any]]):
     """Samples of one split, decoded from the source files on every access.
 
-    ``dataset[i]`` is the dict of :mod:`ssrdepth.data.config`; ``dataset.scale`` the split's
+    ``dataset[i]`` is the dict of :mod:`ssrdepth.data.config`; :meth:`load_arrays` gives it as NumPy
+    arrays, with ``clipped``, the fraction of valid target pixels clipped at the normalisation maximum
+    (:class:`ClipReport` sums these up per split); ``dataset.scale`` the split's
     :class:`TargetScale`; ``dataset.meta(i)`` per-sample metadata; ``dataset.skipped`` the files
     left out as bad (``(file, problem)``). Use :func:`build_dataset` (which adds the array cache).
 
@@ -143,6 +254,7 @@ class DepthDataset(Dataset[dict[str, Any]]):
             indices = self._with_targets(indices)
         self.indices = indices
         self.scale = self._scale(indices[0]) if indices else self._default_scale()
+        self._clipping = self.clip_report()
         self._clip_reported = False
 
     def _by_group(self, split: str) -> list[int]:
@@ -169,10 +281,12 @@ class DepthDataset(Dataset[dict[str, Any]]):
                 self.skipped.append((str(self.source.frames[i].image), "no cached stereo target"))
             drop = set(missing)
             return [i for i in indices if i not in drop]
-        first = self._cache.path_for(self.source.frames[missing[0]].key)
+        keys = [self.source.frames[i].key for i in indices]
+        missing_keys = [self.source.frames[i].key for i in missing]
         raise FileNotFoundError(
-            f"{len(missing)} of {len(indices)} stereo targets of {self.cfg.source} ({self.split}) are not "
-            f"cached (first: {first}); compute them with: {prepare_targets_command(self.cfg)}"
+            missing_targets_message(
+                self.cfg, self._cache, keys, missing_keys, f"{self.cfg.source} ({self.split})"
+            )
         )
 
     def _default_scale(self) -> TargetScale:
@@ -220,15 +334,8 @@ class DepthDataset(Dataset[dict[str, Any]]):
             out["disparity_factor"] = self.disparity_factor(index)
         return out
 
-    def _report_clipping(self, where: Any, target: np.ndarray, valid: np.ndarray) -> None:
-        """Warn (once per data set) when more than :data:`CLIP_WARN_FRACTION` of a sample's valid
-        target pixels lie beyond the normalisation maximum (normalised > 1) and are clipped to it."""
-        if self._clip_reported or not valid.any():
-            return
-        fraction = float((target[valid] > 1.0).mean())
-        if fraction <= CLIP_WARN_FRACTION:
-            return
-        self._clip_reported = True
+    def clip_report(self) -> ClipReport:
+        """An empty :class:`ClipReport` for this data set and split (its threshold wording and fix)."""
         cfg = self.cfg
         if cfg.target == "stereo":
             what = f"max_disparity {matcher_settings(cfg).max_disparity} px (in the split's camera)"
@@ -236,17 +343,20 @@ class DepthDataset(Dataset[dict[str, Any]]):
         else:
             what = f"max_depth {cfg.depth_limit:g} m"
             fix = f"--max-depth / --set data.max_depth=METRES ({cfg.source} default: {DEFAULT_MAX_DEPTH[cfg.source]:g} m)"
-        log.warning(
-            "%s: %.1f %% of the valid target pixels are beyond %s and clipped to it; raise it with %s",
-            where,
-            100.0 * fraction,
-            what,
-            fix,
-        )
+        return ClipReport(f"{cfg.source} ({self.split})", what, fix)
+
+    def target_file(self, i: int) -> Path | str:
+        """The file sample ``i``'s target comes from (the cached stereo PNG, the depth map or scan)."""
+        frame = self.source.frames[self.indices[i]]
+        if self.cfg.target == "stereo":
+            return self._cache.path_for(frame.key)
+        return frame.depth or frame.velodyne or frame.image
 
     def load_arrays(self, i: int) -> dict[str, np.ndarray]:
         """Sample ``i`` as NumPy arrays at the model size: ``image`` (C, H, W) uint8, ``target``
-        (1, H, W) float32 [0, 1], ``valid_mask`` (1, H, W) bool, ``depth`` (1, H, W) float32 m."""
+        (1, H, W) float32 [0, 1], ``valid_mask`` (1, H, W) bool, ``depth`` (1, H, W) float32 m, and
+        ``clipped``, a 0-d float32 array: the fraction of valid target pixels beyond 1 before clipping
+        (:class:`ClipReport`; :meth:`target_file` names the file)."""
         cfg = self.cfg
         index = self.indices[i]
         frame = self.source.frames[index]
@@ -282,23 +392,27 @@ class DepthDataset(Dataset[dict[str, Any]]):
             if factor != 1.0:
                 scaled = scaled * np.float32(factor)
             target, target_valid = resize_map(scaled, valid & (disparity > 0), cfg.size)
-            target_file: Any = self._cache.path_for(frame.key)
         else:
             target = depth_small / np.float32(cfg.depth_limit)
             target_valid = depth_valid
-            target_file = frame.depth or frame.velodyne or frame.image
-        self._report_clipping(target_file, target, target_valid)
         return {
             "image": prepare_image(image, cfg.channels, cfg.size, as_uint8=True),
             "target": np.clip(target, 0.0, 1.0)[None].astype(np.float32),
             "valid_mask": target_valid[None],
             "depth": depth_small[None].astype(np.float32),
+            "clipped": np.asarray(clipped_fraction(target, target_valid), np.float32),
         }
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         if not 0 <= i < len(self.indices):
             raise IndexError(f"sample {i} out of range (0..{len(self.indices) - 1})")
-        return to_tensors(self.load_arrays(i), i)
+        arrays = self.load_arrays(i)
+        # Served without the array cache: no end of a pass to summarise at, so the first file past
+        # the threshold is reported (once per data set and process), every one at DEBUG.
+        if self._clipping.add(self.target_file(i), float(arrays["clipped"])) and not self._clip_reported:
+            self._clip_reported = True
+            self._clipping.warn(first_only=True)
+        return to_tensors(arrays, i)
 
 
 def to_tensors(arrays: dict[str, np.ndarray], index: int) -> dict[str, Any]:

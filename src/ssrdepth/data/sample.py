@@ -173,14 +173,32 @@ def check_frames(
     return kept
 
 
+#: Skipped files listed by :func:`report_skipped`; the rest are counted (and logged at DEBUG).
+SKIPPED_SHOWN = 10
+
+
 def report_skipped(skipped: list[tuple[str, str]], stream: Any = None) -> None:
-    """Print every skipped file and why (at the end of a listing or cache build)."""
+    """Print the skipped files and why (at the end of a listing or cache build): the first
+    :data:`SKIPPED_SHOWN`, then a count of the rest by problem; every one is logged at DEBUG."""
     if not skipped:
         return
     out = stream or sys.stderr
     print(f"skipped {len(skipped)} bad sample(s):", file=out)
-    for file, problem in skipped:
+    for file, problem in skipped[:SKIPPED_SHOWN]:
         print(f"  {file}: {problem}", file=out)
+    rest = skipped[SKIPPED_SHOWN:]
+    if rest:
+        counts: dict[str, int] = {}
+        for _, problem in rest:
+            counts[problem] = counts.get(problem, 0) + 1
+        common = ", ".join(
+            f"{n} × {problem!r}" for problem, n in sorted(counts.items(), key=lambda kv: -kv[1])[:3]
+        )
+        print(
+            f"  … and {len(rest)} more ({common}{', …' if len(counts) > 3 else ''}; each at DEBUG)", file=out
+        )
+    for file, problem in skipped:
+        log.debug("skipped %s: %s", file, problem)
 
 
 def require_dir(path: Path, what: str) -> None:

@@ -227,20 +227,20 @@ class _Loaded:
 def load_model(
     spec: str | Path, in_channels: int = 1, options: dict[str, Any] | None = None, seed: int = 0
 ) -> _Loaded:
-    """A checkpoint file (weights loaded, its ``target`` scale kept) or a registry name (untrained,
-    seeded with ``seed``, built with ``options`` such as ``width``: for smoke runs)."""
+    """A checkpoint file or run folder (weights loaded, its ``target`` scale kept) or a registry name
+    (untrained, seeded with ``seed``, built with ``options`` such as ``width``: for smoke runs)."""
     from ssrdepth.checkpoint import load_checkpoint
     from ssrdepth.models import create_model
     from ssrdepth.models.registry import canonical_name
 
     path = Path(spec)
-    if path.is_file():
+    if path.is_file() or path.is_dir():
         ckpt = load_checkpoint(path)
         try:
             scale: TargetScale | None = TargetScale.from_dict(ckpt.target)
         except (ValueError, TypeError):
             scale = None  # e.g. {"kind": "normalised"}: the output is in the data set's own scale
-        return _Loaded(ckpt.build_model(), ckpt.model.name, str(path), scale, ckpt.input_size)
+        return _Loaded(ckpt.build_model(), ckpt.model.name, str(ckpt.path), scale, ckpt.input_size)
     if path.suffix or "/" in str(spec) or "\\" in str(spec):
         raise FileNotFoundError(f"{spec}: no such checkpoint file")
     try:
@@ -257,7 +257,10 @@ def _unique_labels(loaded: list[_Loaded]) -> list[str]:
     out = []
     for m in loaded:
         if labels.count(m.label) > 1:
-            stem = Path(m.source).stem if m.source.endswith((".pt", ".pth", ".ckpt")) else ""
+            source = Path(m.source)
+            stem = source.stem if source.suffix in (".pt", ".pth", ".ckpt") else ""
+            if stem in ("best", "latest"):  # run folders' files: the run's name tells them apart
+                stem = f"{source.parent.name}/{stem}"
             out.append(f"{m.label} [{stem}]" if stem else m.label)
         else:
             out.append(m.label)
@@ -407,7 +410,7 @@ def evaluate(
 
 
 def data_config_from_checkpoint(path: str | Path) -> DataConfig:
-    """The data configuration a checkpoint was trained with (its ``config["data"]``, unknown keys
+    """The data configuration a checkpoint (file or run folder) was trained with (its ``config["data"]``, unknown keys
     ignored; the defaults when it stores none), with the checkpoint's input size and channels."""
     from ssrdepth.checkpoint import load_checkpoint
 

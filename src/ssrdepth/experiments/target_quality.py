@@ -42,6 +42,7 @@ def synthetic_target_quality(cfg: DataConfig, max_pairs: int | None = 200) -> di
         ValueError: not a synthetic source, targets not prepared, or a file missing or unreadable.
     """
     from ssrdepth.data import list_stereo_pairs, target_cache
+    from ssrdepth.data.dataset import missing_targets_message
     from ssrdepth.data.synthetic import REGIONS, decode_depth
 
     if cfg.source != "synthetic":
@@ -54,9 +55,11 @@ def synthetic_target_quality(cfg: DataConfig, max_pairs: int | None = 200) -> di
     n = len(REGIONS)
     pixels, valid_n, bad, err_sum = (np.zeros(n) for _ in range(4))
     root = Path(cfg.root) / "training"
+    missing = [pair.key for pair in pairs if not cache.has(pair.key)]
+    if missing:
+        keys = [pair.key for pair in pairs]
+        raise ValueError(missing_targets_message(cfg, cache, keys, missing, f"{cfg.source} (target quality)"))
     for pair in pairs:
-        if not cache.has(pair.key):
-            raise ValueError(f"no cached stereo target for {pair.key}: run `ssrdepth prepare-targets` first")
         disparity, valid = cache.read(pair.key)
         depth = decode_depth(_read_png(root / "depth" / f"{pair.key}.png"))
         regions = _read_png(root / "regions" / f"{pair.key}.png")

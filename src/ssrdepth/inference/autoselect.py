@@ -58,6 +58,40 @@ class BackendChoice:
     def to_dict(self) -> dict[str, Any]:
         return {"backend": self.backend, "table": self.table, "cached": self.cached, "key": self.key}
 
+    def summary(self, where: str = "") -> str:
+        """One readable line: the backend chosen, why, each candidate's times and the rejected ones, e.g.
+        ``backend auto: onnxruntime-fp32, the fastest of 3 passing parity (measured here); ms at batch
+        8 / 1: onnxruntime-fp32 4.1 / 0.6, torch-fp32 6.3 / 0.9; rejected: torch-bf16 (parity 3.1e-02 >
+        0.01)``. ``where``: the cache file, named when the choice was read from it."""
+        timed = {k: v for k, v in self.table.items() if "rejected" not in v}
+        how = f"chosen earlier on this machine, cached in {where}" if self.cached else "measured here"
+        if self.cached and not where:
+            how = "chosen earlier on this machine, cached"
+        text = f"backend auto: {self.backend}, the fastest of {len(timed)} passing parity ({how})"
+        batches = sorted(
+            {int(k[1:-3]) for v in timed.values() for k in v if k.startswith("b") and k.endswith("_ms")}
+        )
+        if batches:
+            order = sorted(timed, key=lambda k: float(timed[k].get("score", 0.0)))
+            head = " / ".join(str(b) for b in reversed(batches))
+            rows = [
+                f"{name} " + " / ".join(_ms(timed[name].get(f"b{b}_ms")) for b in reversed(batches))
+                for name in order
+            ]
+            text += f"; ms at batch {head}: " + ", ".join(rows)
+        rejected = [
+            f"{k} ({str(v['rejected']).splitlines()[0][:80]})"
+            for k, v in self.table.items()
+            if "rejected" in v
+        ]
+        if rejected:
+            text += "; rejected: " + ", ".join(rejected)
+        return text
+
+
+def _ms(value: Any) -> str:
+    return "–" if value is None else f"{float(value):.1f}" if float(value) >= 10 else f"{float(value):.2f}"
+
 
 def cache_dir() -> Path:
     """Where the choice cache lives (see the module docstring)."""
@@ -176,10 +210,7 @@ def measure(
     for name in runners:
         table[name]["score"] = score[name]
     chosen = min(runners, key=lambda k: score[k])
-    log.info(
-        "backend auto: %s (%s)", chosen, {k: v.get("score", v.get("rejected")) for k, v in table.items()}
-    )
-    return BackendChoice(chosen, table)
+    return BackendChoice(chosen, table)  # the caller logs its summary() once
 
 
 def choose_backend(
@@ -196,13 +227,13 @@ def choose_backend(
 ) -> BackendChoice:
     """The cached choice for this model file, machine and batch when there is one whose backend is
     still a candidate; else :func:`measure` and cache it. ``reference`` builds the float32 eager
-    runner (only when measuring)."""
+    runner (only when measuring). Logs nothing at INFO: the caller logs :meth:`BackendChoice.summary`."""
     key = choice_key(model_path, batch, threads)
     path = cache_dir() / CACHE_FILE
     if not remeasure:
         hit = _read_cache(path).get(key)
         if isinstance(hit, dict) and hit.get("backend") in candidates:
-            log.info("backend auto: %s (cached in %s)", hit["backend"], path)
+            log.debug("backend auto: %s read from %s", hit["backend"], path)
             return BackendChoice(str(hit["backend"]), dict(hit.get("table", {})), cached=True, key=key)
     choice = measure(candidates, reference(), sample, batch, tolerance=tolerance, repeats=repeats)
     choice.key = key

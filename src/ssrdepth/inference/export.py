@@ -321,11 +321,11 @@ def export_checkpoint(
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown export format {fmt!r}; valid: {', '.join(FORMATS)}")
-    ckpt = load_checkpoint(checkpoint)
+    ckpt = load_checkpoint(checkpoint)  # a run folder → its best.pt / latest.pt (ckpt.path)
     model = ckpt.build_model()
     size = sample_size or ckpt.input_size
     meta = onnx_metadata(ckpt)
-    dest = Path(out) if out is not None else default_output(checkpoint, fmt)
+    dest = Path(out) if out is not None else default_output(ckpt.path, fmt)
     start = time.perf_counter()
     with atomic_path(dest) as tmp:
         if fmt == "onnx":

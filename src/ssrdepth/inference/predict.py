@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 
 from ssrdepth import __version__
+from ssrdepth.core.checkpoint_files import resolve_checkpoint
 from ssrdepth.core.hardware import resolve_precision
 from ssrdepth.core.image import prepare_image, read_image
 from ssrdepth.core.optional import require
@@ -169,7 +170,8 @@ def load_model(
     """Load a checkpoint (``.pt``) or an ONNX export (``.onnx``, also an INT8 one) for prediction.
 
     Args:
-        path: a checkpoint written by :func:`ssrdepth.checkpoint.save_checkpoint`, or an ONNX file
+        path: a checkpoint written by :func:`ssrdepth.checkpoint.save_checkpoint` (or a training run
+            folder: its ``best.pt``, else ``latest.pt``), or an ONNX file
             written by ``ssrdepth export`` / ``ssrdepth quantize`` (it carries the same metadata). An
             ONNX file needs only onnxruntime (the ``[onnx]`` extra) or OpenVINO (``[openvino]``): no
             torch, no ``onnx`` package.
@@ -196,11 +198,9 @@ def load_model(
         unknown backend. MissingDependency (an ImportError): the package this path needs is not
         installed; the message names the extra to install.
     """
-    p = Path(path)
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
-    if not p.is_file():
-        raise FileNotFoundError(f"{p}: no such checkpoint or ONNX file")
+    p = resolve_checkpoint(path)
     if backend != "auto" and precision == "auto":
         precision = "fp32"
     opts = _LoadOptions(backend, channels_last, threads, batch_size, remeasure)
@@ -351,7 +351,7 @@ def _auto(
 ) -> DepthModel:
     """Measure (or read from the cache) the fastest CPU backend passing parity, and build it. The
     reference is eager float32 PyTorch for a checkpoint, ONNX Runtime (else OpenVINO f32) for a file."""
-    from ssrdepth.inference.autoselect import choose_backend
+    from ssrdepth.inference.autoselect import CACHE_FILE, cache_dir, choose_backend
     from ssrdepth.inference.backends import auto_candidates, describe_choice
 
     cands = auto_candidates(onnx_model, net=net, precision=prec, threads=opts.threads)
@@ -387,12 +387,7 @@ def _auto(
         remeasure=opts.remeasure,
     )
     backend, used, settings = describe_choice(choice.backend)
-    log.info(
-        "backend auto → %s%s (%s)",
-        choice.backend,
-        " running an INT8 model" if int8 else "",
-        "cached" if choice.cached else "measured here",
-    )
+    log.info("%s%s", choice.summary(str(cache_dir() / CACHE_FILE)), " (an INT8 model)" if int8 else "")
     return DepthModel(
         **{**common, "device": "cpu"},
         backend=backend,

@@ -285,8 +285,8 @@ def quantize_checkpoint(
     from ssrdepth.inference.export import export_onnx
     from ssrdepth.inference.onnx import onnx_metadata
 
-    ckpt = load_checkpoint(checkpoint)
-    dest = Path(out) if out is not None else Path(checkpoint).with_suffix(".int8.onnx")
+    ckpt = load_checkpoint(checkpoint)  # a run folder → its best.pt / latest.pt (ckpt.path)
+    dest = Path(out) if out is not None else ckpt.path.with_suffix(".int8.onnx")
     fp32 = export_onnx(
         ckpt.build_model(), None, sample_size=ckpt.input_size, exporter="legacy", metadata=onnx_metadata(ckpt)
     )

@@ -24,6 +24,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from ssrdepth.core.checkpoint_files import BEST, LATEST, resolve_checkpoint
 from ssrdepth.core.image import BadSampleError, as_rgb, image_size, read_image
 from ssrdepth.inference.outputs import (
     UNITS,
@@ -76,25 +77,22 @@ def find_demo_models(root: str | os.PathLike[str] = "runs/demo") -> list[Path]:
     base = Path(root)
     if not base.is_dir():
         return []
-    found = []
-    for latest in sorted(base.rglob("latest.pt")):
-        best = latest.with_name("best.pt")
-        found.append(best if best.is_file() else latest)
-    return found
+    runs = sorted({f.parent for f in base.rglob(LATEST)} | {f.parent for f in base.rglob(BEST)})
+    return [resolve_checkpoint(run, announce=False) for run in runs]
 
 
 def resolve_models(paths: Sequence[str | os.PathLike[str]], demo_root: str | os.PathLike[str]) -> list[Path]:
-    """The models to offer: ``paths`` (checked), or the demo's when none are given.
+    """The models to offer: ``paths`` (checked; a run folder gives its ``best.pt``, else ``latest.pt``),
+    or the demo's when none are given.
 
     Raises:
-        FileNotFoundError: a named file does not exist. ValueError: a file that is neither a ``.pt``
-        checkpoint nor an ``.onnx`` export, or nothing to serve (the message says how to get a model).
+        FileNotFoundError: a named file or folder does not exist, or a folder without a checkpoint.
+        ValueError: a file that is neither a ``.pt`` checkpoint nor an ``.onnx`` export, or nothing to
+        serve (the message says how to get a model).
     """
     if paths:
-        models = [Path(p) for p in paths]
+        models = [resolve_checkpoint(p) for p in paths]
         for p in models:
-            if not p.is_file():
-                raise FileNotFoundError(f"{p}: no such checkpoint or ONNX file")
             if p.suffix.lower() not in (".pt", ".onnx"):
                 raise ValueError(f"{p}: expected a checkpoint (.pt) or an ONNX export (.onnx) of ours")
         return models

@@ -14,6 +14,8 @@ the keys already present).
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +79,21 @@ def read_disparity_png(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         )
     valid = encoded > 0
     return encoded.astype(np.float32) / np.float32(DISPARITY_PNG_SCALE), valid
+
+
+@dataclass(frozen=True)
+class CachedTargets:
+    """A set of targets in the same cache root made with other settings (:meth:`TargetCache.others`):
+    its ``settings``, ``directory``, and how many of the keys asked about it holds (``found``)."""
+
+    settings: MatcherSettings
+    directory: Path
+    found: int
+
+    def differences(self, wanted: MatcherSettings) -> dict[str, Any]:
+        """The settings (``method`` included) in which this set differs from ``wanted``, with its values."""
+        mine, theirs = settings_dict(self.settings), settings_dict(wanted)
+        return {k: v for k, v in mine.items() if theirs.get(k) != v}
 
 
 class TargetCache:
@@ -177,6 +194,24 @@ class TargetCache:
         path = self.path_for(key)
         write_disparity_png(path, disparity, valid_mask)
         return path
+
+    def others(self, keys: Sequence[str]) -> list[CachedTargets]:
+        """The target sets beside this one (same cache root, other matcher settings) that hold any of
+        ``keys``, the most complete first. Folders without a readable manifest are passed over."""
+        found = []
+        base = self.root / "targets"
+        for manifest in sorted(base.glob(f"*/{MANIFEST}")) if base.is_dir() else []:
+            directory = manifest.parent
+            if directory == self.directory:
+                continue
+            try:
+                settings = settings_from_dict(json.loads(manifest.read_text(encoding="utf-8"))["settings"])
+            except (ValueError, KeyError, TypeError):
+                continue
+            count = sum((directory / f"{key}.png").is_file() for key in keys)
+            if count:
+                found.append(CachedTargets(settings, directory, count))
+        return sorted(found, key=lambda c: -c.found)
 
     def keys(self) -> list[str]:
         """Cached keys, sorted."""

@@ -337,10 +337,7 @@ def _set_up_run_folder(
     """What is in the run folder already: ``(the finished run to reuse, None)`` or ``(None, the
     checkpoint to resume from or None)``; clears the folder for ``resume=False``."""
     if resume is not None and not isinstance(resume, bool):
-        resume_from = Path(resume)
-        if not resume_from.is_file():
-            raise FileNotFoundError(f"{resume_from}: no such checkpoint to resume from")
-        return None, resume_from
+        return None, resolve_checkpoint(resume, "latest")
     if resume is False:
         if ddp.main:
             clear_run(run_dir)
