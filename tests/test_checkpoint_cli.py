@@ -110,6 +110,10 @@ def _foreign_files(tmp_path: Path) -> dict[str, tuple[Path, str]]:
     text = tmp_path / "text.pt"
     text.write_text("hello, not a checkpoint\n")
     files["text"] = (text, "not an ssrdepth checkpoint (not a file written by torch.save)")
+    # a short text whose first byte is a pickle opcode ("x" is one): torch's unpickler starts on it
+    opcode_text = tmp_path / "opcode.pt"
+    opcode_text.write_text("x\n")
+    files["opcode-text"] = (opcode_text, "not an ssrdepth checkpoint (not a file written by torch.save)")
     empty = tmp_path / "empty.pt"
     empty.write_bytes(b"")
     files["empty"] = (empty, "not an ssrdepth checkpoint (an empty file)")

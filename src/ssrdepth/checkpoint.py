@@ -183,6 +183,8 @@ def _unreadable(path: Path, exc: BaseException) -> str:
         head = f.read(4)
     if not head:
         return "not an ssrdepth checkpoint (an empty file)"
+    if not head.startswith((b"PK", b"\x80")):  # neither torch.save's zip nor a pickle (protocol ≥ 2)
+        return "not an ssrdepth checkpoint (not a file written by torch.save)"
     if "Weights only load failed" in text or "Unsupported global" in text:
         return (
             "not an ssrdepth checkpoint: it holds pickled Python objects that are not loaded, as that "
