@@ -132,7 +132,7 @@ def test_load_checkpoint_takes_a_run_folder(tmp_path: Path) -> None:
     assert ckpt.path == run / "best.pt" and ckpt.step == 5
 
 
-@pytest.mark.parametrize("kind", ["plain", "pickled", "truncated", "text", "empty", "partial"])
+@pytest.mark.parametrize("kind", ["plain", "pickled", "truncated", "text", "opcode-text", "empty", "partial"])
 def test_foreign_or_damaged_files_are_one_line_naming_the_file(tmp_path: Path, kind: str) -> None:
     path, expected = _foreign_files(tmp_path)[kind]
     with pytest.raises(ValueError) as info:
