@@ -115,7 +115,7 @@ class StudyConfig:
     variants: tuple[str, ...] = VARIANT_NAMES
     trained: tuple[str, ...] = TRAINED
     quality_pairs: int = 100
-    cost_repeats: int = 3
+    cost_repeats: int = 20
     model: str = "SCRXU"
     width: float = 0.25
     steps: int = 800
