@@ -248,20 +248,12 @@ def matcher_cost(base: DataConfig, variants: list[Variant], cfg: StudyConfig) ->
     return result
 
 
-def _read_rgb(path: Path, flags: int | None = None) -> np.ndarray:
-    """An image as stored (``flags``, e.g. 16-bit) or as RGB; ValueError naming an unreadable file."""
-    import cv2
-
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR if flags is None else flags)
-    if image is None:
-        raise ValueError(f"{path}: not a readable image")
-    return np.asarray(image if flags is not None else image[:, :, ::-1])
-
-
 def _real_stereo_pairs(cfg: StudyConfig) -> tuple[dict[str, tuple[Any, ...]], dict[str, str]]:
     """``{name: (left, right, true disparity px (0 / inf = unknown), max_disparity)}`` of the real pairs
     with ground truth, and ``{name: why skipped}``."""
     import cv2
+
+    from ssrdepth.core.image import read_image, read_pixels
 
     pairs: dict[str, tuple[Any, ...]] = {}
     skipped: dict[str, str] = {}
@@ -281,8 +273,9 @@ def _real_stereo_pairs(cfg: StudyConfig) -> tuple[dict[str, tuple[Any, ...]], di
     if folder is None or not (folder / "aloeGT.png").is_file():
         skipped[aloe] = f"{folder or 'no folder given'}: no aloeL.jpg / aloeR.jpg / aloeGT.png there"
     else:
-        left, right = (_read_rgb(folder / f"aloe{side}.jpg") for side in "LR")
-        truth = _read_rgb(folder / "aloeGT.png", cv2.IMREAD_UNCHANGED).astype(np.float32)
+        # The one reader: RGB images, and the ground truth's stored 8-bit values (px at full size).
+        left, right = (read_image(folder / f"aloe{side}.jpg") for side in "LR")
+        truth = read_pixels(folder / "aloeGT.png").astype(np.float32)
         half = (left.shape[1] // 2, left.shape[0] // 2)
         left, right = (cv2.resize(x, half, interpolation=cv2.INTER_AREA) for x in (left, right))
         # Nearest (never mixing known and unknown pixels), and halved: disparity scales with the width.
