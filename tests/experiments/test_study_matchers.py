@@ -109,7 +109,7 @@ def test_trained_rows_are_mean_and_std_over_seeds(study: tuple[StudyConfig, dict
     aloe = results["real_pairs"]["pairs"].get("Middlebury 2006 Aloe (half size)")
     if (SHARED_DATA / "middlebury_aloe").is_dir():
         assert aloe is not None and set(aloe) == {"sgm", "sgm-no-lr", "bm"}
-    assert results["advice"].startswith("sgm targets trained the best network")
+    assert results["advice"].startswith("sgm was the only matcher trained on: δ < 1.25 = ")
 
 
 def test_rerun_reuses_every_finished_piece(study: tuple[StudyConfig, dict]) -> None:
@@ -121,3 +121,26 @@ def test_rerun_reuses_every_finished_piece(study: tuple[StudyConfig, dict]) -> N
     assert again["quality"] == json.loads(json.dumps(first["quality"]))
     assert again["trained"]["sgm"]["synthetic"] == first["trained"]["sgm"]["synthetic"]
     assert time.perf_counter() - start < 60
+
+
+def test_cli_quick_keeps_its_small_batch_beside_extra_overrides(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import ssrdepth.cli.study as command
+    from ssrdepth.cli import main
+
+    seen: list[StudyConfig] = []
+    monkeypatch.setattr(
+        command, "study_matchers", lambda cfg: seen.append(cfg) or {"seconds": 1.0, "advice": "-"}
+    )
+    out = str(tmp_path / "s")
+    assert (
+        main(["study", "matchers", "--quick", "--out", out, "--set", "optim.lr=0.001", "--steps", "3"]) == 0
+    )
+    (cfg,) = seen
+    assert (
+        cfg.out == out and cfg.steps == 3 and cfg.seeds == 2 and cfg.trained == ("exact", "lidar-like", "sgm")
+    )
+    assert cfg.overrides[0] == "batch_size=4" and cfg.overrides[-1] == "optim.lr=0.001"
+    assert main(["study", "matchers", "--variants", "sgm", "bm", "exact", "--out", out]) == 0
+    assert seen[1].trained == ("exact", "sgm", "bm") and seen[1].steps == StudyConfig().steps

@@ -73,7 +73,6 @@ def main(args: argparse.Namespace) -> int:
     common = {
         "out": args.out,
         "device": args.device,
-        "overrides": tuple(args.overrides),
         "seeds": args.seeds,
         "real_kitti": args.real_kitti or default_real_kitti(),
         "aloe": args.aloe or _aloe(),
@@ -81,7 +80,8 @@ def main(args: argparse.Namespace) -> int:
         "progress": not args.no_progress,
     }
     cfg = quick_config(**common) if args.quick else StudyConfig(**common)
-    cfg = dataclasses.replace(cfg, **changes)
+    # --set adds to the preset's overrides (--quick trains with a small batch).
+    cfg = dataclasses.replace(cfg, overrides=cfg.overrides + tuple(args.overrides), **changes)
     results = study_matchers(cfg)
     print(f"report: {Path(cfg.out) / 'report.md'} ({results['seconds'] / 60:.1f} min)")
     print(results["advice"])

@@ -154,7 +154,12 @@ def advice(results: Mapping[str, Any]) -> str:
     ties = [k for k in d1 if k != best and b["mean"] - d1[k]["mean"] <= seed_noise(b["std"], d1[k]["std"], n)]
     worse = [k for k in d1 if k != best and k not in ties]
     rate = {k: results["cost"].get("methods", {}).get(k, {}).get("parallel_pairs_per_s") for k in d1}
-    text = f"{best} targets trained the best network: δ < 1.25 = {b['mean']:.3f} ± {b['std']:.3f} ({n} seeds)"
+    head = (
+        f"{best} targets trained the best network"
+        if len(d1) > 1
+        else f"{best} was the only matcher trained on"
+    )
+    text = f"{head}: δ < 1.25 = {b['mean']:.3f} ± {b['std']:.3f} ({n} seeds)"
     if worse:
         text += ", ahead of " + ", ".join(f"{k} ({d1[k]['mean']:.3f})" for k in worse)
         text += " by more than two standard errors"
