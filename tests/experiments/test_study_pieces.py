@@ -3,10 +3,16 @@ reference targets, and the advice's seed-noise rule."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from ssrdepth.data.reference import reference_disparity
+from ssrdepth.core.image import resize_map
+from ssrdepth.data import build_dataset, target_cache
+from ssrdepth.data.config import DataConfig
+from ssrdepth.data.reference import prepare_reference_targets, reference_disparity
+from ssrdepth.data.synthetic import generate_synthetic
 from ssrdepth.experiments.report_writer import seed_noise
 from ssrdepth.experiments.study_report import advice
 from ssrdepth.experiments.target_quality import d1_outliers, disparity_errors
@@ -110,3 +116,23 @@ def test_advice_follows_the_seed_noise_rule() -> None:
     assert "ahead of bm (0.800) by more than two standard errors" in text
     assert "do not separate it from elas (0.840), so among those take the cheapest, elas (9.0 pairs/s" in text
     assert "Perfect targets (the exact disparity) reached 0.900" in text and "gain up to 0.050" in text
+
+
+def test_lidar_like_targets_shrink_like_lidar(tmp_path: Path) -> None:
+    root = tmp_path / "synthetic"
+    generate_synthetic(root, 4, seed=5, size=(48, 160), sequence_length=2, workers=1, progress=False)
+    cfg = DataConfig(
+        source="synthetic", root=str(root), size=(12, 40), matcher="lidar-like", max_disparity=64
+    )
+    assert prepare_reference_targets(cfg, progress=False)["computed"] == 4
+    assert prepare_reference_targets(cfg, progress=False)["computed"] == 0  # cached: a rerun resumes
+    dataset = build_dataset(cfg, "all", cache=False)
+    sample = dataset[0]
+    disparity, valid = target_cache(cfg).read(dataset.meta(0)["key"])
+    # An output pixel is valid where any scan point falls in its footprint (resize_map's sparse rule),
+    # its value the mean of those points' disparities / 64 px.
+    expected, expected_valid = resize_map(disparity / 64.0, valid, (12, 40), sparse=True)
+    assert np.array_equal(sample["valid_mask"][0].numpy(), expected_valid)
+    assert np.allclose(sample["target"][0].numpy(), np.clip(expected, 0, 1), atol=1e-6)
+    nearest, _ = resize_map(disparity, valid, (12, 40))  # what a dense stereo target would keep
+    assert expected_valid.sum() > (nearest > 0).sum()
