@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("ssrdepth.cli.bench", "measure training and inference speed, write JSON"),
     "reproduce": ("ssrdepth.cli.reproduce", "reproduce the paper's tables on KITTI / NYU"),
     "demo": ("ssrdepth.cli.demo", "the main job on the embedded synthetic data set"),
+    "study": ("ssrdepth.cli.study", "measured studies: 'study matchers' (which stereo matcher to train on)"),
     "serve": ("ssrdepth.cli.serve", "a web page to try trained models (needs the [serve] extra)"),
 }
 
@@ -42,6 +43,7 @@ COMMAND_EXTRAS: dict[str, str] = {
     "bench": "train",
     "reproduce": "demo",
     "demo": "demo",
+    "study": "demo",
 }
 
 

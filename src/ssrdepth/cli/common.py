@@ -59,6 +59,20 @@ def add_common_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--length", type=int, default=None, help="training length (overrides the preset)")
     p.add_argument("--unit", choices=("steps", "epochs"), default=None, help="unit of --length")
+    p.add_argument(
+        "--recipe",
+        choices=RECIPES,
+        default=None,
+        help="training settings: the paper's, or ssrdepth's (masked SILog, AdamW, augmentation); "
+        "default: paper for reproduce, ssrdepth for demo",
+    )
+    p.add_argument("--no-baselines", action="store_true", help="leave out the constant and row-prior rows")
+    add_run_arguments(p, seeds=1)
+
+
+def add_run_arguments(p: argparse.ArgumentParser, seeds: int) -> None:
+    """Options of every command that trains and evaluates a grid of runs (``reproduce``, ``demo``,
+    ``study``): device, evaluation size, overrides, seeds, real frames, resume, progress."""
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--eval-max-images", type=int, default=None, help="evaluate on at most N test images")
     p.add_argument(
@@ -70,20 +84,14 @@ def add_common_arguments(p: argparse.ArgumentParser) -> None:
         help="training override applied to every run (repeatable), e.g. optim.lr=0.01",
     )
     p.add_argument(
-        "--recipe",
-        choices=RECIPES,
-        default=None,
-        help="training settings: the paper's, or ssrdepth's (masked SILog, AdamW, augmentation); "
-        "default: paper for reproduce, ssrdepth for demo",
+        "--seeds", type=int, default=seeds, help=f"train every run with N seeds (mean ± std; default {seeds})"
     )
-    p.add_argument("--seeds", type=int, default=1, help="train every run with N seeds (mean ± std)")
     p.add_argument(
         "--real-kitti",
         default=None,
         metavar="ROOT",
-        help="KITTI object root with velodyne/: also evaluate Table 1's models on these real frames",
+        help="KITTI object root with velodyne/: also evaluate the Table 1 / study models on these real frames",
     )
-    p.add_argument("--no-baselines", action="store_true", help="leave out the constant and row-prior rows")
     p.add_argument(
         "--fresh",
         nargs="?",

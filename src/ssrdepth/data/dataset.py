@@ -391,7 +391,9 @@ class DepthDataset(Dataset[dict[str, Any]]):
             factor = self.disparity_factor(index)
             if factor != 1.0:
                 scaled = scaled * np.float32(factor)
-            target, target_valid = resize_map(scaled, valid & (disparity > 0), cfg.size)
+            # Sparse reference targets (lidar-like) shrink like lidar: valid where any point falls.
+            sparse_target = bool(getattr(matcher_settings(cfg), "sparse", False))
+            target, target_valid = resize_map(scaled, valid & (disparity > 0), cfg.size, sparse=sparse_target)
         else:
             target = depth_small / np.float32(cfg.depth_limit)
             target_valid = depth_valid

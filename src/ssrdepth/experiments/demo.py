@@ -20,9 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ssrdepth.data.config import DataConfig
 from ssrdepth.experiments.reproduce import ReproduceConfig, reproduce
-from ssrdepth.experiments.target_quality import synthetic_target_quality, target_quality_section
 from ssrdepth.models import list_models
 
 logger = logging.getLogger(__name__)
@@ -177,12 +175,8 @@ def demo(cfg: DemoConfig) -> dict[str, Any]:
         ),
     )
     results = reproduce(rcfg)
-    sections = []
+    sections = []  # reproduce's report already has the targets' quality per region (exact depth)
     runs = list(results["runs"].values())
-    if runs:
-        quality = synthetic_target_quality(DataConfig(**runs[0]["data"]))
-        results["target_quality"] = quality
-        sections.append(target_quality_section(quality))
     t1 = [r for r in runs if r["table"] == "1" and not r.get("seed", 0)]
     best = next((r for r in t1 if r["model"] == "SCRX"), t1[0] if t1 else None)
     if best is not None:

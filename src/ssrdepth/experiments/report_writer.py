@@ -179,6 +179,12 @@ BASELINE_TEXT = (
 NOISE_SE = 2.0
 
 
+def seed_noise(std_a: float, std_b: float, seeds: int) -> float:
+    """The seed-noise threshold of a difference of two means over ``seeds`` seeds each:
+    :data:`NOISE_SE` standard errors of the difference, ``NOISE_SE · √((s_a² + s_b²) / n)``."""
+    return NOISE_SE * float(np.sqrt((std_a**2 + std_b**2) / seeds))
+
+
 def _metric_protocol(runs: Mapping[str, Mapping[str, Any]]) -> tuple[str, tuple[str, ...]]:
     for proto in ("kitti", "kitti-eigen", "nyu"):
         if any("std" in r["results"].get(proto, {}) for r in runs.values()):
@@ -211,13 +217,13 @@ def seed_section(runs: Mapping[str, Mapping[str, Any]]) -> list[str]:
         for b in order[i + 1 :]:
             va, vb = stats[a], stats[b]
             diff = vb["metrics"]["rmse"] - va["metrics"]["rmse"]
-            se = float(np.sqrt((va["std"]["rmse"] ** 2 + vb["std"]["rmse"] ** 2) / n))
-            outside = diff > NOISE_SE * se
+            noise = seed_noise(va["std"]["rmse"], vb["std"]["rmse"], n)
+            outside = diff > noise
             same = a in paper and b in paper and paper[a]["RMSE"] < paper[b]["RMSE"]
             held += outside
             agreed += outside and same
             lines.append(
-                f"| {a} < {b} | {diff:.4f} | {NOISE_SE * se:.4f} | {'yes' if outside else 'no'} "
+                f"| {a} < {b} | {diff:.4f} | {noise:.4f} | {'yes' if outside else 'no'} "
                 f"| {'same' if same else 'reversed'} |"
             )
     pairs = len(order) * (len(order) - 1) // 2

@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -184,6 +185,12 @@ def ensure_targets(data: DataConfig, progress: bool = True) -> dict[str, Any] | 
     """Compute the stereo targets a stereo-target data set needs (cached pairs are skipped)."""
     if data.target != "stereo":
         return None
+    from ssrdepth.stereo.matching import REFERENCES
+
+    if data.matcher in REFERENCES:  # exact / lidar-like: from the exact depth, not matched
+        from ssrdepth.data.reference import prepare_reference_targets
+
+        return prepare_reference_targets(data, progress)
     from ssrdepth.data import list_stereo_pairs, target_cache
     from ssrdepth.data.targets import prepare_targets
 
@@ -284,6 +291,44 @@ def _evaluate_baselines(
     return out
 
 
+def evaluate_real_kitti(
+    checkpoints: Mapping[str, str | Path],
+    root: str | Path,
+    size: tuple[int, int],
+    device: str = "cpu",
+    baselines: tuple[Any, Any] | None = None,
+) -> dict[str, Any]:
+    """Checkpoints (key → path) and fitted baselines ``(models, their TargetScale)`` on the real KITTI
+    object frames with lidar under ``root`` at the models' ``size`` (H, W), protocol ``kitti``
+    (metres): ``{"root", "protocol", "images", "runs": {key: result}, "baselines": {...}}``, or
+    ``{"skipped": reason}`` when ``root`` has no ``training/velodyne``."""
+    from ssrdepth.checkpoint import load_checkpoint
+    from ssrdepth.core.scale import TargetScale
+    from ssrdepth.data import build_dataset
+    from ssrdepth.evaluation.evaluate import evaluate_model
+
+    root = Path(root)
+    if not (root / "training" / "velodyne").is_dir():
+        return {"skipped": f"{root}: no KITTI object frames with lidar (training/velodyne) there"}
+    real = DataConfig(
+        source="kitti-object", root=str(root), size=size, channels=1, target="lidar", max_depth=80.0
+    )
+    frames = build_dataset(real, "all", progress=False)
+    n_frames = len(frames)  # type: ignore[arg-type]
+    result: dict[str, Any] = {"root": str(root), "protocol": "kitti", "images": n_frames, "runs": {}}
+    for key, path in checkpoints.items():
+        ckpt = load_checkpoint(Path(path))
+        scale = TargetScale.from_dict(ckpt.target)
+        r = evaluate_model(ckpt.build_model().to(device), frames, "kitti", scale=scale, device=device)
+        result["runs"][key] = r.as_dict()
+    if baselines is not None:
+        models, scale = baselines
+        result["baselines"] = {
+            m.name: evaluate_model(m, frames, "kitti", scale=scale, label=m.name).as_dict() for m in models
+        }
+    return result
+
+
 def _evaluate_real(
     runs: list[RunSpec],
     done: dict[str, dict[str, Any]],
@@ -292,35 +337,22 @@ def _evaluate_real(
 ) -> dict[str, Any]:
     """Table 1's models and baselines (fitted on Table 1's training split) on real KITTI frames with
     lidar (``kitti`` protocol, metres)."""
-    from ssrdepth.checkpoint import load_checkpoint
-    from ssrdepth.core.scale import TargetScale
-    from ssrdepth.data import build_dataset
-    from ssrdepth.evaluation.evaluate import evaluate_model
-
     t1 = [r for r in runs if r.table == "1"]
-    root = Path(cfg.real_kitti or "")
     if not t1:
         return {"skipped": "Table 1 was not run"}
-    if not (root / "training" / "velodyne").is_dir():
-        return {"skipped": f"{root}: no KITTI object frames with lidar (training/velodyne) there"}
-    h, w = t1[0].data.size
-    real = DataConfig(
-        source="kitti-object", root=str(root), size=(h, w), channels=1, target="lidar", max_depth=80.0
-    )
-    frames = build_dataset(real, "all", progress=False)
-    n_frames = len(frames)  # type: ignore[arg-type]
-    result: dict[str, Any] = {"root": str(root), "protocol": "kitti", "images": n_frames, "runs": {}}
-    for run in t1:
-        ckpt = load_checkpoint(Path(done[run.key]["checkpoint"]))
-        scale = TargetScale.from_dict(ckpt.target)
-        r = evaluate_model(ckpt.build_model().to(cfg.device), frames, "kitti", scale=scale, device=cfg.device)
-        result["runs"][run.key] = r.as_dict()
-    if baselines is not None:
-        models, scale = baselines
-        result["baselines"] = {
-            m.name: evaluate_model(m, frames, "kitti", scale=scale, label=m.name).as_dict() for m in models
-        }
-    return result
+    checkpoints = {run.key: done[run.key]["checkpoint"] for run in t1}
+    return evaluate_real_kitti(checkpoints, cfg.real_kitti or "", t1[0].data.size, cfg.device, baselines)
+
+
+def _target_quality(runs: list[RunSpec]) -> dict[str, Any] | None:
+    """The stereo targets' quality per region where the data has exact depth (the synthetic set):
+    Table 1's targets, else the first run's; None elsewhere."""
+    first = next((r for r in runs if r.table == "1"), runs[0])
+    if first.data.source != "synthetic" or first.data.target != "stereo":
+        return None
+    from ssrdepth.experiments.target_quality import synthetic_target_quality
+
+    return synthetic_target_quality(first.data)
 
 
 def _history_rows(history: dict[str, list[dict[str, float]]]) -> list[dict[str, float]]:
@@ -425,6 +457,12 @@ def reproduce(cfg: ReproduceConfig) -> dict[str, Any]:
         "real": real,
         "notes": list(cfg.notes),
     }
+    quality = _target_quality(runs)
+    if quality is not None:
+        from ssrdepth.experiments.target_quality import target_quality_section
+
+        results["target_quality"] = quality
+        results["sections"] = [target_quality_section(quality)]
     write_report(out / "report", results, figures)
     return results
 
@@ -432,6 +470,7 @@ def reproduce(cfg: ReproduceConfig) -> dict[str, Any]:
 __all__ = [
     "ReproduceConfig",
     "RunSpec",
+    "evaluate_real_kitti",
     "plan_runs",
     "reproduce",
 ]

@@ -31,11 +31,69 @@ def _read_png(path: Path) -> np.ndarray:
         ) from None
 
 
-def synthetic_target_quality(cfg: DataConfig, max_pairs: int | None = 200) -> dict[str, Any]:
-    """Density, EPE and D1 of ``cfg``'s cached stereo targets per region, on at most ``max_pairs``
-    pairs spread evenly over the set. ``cfg.source`` must be ``"synthetic"``.
+#: Depth bins of the per-region rows (m, from the exact depth): near, middle, far.
+DEPTH_BINS = (("near (< 10 m)", 0.0, 10.0), ("middle (10–30 m)", 10.0, 30.0), ("far (≥ 30 m)", 30.0, np.inf))
+#: The row over every pixel with a true disparity.
+ALL = "all with true depth"
 
-    Returns ``{"pairs": n, "matcher": name, "regions": {region: {"pixels", "density", "epe", "d1"}}}``
+
+def d1_outliers(error: np.ndarray, truth: np.ndarray) -> np.ndarray:
+    """KITTI 2015's D1 outliers (Menze & Geiger 2015, the stereo benchmark's devkit): a pixel is bad
+    when its absolute disparity error exceeds both 3 px and 5 % of the true disparity. ``error`` and
+    ``truth`` in px, any equal shapes; returns a bool array."""
+    return (error > D1_ABS_PX) & (error > D1_REL * truth)
+
+
+def disparity_errors(
+    disparity: np.ndarray, valid: np.ndarray, truth: np.ndarray, known: np.ndarray | None = None
+) -> dict[str, Any]:
+    """A disparity map (px) with its ``valid`` mask against the true disparity (px) where ``known``
+    (default: finite and > 0). ``density`` = share of the known pixels that have an estimate; ``epe``
+    (mean absolute error, px) and ``d1`` (:func:`d1_outliers` share) over the pixels both valid and
+    known (``None`` when there are none). Also ``known`` and ``matched`` pixel counts."""
+    if known is None:
+        known = np.isfinite(truth) & (truth > 0)
+    both = known & valid
+    n_known, n_both = int(known.sum()), int(both.sum())
+    err = np.abs(disparity[both].astype(np.float64) - truth[both])
+    return {
+        "known": n_known,
+        "matched": n_both,
+        "density": n_both / n_known if n_known else None,
+        "epe": float(err.mean()) if n_both else None,
+        "d1": float(d1_outliers(err, truth[both]).mean()) if n_both else None,
+    }
+
+
+def spread(items: list[Any], n: int | None) -> list[Any]:
+    """At most ``n`` of ``items``, spread evenly over the list (all of them for ``None``)."""
+    if n is None or len(items) <= n:
+        return list(items)
+    pick = np.linspace(0, len(items) - 1, n).round().astype(int)
+    return [items[i] for i in pick]
+
+
+def _masks(regions: np.ndarray, depth: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-row pixel masks of one frame: the surface regions, the depth bins, every known pixel."""
+    from ssrdepth.data.synthetic import REGIONS
+
+    out = {name: regions == r for r, name in enumerate(REGIONS)}
+    for name, lo, hi in DEPTH_BINS:
+        out[name] = (depth > 0) & (depth >= lo) & (depth < hi)
+    out[ALL] = depth > 0
+    return out
+
+
+def synthetic_target_quality(
+    cfg: DataConfig, max_pairs: int | None = 200, cache: Any = None
+) -> dict[str, Any]:
+    """Density, EPE and D1 of ``cfg``'s cached stereo targets (or those of ``cache``, a
+    :class:`~ssrdepth.stereo.cache.TargetCache` of the same data set) per region, per depth bin
+    (:data:`DEPTH_BINS`) and over every pixel with a true disparity (:data:`ALL`), on at most
+    ``max_pairs`` pairs spread evenly over the set (:func:`spread`). ``cfg.source`` must be
+    ``"synthetic"``.
+
+    Returns ``{"pairs": n, "matcher": name, "regions": {row: {"pixels", "density", "epe", "d1"}}}``
     (``epe`` in px, ``density`` and ``d1`` fractions; ``None`` where undefined).
 
     Raises:
@@ -43,17 +101,13 @@ def synthetic_target_quality(cfg: DataConfig, max_pairs: int | None = 200) -> di
     """
     from ssrdepth.data import list_stereo_pairs, target_cache
     from ssrdepth.data.dataset import missing_targets_message
-    from ssrdepth.data.synthetic import REGIONS, decode_depth
+    from ssrdepth.data.synthetic import decode_depth
 
     if cfg.source != "synthetic":
         raise ValueError(f"target quality needs exact depth: source must be 'synthetic', got {cfg.source!r}")
-    pairs = list_stereo_pairs(cfg)
-    if max_pairs is not None and len(pairs) > max_pairs:
-        pick = np.linspace(0, len(pairs) - 1, max_pairs).round().astype(int)
-        pairs = [pairs[i] for i in pick]
-    cache = target_cache(cfg)
-    n = len(REGIONS)
-    pixels, valid_n, bad, err_sum = (np.zeros(n) for _ in range(4))
+    pairs = spread(list_stereo_pairs(cfg), max_pairs)
+    cache = cache if cache is not None else target_cache(cfg)
+    sums: dict[str, np.ndarray] = {}  # row → [pixels, valid, error sum, outliers]
     root = Path(cfg.root) / "training"
     missing = [pair.key for pair in pairs if not cache.has(pair.key)]
     if missing:
@@ -65,26 +119,23 @@ def synthetic_target_quality(cfg: DataConfig, max_pairs: int | None = 200) -> di
         regions = _read_png(root / "regions" / f"{pair.key}.png")
         exact = np.where(depth > 0, pair.focal * pair.baseline / np.maximum(depth, 1e-6), 0.0)
         err = np.abs(disparity - exact)
-        outlier = (err > D1_ABS_PX) & (err > D1_REL * exact)
-        for r in range(n):
-            m = regions == r
+        outlier = d1_outliers(err, exact)
+        for name, m in _masks(regions, depth).items():
             v = valid & m
-            pixels[r] += m.sum()
-            valid_n[r] += v.sum()
-            err_sum[r] += err[v].sum()
-            bad[r] += outlier[v].sum()
+            row = sums.setdefault(name, np.zeros(4))
+            row += (m.sum(), v.sum(), err[v].sum(), outlier[v].sum())
     out: dict[str, Any] = {}
-    for r, name in enumerate(REGIONS):
-        if not pixels[r]:
+    for name, (pixels, valid_n, err_sum, bad) in sums.items():
+        if not pixels:
             continue
-        has = valid_n[r] > 0 and name != "sky"
+        has = valid_n > 0 and name != "sky"
         out[name] = {
-            "pixels": int(pixels[r]),
-            "density": float(valid_n[r] / pixels[r]),
-            "epe": float(err_sum[r] / valid_n[r]) if has else None,
-            "d1": float(bad[r] / valid_n[r]) if has else None,
+            "pixels": int(pixels),
+            "density": float(valid_n / pixels),
+            "epe": float(err_sum / valid_n) if has else None,
+            "d1": float(bad / valid_n) if has else None,
         }
-    return {"pairs": len(pairs), "matcher": cfg.matcher, "regions": out}
+    return {"pairs": len(pairs), "matcher": cache.method, "regions": out}
 
 
 def target_quality_section(quality: dict[str, Any]) -> str:
@@ -100,6 +151,7 @@ def target_quality_section(quality: dict[str, Any]) -> str:
     return (
         f"## Stereo targets per region ({quality['matcher']}, {quality['pairs']} pairs)\n\n"
         "The training targets against the exact disparity of the synthetic set: density = pixels with a "
-        "target; EPE and D1 (error > 3 px and > 5 %, KITTI 2015) over those. The sky is at infinity: a "
+        "target; EPE and D1 (error > 3 px and > 5 %, KITTI 2015) over those; rows per kind of surface, "
+        "per band of true depth and over every pixel with a true depth. The sky is at infinity: a "
         "target there is a false match.\n\n" + "\n".join(rows) + "\n"
     )

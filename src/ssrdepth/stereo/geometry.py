@@ -104,3 +104,54 @@ def resize_disparity(
         out_valid = cv2.resize(valid.astype(np.uint8), (w, h), interpolation=cv2.INTER_NEAREST) > 0
     out = np.where(out_valid, out * np.float32(w / src_w), np.float32(0.0)).astype(np.float32)
     return out, out_valid
+
+
+#: Beam elevations (degrees above the horizontal) of a Velodyne HDL-64E, KITTI's lidar (Geiger et al.
+#: 2013): 64 lasers over +2.0° … −24.33°, the upper block of 32 every 1/3° down to −8.33°, the lower
+#: block of 32 every 1/2° from −8.83° (Velodyne HDL-64E S2 user's manual, vertical field of view).
+HDL64_ELEVATIONS = np.concatenate([2.0 - np.arange(32) / 3.0, -8.83 - 0.5 * np.arange(32)]).astype(np.float64)
+#: Range of the HDL-64E (m, the manual's 120 m for cars and foliage): farther surfaces return nothing.
+HDL64_RANGE = 120.0
+
+
+def lidar_like_mask(
+    size: tuple[int, int],
+    focal: float,
+    principal_point: tuple[float, float],
+    azimuth_step: float = 0.18,
+    dropout: float = 0.05,
+    rng: np.random.Generator | None = None,
+    elevations: np.ndarray = HDL64_ELEVATIONS,
+) -> np.ndarray:
+    """The pixels of a ``size`` = ``(H, W)`` pinhole image (``focal`` px, ``principal_point`` ``(cx,
+    cy)`` px) that a KITTI-like HDL-64E scan hits: bool ``(H, W)``.
+
+    Model: the lidar sits at the camera centre, level with its optical axis (KITTI's is 8 cm higher and
+    27 cm behind: ignored). Beam ``e`` (:data:`HDL64_ELEVATIONS`) fires every ``azimuth_step`` degrees;
+    the ray at azimuth ``a`` lands at ``u = cx + f·tan a``, ``v = cy − f·tan e / cos a`` (beams curve
+    away from the horizon towards the image sides, as in KITTI's projected scans). ``dropout`` of the
+    points are lost at random (no return: dark, wet or specular surfaces). 0.18° is KITTI's spacing
+    (≈ 120,000 points per 10 Hz turn, ≈ 1,900 per beam). Surfaces without a return (the sky, beyond
+    :data:`HDL64_RANGE`) are the caller's to remove.
+
+    Density: the angular pattern is KITTI's, so the share of pixels hit depends on the resolution.
+    At KITTI's 1242×375 (f = 721.5 px) about 46 beams cross the image and 4.0 % of the pixels get a
+    point, what the lidar gives on real KITTI frames (4.0–4.5 % on the shared object frames,
+    docs/stereo.md); at half that resolution each pixel spans four times the solid angle and the same
+    scan covers ≈ 4× the share (≈ 15 % at the synthetic set's 621×188). Targets made from it are resized like lidar (an output pixel is valid
+    where any point falls), so at the model's size they match what real KITTI lidar gives there.
+    """
+    h, w = size
+    cx, cy = principal_point
+    half_fov = np.degrees(np.arctan(max(cx + 0.5, w - 0.5 - cx) / focal))
+    azimuths = np.radians(np.arange(-half_fov, half_fov + 1e-9, azimuth_step))
+    elev = np.radians(np.asarray(elevations, dtype=np.float64))
+    u = np.rint(cx + focal * np.tan(azimuths))[None, :] + np.zeros((elev.size, 1))
+    v = np.rint(cy - focal * np.tan(elev)[:, None] / np.cos(azimuths)[None, :])
+    keep = (u >= 0) & (u < w) & (v >= 0) & (v < h)
+    if dropout > 0:
+        rng = rng if rng is not None else np.random.default_rng(0)
+        keep &= rng.random(keep.shape) >= dropout
+    mask = np.zeros((h, w), bool)
+    mask[v[keep].astype(np.int64), u[keep].astype(np.int64)] = True
+    return mask

@@ -23,7 +23,7 @@ import json
 import multiprocessing
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar
@@ -160,26 +160,85 @@ class ElasSettings:
         _check_max_disparity(self.max_disparity, 1, 255)
 
 
-MatcherSettings = SGMSettings | BMSettings | ElasSettings
+@dataclass(frozen=True)
+class ExactSettings:
+    """Not a matcher: the exact disparity ``f·B / Z`` of a data set with exact depth (the synthetic
+    set), the upper bound of the matcher study. Its targets are written from the depth maps by
+    :func:`ssrdepth.data.reference.prepare_reference_targets`, never computed from the images.
 
-#: method name → settings class
+    max_disparity: the normalisation maximum (px), as for the matchers.
+    """
+
+    method: ClassVar[str] = "exact"
+    sparse: ClassVar[bool] = False
+    max_disparity: int = 192
+
+    def __post_init__(self) -> None:
+        _check_max_disparity(self.max_disparity, 1, 1024)
+
+
+@dataclass(frozen=True)
+class LidarLikeSettings:
+    """Not a matcher: the exact disparity sampled where a KITTI-like Velodyne HDL-64E would return a
+    point (:func:`ssrdepth.stereo.geometry.lidar_like_mask`), the second reference of the matcher study.
+    Sparse: resized to the model size like lidar (an output pixel is valid where any point falls).
+
+    max_disparity: the normalisation maximum (px). azimuth_step: horizontal angle between two points
+    of one beam (degrees). dropout: fraction of points lost at random (no return). seed: of the
+    dropout, combined with each pair's key so that every target is reproducible.
+    """
+
+    method: ClassVar[str] = "lidar-like"
+    sparse: ClassVar[bool] = True
+    max_disparity: int = 192
+    azimuth_step: float = 0.18
+    dropout: float = 0.05
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        _check_max_disparity(self.max_disparity, 1, 1024)
+        if not self.azimuth_step > 0:
+            raise ValueError(f"azimuth_step must be > 0 degrees, got {self.azimuth_step}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+MatcherSettings = SGMSettings | BMSettings | ElasSettings | ExactSettings | LidarLikeSettings
+
+#: method name → settings class (the stereo matchers)
 SETTINGS: dict[str, type[SGMSettings] | type[BMSettings] | type[ElasSettings]] = {
     "sgm": SGMSettings,
     "bm": BMSettings,
     "elas": ElasSettings,
 }
 METHODS = tuple(SETTINGS)
+#: reference "matchers": targets made from exact depth (their own cache folders, like a matcher's)
+REFERENCES: dict[str, type[ExactSettings] | type[LidarLikeSettings]] = {
+    "exact": ExactSettings,
+    "lidar-like": LidarLikeSettings,
+}
+
+
+def _reference_message(method: str) -> str:
+    return (
+        f"{method!r} targets come from exact depth, not from a stereo pair: fill them with "
+        "ssrdepth.data.reference.prepare_reference_targets (a data set with exact depth)"
+    )
 
 
 def _check_method(method: str) -> None:
+    if method in REFERENCES:
+        raise ValueError(_reference_message(method))
     if method not in SETTINGS:
         raise ValueError(f"unknown stereo matcher {method!r}; valid matchers: {', '.join(METHODS)}")
 
 
 def default_settings(method: str = "sgm", **overrides: Any) -> MatcherSettings:
-    """The KITTI default settings of ``method`` (``"sgm"``, ``"bm"``, ``"elas"``), with overrides."""
-    _check_method(method)
-    cls = SETTINGS[method]
+    """The KITTI default settings of ``method`` (``"sgm"``, ``"bm"``, ``"elas"``, or a reference,
+    ``"exact"`` / ``"lidar-like"``), with overrides."""
+    if method not in REFERENCES:
+        _check_method(method)
+    cls = SETTINGS.get(method) or REFERENCES[method]
     names = {f.name for f in fields(cls)}
     unknown = set(overrides) - names
     if unknown:
@@ -364,6 +423,8 @@ def compute_disparity(
         )
     left_u8 = _to_gray_u8(left, "left")
     right_u8 = _to_gray_u8(right, "right")
+    if isinstance(settings, ExactSettings | LidarLikeSettings):
+        raise ValueError(_reference_message(settings.method))
     if isinstance(settings, ElasSettings):
         disparity = _elas_disparity(settings, left_u8, right_u8)
         valid = np.isfinite(disparity) & (disparity > 0)
@@ -402,11 +463,10 @@ def _synthetic_pair(
     return left, right
 
 
-def _time_worker(args: tuple[str, np.ndarray, np.ndarray, int]) -> float:
+def _time_worker(args: tuple[MatcherSettings, np.ndarray, np.ndarray, int]) -> float:
     """Seconds for ``repeats`` matches of one pair with one OpenCV thread."""
-    method, left, right, repeats = args
+    settings, left, right, repeats = args
     cv2.setNumThreads(1)
-    settings = default_settings(method)
     start = time.perf_counter()
     for _ in range(repeats):
         compute_disparity(left, right, settings=settings)
@@ -419,24 +479,27 @@ def benchmark_matchers(
     repeats: int = 3,
     workers: int | None = None,
     images: tuple[np.ndarray, np.ndarray] | None = None,
+    settings: Mapping[str, MatcherSettings] | None = None,
 ) -> dict[str, Any]:
-    """Pairs per second of each backend with its default (KITTI) settings.
+    """Pairs per second of each backend with its default (KITTI) settings, or of each named setting.
 
     The pair is ``images`` (left, right; e.g. a real KITTI pair) or else a synthetic textured pair of
     ``size`` ``(H, W)`` (KITTI's 375×1242 by default) with disparities up to 60 % of the range.
     ``single``: one process with one OpenCV thread; ``parallel``: ``workers`` processes (default: all
     cores) with one thread each, every one matching ``repeats`` pairs, as :func:`prepare_targets`
-    runs. Backends that are not installed are reported as ``{"error": ...}``.
+    runs. Backends that are not installed are reported as ``{"error": ...}``. ``settings`` (name →
+    settings, e.g. ``{"sgm-block9": default_settings("sgm", block_size=9)}``) replaces ``methods``.
 
-    Returns ``{"size": [H, W], "workers": N, "repeats": R, "opencv": version, "methods": {method:
+    Returns ``{"size": [H, W], "workers": N, "repeats": R, "opencv": version, "methods": {name:
     {"single_pairs_per_s", "parallel_pairs_per_s", "seconds_per_pair", "density"}}}``.
     """
-    methods = list(methods) if methods is not None else list(METHODS)
-    for m in methods:
-        _check_method(m)
+    if settings is None:
+        for m in methods if methods is not None else METHODS:
+            _check_method(m)
+        settings = {m: default_settings(m) for m in (methods if methods is not None else METHODS)}
     workers = workers or os.cpu_count() or 1
     if images is None:
-        left, right = _synthetic_pair(size, max(default_settings(m).max_disparity for m in methods))
+        left, right = _synthetic_pair(size, max(s.max_disparity for s in settings.values()))
     else:
         left, right = images
         size = (int(left.shape[0]), int(left.shape[1]))
@@ -447,26 +510,26 @@ def benchmark_matchers(
         "opencv": cv2.__version__,
         "methods": {},
     }
-    for method in methods:
-        if method == "elas" and not elas_available():
-            result["methods"][method] = {"error": f"pyelas not installed: {ELAS_INSTALL}"}
+    for name, setting in settings.items():
+        if setting.method == "elas" and not elas_available():
+            result["methods"][name] = {"error": f"pyelas not installed: {ELAS_INSTALL}"}
             continue
         threads = cv2.getNumThreads()
         try:
-            _time_worker((method, left, right, 1))  # warm-up
-            single = _time_worker((method, left, right, repeats))
+            _time_worker((setting, left, right, 1))  # warm-up
+            single = _time_worker((setting, left, right, repeats))
         finally:
             cv2.setNumThreads(threads)
         # Spawned, not forked: a fork after OpenCV's threads have run can deadlock the child.
         with ProcessPoolExecutor(
             max_workers=workers, mp_context=multiprocessing.get_context("spawn")
         ) as pool:
-            list(pool.map(_time_worker, [(method, left, right, 1)] * workers))  # start and warm up
+            list(pool.map(_time_worker, [(setting, left, right, 1)] * workers))  # start and warm up
             start = time.perf_counter()
-            list(pool.map(_time_worker, [(method, left, right, repeats)] * workers))
+            list(pool.map(_time_worker, [(setting, left, right, repeats)] * workers))
             wall = time.perf_counter() - start
-        _, valid = compute_disparity(left, right, method)
-        result["methods"][method] = {
+        _, valid = compute_disparity(left, right, settings=setting)
+        result["methods"][name] = {
             "single_pairs_per_s": repeats / single,
             "parallel_pairs_per_s": workers * repeats / wall,
             "seconds_per_pair": single / repeats,

@@ -1,0 +1,332 @@
+"""The report of ``ssrdepth study matchers``: ``report.md``, ``targets.csv``, ``trained.csv``,
+``d1_vs_delta1.png`` and ``results.json`` in the study's folder, from the dict that
+:func:`ssrdepth.experiments.study_matchers.study_matchers` builds.
+
+The advice sentence is computed from the numbers: the matcher whose network reached the highest
+δ < 1.25 against the exact depth, and whether its lead over each other matcher exceeds the seed noise
+(two standard errors of the difference, :func:`ssrdepth.experiments.report_writer.seed_noise`, the
+rule of ``reproduce``'s seed section); among matchers the seeds cannot separate, the cheaper one.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ssrdepth.core.io import atomic_path, write_json, write_text
+from ssrdepth.experiments.report_writer import seed_noise
+from ssrdepth.experiments.target_quality import ALL, DEPTH_BINS
+
+#: targets.csv columns
+TARGET_COLUMNS = (
+    "variant",
+    "method",
+    "reference",
+    "trained",
+    "data",
+    "region",
+    "pairs",
+    "pixels",
+    "density",
+    "epe_px",
+    "d1",
+    "single_pairs_per_s",
+    "parallel_pairs_per_s",
+    "workers",
+    "settings",
+)
+#: trained.csv columns
+TRAINED_COLUMNS = (
+    "kind",
+    "evaluation",
+    "seeds",
+    "images",
+    "target_density",
+    "target_epe_px",
+    "target_d1",
+    "abs_rel_mean",
+    "abs_rel_std",
+    "rmse_mean",
+    "rmse_std",
+    "delta1_mean",
+    "delta1_std",
+)
+SYNTHETIC = "synthetic streets, exact depth"
+REAL = "real KITTI frames, lidar"
+
+
+def _csv(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
+    w.writeheader()
+    for r in rows:
+        w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in columns})
+    return buf.getvalue()
+
+
+def target_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """targets.csv: one row per variant, data set and region (synthetic) or pair (real)."""
+    cost = results["cost"].get("methods", {})
+    trained = results["trained"]
+    rows = []
+    for v in results["variants"]:
+        c = cost.get(v["name"], {})
+        common = {
+            "variant": v["name"],
+            "method": v["method"],
+            "reference": v["reference"],
+            "trained": v["name"] in trained,
+            "single_pairs_per_s": c.get("single_pairs_per_s"),
+            "parallel_pairs_per_s": c.get("parallel_pairs_per_s"),
+            "workers": results["cost"].get("workers") if c else None,
+            "settings": json.dumps(results["quality"][v["name"]]["config"]["settings"]),
+        }
+        q = results["quality"][v["name"]]
+        for region, r in q["regions"].items():
+            rows.append(
+                common
+                | {"data": "synthetic", "region": region, "pairs": q["pairs"], "pixels": r["pixels"]}
+                | {"density": r["density"], "epe_px": r["epe"], "d1": r["d1"]}
+            )
+        for pair, per in results["real_pairs"]["pairs"].items():
+            if v["name"] in per:
+                e = per[v["name"]]
+                rows.append(
+                    common
+                    | {"data": pair, "region": ALL, "pairs": 1, "pixels": e["known"]}
+                    | {"density": e["density"], "epe_px": e["epe"], "d1": e["d1"]}
+                )
+    return rows
+
+
+def trained_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """trained.csv: one row per trained kind and evaluation (mean and sample std over the seeds)."""
+    rows = []
+    for kind, t in results["trained"].items():
+        q = results["quality"][kind]["regions"][ALL]
+        for evaluation, stats, images in (
+            (SYNTHETIC, t["synthetic"], None),
+            (REAL, t["real"], t.get("real_images")),
+        ):
+            if stats is None:
+                continue
+            row: dict[str, Any] = {
+                "kind": kind,
+                "evaluation": evaluation,
+                "seeds": t["seeds"],
+                "images": images,
+            }
+            row |= {"target_density": q["density"], "target_epe_px": q["epe"], "target_d1": q["d1"]}
+            for m in ("abs_rel", "rmse", "delta1"):
+                row[f"{m}_mean"], row[f"{m}_std"] = stats[m]["mean"], stats[m]["std"]
+            rows.append(row)
+    return rows
+
+
+def _pct(x: float | None) -> str:
+    return "—" if x is None else f"{100 * x:.1f} %"
+
+
+def _px(x: float | None) -> str:
+    return "—" if x is None else f"{x:.2f}"
+
+
+def _rate(x: float | None) -> str:
+    return "—" if x is None else f"{x:.1f}"
+
+
+def advice(results: Mapping[str, Any]) -> str:
+    """One paragraph of advice that follows from the trained δ < 1.25 (mean ± std over seeds), the
+    seed-noise rule and the matchers' cost."""
+    trained = results["trained"]
+    refs = {v["name"] for v in results["variants"] if v["reference"]}
+    matchers = {k: t for k, t in trained.items() if k not in refs}
+    if not matchers:
+        return "No matcher was trained on, so the study gives no advice on the choice of matcher."
+    d1 = {k: t["synthetic"]["delta1"] for k, t in matchers.items()}
+    n = min(t["seeds"] for t in matchers.values())
+    best = max(d1, key=lambda k: d1[k]["mean"])
+    b = d1[best]
+    ties = [k for k in d1 if k != best and b["mean"] - d1[k]["mean"] <= seed_noise(b["std"], d1[k]["std"], n)]
+    worse = [k for k in d1 if k != best and k not in ties]
+    rate = {k: results["cost"].get("methods", {}).get(k, {}).get("parallel_pairs_per_s") for k in d1}
+    head = (
+        f"{best} targets trained the best network"
+        if len(d1) > 1
+        else f"{best} was the only matcher trained on"
+    )
+    text = f"{head}: δ < 1.25 = {b['mean']:.3f} ± {b['std']:.3f} ({n} seeds)"
+    if worse:
+        text += ", ahead of " + ", ".join(f"{k} ({d1[k]['mean']:.3f})" for k in worse)
+        text += " by more than two standard errors"
+    if ties:
+        group = [best, *ties]
+        known = [k for k in group if rate.get(k)]
+        cheapest = max(known, key=lambda k: rate[k] or 0.0) if known else best
+        text += (
+            "; the seeds do not separate it from "
+            + ", ".join(f"{k} ({d1[k]['mean']:.3f})" for k in ties)
+            + f", so among those take the cheapest, {cheapest}"
+            + (f" ({rate[cheapest]:.1f} pairs/s on all cores)" if rate.get(cheapest) else "")
+        )
+    text += ". "
+    if "exact" in trained:
+        e = trained["exact"]["synthetic"]["delta1"]
+        gap = e["mean"] - b["mean"]
+        inside = gap <= seed_noise(e["std"], b["std"], n)
+        text += (
+            f"Perfect targets (the exact disparity) reached {e['mean']:.3f}: better stereo than {best} could "
+            + ("gain no more than the seed noise here" if inside else f"gain up to {gap:.3f} in δ < 1.25")
+        )
+        if "lidar-like" in trained:
+            lidar = trained["lidar-like"]["synthetic"]["delta1"]
+            text += f"; lidar-like sparse targets reached {lidar['mean']:.3f}"
+        text += "."
+    return text
+
+
+def _target_table(results: Mapping[str, Any]) -> list[str]:
+    cost = results["cost"].get("methods", {})
+    workers = results["cost"].get("workers", "all")
+    near, far = DEPTH_BINS[0][0], DEPTH_BINS[-1][0]
+    lines = [
+        f"| target | setting | density | EPE (px) | D1 | road density | road D1 | building D1 | vehicle D1 "
+        f"| D1 {near} | D1 {far} | sky false matches | pairs/s, 1 process | pairs/s, {workers} processes |",
+        "|---|---|" + "---:|" * 12,
+    ]
+    for v in results["variants"]:
+        q = results["quality"][v["name"]]["regions"]
+        c = cost.get(v["name"], {})
+        g = {name: q.get(name, {}) for name in (ALL, "road", "building", "vehicle", near, far, "sky")}
+        lines.append(
+            f"| **{v['name']}** | {v['what']} | {_pct(g[ALL].get('density'))} | {_px(g[ALL].get('epe'))} "
+            f"| {_pct(g[ALL].get('d1'))} | {_pct(g['road'].get('density'))} | {_pct(g['road'].get('d1'))} "
+            f"| {_pct(g['building'].get('d1'))} | {_pct(g['vehicle'].get('d1'))} | {_pct(g[near].get('d1'))} "
+            f"| {_pct(g[far].get('d1'))} | {_pct(g['sky'].get('density'))} "
+            f"| {_rate(c.get('single_pairs_per_s'))} | {_rate(c.get('parallel_pairs_per_s'))} |"
+        )
+    return lines
+
+
+def _real_pairs_table(results: Mapping[str, Any]) -> list[str]:
+    rp = results["real_pairs"]
+    lines = [f"- {name}: skipped — {why}" for name, why in rp.get("skipped", {}).items()]
+    if not rp["pairs"]:
+        return lines
+    names = list(rp["pairs"])
+    lines += ["", "| target | " + " | ".join(f"{n}: density / EPE (px) / D1" for n in names) + " |"]
+    lines.append("|---|" + "---:|" * len(names))
+    for v in results["variants"]:
+        if v["reference"]:
+            continue
+        cells = []
+        for n in names:
+            e = rp["pairs"][n].get(v["name"])
+            cells.append("—" if e is None else f"{_pct(e['density'])} / {_px(e['epe'])} / {_pct(e['d1'])}")
+        lines.append(f"| {v['name']} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _trained_table(results: Mapping[str, Any]) -> list[str]:
+    def cell(s: Mapping[str, Any] | None, m: str) -> str:
+        return "—" if s is None else f"{s[m]['mean']:.3f} ± {s[m]['std']:.3f}"
+
+    lines = [
+        "| trained on | target density | target D1 | δ < 1.25 ↑ | AbsRel ↓ | RMSE (m) ↓ "
+        "| real KITTI δ < 1.25 ↑ | real KITTI AbsRel ↓ |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for kind, t in results["trained"].items():
+        q = results["quality"][kind]["regions"][ALL]
+        syn, real = t["synthetic"], t["real"]
+        lines.append(
+            f"| **{kind}** | {_pct(q['density'])} | {_pct(q['d1'])} | {cell(syn, 'delta1')} "
+            f"| {cell(syn, 'abs_rel')} | {cell(syn, 'rmse')} | {cell(real, 'delta1')} | {cell(real, 'abs_rel')} |"
+        )
+    for name, m in results["trained"].get("exact", {}).get("baselines", {}).items():
+        lines.append(
+            f"| *{name}* (fitted on exact targets) | | | {m['delta1']:.3f} | {m['abs_rel']:.3f} "
+            f"| {m['rmse']:.3f} | | |"
+        )
+    return lines
+
+
+def d1_figure(path: Path, results: Mapping[str, Any]) -> None:
+    """Target D1 (all pixels with true depth) against the trained δ < 1.25 (mean ± std over seeds),
+    on the synthetic streets (filled) and the real KITTI frames (hollow)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for kind, t in results["trained"].items():
+        x = 100 * (results["quality"][kind]["regions"][ALL]["d1"] or 0.0)
+        for stats, marker, fill in ((t["synthetic"], "o", True), (t["real"], "s", False)):
+            if stats is None:
+                continue
+            d = stats["delta1"]
+            ax.errorbar(
+                x, d["mean"], yerr=d["std"], fmt=marker, capsize=3,
+                markerfacecolor=None if fill else "none", color="C0" if fill else "C1",
+            )  # fmt: skip
+            ax.annotate(kind, (x, d["mean"]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    ax.set_xlabel("target D1 against the exact disparity (%)")
+    ax.set_ylabel("trained δ < 1.25 (mean ± std over seeds)")
+    ax.set_title(
+        "Target quality vs trained accuracy (● synthetic exact depth, □ real KITTI lidar)", fontsize=9
+    )
+    ax.grid(alpha=0.3)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
+    plt.close(fig)
+
+
+def _setup(results: Mapping[str, Any]) -> list[str]:
+    cfg, m = results["config"], results["machine"]
+    secs = sum(t["seconds"] for t in results["trained"].values())
+    return [
+        f"Ran on {m['cpu']} ({m['cores']} cores; torch {m['torch']}) in {results['seconds'] / 60:.1f} min "
+        f"(this invocation; pieces stored by an earlier one are reused); training took {secs / 60:.1f} min "
+        "of it or of the earlier runs. Every number is in `results.json`, the tables in `targets.csv` and "
+        "`trained.csv`.\n",
+        f"- Data: {results['data']['pairs']} synthetic stereo pairs at `{results['data']['root']}` (exact "
+        f"depth); target quality on {cfg['quality_pairs']} of them, spread over the set; disparities "
+        f"normalised by {cfg['max_disparity']} px.",
+        f"- Network: {cfg['model']} at width ×{cfg['width']}, 147×37 gray, {cfg['steps']} steps of the "
+        f"ssrdepth recipe, seeds 0…{cfg['seeds'] - 1}, the same for every target kind; evaluated with "
+        "protocol `kitti` (Garg crop, metres, per-image mean).",
+        "- D1: share of the pixels with an estimate whose error exceeds 3 px and 5 % of the true disparity "
+        "(KITTI 2015); density: share of the pixels with a true disparity that have a target; sky false "
+        "matches: share of sky pixels (no true disparity) that got one.",
+        *[f"- {note}" for note in results.get("notes", [])],
+        "",
+    ]
+
+
+def write_study_report(out: Path, results: dict[str, Any]) -> Path:
+    """Write ``report.md``, ``targets.csv``, ``trained.csv``, ``d1_vs_delta1.png`` and ``results.json``
+    into ``out``; returns report.md's path."""
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "targets.csv", _csv(TARGET_COLUMNS, target_rows(results)))
+    write_text(out / "trained.csv", _csv(TRAINED_COLUMNS, trained_rows(results)))
+    results["advice"] = advice(results)
+    md = ["# Which stereo matcher should make the training targets?\n", *_setup(results)]
+    md += ["## Target quality and cost (synthetic streets, against the exact disparity)\n"]
+    md += [*_target_table(results), ""]
+    md += ["## Target quality on real pairs with ground truth\n", *_real_pairs_table(results), ""]
+    md += ["## The same network trained on each kind of target\n", *_trained_table(results), ""]
+    real_skips = {t.get("real_skipped") for t in results["trained"].values()} - {None}
+    md += [f"Real KITTI frames: not evaluated ({why})." for why in real_skips]
+    if results["trained"]:
+        d1_figure(out / "d1_vs_delta1.png", results)
+        md.append("\n![target D1 vs trained δ < 1.25](d1_vs_delta1.png)\n")
+    md += ["## Advice\n", results["advice"] + "\n"]
+    write_json(out / "results.json", results)
+    path = out / "report.md"
+    write_text(path, "\n".join(md) + "\n")
+    return path

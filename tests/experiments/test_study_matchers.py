@@ -1,0 +1,146 @@
+"""``study matchers`` on a miniature set (its --quick preset): the report's files and structure, the
+exact-disparity row's zero target error, mean ± std over two seeds, and a rerun that trains nothing."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from ssrdepth.data.synthetic import generate_synthetic
+from ssrdepth.experiments.study_matchers import StudyConfig, quick_config, study_matchers
+from ssrdepth.experiments.study_report import TARGET_COLUMNS, TRAINED_COLUMNS
+from ssrdepth.experiments.target_quality import ALL
+
+SHARED_DATA = Path(
+    os.environ.get("SSRDEPTH_SHARED_DATA") or Path(__file__).resolve().parents[3] / "shared" / "data"
+)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> tuple[StudyConfig, dict]:
+    tmp = tmp_path_factory.mktemp("study")
+    root = tmp / "synthetic"
+    generate_synthetic(root, 12, seed=3, size=(64, 212), sequence_length=6, workers=1, progress=False)
+    cfg = quick_config(
+        str(tmp / "out"),
+        data=str(root),
+        max_disparity=48,
+        real_kitti=str(SHARED_DATA / "kitti_object"),
+        aloe=str(SHARED_DATA / "middlebury_aloe"),
+        progress=False,
+    )
+    return cfg, study_matchers(cfg)
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_report_files_and_table_structure(study: tuple[StudyConfig, dict]) -> None:
+    cfg, _results = study
+    out = Path(cfg.out)
+    for name in ("report.md", "targets.csv", "trained.csv", "d1_vs_delta1.png", "results.json"):
+        assert (out / name).is_file(), name
+    assert _rows(out / "targets.csv")[0].keys() == set(TARGET_COLUMNS)
+    assert (out / "targets.csv").read_text().splitlines()[0] == ",".join(TARGET_COLUMNS)
+    assert (out / "trained.csv").read_text().splitlines()[0] == ",".join(TRAINED_COLUMNS)
+    md = (out / "report.md").read_text()
+    for heading in (
+        "## Target quality and cost",
+        "## Target quality on real pairs",
+        "## The same network",
+        "## Advice",
+    ):
+        assert heading in md
+    # One table row per measured variant, in the order of the config.
+    table = [line.split("|")[1].strip() for line in md.splitlines() if line.startswith("| **")]
+    assert table[: len(cfg.variants)] == [f"**{v}**" for v in cfg.variants]
+    # Each run in its own folder with its result.json: 3 kinds × 2 seeds.
+    results = sorted(
+        p.parent.relative_to(out).as_posix() for p in (out / "kinds").rglob("runs/*/result.json")
+    )
+    assert results == [f"kinds/{k}/runs/table1-SCRXU{s}" for k in sorted(cfg.trained) for s in ("", "-seed1")]
+
+
+def test_exact_row_has_zero_target_error(study: tuple[StudyConfig, dict]) -> None:
+    cfg, _ = study
+    rows = [r for r in _rows(Path(cfg.out) / "targets.csv") if r["data"] == "synthetic"]
+    exact = {r["region"]: r for r in rows if r["variant"] == "exact"}
+    # Wherever the exact disparity is defined: every pixel has a target, no outlier, and the error is
+    # the 16-bit PNG's rounding only (1/256 px steps: at most 1/512 px, about 1/1024 px on average).
+    assert float(exact[ALL]["density"]) == 1.0 and float(exact[ALL]["d1"]) == 0.0
+    assert 0.0 <= float(exact[ALL]["epe_px"]) <= 1 / 512
+    assert float(exact["sky"]["density"]) == 0.0 and exact["sky"]["epe_px"] == ""  # no truth, no target
+    lidar = {r["region"]: r for r in rows if r["variant"] == "lidar-like"}
+    assert float(lidar[ALL]["d1"]) == 0.0 and 0.05 < float(lidar[ALL]["density"]) < 0.95
+    sgm = {r["region"]: r for r in rows if r["variant"] == "sgm"}
+    assert 0.5 < float(sgm[ALL]["density"]) < 1.0 and float(sgm[ALL]["epe_px"]) > 0.05
+    assert float(sgm[ALL]["parallel_pairs_per_s"]) > 0 and exact[ALL]["parallel_pairs_per_s"] == ""
+    # The same numbers in the report's table.
+    md = (Path(cfg.out) / "report.md").read_text()
+    assert "| **exact** | exact disparity f·B/Z (upper bound) | 100.0 % | 0.00 | 0.0 % |" in md
+
+
+def test_trained_rows_are_mean_and_std_over_seeds(study: tuple[StudyConfig, dict]) -> None:
+    cfg, results = study
+    rows = _rows(Path(cfg.out) / "trained.csv")
+    synthetic = [r for r in rows if r["evaluation"].startswith("synthetic")]
+    assert [r["kind"] for r in synthetic] == list(cfg.trained)
+    for r in synthetic:
+        runs = results["trained"][r["kind"]]["runs"].values()
+        values = [run["synthetic"]["abs_rel"] for run in runs]
+        assert len(values) == 2 and r["seeds"] == "2"
+        mean = sum(values) / 2
+        assert float(r["abs_rel_mean"]) == pytest.approx(mean)
+        assert float(r["abs_rel_std"]) == pytest.approx(
+            abs(values[0] - values[1]) / 2**0.5
+        )  # sample std, n = 2
+    if (SHARED_DATA / "kitti_object" / "training" / "velodyne").is_dir():
+        real = [r for r in rows if r["evaluation"].startswith("real")]
+        assert [r["kind"] for r in real] == list(cfg.trained) and {r["images"] for r in real} == {"7"}
+    aloe = results["real_pairs"]["pairs"].get("Middlebury 2006 Aloe (half size)")
+    if (SHARED_DATA / "middlebury_aloe").is_dir():
+        assert aloe is not None and set(aloe) == {"sgm", "sgm-no-lr", "bm"}
+    assert results["advice"].startswith("sgm was the only matcher trained on: δ < 1.25 = ")
+
+
+def test_rerun_reuses_every_finished_piece(study: tuple[StudyConfig, dict]) -> None:
+    cfg, first = study
+    stamp = {p: p.stat().st_mtime_ns for p in Path(cfg.out).rglob("result.json")}
+    start = time.perf_counter()
+    again = study_matchers(cfg)
+    assert {p: p.stat().st_mtime_ns for p in Path(cfg.out).rglob("result.json")} == stamp
+    assert again["quality"] == json.loads(json.dumps(first["quality"]))
+    assert again["trained"]["sgm"]["synthetic"] == first["trained"]["sgm"]["synthetic"]
+    assert time.perf_counter() - start < 60
+
+
+def test_cli_quick_keeps_its_small_batch_beside_extra_overrides(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import ssrdepth.cli.study as command
+    from ssrdepth.cli import main
+
+    seen: list[StudyConfig] = []
+    monkeypatch.setattr(
+        command, "study_matchers", lambda cfg: seen.append(cfg) or {"seconds": 1.0, "advice": "-"}
+    )
+    out = str(tmp_path / "s")
+    assert (
+        main(["study", "matchers", "--quick", "--out", out, "--set", "optim.lr=0.001", "--steps", "3"]) == 0
+    )
+    (cfg,) = seen
+    assert (
+        cfg.out == out and cfg.steps == 3 and cfg.seeds == 2 and cfg.trained == ("exact", "lidar-like", "sgm")
+    )
+    assert cfg.overrides[0] == "batch_size=4" and cfg.overrides[-1] == "optim.lr=0.001"
+    assert main(["study", "matchers", "--variants", "sgm", "bm", "exact", "--out", out]) == 0
+    assert seen[1].trained == ("exact", "sgm", "bm") and seen[1].steps == StudyConfig().steps

@@ -1,0 +1,138 @@
+"""The study's pure pieces against hand-worked numbers: D1, disparity errors, the lidar-like scan,
+reference targets, and the advice's seed-noise rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ssrdepth.core.image import resize_map
+from ssrdepth.data import build_dataset, target_cache
+from ssrdepth.data.config import DataConfig
+from ssrdepth.data.reference import prepare_reference_targets, reference_disparity
+from ssrdepth.data.synthetic import generate_synthetic
+from ssrdepth.experiments.report_writer import seed_noise
+from ssrdepth.experiments.study_report import advice
+from ssrdepth.experiments.target_quality import d1_outliers, disparity_errors
+from ssrdepth.stereo.geometry import HDL64_ELEVATIONS, lidar_like_mask
+from ssrdepth.stereo.matching import compute_disparity, default_settings
+
+
+def test_d1_needs_both_thresholds() -> None:
+    truth = np.array([10.0, 100.0, 100.0, 50.0])
+    error = np.array([3.5, 4.9, 5.1, 2.9])
+    # 3.5 > 3 and > 0.5 (bad); 4.9 > 3 but < 5 (good); 5.1 > 3 and > 5 (bad); 2.9 < 3 (good)
+    assert d1_outliers(error, truth).tolist() == [True, False, True, False]
+
+
+def test_disparity_errors_by_hand() -> None:
+    truth = np.array([[10.0, 20.0, 0.0], [40.0, 80.0, np.inf]])  # 0 and inf: unknown
+    estimate = np.array([[11.0, 0.0, 5.0], [30.0, 83.0, 7.0]])
+    valid = estimate > 0
+    e = disparity_errors(estimate, valid, truth)
+    # known: 10, 20, 40, 80; matched: 10 (err 1), 40 (err 10: bad), 80 (err 3: not > 3, good)
+    assert e["known"] == 4 and e["matched"] == 3
+    assert e["density"] == pytest.approx(0.75)
+    assert e["epe"] == pytest.approx((1 + 10 + 3) / 3)
+    assert e["d1"] == pytest.approx(1 / 3)
+
+
+KITTI = {"size": (375, 1242), "focal": 721.5377, "principal_point": (609.5593, 172.854)}
+
+
+def test_hdl64_beams() -> None:
+    assert HDL64_ELEVATIONS.size == 64 and HDL64_ELEVATIONS[0] == 2.0
+    assert HDL64_ELEVATIONS[31] == pytest.approx(2.0 - 31 / 3) and HDL64_ELEVATIONS[-1] == pytest.approx(
+        -24.33
+    )
+
+
+def test_lidar_like_scan_at_kitti_size() -> None:
+    mask = lidar_like_mask(KITTI["size"], KITTI["focal"], KITTI["principal_point"], dropout=0.0)
+    rows = np.nonzero(mask.any(axis=1))[0]
+    # The top beam (+2°) curves up to v = cy − f·tan 2° / cos a at the widest azimuth a = atan(632.44 / f)
+    # (cos a = 0.7520): 172.854 − 25.197 / 0.7520 = 139.35 → row 139; nothing above (KITTI: no lidar
+    # in the top third).
+    assert rows.min() == 139
+    # At the principal column, the beams from +2° down to the bottom row's −atan(201.6 / f) = −15.6°:
+    # all 32 of the upper block and 14 of the lower one (−8.83 … −15.33°).
+    centre = np.nonzero(mask[:, round(KITTI["principal_point"][0])])[0]
+    assert centre.size == 46
+    # About 46 beams × 452 azimuths (0.18° over the 81.4° field of view) of 465,750 pixels: 4.2 %; the
+    # real lidar covers 4.0–4.5 % of the shared KITTI frames.
+    assert 0.040 < mask.mean() < 0.045
+    dropped = lidar_like_mask(**KITTI, dropout=0.05, rng=np.random.default_rng(1))
+    assert dropped.mean() == pytest.approx(0.95 * mask.mean(), rel=0.03) and not (dropped & ~mask).any()
+
+
+def test_reference_targets() -> None:
+    depth = np.array([[0.0, 2.0, 10.0, 150.0]] * 2, np.float32)  # sky, 2 m, 10 m, beyond the lidar range
+    exact, valid = reference_disparity(depth, 100.0, 0.5, default_settings("exact"))
+    assert valid.tolist() == [[False, True, True, True]] * 2
+    assert exact[0].tolist() == pytest.approx([0.0, 25.0, 5.0, 50.0 / 150.0])
+    lidar_settings = default_settings("lidar-like", dropout=0.0)
+    big = np.full((375, 1242), 10.0, np.float32)
+    sparse, hit = reference_disparity(big, 721.5377, 0.54, lidar_settings, (609.5593, 172.854), "0000/000000")
+    assert np.array_equal(hit, lidar_like_mask((375, 1242), 721.5377, (609.5593, 172.854), dropout=0.0))
+    assert np.allclose(sparse[hit], 721.5377 * 0.54 / 10.0) and not sparse[~hit].any()
+    _far, far_hit = reference_disparity(
+        np.full((375, 1242), 150.0, np.float32), 721.5377, 0.54, lidar_settings, (609.5593, 172.854)
+    )
+    assert not far_hit.any()  # beyond the HDL-64E's 120 m: no return
+    with pytest.raises(ValueError, match="principal point"):
+        reference_disparity(big, 721.5377, 0.54, lidar_settings)
+
+
+def test_references_are_not_matched_from_images() -> None:
+    pair = np.zeros((16, 64), np.uint8)
+    with pytest.raises(ValueError, match="come from exact depth"):
+        compute_disparity(pair, pair, "exact")
+    with pytest.raises(ValueError, match="come from exact depth"):
+        compute_disparity(pair, pair, settings=default_settings("lidar-like"))
+
+
+def _kind(delta1: float, std: float) -> dict:
+    return {"seeds": 3, "synthetic": {"delta1": {"mean": delta1, "std": std}}}
+
+
+def test_advice_follows_the_seed_noise_rule() -> None:
+    # 2 SE of a difference over 3 seeds with stds 0.01 and 0.02: 2·√((1e-4 + 4e-4) / 3) = 0.02582
+    assert seed_noise(0.01, 0.02, 3) == pytest.approx(0.025820, abs=1e-6)
+    results = {
+        "variants": [{"name": n, "reference": n == "exact"} for n in ("exact", "sgm", "bm", "elas")],
+        "trained": {
+            "exact": _kind(0.90, 0.01),
+            "sgm": _kind(0.85, 0.01),
+            "bm": _kind(0.80, 0.01),
+            "elas": _kind(0.84, 0.02),
+        },
+        "cost": {"methods": {"sgm": {"parallel_pairs_per_s": 7.0}, "elas": {"parallel_pairs_per_s": 9.0}}},
+    }
+    text = advice(results)
+    # sgm − bm = 0.05 > 2·√(2e-4 / 3) = 0.0163: separated; sgm − elas = 0.01 < 0.0258: a tie, elas is cheaper.
+    assert text.startswith("sgm targets trained the best network: δ < 1.25 = 0.850 ± 0.010 (3 seeds)")
+    assert "ahead of bm (0.800) by more than two standard errors" in text
+    assert "do not separate it from elas (0.840), so among those take the cheapest, elas (9.0 pairs/s" in text
+    assert "Perfect targets (the exact disparity) reached 0.900" in text and "gain up to 0.050" in text
+
+
+def test_lidar_like_targets_shrink_like_lidar(tmp_path: Path) -> None:
+    root = tmp_path / "synthetic"
+    generate_synthetic(root, 4, seed=5, size=(48, 160), sequence_length=2, workers=1, progress=False)
+    cfg = DataConfig(
+        source="synthetic", root=str(root), size=(12, 40), matcher="lidar-like", max_disparity=64
+    )
+    assert prepare_reference_targets(cfg, progress=False)["computed"] == 4
+    assert prepare_reference_targets(cfg, progress=False)["computed"] == 0  # cached: a rerun resumes
+    dataset = build_dataset(cfg, "all", cache=False)
+    sample = dataset[0]
+    disparity, valid = target_cache(cfg).read(dataset.meta(0)["key"])
+    # An output pixel is valid where any scan point falls in its footprint (resize_map's sparse rule),
+    # its value the mean of those points' disparities / 64 px.
+    expected, expected_valid = resize_map(disparity / 64.0, valid, (12, 40), sparse=True)
+    assert np.array_equal(sample["valid_mask"][0].numpy(), expected_valid)
+    assert np.allclose(sample["target"][0].numpy(), np.clip(expected, 0, 1), atol=1e-6)
+    nearest, _ = resize_map(disparity, valid, (12, 40))  # what a dense stereo target would keep
+    assert expected_valid.sum() > (nearest > 0).sum()
