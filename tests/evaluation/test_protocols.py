@@ -54,7 +54,9 @@ def test_crop_keeps_exactly_the_box_pixels() -> None:
 def test_unknown_crop_and_protocol_names_list_the_valid_ones() -> None:
     with pytest.raises(ValueError, match="valid crops: none, garg, eigen, nyu-eigen"):
         crop_box("kitti", 10, 10)
-    with pytest.raises(ValueError, match="valid protocols: paper, normalised, kitti, kitti-eigen, nyu"):
+    with pytest.raises(
+        ValueError, match="valid protocols: paper, normalised, kitti, kitti-eigen, kitti-full, nyu"
+    ):
         get_protocol("eigen")
 
 
@@ -239,3 +241,15 @@ def test_protocol_validation() -> None:
         get_protocol("kitti", crops="none")
     assert get_protocol("kitti", aggregation="per-image") is PROTOCOLS["kitti"]  # unchanged keeps its name
     assert "Garg" not in PROTOCOLS["kitti"].summary() and "crop garg" in PROTOCOLS["kitti"].summary()
+
+
+def test_kitti_full_scores_the_whole_image_and_kitti_only_the_garg_crop() -> None:
+    # 37×147 depth of 10 m; the prediction is 20 m (AbsRel 1) in the rows the Garg crop removes
+    # (rows 0..14, crop_box("garg", 37, 147) = (15, 36, 5, 141)) and exact elsewhere.
+    target = np.full((1, 1, 37, 147), 10.0, np.float32)
+    pred = target.copy()
+    pred[..., :15, :] = 20.0
+    kitti = evaluate_arrays(pred, target, None, "kitti")
+    full = evaluate_arrays(pred, target, None, "kitti-full")
+    assert kitti.metrics["abs_rel"] == 0.0
+    assert full.metrics["abs_rel"] == pytest.approx(15 / 37)  # 15 of 37 rows at AbsRel 1

@@ -13,7 +13,7 @@ import pytest
 
 from ssrdepth.data.synthetic import generate_synthetic
 from ssrdepth.experiments.study_matchers import StudyConfig, quick_config, study_matchers
-from ssrdepth.experiments.study_report import TARGET_COLUMNS, TRAINED_COLUMNS
+from ssrdepth.experiments.study_report import SYNTHETIC, TARGET_COLUMNS, TRAINED_COLUMNS, WHOLE
 from ssrdepth.experiments.target_quality import ALL
 
 SHARED_DATA = Path(
@@ -92,17 +92,12 @@ def test_exact_row_has_zero_target_error(study: tuple[StudyConfig, dict]) -> Non
 def test_trained_rows_are_mean_and_std_over_seeds(study: tuple[StudyConfig, dict]) -> None:
     cfg, results = study
     rows = _rows(Path(cfg.out) / "trained.csv")
-    synthetic = [r for r in rows if r["evaluation"].startswith("synthetic")]
-    assert [r["kind"] for r in synthetic] == list(cfg.trained)
-    for r in synthetic:
-        runs = results["trained"][r["kind"]]["runs"].values()
-        values = [run["synthetic"]["abs_rel"] for run in runs]
-        assert len(values) == 2 and r["seeds"] == "2"
-        mean = sum(values) / 2
-        assert float(r["abs_rel_mean"]) == pytest.approx(mean)
-        assert float(r["abs_rel_std"]) == pytest.approx(
-            abs(values[0] - values[1]) / 2**0.5
-        )  # sample std, n = 2
+    for evaluation, key in ((SYNTHETIC, "synthetic"), (WHOLE, "whole_image")):
+        _check_mean_and_std(cfg, results, [r for r in rows if r["evaluation"] == evaluation], key)
+    whole = results["trained"]["exact"]["runs"]["table1-SCRXU"]["whole_image"]
+    cropped = results["trained"]["exact"]["runs"]["table1-SCRXU"]["synthetic"]
+    # the whole image holds more valid pixels than the Garg crop: a different evaluation, not a copy
+    assert whole["abs_rel"] != cropped["abs_rel"]
     if (SHARED_DATA / "kitti_object" / "training" / "velodyne").is_dir():
         real = [r for r in rows if r["evaluation"].startswith("real")]
         assert [r["kind"] for r in real] == list(cfg.trained) and {r["images"] for r in real} == {"7"}
@@ -110,6 +105,19 @@ def test_trained_rows_are_mean_and_std_over_seeds(study: tuple[StudyConfig, dict
     if (SHARED_DATA / "middlebury_aloe").is_dir():
         assert aloe is not None and set(aloe) == {"sgm", "sgm-no-lr", "bm"}
     assert results["advice"].startswith("sgm was the only matcher trained on: δ < 1.25 = ")
+
+
+def _check_mean_and_std(cfg: StudyConfig, results: dict, rows: list[dict[str, str]], key: str) -> None:
+    assert [r["kind"] for r in rows] == list(cfg.trained)
+    for r in rows:
+        runs = results["trained"][r["kind"]]["runs"].values()
+        values = [run[key]["abs_rel"] for run in runs]
+        assert len(values) == 2 and r["seeds"] == "2"
+        mean = sum(values) / 2
+        assert float(r["abs_rel_mean"]) == pytest.approx(mean)
+        assert float(r["abs_rel_std"]) == pytest.approx(
+            abs(values[0] - values[1]) / 2**0.5
+        )  # sample std, n = 2
 
 
 def test_rerun_reuses_every_finished_piece(study: tuple[StudyConfig, dict]) -> None:

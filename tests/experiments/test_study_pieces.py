@@ -116,6 +116,24 @@ def test_advice_follows_the_seed_noise_rule() -> None:
     assert "ahead of bm (0.800) by more than two standard errors" in text
     assert "do not separate it from elas (0.840), so among those take the cheapest, elas (9.0 pairs/s" in text
     assert "Perfect targets (the exact disparity) reached 0.900" in text and "gain up to 0.050" in text
+    assert "lidar-like" not in text  # no lidar-like kind trained: no clause about it
+
+
+def test_advice_says_where_sparse_targets_teach() -> None:
+    results = {
+        "variants": [{"name": n, "reference": n != "sgm"} for n in ("exact", "lidar-like", "sgm")],
+        "trained": {
+            "exact": _kind(0.91, 0.01),
+            "lidar-like": _kind(0.93, 0.01) | {"whole_image": {"delta1": {"mean": 0.63, "std": 0.01}}},
+            "sgm": _kind(0.90, 0.01) | {"whole_image": {"delta1": {"mean": 0.86, "std": 0.01}}},
+        },
+        "cost": {"methods": {}},
+    }
+    text = advice(results)
+    assert text.endswith(
+        "lidar-like sparse targets reached 0.930 inside the Garg crop, where their points are, but 0.630 "
+        "over the whole image (against 0.860 for sgm): sparse targets teach only where they have points."
+    )
 
 
 def test_lidar_like_targets_shrink_like_lidar(tmp_path: Path) -> None:

@@ -211,6 +211,15 @@ PROTOCOLS: dict[str, Protocol] = {
             description="standard set in metres vs the depth map, Eigen crop, 1e-3–80 m",
         ),
         Protocol(
+            "kitti-full",
+            space="depth",
+            min_value=1e-3,
+            max_value=80.0,
+            crop="none",
+            description="standard set in metres vs the depth map, the whole image (no crop), 1e-3–80 m: "
+            "for dense true depth (synthetic), where the Garg crop would hide the upper image",
+        ),
+        Protocol(
             "nyu",
             space="depth",
             min_value=1e-3,

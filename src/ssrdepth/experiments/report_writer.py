@@ -37,6 +37,8 @@ PROTOCOL_TEXT = {
     "kitti": "the standard set in metres against true depth (lidar / exact synthetic depth), Garg crop, "
     "1e-3–80 m, per-image mean",
     "kitti-eigen": "the standard set in metres against true depth, Eigen crop, 1e-3–80 m, per-image mean",
+    "kitti-full": "the standard set in metres against dense true depth (exact synthetic depth), the whole "
+    "image (no crop), 1e-3–80 m, per-image mean",
     "nyu": "the standard set in metres against the NYU depth, Eigen crop, 1e-3–10 m, per-image mean",
 }
 TITLES = {

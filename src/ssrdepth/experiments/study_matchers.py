@@ -319,9 +319,11 @@ def train_on(base: DataConfig, kind: str, cfg: StudyConfig) -> dict[str, Any]:
     """Train ``cfg.model`` on ``kind``'s targets with ``cfg.seeds`` seeds (``reproduce``'s Table 1 with
     one model, under ``OUT/kinds/<kind>``) and evaluate against the exact depth and real KITTI lidar.
 
-    Returns ``{"seeds": n, "runs": {run: {"seed", "synthetic": metrics, "real": metrics | None}},
-    "synthetic": {metric: {"mean", "std"}}, "real": ... | None, "real_skipped": reason | None,
-    "baselines": {name: metrics} (the exact kind only), "seconds": training seconds}``.
+    Returns ``{"seeds": n, "runs": {run: {"seed", "synthetic": metrics, "whole_image": metrics | None,
+    "real": metrics | None}}, "synthetic": {metric: {"mean", "std"}}, "whole_image": ... | None,
+    "real": ... | None, "real_skipped": reason | None, "baselines" / "baselines_whole_image":
+    {name: metrics} (the exact kind only), "seconds": training seconds}``. ``synthetic`` is the
+    ``kitti`` protocol (Garg crop), ``whole_image`` the same without a crop (``kitti-full``).
     """
     from ssrdepth.experiments.reproduce import ReproduceConfig, reproduce
 
@@ -355,15 +357,20 @@ def train_on(base: DataConfig, kind: str, cfg: StudyConfig) -> dict[str, Any]:
         runs[key] = {
             "seed": r["seed"],
             "synthetic": r["results"]["kitti"]["metrics"],
+            "whole_image": r["results"].get("kitti-full", {}).get("metrics"),
             "real": real_run.get("metrics"),
             "seconds": r["train"]["seconds"],
         }
     metrics = ("abs_rel", "rmse", "delta1")
     has_real = all(r["real"] for r in runs.values())
+    has_whole = all(r["whole_image"] for r in runs.values())
     return {
         "seeds": len(runs),
         "runs": runs,
         "synthetic": {m: _stats([r["synthetic"][m] for r in runs.values()]) for m in metrics},
+        "whole_image": (
+            {m: _stats([r["whole_image"][m] for r in runs.values()]) for m in metrics} if has_whole else None
+        ),
         "real": {m: _stats([r["real"][m] for r in runs.values()]) for m in metrics} if has_real else None,
         "real_skipped": real.get("skipped"),
         "real_images": real.get("images"),
@@ -371,6 +378,11 @@ def train_on(base: DataConfig, kind: str, cfg: StudyConfig) -> dict[str, Any]:
             name: per["kitti"]["metrics"]
             for name, per in results.get("baselines", {}).get("1", {}).items()
             if "metrics" in per.get("kitti", {})
+        },
+        "baselines_whole_image": {
+            name: per["kitti-full"]["metrics"]
+            for name, per in results.get("baselines", {}).get("1", {}).items()
+            if "metrics" in per.get("kitti-full", {})
         },
         "seconds": float(sum(r["seconds"] for r in runs.values())),
     }
