@@ -301,3 +301,27 @@ def test_auto_choice_summary_is_one_readable_line() -> None:
     assert "(chosen earlier on this machine, cached in /c/backend-choice.json)" in cached.summary(
         "/c/backend-choice.json"
     )
+
+
+def test_quantize_drops_only_onnxruntimes_preprocessing_advice(tiny: tuple[nn.Module, bytes]) -> None:
+    import logging
+
+    from ssrdepth.inference.quantize import quantize_onnx
+
+    seen: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    root = logging.getLogger()
+    handler, filters_before = Keep(), list(root.filters)
+    root.addHandler(handler)
+    try:
+        rng = np.random.default_rng(0)
+        quantize_onnx(tiny[1], [rng.random((2, 1, *SIZE), dtype=np.float32)])
+        logging.warning("another warning")  # after the call: root's records pass again
+    finally:
+        root.removeHandler(handler)
+    assert not any("pre-processing before quantization" in m for m in seen)
+    assert "another warning" in seen and root.filters == filters_before

@@ -13,6 +13,7 @@ from ssrdepth.cli import main as cli
 from ssrdepth.core.flops import count_gflops
 from ssrdepth.core.hardware import native_bf16
 from ssrdepth.experiments.bench import (
+    INFERENCE_LEGEND,
     SCHEMA,
     BenchConfig,
     Setting,
@@ -73,6 +74,8 @@ def test_quick_run_structure_and_arithmetic() -> None:
         assert r["achieved_gflops"] == pytest.approx(inf["flops_per_image"] * r["throughput_img_s"] / 1e9)
     assert inf["backends"]["onnxruntime"]["provider"] == "CPUExecutionProvider"
     table = format_table(result)
+    # the inference table names its last column and explains every column under it
+    assert "| max abs err | auto |" in table and INFERENCE_LEGEND in table
     assert "| C | 24x16 gray b2 |" in table and "fp32 matmul peak" in table
     assert "| C | 24x16 gray b1/b4 | onnxruntime |" in table
 

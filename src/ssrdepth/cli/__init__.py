@@ -56,11 +56,22 @@ class _Stderr(logging.Handler):
 
 def _show_library_logs() -> None:
     """The library logs through module loggers under ``ssrdepth``; a command shows its notes (INFO and
-    up) on stderr, as plain lines."""
+    up) on stderr, as plain lines, once each.
+
+    Other libraries' warnings go through the root logger, shown as ``name: message``. The root gets a
+    handler here (one that leaves ``ssrdepth`` records to the handler above) because a library that
+    calls ``logging.warning(...)`` on a root without one makes ``logging`` install ``basicConfig``'s
+    handler, which then printed every ssrdepth note a second time (as ``INFO:ssrdepth…:``)."""
     log = logging.getLogger("ssrdepth")
     if not any(isinstance(h, _Stderr) for h in log.handlers):
         log.addHandler(_Stderr())
     log.setLevel(logging.INFO)
+    root = logging.getLogger()
+    if not root.handlers:
+        handler = _Stderr()
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        handler.addFilter(lambda record: not record.name.startswith("ssrdepth"))
+        root.addHandler(handler)
 
 
 def _top_parser() -> argparse.ArgumentParser:

@@ -21,7 +21,11 @@ from ssrdepth.experiments.bench import (
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--models", nargs="+", default=None, help="subset of models (default: all six)")
-    p.add_argument("--out", default="bench.json", help="JSON result (a Markdown table goes beside it, .md)")
+    p.add_argument(
+        "--out",
+        default="runs/bench/bench.json",
+        help="JSON result; a Markdown table goes beside it (.md) (default: runs/bench/bench.json)",
+    )
     p.add_argument(
         "--device", choices=("cpu", "cuda", "all"), default="all", help="all = CPU, and CUDA if present"
     )

@@ -743,6 +743,17 @@ def _flags_text(result: dict[str, Any]) -> str:
     return have + (f"; precision auto → {prec}" if prec else "")
 
 
+#: What the inference table's columns mean (printed under it).
+INFERENCE_LEGEND = (
+    "*b1/bN*: latency timed at batch 1, throughput (img/s) at batch N. *%*: achieved GFLOP/s as a share "
+    "of the fp32 matmul peak in the header (bf16 and INT8 rows can pass 100 %; compare bf16 rows with "
+    "the bf16 peak). *max abs err*: against eager fp32 PyTorch, normalised [0, 1] maps. *auto*: the "
+    "backend `--backend auto` picks: among those within its parity tolerance, the lowest sum of each "
+    "time relative to the best at batch N and at batch 1, so it need not be the fastest in either "
+    "column alone; INT8 rows are not candidates for a float model (they need a calibrated export)."
+)
+
+
 def format_table(result: dict[str, Any]) -> str:
     """Markdown tables: training images/s and inference (latency, throughput, GFLOP/s) per model."""
     lines: list[str] = []
@@ -799,9 +810,11 @@ def format_table(result: dict[str, Any]) -> str:
                         f"{'' if err is None else f'{err:.1e}'} | {'**auto**' if b == chosen else ''} |"
                     )
         if inf_rows:
-            lines.append("| inference | setting | backend | latency b1 (ms) | img/s | max abs err | |")
+            lines.append("| inference | setting | backend | latency b1 (ms) | img/s | max abs err | auto |")
             lines.append("|---|---|---|---:|---:|---:|---|")
             lines += inf_rows
+            lines.append("")
+            lines.append(INFERENCE_LEGEND)
             lines.append("")
     stereo = result.get("stereo", {})
     if "methods" in stereo:
