@@ -270,15 +270,32 @@ def _trained_table(results: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def d1_figure(path: Path, results: Mapping[str, Any]) -> None:
+def label_offsets(
+    points: list[tuple[float, float]], x_tol: float = 2.0, y_tol: float = 0.03, step: int = 11
+) -> list[tuple[int, int]]:
+    """Text offsets (points) for labels at ``points`` (x, y in data units): a label whose point lies
+    within ``x_tol`` and ``y_tol`` of earlier ones is stacked ``step`` points above them, so labels at
+    the same place (exact and lidar-like, both at D1 = 0) do not overlap."""
+    offsets: list[tuple[int, int]] = []
+    for i, (x, y) in enumerate(points):
+        k = sum(1 for px, py in points[:i] if abs(px - x) <= x_tol and abs(py - y) <= y_tol)
+        offsets.append((5, 4 + step * k))
+    return offsets
+
+
+def d1_figure(
+    path: Path, results: Mapping[str, Any]
+) -> list[tuple[str, tuple[float, float], tuple[int, int]]]:
     """Target D1 (all pixels with true depth) against the trained δ < 1.25 (mean ± std over seeds),
-    on the synthetic streets (filled) and the real KITTI frames (hollow)."""
+    on the synthetic streets (filled) and the real KITTI frames (hollow). Returns the labels drawn:
+    ``(kind, (x, y), text offset in points)``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    marks: list[tuple[str, tuple[float, float]]] = []
     for kind, t in results["trained"].items():
         x = 100 * (results["quality"][kind]["regions"][ALL]["d1"] or 0.0)
         for stats, marker, fill in ((t["synthetic"], "o", True), (t["real"], "s", False)):
@@ -289,7 +306,11 @@ def d1_figure(path: Path, results: Mapping[str, Any]) -> None:
                 x, d["mean"], yerr=d["std"], fmt=marker, capsize=3,
                 markerfacecolor=None if fill else "none", color="C0" if fill else "C1",
             )  # fmt: skip
-            ax.annotate(kind, (x, d["mean"]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+            marks.append((kind, (x, d["mean"])))
+    labels = []
+    for (kind, xy), offset in zip(marks, label_offsets([xy for _, xy in marks]), strict=True):
+        ax.annotate(kind, xy, textcoords="offset points", xytext=offset, fontsize=8)
+        labels.append((kind, xy, offset))
     ax.set_xlabel("target D1 against the exact disparity (%)")
     ax.set_ylabel("trained δ < 1.25 (mean ± std over seeds)")
     ax.set_title(
@@ -299,6 +320,7 @@ def d1_figure(path: Path, results: Mapping[str, Any]) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
     plt.close(fig)
+    return labels
 
 
 def reused_pieces(results: Mapping[str, Any]) -> list[str]:
