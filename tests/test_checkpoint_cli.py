@@ -223,3 +223,16 @@ def test_commands_take_a_run_folder(tmp_path: Path, capsys: pytest.CaptureFixtur
             err
             == f"ssrdepth {name}: error: {tmp_path / 'in'}: a folder without a checkpoint (looked for best.pt and latest.pt)\n"
         )
+
+
+def test_models_explains_its_output_stride(capsys: pytest.CaptureFixture[str]) -> None:
+    from ssrdepth.cli import main
+
+    assert main(["models", "--models", "SC"]) == 0
+    assert capsys.readouterr().out.startswith(
+        "| model | input | parameters | output stride (input H / last map H) |"
+    )
+    with pytest.raises(SystemExit):
+        main(["models", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "divided by the height of the network's last feature map" in text and "37 / 9 = 4.111" in text

@@ -110,3 +110,31 @@ def test_cli_takes_the_data_configuration_from_the_checkpoint(
     assert js["results"][0]["metrics"] == pytest.approx(direct.metrics)
     assert js["results"][0]["images"] == direct.images
     assert "SC — protocol kitti:" in capsys.readouterr().out
+
+
+def test_a_protocol_for_another_kind_of_data_is_warned_about(
+    config: DataConfig, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from ssrdepth.evaluation.protocols import protocol_mismatch
+
+    with caplog.at_level("WARNING", logger="ssrdepth"):
+        evaluate(["C"], config, "nyu", out_dir=tmp_path, model_options={"width": 0.25}, progress=False)
+    assert "protocol 'nyu' is made for NYU Depth v2" in caplog.text
+    assert "the data source is 'synthetic'" in caplog.text and "use 'kitti'" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="ssrdepth"):
+        evaluate(["C"], config, "kitti", out_dir=tmp_path, model_options={"width": 0.25}, progress=False)
+    assert "is made for" not in caplog.text
+    assert protocol_mismatch("kitti-eigen", "nyu") == (
+        "protocol 'kitti-eigen' is made for KITTI-like street data (its crop, 1e-3–80 m) but the data "
+        "source is 'nyu': use 'nyu'"
+    )
+    assert protocol_mismatch("nyu", "nyu") is None and protocol_mismatch("paper", "synthetic") is None
+
+
+def test_evaluate_out_help_names_its_default(capsys: pytest.CaptureFixture[str]) -> None:
+    from ssrdepth.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["evaluate", "--help"])
+    assert "(default runs/evaluate)" in " ".join(capsys.readouterr().out.split())

@@ -37,3 +37,69 @@ def test_demo_preset_is_what_the_docs_say() -> None:
     # The steps follow the precision the machine trains in: more where bf16 is native.
     assert demo_steps("cuda") == DEMO_STEPS["bf16"]
     assert dict(DEMO_STEPS["bf16"])["1"] > dict(DEMO_STEPS["fp32"])["1"]
+
+
+def test_quick_demo_runs_every_step_and_says_what_ran(tmp_path: Path) -> None:
+    import re
+
+    from ssrdepth.experiments.demo import demo, quick_demo_config
+
+    cfg = quick_demo_config(str(tmp_path / "demo"), real_kitti=str(tmp_path / "no-kitti"), progress=False)
+    results = demo(cfg)
+    assert sorted(results["runs"]) == ["table1-SC", "table1-SCRX", "table2-gray", "table2-rgb"]
+    report = (tmp_path / "demo" / "report" / "report.md").read_text(encoding="utf-8")
+    assert report.startswith("# ssrdepth demo — the paper's experiments on the embedded synthetic street set")
+    assert "(--quick smoke run)" in report.splitlines()[0]
+    assert "Table 1: 4 steps of batch 4, Table 2: 4 steps of batch 4" in report
+    assert "of batch 40" not in report
+    assert "## Table 1 — KITTI-like stereo, 147×37 grayscale, 2 of the six models (SC, SCRX)" in report
+    assert "all six models" not in report
+    assert re.search(r"\) in \d+\.\d s\. Every number", report)  # a short run in seconds, not "0.0 min"
+
+
+def test_split_smaller_than_the_batch_names_both_fixes(tmp_path: Path) -> None:
+    from ssrdepth.experiments.demo import demo, quick_demo_config
+
+    cfg = quick_demo_config(
+        str(tmp_path / "demo"),
+        pairs=8,
+        tables=("1",),
+        models=("SC",),
+        overrides=("batch_size=40",),
+        real_kitti=str(tmp_path / "no-kitti"),
+        progress=False,
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"^the training split has (\d+) samples, fewer than the batch size 40: lower the batch with "
+        r"--set batch_size=N \(N ≤ \1\), or render more pairs with --pairs \(now 8\)$",
+    ):
+        demo(cfg)
+
+
+def test_preset_text_follows_the_batch_and_the_tables_that_run() -> None:
+    from ssrdepth.experiments.demo import preset_text
+
+    text = preset_text(DemoConfig(), (("1", 500), ("2", 100)), {"1": 16})
+    assert "Table 1: 500 steps of batch 16, the ssrdepth recipe" in text and "Table 2" not in text
+    assert text.startswith("demo preset: width ×0.25")
+
+
+def test_format_duration_shows_seconds_under_a_minute() -> None:
+    from ssrdepth.experiments.report import format_duration
+
+    assert format_duration(3.04) == "3.0 s"
+    assert format_duration(59.9) == "59.9 s"
+    assert format_duration(90) == "1.5 min"
+    assert format_duration(7200) == "2.0 h"
+
+
+def test_table_title_names_the_models_that_ran() -> None:
+    from ssrdepth.experiments.report_writer import table_title
+    from ssrdepth.models import list_models
+
+    assert table_title("1", list(list_models())).endswith("all six models")
+    assert (
+        table_title("1", ["SCRX", "SC"])
+        == "Table 1 — KITTI-like stereo, 147×37 grayscale, 2 of the six models (SC, SCRX)"
+    )

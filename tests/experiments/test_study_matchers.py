@@ -126,6 +126,8 @@ def test_rerun_reuses_every_finished_piece(study: tuple[StudyConfig, dict]) -> N
     start = time.perf_counter()
     again = study_matchers(cfg)
     assert {p: p.stat().st_mtime_ns for p in Path(cfg.out).rglob("result.json")} == stamp
+    # the same numbers, now marked as reused from the stored pieces
+    assert all(q.pop("reused") for q in again["quality"].values())
     assert again["quality"] == json.loads(json.dumps(first["quality"]))
     assert again["trained"]["sgm"]["synthetic"] == first["trained"]["sgm"]["synthetic"]
     assert time.perf_counter() - start < 60
@@ -152,3 +154,60 @@ def test_cli_quick_keeps_its_small_batch_beside_extra_overrides(
     assert cfg.overrides[0] == "batch_size=4" and cfg.overrides[-1] == "optim.lr=0.001"
     assert main(["study", "matchers", "--variants", "sgm", "bm", "exact", "--out", out]) == 0
     assert seen[1].trained == ("exact", "sgm", "bm") and seen[1].steps == StudyConfig().steps
+
+
+def test_report_header_says_quick_real_frames_and_what_was_reused(study: tuple[StudyConfig, dict]) -> None:
+    from ssrdepth.experiments.study_report import _timing, real_frames_note, reused_pieces
+
+    cfg, first = study
+    assert reused_pieces(first) == []
+    assert "everything computed in this run" in _timing(first) and "earlier" not in _timing(first)
+    again = study_matchers(cfg)
+    assert reused_pieces(again)[0] == "target quality of exact"
+    assert reused_pieces(again)[-1] == "6 of the 6 trained runs"
+    assert "reused from an earlier run: target quality of exact" in _timing(again)
+    report = (Path(cfg.out) / "report.md").read_text(encoding="utf-8")
+    assert "**This is a `--quick` smoke run** (4 training steps, width ×0.125, 12 synthetic pairs" in report
+    advice = report.split("## Advice")[1]
+    assert "`--quick` smoke run" in advice and "not advice" in advice
+    kitti = SHARED_DATA / "kitti_object"
+    if (kitti / "training" / "velodyne").is_dir():
+        frames = len(list((kitti / "training" / "velodyne").iterdir()))
+        assert f"- Real KITTI: {frames} frames with lidar from `{kitti}`" in real_frames_note(first)
+
+
+def test_training_log_names_the_target_kind(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    import ssrdepth.experiments.reproduce as reproduce_module
+    from ssrdepth.data.config import DataConfig
+    from ssrdepth.experiments.study_matchers import train_on
+
+    def stop(cfg: object) -> None:
+        raise RuntimeError("stop")
+
+    monkeypatch.setattr(reproduce_module, "reproduce", stop)
+    base = DataConfig(source="synthetic", root=str(tmp_path))
+    with caplog.at_level("INFO", logger="ssrdepth"), pytest.raises(RuntimeError, match="stop"):
+        train_on(base, "lidar-like", quick_config(str(tmp_path / "out")))
+    assert "training SCRXU on lidar-like targets (2 seed(s), 4 steps)" in caplog.text
+
+
+@pytest.mark.parametrize(
+    ("command", "length", "evaluated"),
+    [
+        (["study", "matchers"], "another --steps", "every trained model"),
+        (["demo"], "another --length", "Table 1's models"),
+        (["reproduce"], "another --length", "Table 1's models"),
+    ],
+)
+def test_run_option_help_names_each_commands_options(
+    capsys: pytest.CaptureFixture[str], command: list[str], length: str, evaluated: str
+) -> None:
+    from ssrdepth.cli import main
+
+    with pytest.raises(SystemExit):
+        main([*command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert f"(e.g. {length})" in text and f"also evaluate {evaluated} on these real frames" in text
+    assert "Table 1 / study models" not in text

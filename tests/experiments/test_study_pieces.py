@@ -154,3 +154,34 @@ def test_lidar_like_targets_shrink_like_lidar(tmp_path: Path) -> None:
     assert np.allclose(sample["target"][0].numpy(), np.clip(expected, 0, 1), atol=1e-6)
     nearest, _ = resize_map(disparity, valid, (12, 40))  # what a dense stereo target would keep
     assert expected_valid.sum() > (nearest > 0).sum()
+
+
+def test_labels_at_the_same_place_are_stacked() -> None:
+    from ssrdepth.experiments.study_report import label_offsets
+
+    # exact and lidar-like both at D1 = 0 with nearly the same δ; sgm elsewhere
+    assert label_offsets([(0.0, 0.90), (0.0, 0.91), (2.5, 0.80), (0.0, 0.905)]) == [
+        (5, 4),
+        (5, 15),
+        (5, 4),
+        (5, 26),
+    ]
+
+
+def test_d1_figure_draws_overlapping_labels_apart(tmp_path: Path) -> None:
+    from ssrdepth.experiments.study_report import d1_figure
+    from ssrdepth.experiments.target_quality import ALL
+
+    def kind(d1: float, delta1: float) -> dict:
+        stats = {"delta1": {"mean": delta1, "std": 0.01}}
+        return {"trained": {"synthetic": stats, "real": None}, "quality": {"regions": {ALL: {"d1": d1}}}}
+
+    kinds = {"exact": kind(0.0, 0.90), "lidar-like": kind(0.0, 0.905), "sgm": kind(0.03, 0.85)}
+    results = {
+        "trained": {k: v["trained"] for k, v in kinds.items()},
+        "quality": {k: v["quality"] for k, v in kinds.items()},
+    }
+    labels = d1_figure(tmp_path / "fig.png", results)
+    where = {k: offset for k, _, offset in labels}
+    assert where["exact"] != where["lidar-like"] and where["sgm"] == (5, 4)
+    assert (tmp_path / "fig.png").is_file()

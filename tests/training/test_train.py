@@ -380,3 +380,18 @@ def test_resume_from_a_run_folder_uses_its_latest(
     ):
         (tmp_path / "empty").mkdir()
         train(cfg, train_set=ToyDepth(16), resume=tmp_path / "empty")
+
+
+def test_split_smaller_than_the_batch_names_the_fix(toy_cfg: TrainConfig) -> None:
+    from ssrdepth.training.loop import SplitTooSmallError, split_too_small_message
+
+    with pytest.raises(SplitTooSmallError) as info:
+        train(toy_cfg, train_set=ToyDepth(5))
+    assert str(info.value) == (
+        "the training split has 5 samples, fewer than the batch size 8: lower the batch with "
+        "--set batch_size=N (N ≤ 5), or train on a larger data set"
+    )
+    assert (info.value.samples, info.value.batch_size) == (5, 8)
+    assert split_too_small_message(17, 40, "render more pairs with --pairs").endswith(
+        "(N ≤ 17), or render more pairs with --pairs"
+    )

@@ -54,6 +54,14 @@ class _Stderr(logging.Handler):
         sys.stderr.write(self.format(record) + "\n")
 
 
+def print_error(command: str, message: object) -> None:
+    """One error line on stderr: ``ssrdepth COMMAND: error: MESSAGE``, ending in exactly one newline
+    (a message's own trailing whitespace is dropped), after whatever stdout holds so far."""
+    sys.stdout.flush()
+    sys.stderr.write(f"ssrdepth {command}: error: {str(message).rstrip()}\n")
+    sys.stderr.flush()
+
+
 def _show_library_logs() -> None:
     """The library logs through module loggers under ``ssrdepth``; a command shows its notes (INFO and
     up) on stderr, as plain lines, once each.
@@ -115,7 +123,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             )
         else:
             message = missing_message(exc)
-        print(f"ssrdepth {name}: error: {message}", file=sys.stderr)
+        print_error(name, message)
         return 2
     parser = argparse.ArgumentParser(prog=f"ssrdepth {name}", description=help_)
     module.add_arguments(parser)
@@ -124,16 +132,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(module.main(ns) or 0)
     except (ValueError, FileNotFoundError) as exc:
         # Errors from bad input already name the file and the problem: print them without a traceback.
-        print(f"ssrdepth {name}: error: {exc}", file=sys.stderr)
+        print_error(name, exc)
         return 2
     except ImportError as exc:
         # A missing optional dependency (a light install): one line naming the extra to install.
         from ssrdepth.core.optional import missing_message
 
-        print(f"ssrdepth {name}: error: {missing_message(exc)}", file=sys.stderr)
+        print_error(name, missing_message(exc))
         return 2
     except KeyboardInterrupt:
-        print(f"ssrdepth {name}: interrupted; finished outputs are kept", file=sys.stderr)
+        sys.stdout.flush()
+        sys.stderr.write(f"ssrdepth {name}: interrupted; finished outputs are kept\n")
         return 130
 
 

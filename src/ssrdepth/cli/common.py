@@ -47,8 +47,9 @@ def common_settings(args: argparse.Namespace, recipe: str) -> dict[str, Any]:
     }
 
 
-def add_common_arguments(p: argparse.ArgumentParser) -> None:
-    """Options shared by ``reproduce`` and ``demo``."""
+def add_common_arguments(p: argparse.ArgumentParser, real_kitti_default: str = "none") -> None:
+    """Options shared by ``reproduce`` and ``demo`` (``real_kitti_default``: what ``--help`` says the
+    command evaluates on without ``--real-kitti``)."""
     p.add_argument("--models", nargs="+", default=None, help="Table 1's models (default: all six)")
     p.add_argument("--tables", nargs="+", default=None, choices=TABLE_IDS, help="tables to run")
     p.add_argument(
@@ -67,12 +68,29 @@ def add_common_arguments(p: argparse.ArgumentParser) -> None:
         "default: paper for reproduce, ssrdepth for demo",
     )
     p.add_argument("--no-baselines", action="store_true", help="leave out the constant and row-prior rows")
-    add_run_arguments(p, seeds=1)
+    add_run_arguments(
+        p,
+        seeds=1,
+        length_option="--length",
+        evaluated="Table 1's models",
+        real_kitti_default=real_kitti_default,
+    )
 
 
-def add_run_arguments(p: argparse.ArgumentParser, seeds: int) -> None:
+def add_run_arguments(
+    p: argparse.ArgumentParser,
+    seeds: int,
+    *,
+    length_option: str,
+    evaluated: str,
+    real_kitti_default: str,
+) -> None:
     """Options of every command that trains and evaluates a grid of runs (``reproduce``, ``demo``,
-    ``study``): device, evaluation size, overrides, seeds, real frames, resume, progress."""
+    ``study``): device, evaluation size, overrides, seeds, real frames, resume, progress.
+
+    The help names each command's own options and models: ``length_option`` (the option that changes
+    the training length, e.g. ``--steps``), ``evaluated`` (the models ``--real-kitti`` evaluates) and
+    ``real_kitti_default`` (where the command looks for real frames without ``--real-kitti``)."""
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
     p.add_argument("--eval-max-images", type=int, default=None, help="evaluate on at most N test images")
     p.add_argument(
@@ -90,7 +108,8 @@ def add_run_arguments(p: argparse.ArgumentParser, seeds: int) -> None:
         "--real-kitti",
         default=None,
         metavar="ROOT",
-        help="KITTI object root with velodyne/: also evaluate the Table 1 / study models on these real frames",
+        help=f"KITTI object root with training/velodyne/: also evaluate {evaluated} on these real frames "
+        f"(default: {real_kitti_default})",
     )
     p.add_argument(
         "--fresh",
@@ -98,7 +117,7 @@ def add_run_arguments(p: argparse.ArgumentParser, seeds: int) -> None:
         const="changed",
         default=None,
         choices=("changed", "all"),
-        help="retrain the runs whose configuration changed (e.g. another --length); '--fresh all' "
+        help=f"retrain the runs whose configuration changed (e.g. another {length_option}); '--fresh all' "
         "retrains every run (default: reuse finished runs, resume interrupted ones)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

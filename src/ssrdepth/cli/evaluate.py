@@ -25,7 +25,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--protocol", default="paper", choices=list(PROTOCOLS), help="evaluation protocol")
     p.add_argument("--list-protocols", action="store_true", help="print the protocols and exit")
     p.add_argument("--split", default="test", help="data split (default test)")
-    p.add_argument("--out", default="runs/evaluate", help="output folder for the .md/.csv/.json table")
+    p.add_argument(
+        "--out",
+        default="runs/evaluate",
+        help="output folder for the .md/.csv/.json table (default %(default)s)",
+    )
     add_source_arguments(
         p,
         title="data (default: the data configuration stored in the first checkpoint, else the synthetic set)",

@@ -7,10 +7,11 @@ import json
 from dataclasses import asdict
 
 from ssrdepth.core.sizes import parse_size
-from ssrdepth.experiments.model_table import format_markdown, model_table
+from ssrdepth.experiments.model_table import STRIDE_TEXT, format_markdown, model_table
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.epilog = STRIDE_TEXT
     p.add_argument(
         "--size",
         action="append",

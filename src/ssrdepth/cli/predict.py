@@ -13,6 +13,7 @@ from ssrdepth.inference.predict import (
     DEFAULT_IMAGE_OUTPUTS,
     QUANTITIES,
     PredictOptions,
+    check_inputs,
     gather_inputs,
     load_model,
     predict_files,
@@ -91,8 +92,9 @@ def main(args: argparse.Namespace) -> int:
         baseline=args.baseline,
         max_depth=args.max_depth,
     )
-    # Inputs first: a mistyped path fails at once, not after --backend auto has timed the backends.
-    gather_inputs(args.inputs, args.recursive)
+    # Inputs first: a mistyped path or a file that is not an image fails at once, not after
+    # --backend auto has timed the backends.
+    check_inputs(gather_inputs(args.inputs, args.recursive))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # exporter chatter when --backend onnxruntime exports in memory
         model = load_model(

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ssrdepth.cli.common import add_common_arguments, common_settings
+from ssrdepth.experiments.report import format_duration
 from ssrdepth.experiments.reproduce import TABLE_IDS, ReproduceConfig, reproduce
 
 
@@ -25,7 +26,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="stereo matcher for KITTI targets (the paper: elas)",
     )
     p.add_argument("--width", type=float, default=1.0, help="channel width multiplier (1.0 = paper)")
-    add_common_arguments(p)
+    add_common_arguments(p, real_kitti_default="none: not evaluated on real frames")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -41,5 +42,5 @@ def main(args: argparse.Namespace) -> int:
         **common_settings(args, recipe="paper"),
     )
     results = reproduce(cfg)
-    print(f"report: {Path(cfg.out) / 'report' / 'report.md'} ({results['seconds']:.0f} s)")
+    print(f"report: {Path(cfg.out) / 'report' / 'report.md'} ({format_duration(results['seconds'])})")
     return 0

@@ -8,8 +8,10 @@ import os
 from pathlib import Path
 
 from ssrdepth.cli.common import add_run_arguments
-from ssrdepth.experiments.demo import default_real_kitti
+from ssrdepth.experiments.demo import REAL_KITTI_ENV, default_real_kitti
+from ssrdepth.experiments.report import format_duration
 from ssrdepth.experiments.study_matchers import VARIANT_NAMES, StudyConfig, quick_config, study_matchers
+from ssrdepth.experiments.study_report import advice_text
 
 #: Where the study looks for the Middlebury Aloe pair: the environment variable, else
 #: ``../shared/data/middlebury_aloe`` beside the working directory (the project's samples).
@@ -48,7 +50,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--aloe", default=None, help="Middlebury Aloe folder (default ../shared/data/middlebury_aloe)"
     )
     m.add_argument("--quick", action="store_true", help="a few seconds of everything (a smoke test)")
-    add_run_arguments(m, seeds=defaults.seeds)
+    add_run_arguments(
+        m,
+        seeds=defaults.seeds,
+        length_option="--steps",
+        evaluated="every trained model",
+        real_kitti_default=f"${REAL_KITTI_ENV}, else ../shared/data/kitti_object where it exists",
+    )
 
 
 def _aloe() -> str:
@@ -83,6 +91,6 @@ def main(args: argparse.Namespace) -> int:
     # --set adds to the preset's overrides (--quick trains with a small batch).
     cfg = dataclasses.replace(cfg, overrides=cfg.overrides + tuple(args.overrides), **changes)
     results = study_matchers(cfg)
-    print(f"report: {Path(cfg.out) / 'report.md'} ({results['seconds'] / 60:.1f} min)")
-    print(results["advice"])
+    print(f"report: {Path(cfg.out) / 'report.md'} ({format_duration(results['seconds'])})")
+    print(advice_text(results))
     return 0

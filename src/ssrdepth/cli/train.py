@@ -25,7 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         + ", ".join(list_presets())
         + "\n  (paper presets take @steps or @epochs: the two readings of the paper's '1,000 iterations')\n"
         "examples:\n"
-        "  ssrdepth train --preset synthetic-tiny --out runs/tiny\n"
+        "  ssrdepth generate --out data/synthetic --pairs 30   # stereo sources need their targets first:\n"
+        "  ssrdepth prepare-targets --source synthetic --root data/synthetic\n"
+        "  ssrdepth train --preset synthetic-tiny --set data.root=data/synthetic --out runs/tiny\n"
         "  ssrdepth train --preset kitti-gray-147x37@epochs --set model.name=SC --set data.root=/data/kitti\n"
         "  ssrdepth train --config my.toml --set optim.lr=0.01 --set data.size=94,310\n"
         "  torchrun --nproc-per-node 4 -m ssrdepth train --preset nyu-rgb-320x240 --device cuda\n"

@@ -80,3 +80,12 @@ def write_text(path: str | os.PathLike[str], text: str) -> None:
     """Write ``text`` atomically."""
     with atomic_open(path, "w", encoding="utf-8") as f:
         f.write(text)
+
+
+def require_not_file(path: str | os.PathLike[str], what: str = "a folder", hint: str = "") -> Path:
+    """``path`` as a Path; a ValueError when it is a file where a folder is expected (it may be absent:
+    callers say what to do about that). ``what`` names the expected folder, ``hint`` the fix."""
+    p = Path(path)
+    if p.is_file():
+        raise ValueError(f"{p} is a file, not a folder; give {what}{hint}")
+    return p

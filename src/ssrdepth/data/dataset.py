@@ -31,7 +31,12 @@ STEREO_SOURCES = ("synthetic", "kitti-tracking", "kitti-raw", "kitti-object", "s
 
 def build_source(cfg: DataConfig) -> Source:
     """Index the frames of ``cfg.source`` under ``cfg.root`` (no pixels decoded)."""
+    from ssrdepth.core.io import require_not_file
+
     root = Path(cfg.root)
+    if cfg.source != "nyu":  # NYU's root may be the .mat file itself
+        render = " (render one with: ssrdepth generate --out DIR)" if cfg.source == "synthetic" else ""
+        require_not_file(root, f"the {cfg.source} data set's folder as --root / data.root", render)
     if not root.exists():
         hint = f"; render it with: ssrdepth generate --out {root}" if cfg.source == "synthetic" else ""
         raise FileNotFoundError(f"{root}: data root not found{hint}")

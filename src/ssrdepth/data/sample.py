@@ -202,6 +202,9 @@ def report_skipped(skipped: list[tuple[str, str]], stream: Any = None) -> None:
 
 
 def require_dir(path: Path, what: str) -> None:
+    from ssrdepth.core.io import require_not_file
+
+    require_not_file(path, f"the {what}")
     if not path.is_dir():
         raise FileNotFoundError(f"{path}: {what} not found")
 

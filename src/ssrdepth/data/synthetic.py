@@ -40,7 +40,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from ssrdepth.core.io import atomic_path, write_json
+from ssrdepth.core.io import atomic_path, require_not_file, write_json
 
 logger = logging.getLogger(__name__)
 
@@ -988,7 +988,7 @@ def generate_synthetic(
         raise ValueError(f"sequence_length must be ≥ 1, got {sequence_length}")
     if min(size) < 16:
         raise ValueError(f"size must be (H, W) with H, W ≥ 16, got {size}")
-    out = Path(root)
+    out = require_not_file(root, "the folder to render into (--out)")
     settings = SyntheticSettings(n_pairs, seed, int(size[0]), int(size[1]), sequence_length)
     manifest = out / "synthetic.json"
     old: dict[str, Any] = {}
@@ -1043,6 +1043,7 @@ def generate_synthetic(
 
 def read_manifest(root: str | os.PathLike[str]) -> dict[str, Any]:
     """``ROOT/synthetic.json`` as a dict; FileNotFoundError / ValueError naming the file and the fix."""
+    require_not_file(root, "the synthetic set's folder", " (render one with: ssrdepth generate --out DIR)")
     manifest = Path(root) / "synthetic.json"
     if not manifest.is_file():
         raise FileNotFoundError(

@@ -34,7 +34,13 @@ from tqdm import tqdm
 from ssrdepth.core.io import atomic_open, write_json, write_text
 from ssrdepth.data.config import DataConfig, TargetScale
 from ssrdepth.evaluation.metrics import HIGHER_IS_BETTER, LABELS
-from ssrdepth.evaluation.protocols import MetricAccumulator, Protocol, get_protocol, match_size
+from ssrdepth.evaluation.protocols import (
+    MetricAccumulator,
+    Protocol,
+    get_protocol,
+    match_size,
+    protocol_mismatch,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -340,6 +346,9 @@ def evaluate(
     if not models:
         raise ValueError("no model given: pass checkpoint paths or model names")
     proto = get_protocol(protocol)
+    mismatch = protocol_mismatch(protocol if isinstance(protocol, str) else proto.name, data.source)
+    if mismatch:
+        logger.warning(mismatch)
     loaded = [load_model(m, data.channels, model_options, seed) for m in models]
     for m in loaded:
         channels = getattr(m.model, "in_channels", data.channels)

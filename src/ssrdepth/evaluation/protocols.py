@@ -231,6 +231,29 @@ PROTOCOLS: dict[str, Protocol] = {
 }
 
 
+#: Protocols made for one kind of data: street scenes (KITTI-like, up to 80 m) or NYU's indoor rooms.
+STREET_PROTOCOLS = ("kitti", "kitti-eigen", "kitti-full")
+INDOOR_PROTOCOLS = ("nyu",)
+
+
+def protocol_mismatch(protocol: str, source: str) -> str | None:
+    """A warning when ``protocol`` (a preset name) was made for another kind of data than ``source``
+    (a data source name): the NYU protocol on street data, or a KITTI protocol on NYU; None otherwise."""
+    name = protocol.strip().lower()
+    if name in INDOOR_PROTOCOLS and source != "nyu" and source != "rgbd-folder":
+        return (
+            f"protocol {name!r} is made for NYU Depth v2 (indoor, NYU crop, 1e-3–10 m) but the data source "
+            f"is {source!r}: depth beyond 10 m is ignored; for street data use 'kitti' (or 'kitti-eigen', "
+            "'kitti-full')"
+        )
+    if name in STREET_PROTOCOLS and source == "nyu":
+        return (
+            f"protocol {name!r} is made for KITTI-like street data (its crop, 1e-3–80 m) but the data source "
+            "is 'nyu': use 'nyu'"
+        )
+    return None
+
+
 def get_protocol(name: str | Protocol, **changes: Any) -> Protocol:
     """A preset by name (or a :class:`Protocol` as is), with optional field changes (renamed)."""
     if isinstance(name, Protocol):

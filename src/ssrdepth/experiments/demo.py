@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 from dataclasses import dataclass
@@ -77,6 +78,8 @@ class DemoConfig:
     baselines: bool = True
     #: as :attr:`ReproduceConfig.fresh`: None, "changed" or "all"
     fresh: str | None = None
+    #: a ``--quick`` smoke run (:func:`quick_demo_config`): the report says its numbers are not a result
+    quick: bool = False
 
 
 def motorcycle_section(report: Path, checkpoint: Path) -> str:
@@ -118,32 +121,59 @@ def motorcycle_section(report: Path, checkpoint: Path) -> str:
     )
 
 
+def quick_demo_config(out: str, **changes: Any) -> DemoConfig:
+    """The ``--quick`` demo: a smoke run of every step in well under a minute on 2 CPU cores (24 pairs,
+    two Table 1 models and Table 2, 4 steps of batch 4, 4 test images). Its numbers are not a result."""
+    settings: dict[str, Any] = {
+        "out": out,
+        "pairs": 24,
+        "models": ("SC", "SCRX"),
+        "tables": ("1", "2"),
+        "table_lengths": (("1", 4), ("2", 4)),
+        "eval_max_images": 4,
+        "overrides": ("batch_size=4", "eval_every=0", "tensorboard=false", "log_every=1"),
+        "quick": True,
+    }
+    return DemoConfig(**{**settings, **changes})
+
+
+def _training_text(recipe: str) -> str:
+    if recipe == "ssrdepth":
+        return (
+            "the ssrdepth recipe (masked SILog loss, AdamW, flips and photometric jitter, batch norm, "
+            "Xu skip; docs/training.md)"
+        )
+    return "the paper's training settings (eq. 1 loss on all pixels, SGD)"
+
+
+def preset_text(cfg: DemoConfig, lengths: tuple[tuple[str, int], ...], batches: dict[str, int]) -> str:
+    """The report's sentence on the training preset, from what the runs use: the width, the steps and
+    the batch size of each table that runs (``batches``: table → batch size), the recipe."""
+    training = _training_text("paper" if cfg.full else cfg.recipe)
+    steps = dict(lengths)
+    per_table = ", ".join(
+        f"Table {t}: {steps[t]} steps of batch {b}" if t in steps else f"Table {t}: batch {b}"
+        for t, b in sorted(batches.items())
+    )
+    if cfg.full:
+        return f"the paper's widths and its 1,000 steps ({per_table}), {training}"
+    kind = "--quick smoke preset (its numbers are not a result)" if cfg.quick else "demo preset"
+    return (
+        f"{kind}: width ×{DEMO_WIDTH} (SCRX 0.26 instead of 4.1 GFLOP per 147×37 image), "
+        f"{per_table}, {training}, precision auto"
+    )
+
+
 def demo(cfg: DemoConfig) -> dict[str, Any]:
     """Run the whole demo; returns the results dict (also in ``OUT/report/results.json``)."""
     from ssrdepth.data.synthetic import generate_synthetic
+    from ssrdepth.experiments.reproduce import batch_sizes
 
     out = Path(cfg.out)
     root = out / "data" / "synthetic"
     logger.info("rendering %d synthetic stereo pairs into %s", cfg.pairs, root)
     generate_synthetic(root, cfg.pairs, seed=cfg.seed, progress=cfg.progress)
-    width = 1.0 if cfg.full else DEMO_WIDTH
     lengths = () if cfg.full else (cfg.table_lengths or demo_steps(cfg.device))
-    recipe = "paper" if cfg.full else cfg.recipe
-    training = (
-        "the ssrdepth recipe (masked SILog loss, AdamW, flips and photometric jitter, batch norm, "
-        "Xu skip; docs/training.md)"
-        if recipe == "ssrdepth"
-        else "the paper's training settings (eq. 1 loss on all pixels, SGD)"
-    )
-    preset = (
-        f"the paper's widths and its 1,000 steps, {training}"
-        if cfg.full
-        else (
-            f"demo preset: width ×{DEMO_WIDTH} (SCRX 0.26 instead of 4.1 GFLOP per 147×37 image), "
-            + ", ".join(f"Table {t}: {n} steps" for t, n in lengths)
-            + f" of batch 40, {training}, precision auto"
-        )
-    )
     rcfg = ReproduceConfig(
         out=str(out),
         kitti=str(root),
@@ -153,19 +183,25 @@ def demo(cfg: DemoConfig) -> dict[str, Any]:
         table_lengths=lengths,
         reading=cfg.reading,
         unit=cfg.unit,
-        width=width,
+        width=1.0 if cfg.full else DEMO_WIDTH,
         matcher="sgm",
         max_disparity=DEMO_MAX_DISPARITY,
         device=cfg.device,
         eval_max_images=cfg.eval_max_images,
         overrides=cfg.overrides,
         progress=cfg.progress,
-        recipe=recipe,
+        recipe="paper" if cfg.full else cfg.recipe,
         seeds=cfg.seeds,
         baselines=cfg.baselines,
         real_kitti=cfg.real_kitti or default_real_kitti(),
         fresh=cfg.fresh,
-        title="ssrdepth demo — the paper's experiments on the embedded synthetic street set",
+        title="ssrdepth demo — the paper's experiments on the embedded synthetic street set"
+        + (" (--quick smoke run)" if cfg.quick else ""),
+        more_data=f"render more pairs with --pairs (now {cfg.pairs})",
+    )
+    preset = preset_text(cfg, lengths, batch_sizes(rcfg))
+    rcfg = dataclasses.replace(
+        rcfg,
         notes=(
             f"Data: {cfg.pairs} synthetic KITTI-like stereo pairs (seed {cfg.seed}, 621×188, f = 360.8 px, "
             "B = 0.54 m), split by street; targets from OpenCV semi-global matching normalised by "

@@ -23,6 +23,17 @@ class ModelRow:
     gflops: float
 
 
+#: The column of :func:`output_stride`, named by what it measures.
+STRIDE_HEADER = "output stride (input H / last map H)"
+#: What the column means, for ``ssrdepth models --help``.
+STRIDE_TEXT = (
+    "output stride: the input height divided by the height of the network's last feature map, the one the "
+    "final bilinear resize brings to the input size (measured with a forward pass). It is not an integer "
+    "where pooling rounds odd sizes down: at 147×37, 37 / 9 = 4.111 where the last map is 9 rows high, "
+    "37 / 36 = 1.028 where it is 36."
+)
+
+
 def output_stride(model: DepthNet, height: int, width: int) -> float:
     """Input height over the height of the last map before the final bilinear resize (measured)."""
     with torch.no_grad():
@@ -56,7 +67,7 @@ def model_table(
 
 
 def format_markdown(rows: list[ModelRow]) -> str:
-    head = "| model | input | parameters | output stride | GFLOPs |\n|---|---|---:|---:|---:|\n"
+    head = f"| model | input | parameters | {STRIDE_HEADER} | GFLOPs |\n|---|---|---:|---:|---:|\n"
     body = "".join(
         f"| {r.name} | {r.width}×{r.height}×{r.in_channels} | {r.parameters:,} | {r.output_stride:g} "
         f"| {r.gflops:.3f} |\n"

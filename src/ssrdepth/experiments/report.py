@@ -17,6 +17,16 @@ from ssrdepth.core.io import atomic_path
 COLOUR_MAP = "magma"
 
 
+def format_duration(seconds: float) -> str:
+    """A run's duration for reports and consoles: seconds under a minute (``"12.3 s"``), minutes under an
+    hour (``"4.5 min"``), else hours (``"2.1 h"``)."""
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
 def _fmt(v: float | None, digits: int = 4) -> str:
     if v is None or (isinstance(v, float) and not np.isfinite(v)):
         return "—"

@@ -21,6 +21,7 @@ from ssrdepth.evaluation.metrics import LABELS
 from ssrdepth.experiments.paper_results import INCONSISTENCIES, PAPER_MEASURES, TABLES
 from ssrdepth.experiments.report import (
     comparison_table,
+    format_duration,
     gray_colour_figure,
     qualitative_figure,
     ranking_agreement,
@@ -42,10 +43,20 @@ PROTOCOL_TEXT = {
     "nyu": "the standard set in metres against the NYU depth, Eigen crop, 1e-3–10 m, per-image mean",
 }
 TITLES = {
-    "1": "Table 1 — KITTI-like stereo, 147×37 grayscale, all six models",
+    "1": "Table 1 — KITTI-like stereo, 147×37 grayscale, {models}",
     "2": "Table 2 — improved SCRX, 310×94, grayscale vs colour",
     "3": "Table 3 — improved SCRX on NYU Depth v2, 320×240, grayscale vs colour",
 }
+
+
+def table_title(table: str, models: list[str]) -> str:
+    """A table's heading, naming the models that ran (Table 1: "all six models" only when all did)."""
+    from ssrdepth.models import list_models
+
+    every = list(list_models())
+    ran = [m for m in every if m in models] + [m for m in models if m not in every]
+    which = "all six models" if ran == every else f"{len(ran)} of the six models ({', '.join(ran)})"
+    return TITLES[table].format(models=which)
 
 
 def _mean_run(runs: list[Mapping[str, Any]]) -> dict[str, Any]:
@@ -303,7 +314,7 @@ def write_report(report: Path, results: dict[str, Any], figures: Mapping[str, Ma
     md.append(
         f"Ran on {m['cpu']} ({m['cores']} cores, {m.get('memory_gib')} GiB; torch {m['torch']}, "
         f"{m['torch_threads']} threads{', GPU ' + m['gpu'] if m.get('gpu') else ''}) in "
-        f"{results['seconds'] / 60:.1f} min. Every number is also in `results.json`.\n"
+        f"{format_duration(results['seconds'])}. Every number is also in `results.json`.\n"
     )
     for note in results.get("notes", []):
         md.append(f"> {note}\n")
@@ -314,7 +325,7 @@ def write_report(report: Path, results: dict[str, Any], figures: Mapping[str, Ma
         runs = _runs_of(results, table)
         if not runs:
             continue
-        md.append(f"## {TITLES[table]}\n")
+        md.append(f"## {table_title(table, [r['model'] for r in runs.values()])}\n")
         baselines = results.get("baselines", {}).get(table, {})
         if baselines:
             md.append(BASELINE_TEXT)

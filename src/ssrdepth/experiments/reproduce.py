@@ -78,6 +78,8 @@ class ReproduceConfig:
     fresh: ``None`` (default): reuse finished runs and resume interrupted ones; a run folder holding
         another configuration (e.g. another ``length``) stops with a message. ``"changed"``: retrain
         the runs whose configuration differs, reuse the others. ``"all"``: retrain every run.
+    more_data: how the calling command gets more training data, named by the message of a training
+        split smaller than the batch (``demo`` and ``study``: their ``--pairs``).
     """
 
     out: str = "runs/reproduce"
@@ -106,6 +108,7 @@ class ReproduceConfig:
     title: str = "Reproduction of Valdez Rodríguez et al. (2020)"
     notes: tuple[str, ...] = field(default_factory=tuple)
     fresh: str | None = None
+    more_data: str = "give a larger data set (--kitti / --nyu)"
 
     def __post_init__(self) -> None:
         if self.fresh not in FRESH:
@@ -179,6 +182,12 @@ def train_config_for(run: RunSpec, cfg: ReproduceConfig) -> Any:
     if cfg.unit is not None:
         tc = dataclasses.replace(tc, unit=cfg.unit)
     return apply_overrides(tc, list(cfg.overrides)) if cfg.overrides else tc
+
+
+def batch_sizes(cfg: ReproduceConfig) -> dict[str, int]:
+    """The training batch of each table the grid runs (its preset's, after the recipe and ``--set``)."""
+    runs, _ = plan_runs(cfg)
+    return {run.table: train_config_for(run, cfg).batch_size for run in runs if not run.seed}
 
 
 def ensure_targets(data: DataConfig, progress: bool = True) -> dict[str, Any] | None:
@@ -381,13 +390,22 @@ def _resume_for(tc: Any, fresh: str | None) -> bool | None:
     return None
 
 
+def _train_run(tc: Any, cfg: ReproduceConfig) -> Any:
+    """``train`` one run; a split smaller than the batch names the calling command's fixes."""
+    from ssrdepth.training.loop import SplitTooSmallError, train
+
+    try:
+        return train(tc, resume=_resume_for(tc, cfg.fresh))
+    except SplitTooSmallError as exc:
+        raise SplitTooSmallError(exc.samples, exc.batch_size, cfg.more_data) from None
+
+
 def reproduce(cfg: ReproduceConfig) -> dict[str, Any]:
     """Run the grid: targets → single-stage training → evaluation → report. Returns the results dict
     (also written as ``OUT/report/results.json``)."""
     from ssrdepth.core.flops import count_gflops, count_parameters
     from ssrdepth.core.machine import machine_info
     from ssrdepth.models import create_model
-    from ssrdepth.training.loop import train
 
     t0 = time.perf_counter()
     out = Path(cfg.out)
@@ -412,7 +430,7 @@ def reproduce(cfg: ReproduceConfig) -> dict[str, Any]:
         if tkey not in targets:
             targets[tkey] = ensure_targets(run.data, cfg.progress)
         tc = train_config_for(run, cfg)
-        result = train(tc, resume=_resume_for(tc, cfg.fresh))
+        result = _train_run(tc, cfg)
         ckpt = result.best_checkpoint or result.latest_checkpoint
         metrics, fig = _evaluate_run(run, ckpt, cfg)
         net = create_model(run.model, run.data.channels, width=cfg.width)
@@ -475,6 +493,7 @@ def reproduce(cfg: ReproduceConfig) -> dict[str, Any]:
 __all__ = [
     "ReproduceConfig",
     "RunSpec",
+    "batch_sizes",
     "evaluate_real_kitti",
     "plan_runs",
     "reproduce",

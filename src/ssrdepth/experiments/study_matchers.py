@@ -129,6 +129,8 @@ class StudyConfig:
     motorcycle: bool = True
     fresh: str | None = None
     progress: bool = True
+    #: a ``--quick`` smoke run (:func:`quick_config`): the report says its numbers are not a result
+    quick: bool = False
 
     def __post_init__(self) -> None:
         bad = [v for v in (*self.variants, *self.trained) if v not in VARIANT_NAMES]
@@ -157,6 +159,7 @@ def quick_config(out: str, data: str | None = None, **changes: Any) -> StudyConf
         "width": 0.125,
         "overrides": ("batch_size=4", "eval_every=0", "tensorboard=false", "log_every=1"),
         "motorcycle": False,
+        "quick": True,
     }
     return StudyConfig(**{**settings, **changes})
 
@@ -176,7 +179,10 @@ def _stored(path: Path, key: dict[str, Any], fresh: str | None) -> dict[str, Any
     if fresh == "all" or not path.is_file():
         return None
     stored = json.loads(path.read_text(encoding="utf-8"))
-    return stored if stored.get("config") == json.loads(json.dumps(key)) else None
+    if stored.get("config") != json.loads(json.dumps(key)):
+        return None
+    stored["reused"] = True  # in the results of this invocation only, never in the stored file
+    return stored
 
 
 def _data_root(cfg: StudyConfig) -> Path:
@@ -327,6 +333,7 @@ def train_on(base: DataConfig, kind: str, cfg: StudyConfig) -> dict[str, Any]:
     """
     from ssrdepth.experiments.reproduce import ReproduceConfig, reproduce
 
+    logger.info("training %s on %s targets (%d seed(s), %d steps)", cfg.model, kind, cfg.seeds, cfg.steps)
     rcfg = ReproduceConfig(
         out=str(Path(cfg.out) / "kinds" / kind),
         kitti=str(base.root),
@@ -348,6 +355,11 @@ def train_on(base: DataConfig, kind: str, cfg: StudyConfig) -> dict[str, Any]:
         real_kitti=cfg.real_kitti,
         fresh=cfg.fresh,
         title=f"Matcher study: {cfg.model} trained on {kind} targets",
+        more_data=(
+            f"render more pairs with --pairs (now {cfg.pairs})"
+            if cfg.data is None
+            else f"give a larger --data set than {cfg.data}"
+        ),
     )
     results = reproduce(rcfg)
     real = results.get("real") or {"skipped": "no real KITTI folder given"}
@@ -360,6 +372,7 @@ def train_on(base: DataConfig, kind: str, cfg: StudyConfig) -> dict[str, Any]:
             "whole_image": r["results"].get("kitti-full", {}).get("metrics"),
             "real": real_run.get("metrics"),
             "seconds": r["train"]["seconds"],
+            "reused": bool(r["train"]["reused"]),
         }
     metrics = ("abs_rel", "rmse", "delta1")
     has_real = all(r["real"] for r in runs.values())
@@ -374,6 +387,7 @@ def train_on(base: DataConfig, kind: str, cfg: StudyConfig) -> dict[str, Any]:
         "real": {m: _stats([r["real"][m] for r in runs.values()]) for m in metrics} if has_real else None,
         "real_skipped": real.get("skipped"),
         "real_images": real.get("images"),
+        "real_root": real.get("root"),
         "baselines": {
             name: per["kitti"]["metrics"]
             for name, per in results.get("baselines", {}).get("1", {}).items()

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ssrdepth.core.io import atomic_path, write_json, write_text
+from ssrdepth.experiments.report import format_duration
 from ssrdepth.experiments.report_writer import seed_noise
 from ssrdepth.experiments.target_quality import ALL, DEPTH_BINS
 
@@ -269,15 +270,32 @@ def _trained_table(results: Mapping[str, Any]) -> list[str]:
     return lines
 
 
-def d1_figure(path: Path, results: Mapping[str, Any]) -> None:
+def label_offsets(
+    points: list[tuple[float, float]], x_tol: float = 2.0, y_tol: float = 0.03, step: int = 11
+) -> list[tuple[int, int]]:
+    """Text offsets (points) for labels at ``points`` (x, y in data units): a label whose point lies
+    within ``x_tol`` and ``y_tol`` of earlier ones is stacked ``step`` points above them, so labels at
+    the same place (exact and lidar-like, both at D1 = 0) do not overlap."""
+    offsets: list[tuple[int, int]] = []
+    for i, (x, y) in enumerate(points):
+        k = sum(1 for px, py in points[:i] if abs(px - x) <= x_tol and abs(py - y) <= y_tol)
+        offsets.append((5, 4 + step * k))
+    return offsets
+
+
+def d1_figure(
+    path: Path, results: Mapping[str, Any]
+) -> list[tuple[str, tuple[float, float], tuple[int, int]]]:
     """Target D1 (all pixels with true depth) against the trained δ < 1.25 (mean ± std over seeds),
-    on the synthetic streets (filled) and the real KITTI frames (hollow)."""
+    on the synthetic streets (filled) and the real KITTI frames (hollow). Returns the labels drawn:
+    ``(kind, (x, y), text offset in points)``."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    marks: list[tuple[str, tuple[float, float]]] = []
     for kind, t in results["trained"].items():
         x = 100 * (results["quality"][kind]["regions"][ALL]["d1"] or 0.0)
         for stats, marker, fill in ((t["synthetic"], "o", True), (t["real"], "s", False)):
@@ -288,7 +306,11 @@ def d1_figure(path: Path, results: Mapping[str, Any]) -> None:
                 x, d["mean"], yerr=d["std"], fmt=marker, capsize=3,
                 markerfacecolor=None if fill else "none", color="C0" if fill else "C1",
             )  # fmt: skip
-            ax.annotate(kind, (x, d["mean"]), textcoords="offset points", xytext=(5, 4), fontsize=8)
+            marks.append((kind, (x, d["mean"])))
+    labels = []
+    for (kind, xy), offset in zip(marks, label_offsets([xy for _, xy in marks]), strict=True):
+        ax.annotate(kind, xy, textcoords="offset points", xytext=offset, fontsize=8)
+        labels.append((kind, xy, offset))
     ax.set_xlabel("target D1 against the exact disparity (%)")
     ax.set_ylabel("trained δ < 1.25 (mean ± std over seeds)")
     ax.set_title(
@@ -298,15 +320,85 @@ def d1_figure(path: Path, results: Mapping[str, Any]) -> None:
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110, bbox_inches="tight", format="png")
     plt.close(fig)
+    return labels
+
+
+def reused_pieces(results: Mapping[str, Any]) -> list[str]:
+    """The pieces this invocation took from an earlier one's stored results (target quality, cost, real
+    pairs, trained runs), as report phrases; empty when everything was computed now."""
+    pieces = [f"target quality of {name}" for name, q in results["quality"].items() if q.get("reused")]
+    if results["cost"].get("reused"):
+        pieces.append("the matcher timings")
+    if results["real_pairs"].get("reused"):
+        pieces.append("the real-pair quality")
+    runs = [(kind, r) for kind, t in results["trained"].items() for r in t["runs"].values()]
+    n = sum(1 for _, r in runs if r.get("reused"))
+    if n:
+        pieces.append(f"{n} of the {len(runs)} trained runs")
+    return pieces
+
+
+def _timing(results: Mapping[str, Any]) -> str:
+    """The header's sentence on time: this invocation, and what came from an earlier one (only if any)."""
+    m = results["machine"]
+    runs = [r for t in results["trained"].values() for r in t["runs"].values()]
+    now = sum(r["seconds"] for r in runs if not r.get("reused"))
+    before = sum(r["seconds"] for r in runs if r.get("reused"))
+    text = (
+        f"Ran on {m['cpu']} ({m['cores']} cores; torch {m['torch']}) in {format_duration(results['seconds'])}"
+    )
+    reused = reused_pieces(results)
+    if not reused:
+        return text + f", everything computed in this run; training took {format_duration(now)} of it."
+    text += f"; reused from an earlier run: {', '.join(reused)}"
+    text += f". Training took {format_duration(now)} in this run"
+    return text + (f" and {format_duration(before)} in the earlier one." if before else ".")
+
+
+def quick_note(cfg: Mapping[str, Any], pairs: int) -> str:
+    """The warning at the top of a ``--quick`` report (and in its advice): a smoke run, not a result."""
+    return (
+        f"**This is a `--quick` smoke run** ({cfg['steps']} training steps, width ×{cfg['width']}, "
+        f"{pairs} synthetic pairs, target quality on {cfg['quality_pairs']}): it checks that every step "
+        "runs; its numbers are not a result. Run without `--quick` for the study."
+    )
+
+
+def real_frames_note(results: Mapping[str, Any]) -> str:
+    """Where the real KITTI frames of the trained table came from and how many there were (or why
+    there were none)."""
+    trained = list(results["trained"].values())
+    evaluated = [t for t in trained if t.get("real_root")]
+    where = (
+        "`--real-kitti ROOT` chooses the folder; without it, `$SSRDEPTH_REAL_KITTI`, else "
+        "`../shared/data/kitti_object` beside the working directory"
+    )
+    if evaluated:
+        t = evaluated[0]
+        return (
+            f"- Real KITTI: {t['real_images']} frames with lidar from `{t['real_root']}`, the `kitti` "
+            f"protocol against the lidar in metres ({where})."
+        )
+    why = next((t["real_skipped"] for t in trained if t.get("real_skipped")), "no folder given")
+    return f"- Real KITTI: none evaluated ({why}; {where})."
+
+
+def advice_text(results: Mapping[str, Any]) -> str:
+    """The Advice section: :func:`advice`, behind the smoke-run warning for a ``--quick`` run."""
+    if not results.get("config", {}).get("quick"):
+        return str(results["advice"])
+    return (
+        f"{quick_note(results['config'], results['data']['pairs'])} What follows is what the smoke run's "
+        f"numbers give, shown to check the report, not advice: {results['advice']}"
+    )
 
 
 def _setup(results: Mapping[str, Any]) -> list[str]:
-    cfg, m = results["config"], results["machine"]
-    secs = sum(t["seconds"] for t in results["trained"].values())
+    cfg = results["config"]
+    head = [quick_note(cfg, results["data"]["pairs"]) + "\n"] if cfg.get("quick") else []
     return [
-        f"Ran on {m['cpu']} ({m['cores']} cores; torch {m['torch']}) in {results['seconds'] / 60:.1f} min "
-        f"(this invocation; pieces stored by an earlier one are reused); training took {secs / 60:.1f} min "
-        "of it or of the earlier runs. Every number is in `results.json`, the tables in `targets.csv` and "
+        *head,
+        _timing(results) + " Every number is in `results.json`, the tables in `targets.csv` and "
         "`trained.csv`.\n",
         f"- Data: {results['data']['pairs']} synthetic stereo pairs at `{results['data']['root']}` (exact "
         f"depth); target quality on {cfg['quality_pairs']} of them, spread over the set; disparities "
@@ -314,6 +406,7 @@ def _setup(results: Mapping[str, Any]) -> list[str]:
         f"- Network: {cfg['model']} at width ×{cfg['width']}, 147×37 gray, {cfg['steps']} steps of the "
         f"ssrdepth recipe, seeds 0…{cfg['seeds'] - 1}, the same for every target kind; evaluated with "
         "protocol `kitti` (Garg crop, metres, per-image mean).",
+        real_frames_note(results),
         "- D1: share of the pixels with an estimate whose error exceeds 3 px and 5 % of the true disparity "
         "(KITTI 2015); density: share of the pixels with a true disparity that have a target; sky false "
         "matches: share of sky pixels (no true disparity) that got one.",
@@ -339,7 +432,7 @@ def write_study_report(out: Path, results: dict[str, Any]) -> Path:
     if results["trained"]:
         d1_figure(out / "d1_vs_delta1.png", results)
         md.append("\n![target D1 vs trained δ < 1.25](d1_vs_delta1.png)\n")
-    md += ["## Advice\n", results["advice"] + "\n"]
+    md += ["## Advice\n", advice_text(results) + "\n"]
     write_json(out / "results.json", results)
     path = out / "report.md"
     write_text(path, "\n".join(md) + "\n")

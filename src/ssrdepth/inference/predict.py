@@ -36,7 +36,7 @@ import numpy as np
 from ssrdepth import __version__
 from ssrdepth.core.checkpoint_files import resolve_checkpoint
 from ssrdepth.core.hardware import resolve_precision
-from ssrdepth.core.image import prepare_image, read_image
+from ssrdepth.core.image import BadSampleError, image_size, prepare_image, read_image
 from ssrdepth.core.optional import require
 from ssrdepth.core.scale import TargetScale, disparity_to_depth
 from ssrdepth.inference import openvino_backend as ovb
@@ -607,6 +607,27 @@ def gather_inputs(inputs: Sequence[str | os.PathLike[str]], recursive: bool = Fa
         used.add(unique)
         items.append(InputItem(path, _kind(path), unique))
     return items
+
+
+def check_inputs(items: Sequence[InputItem]) -> None:
+    """Fail fast, before a model is loaded (``--backend auto`` would time the backends first), when no
+    input can be used: the image headers are read in order until one reads (a video counts as usable);
+    a ValueError naming the first unreadable file when none does. Unreadable files beside a readable
+    one are reported per file by :func:`predict_files`, as before."""
+    first: BadSampleError | None = None
+    for item in items:
+        if item.kind == "video":
+            return
+        try:
+            image_size(item.path)
+            return
+        except BadSampleError as exc:
+            first = first or exc
+    if first is not None:
+        n = len(items)
+        raise ValueError(
+            f"{first}; {'none of the ' + str(n) + ' inputs is' if n > 1 else 'the input is not'} a readable image"
+        )
 
 
 def _frames(path: Path) -> tuple[Iterator[np.ndarray], float, int]:

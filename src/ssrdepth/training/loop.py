@@ -76,6 +76,29 @@ class DivergedError(FloatingPointError):
     """The training loss became NaN or inf. The run stopped before writing anything from the bad steps."""
 
 
+#: How ``train`` alone gets more training data (``reproduce``, ``demo`` and ``study`` name their option).
+MORE_DATA = "train on a larger data set"
+
+
+def split_too_small_message(samples: int, batch_size: int, more_data: str = MORE_DATA) -> str:
+    """The one message for a training split smaller than the batch, naming both fixes: a smaller batch
+    (``--set batch_size=N``) or more data (``more_data``: the command's way, e.g. ``more pairs with
+    --pairs``)."""
+    return (
+        f"the training split has {samples} samples, fewer than the batch size {batch_size}: "
+        f"lower the batch with --set batch_size=N (N ≤ {samples}), or {more_data}"
+    )
+
+
+class SplitTooSmallError(ValueError):
+    """The training split holds fewer samples than one batch (:func:`split_too_small_message`)."""
+
+    def __init__(self, samples: int, batch_size: int, more_data: str = MORE_DATA) -> None:
+        super().__init__(split_too_small_message(samples, batch_size, more_data))
+        self.samples = samples
+        self.batch_size = batch_size
+
+
 @dataclass
 class TrainResult:
     """What a finished run produced.
@@ -428,9 +451,7 @@ def _build_data(
     sampler = StepSampler(train_set, ddp.world, ddp.rank, cfg.seed)
     steps_per_epoch = sampler.samples_per_epoch() // local_batch
     if steps_per_epoch < 1:
-        raise ValueError(
-            f"the training split has {len(train_set)} samples, fewer than the batch size {cfg.batch_size}"  # type: ignore[arg-type]
-        )
+        raise SplitTooSmallError(len(train_set), cfg.batch_size)  # type: ignore[arg-type]
     per_unit = 1 if cfg.unit == "steps" else steps_per_epoch
     eval_steps = cfg.eval_every * per_unit
     loader_gen = torch.Generator()  # re-seeded from (seed, epoch) at every epoch (Loop.run)
@@ -875,11 +896,13 @@ class _Loop:
 
 __all__ = [
     "DivergedError",
+    "SplitTooSmallError",
     "StepSampler",
     "TrainResult",
     "build_optimizer",
     "build_scheduler",
     "plot_curves",
+    "split_too_small_message",
     "train",
     "validate",
 ]
