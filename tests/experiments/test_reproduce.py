@@ -184,3 +184,20 @@ def test_fresh_advice_works_when_followed(
     assert {(r["train"]["steps"], r["train"]["reused"]) for r in runs()} == {(3, True)}
     assert cli([*args, "--length", "3", "--fresh", "all"]) == 0
     assert {(r["train"]["steps"], r["train"]["reused"]) for r in runs()} == {(3, False)}
+
+
+def test_real_frames_folder_missing_or_a_file_or_without_lidar_is_skipped_with_its_reason(
+    tmp_path: Path,
+) -> None:
+    from ssrdepth.experiments.reproduce import evaluate_real_kitti
+
+    missing = tmp_path / "nowhere"
+    assert evaluate_real_kitti({}, missing, (37, 147))["skipped"].startswith(f"{missing}: not found (")
+    a_file = tmp_path / "frames.txt"
+    a_file.write_text("x")
+    assert evaluate_real_kitti({}, a_file, (37, 147))["skipped"].startswith(
+        f"{a_file}: is a file, not a folder"
+    )
+    assert evaluate_real_kitti({}, tmp_path, (37, 147)) == {
+        "skipped": f"{tmp_path}: no KITTI object frames with lidar (training/velodyne) there"
+    }

@@ -322,6 +322,12 @@ def evaluate_real_kitti(
     from ssrdepth.evaluation.evaluate import evaluate_model
 
     root = Path(root)
+    if not root.is_dir():
+        why = "is a file, not a folder" if root.exists() else "not found"
+        return {
+            "skipped": f"{root}: {why} (the real KITTI frames: give --real-kitti DIR, "
+            "or run from the checkout with ../shared beside it)"
+        }
     if not (root / "training" / "velodyne").is_dir():
         return {"skipped": f"{root}: no KITTI object frames with lidar (training/velodyne) there"}
     real = DataConfig(
