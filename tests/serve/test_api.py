@@ -13,6 +13,7 @@ from ssrdepth.inference.outputs import read_ply, read_png16
 from ssrdepth.inference.predict import load_model, predict
 from ssrdepth.serve.service import map_stats
 
+from ..inference.conftest import write_video
 from .conftest import Server
 
 pytestmark = [
@@ -109,12 +110,7 @@ def test_bad_upload_gets_a_message(server: Server, tmp_path: Path, content: byte
 
 def test_short_video(server: Server, tmp_path: Path) -> None:
     clip = tmp_path / "clip.mp4"
-    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter.fourcc(*"mp4v"), 10.0, (96, 48))
-    for i in range(6):
-        frame = np.full((48, 96, 3), 40, np.uint8)
-        frame[:, i * 9 : i * 9 + 12] = 220
-        writer.write(frame)
-    writer.release()
+    write_video(clip, 6, h=48, w=96)
     out = _call(server, clip)
     video = out[6]
     assert Path(video).suffix == ".webm"

@@ -29,6 +29,7 @@ from ssrdepth.serve.service import (
     resolve_models,
 )
 
+from ..inference.conftest import write_video
 from .conftest import make_checkpoint
 
 
@@ -143,12 +144,7 @@ def test_predict_image_outputs(tmp_path: Path) -> None:
 
 def test_short_video_side_by_side(tmp_path: Path) -> None:
     video = tmp_path / "clip.mp4"
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"mp4v"), 10.0, (64, 32))
-    for i in range(7):
-        frame = np.full((32, 64, 3), 40, np.uint8)
-        frame[:, i * 7 : i * 7 + 10] = 220
-        writer.write(frame)
-    writer.release()
+    write_video(video, 7, h=32, w=64)
     model = load_model(make_checkpoint(tmp_path / "model.pt"))
     res = predict_video(model, video, Settings(), tmp_path / "out", max_frames=5)
     assert (res.frames, res.truncated) == (5, True)

@@ -165,25 +165,15 @@ RESUME_SCRIPT = textwrap.dedent(
     from pathlib import Path
     import numpy as np
     import torch
-    import torch.nn.functional as F
     from ssrdepth.training.config import apply_overrides, config_from_dict
     from ssrdepth.training.loop import train
 
-    class AugmentedToy(torch.utils.data.Dataset):
-        # tests/training/conftest.py's ToyDepth with random augmentation drawn from the global
-        # generators, as a loader's transforms would: noise (torch), brightness (NumPy), flip (random).
-        def __init__(self, n, size=(16, 48)):
-            h, w = size
-            g = torch.Generator().manual_seed(0)
-            self.image = torch.rand(n, 1, h, w, generator=g)
-            ramp = torch.linspace(0, 1, h).view(1, 1, h, 1).expand(n, 1, h, w)
-            self.target = (0.3 * ramp + 0.5 * F.avg_pool2d(self.image, 5, 1, 2)).clamp(0, 1)
-            self.valid = torch.ones_like(self.target, dtype=torch.bool)
-            self.valid[:, :, :2] = False
+    sys.path.insert(0, sys.argv[2])  # tests/training: its conftest's ToyDepth
+    from conftest import ToyDepth
 
-        def __len__(self):
-            return len(self.image)
-
+    class AugmentedToy(ToyDepth):
+        # ToyDepth with random augmentation drawn from the global generators, as a loader's transforms
+        # would: noise (torch), brightness (NumPy), flip (random).
         def __getitem__(self, i):
             image = self.image[i] + 0.05 * torch.randn_like(self.image[i])
             image = image * float(np.random.uniform(0.8, 1.2))
@@ -239,7 +229,11 @@ def test_resume_with_workers_and_augmentation_is_bit_exact(toy_cfg: TrainConfig,
         "OMP_NUM_THREADS": "1",
     }
     proc = subprocess.run(
-        [sys.executable, str(script), str(tmp_path)], env=env, capture_output=True, text=True, timeout=600
+        [sys.executable, str(script), str(tmp_path), str(Path(__file__).resolve().parent)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads((tmp_path / "result.json").read_text())
