@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ssrdepth.data.synthetic.streets import Features
 from ssrdepth.experiments.reproduce import ReproduceConfig, reproduce
 from ssrdepth.models import list_models
 
@@ -80,6 +81,8 @@ class DemoConfig:
     fresh: str | None = None
     #: a ``--quick`` smoke run (:func:`quick_demo_config`): the report says its numbers are not a result
     quick: bool = False
+    #: what the synthetic set's renders include (None: everything, :class:`Features`' defaults)
+    features: Features | None = None
 
 
 def motorcycle_section(report: Path, checkpoint: Path) -> str:
@@ -172,7 +175,7 @@ def demo(cfg: DemoConfig) -> dict[str, Any]:
     out = Path(cfg.out)
     root = out / "data" / "synthetic"
     logger.info("rendering %d synthetic stereo pairs into %s", cfg.pairs, root)
-    generate_synthetic(root, cfg.pairs, seed=cfg.seed, progress=cfg.progress)
+    generate_synthetic(root, cfg.pairs, seed=cfg.seed, progress=cfg.progress, features=cfg.features)
     lengths = () if cfg.full else (cfg.table_lengths or demo_steps(cfg.device))
     rcfg = ReproduceConfig(
         out=str(out),
