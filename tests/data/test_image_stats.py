@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
+from ssrdepth.cli import main as cli_main
 from ssrdepth.core.image import BadSampleError
 from ssrdepth.data.image_stats import (
     ANALYSIS_SIZE,
@@ -181,6 +182,44 @@ def test_folders_listing_subsampling_and_unreadable_files(tmp_path: Path) -> Non
     (tmp_path / "empty").mkdir()
     with pytest.raises(ValueError, match=r"empty: no images \(png/jpg\) found"):
         list_images(tmp_path / "empty")
+
+
+def test_generate_compare_from_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    photos = tmp_path / "photos"
+    for i in range(2):
+        write_png(photos / f"{i}.png", noise(i, (120, 400)))
+    out = tmp_path / "syn"
+    argv = [
+        "generate",
+        "--out",
+        str(out),
+        "--pairs",
+        "2",
+        "--size",
+        "160x48",
+        "--workers",
+        "1",
+        "--no-progress",
+    ]
+    assert cli_main([*argv, "--compare", str(photos)]) == 0
+    printed = capsys.readouterr().out
+    assert "2 synthetic vs 2 real images at 310×94" in printed and "total" in printed
+    result = json.loads((out / "domain_gap.json").read_text(encoding="utf-8"))
+    assert set(result) >= {"distances", "n_images", "statistics", "definitions"}
+    assert set(result["distances"]) == {*TOTAL_TERMS, "colour_moments", "total"}
+    assert result["n_images"] == {"synthetic": 2, "real": 2}
+    assert result["distances"]["total"] > 0
+
+    empty = tmp_path / "no_photos"
+    empty.mkdir()
+    other = tmp_path / "not_rendered"
+    assert cli_main([*argv[:2], str(other), *argv[3:], "--compare", str(empty)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err
+        == f"ssrdepth generate: error: {empty}: no images (png/jpg) found (searched recursively for *.png, *.jpg, *.jpeg)\n"
+    )
+    assert not other.exists()  # refused before rendering
 
 
 @pytest.mark.shared_data
