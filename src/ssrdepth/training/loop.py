@@ -340,6 +340,12 @@ def _train(
     resolve_precision(cfg.precision, device.type)  # refuse fp16 on a CPU before touching the folder
     if cfg.batch_size % ddp.world:
         raise ValueError(f"batch_size {cfg.batch_size} does not divide evenly over {ddp.world} processes")
+    if cfg.augment.cutout and cfg.loss not in MASKED_LOSSES:
+        raise ValueError(
+            f"augment.cutout marks the occluded pixels invalid, but loss {cfg.loss!r} ignores the valid "
+            f"mask and would teach the network to see through them; use a masked loss "
+            f"({', '.join(MASKED_LOSSES)}) or set augment.cutout=0"
+        )
     finished, resume_from = _set_up_run_folder(cfg, ddp, run_dir, resume)
     if finished is not None:
         return finished
