@@ -278,7 +278,53 @@ def real_frames_section(
             f"prior: AbsRel {p['AbsRel ↓']:.3f}, δ < 1.25 {p['δ < 1.25 ↑']:.3f} — the model "
             + ("beats the row prior on both.\n" if beats else "does **not** beat the row prior on both.\n")
         )
+    lines += _real_median_lines(real, all_runs)
+    lines += _real_per_frame_lines(real, all_runs)
     return lines
+
+
+def _real_median_lines(real: Mapping[str, Any], all_runs: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """The same frames with each prediction scaled by its frame's median ratio (an oracle scale): what
+    is left is the structure of the map."""
+    if not real.get("median"):
+        return []
+    per_col: dict[str, list[Mapping[str, Any]]] = {}
+    for key, r in real["median"].items():
+        per_col.setdefault(all_runs[key]["column"], []).append({"results": {"kitti": r}})
+    table = {c: _values(_mean_run(rs), "kitti", STANDARD_KEYS) for c, rs in per_col.items()}
+    for name, r in real.get("baselines_median", {}).items():
+        table[name] = _values({"results": {"kitti": r}}, "kitti", STANDARD_KEYS)
+    return [
+        "Median-scaled (each frame's prediction × median(lidar) / median(prediction), Zhou et al. 2017): "
+        "the per-frame scale is given, so these numbers measure the structure of the maps alone.\n",
+        comparison_table([LABELS[k] for k in STANDARD_KEYS], table),
+    ]
+
+
+def _real_per_frame_lines(real: Mapping[str, Any], all_runs: Mapping[str, Mapping[str, Any]]) -> list[str]:
+    """One row per real frame: AbsRel, δ < 1.25 and median-scaled δ < 1.25 of each model (first seed)
+    and baseline."""
+    per = real.get("per_frame") or {}
+    if not per:
+        return []
+    cols = {
+        all_runs[k]["column"]: v for k, v in per.items() if k in all_runs and not all_runs[k].get("seed", 0)
+    }
+    cols.update({k: v for k, v in per.items() if k not in all_runs})
+    frames = real.get("frames") or [str(i) for i in range(len(next(iter(per.values()))))]
+    head = "| frame | " + " | ".join(cols) + " |"
+    out = [
+        "Per frame — AbsRel / δ < 1.25 / median-scaled δ < 1.25:\n",
+        head,
+        "|---|" + "---:|" * len(cols),
+    ]
+    for i, name in enumerate(frames):
+        cells = [
+            f"{v[i]['abs_rel']:.3f} / {v[i]['delta1']:.3f} / {v[i]['median_delta1']:.3f}"
+            for v in cols.values()
+        ]
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    return [*out, ""]
 
 
 def _figures(report: Path, results: Mapping[str, Any], figures: Mapping[str, Mapping[str, Any]]) -> list[str]:

@@ -314,12 +314,19 @@ def evaluate_real_kitti(
 ) -> dict[str, Any]:
     """Checkpoints (key → path) and fitted baselines ``(models, their TargetScale)`` on the real KITTI
     object frames with lidar under ``root`` at the models' ``size`` (H, W), protocol ``kitti``
-    (metres): ``{"root", "protocol", "images", "runs": {key: result}, "baselines": {...}}``, or
-    ``{"skipped": reason}`` when ``root`` has no ``training/velodyne``."""
+    (metres) and the same with per-image median scaling (``kitti`` + ``scaling="median"``, Zhou et
+    al. 2017: what is left once each frame's scale is given by an oracle, i.e. the structure):
+    ``{"root", "protocol", "images", "frames", "runs": {key: result}, "median": {key: result},
+    "per_frame": {key: [{"abs_rel", "delta1", "median_delta1"} per frame]}, "baselines": {...},
+    "baselines_median": {...}}``, or ``{"skipped": reason}`` when ``root`` has no
+    ``training/velodyne``."""
+    from torch.utils.data import Subset
+
     from ssrdepth.checkpoint import load_checkpoint
     from ssrdepth.core.scale import TargetScale
     from ssrdepth.data import build_dataset
     from ssrdepth.evaluation.evaluate import evaluate_model
+    from ssrdepth.evaluation.protocols import get_protocol
 
     root = Path(root)
     if not root.is_dir():
@@ -335,17 +342,42 @@ def evaluate_real_kitti(
     )
     frames = build_dataset(real, "all", progress=False)
     n_frames = len(frames)  # type: ignore[arg-type]
-    result: dict[str, Any] = {"root": str(root), "protocol": "kitti", "images": n_frames, "runs": {}}
+    median = get_protocol("kitti", scaling="median")
+    result: dict[str, Any] = {
+        "root": str(root),
+        "protocol": "kitti",
+        "images": n_frames,
+        "frames": [str(frames.meta(i)["key"]) for i in range(n_frames)],  # type: ignore[attr-defined]
+        "runs": {},
+        "median": {},
+        "per_frame": {},
+    }
+
+    def per_frame(model: Any, scale: Any) -> list[dict[str, float]]:
+        rows = []
+        for i in range(n_frames):
+            one = Subset(frames, [i])
+            a = evaluate_model(model, one, "kitti", scale=scale, device=device).metrics
+            b = evaluate_model(model, one, median, scale=scale, device=device).metrics
+            rows.append({"abs_rel": a["abs_rel"], "delta1": a["delta1"], "median_delta1": b["delta1"]})
+        return rows
+
     for key, path in checkpoints.items():
         ckpt = load_checkpoint(Path(path))
         scale = TargetScale.from_dict(ckpt.target)
-        r = evaluate_model(ckpt.build_model().to(device), frames, "kitti", scale=scale, device=device)
-        result["runs"][key] = r.as_dict()
+        model = ckpt.build_model().to(device)
+        result["runs"][key] = evaluate_model(model, frames, "kitti", scale=scale, device=device).as_dict()
+        result["median"][key] = evaluate_model(model, frames, median, scale=scale, device=device).as_dict()
+        result["per_frame"][key] = per_frame(model, scale)
     if baselines is not None:
         models, scale = baselines
         result["baselines"] = {
             m.name: evaluate_model(m, frames, "kitti", scale=scale, label=m.name).as_dict() for m in models
         }
+        result["baselines_median"] = {
+            m.name: evaluate_model(m, frames, median, scale=scale, label=m.name).as_dict() for m in models
+        }
+        result["per_frame"].update({m.name: per_frame(m, scale) for m in models})
     return result
 
 

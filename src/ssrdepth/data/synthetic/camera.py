@@ -114,6 +114,7 @@ def camera_response(
     img = np.clip(out * 255.0 + noise + 0.5, 0, 255).astype(np.uint8)
     if model.jpeg:
         ok, buf = cv2.imencode(".jpg", img[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, model.jpeg])
-        if ok:
-            img = np.ascontiguousarray(cv2.imdecode(buf, cv2.IMREAD_COLOR)[:, :, ::-1])
+        decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR) if ok else None
+        if decoded is not None:
+            img = np.ascontiguousarray(decoded[:, :, ::-1])
     return img

@@ -92,8 +92,8 @@ def photo_textures() -> np.ndarray:
         kk[0, 0] = 1.0
         out = np.empty((len(PHOTO_NAMES), TEX_LEVELS, s, s), np.float32)
         for i, name in enumerate(PHOTO_NAMES):
-            img = np.asarray(getattr(skdata, name)(), np.float32)
-            img = cv2.resize(img, (2 * s, 2 * s), interpolation=cv2.INTER_AREA)
+            photo = np.asarray(getattr(skdata, name)(), np.float32)
+            img = np.asarray(cv2.resize(photo, (2 * s, 2 * s), interpolation=cv2.INTER_AREA), np.float64)
             # Tileable: cross-fade with the copy shifted by half a period (weights sum to 1).
             w1 = np.sin(np.pi * (np.arange(2 * s) + 0.5) / (2 * s)) ** 2
             w = w1[:, None] * w1[None, :]

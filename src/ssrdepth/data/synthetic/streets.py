@@ -317,6 +317,10 @@ def _compose(
         _facade_box(fb, rng, tex, (-60.0, h - float(rng.uniform(8, 25)), zc), (60.0, h, zc + 10))
 
 
+def _span(a: float, b: float) -> tuple[float, float]:
+    return (min(a, b), max(a, b))
+
+
 def _car(
     fb: SceneBuilder, rng: np.random.Generator, tex: _Tex, xc: float, z: float, h: float, kind: str = "car"
 ) -> float:
@@ -555,14 +559,14 @@ def _residential_side(
     ground = h - curb
     fb.plane_y(
         ground,
-        tuple(sorted((x_back, x_back + side * 40.0))),
+        _span(x_back, x_back + side * 40.0),
         (street.z0, street.z1),
         LAWN,
         np.array([0.22, 0.3, 0.14]) * rng.uniform(0.7, 1.2),
         tex.photo(GRASS, 0.8),
         0.04,
         0.6,
-    )  # type: ignore[arg-type]
+    )
     z = street.z0
     while z < z_end + 150:
         lot = float(rng.uniform(12.0, 26.0))
@@ -689,14 +693,14 @@ def _open_side(
     h = street.h
     fb.plane_y(
         h - 0.05,
-        tuple(sorted((x_back, x_back + side * 60.0))),
+        _span(x_back, x_back + side * 60.0),
         (street.z0, street.z1),
         LAWN,
         np.array([0.3, 0.33, 0.16]) * rng.uniform(0.7, 1.2),
         tex.photo(GRASS, 0.8),
         0.05,
         0.6,
-    )  # type: ignore[arg-type]
+    )
     if rng.random() < 0.5:  # a guard rail
         x = x_back - side * 0.2
         xs = sorted((x, x + side * 0.1))
