@@ -103,3 +103,24 @@ def test_table_title_names_the_models_that_ran() -> None:
         table_title("1", ["SCRX", "SC"])
         == "Table 1 — KITTI-like stereo, 147×37 grayscale, 2 of the six models (SC, SCRX)"
     )
+
+
+def test_a_demo_folder_from_an_older_generator_needs_fresh_all(tmp_path: Path) -> None:
+    import json
+
+    from ssrdepth.experiments.demo import _refresh_old_render
+
+    root = tmp_path / "demo" / "data" / "synthetic"
+    root.mkdir(parents=True)
+    (root / "synthetic.json").write_text(json.dumps({"settings": {"version": 2}, "complete": True}))
+    with pytest.raises(
+        ValueError,
+        match=r"generator version 2; this ssrdepth renders version 3: run the demo with --fresh all",
+    ):
+        _refresh_old_render(root, None)
+    with pytest.raises(ValueError, match="--fresh all"):
+        _refresh_old_render(root, "changed")
+    assert root.is_dir()
+    _refresh_old_render(root, "all")
+    assert not root.exists()
+    _refresh_old_render(root, None)  # nothing there: nothing to do

@@ -110,6 +110,22 @@ def test_real_frames_section(mini_report: tuple[Path, dict, Path]) -> None:
     assert set(real["baselines"]) == {"constant", "row prior"}
     md = (out / "report" / "report.md").read_text()
     assert "## Real KITTI frames" in md and "row prior: AbsRel" in md
+    # Per-image aggregation: the whole set's AbsRel and δ < 1.25 are the means of the per-frame ones,
+    # metric and median-scaled; median scaling helps a constant map most (it becomes each frame's
+    # median depth).
+    assert len(real["frames"]) == 7 and set(real["per_frame"]) == set(real["runs"]) | {
+        "constant",
+        "row prior",
+    }
+    for key in real["runs"]:
+        rows = real["per_frame"][key]
+        assert real["runs"][key]["metrics"]["abs_rel"] == pytest.approx(sum(r["abs_rel"] for r in rows) / 7)
+        assert real["median"][key]["metrics"]["delta1"] == pytest.approx(
+            sum(r["median_delta1"] for r in rows) / 7
+        )
+    const = real["baselines_median"]["constant"]["metrics"]["delta1"]
+    assert const > real["baselines"]["constant"]["metrics"]["delta1"]
+    assert "Median-scaled" in md and f"| {real['frames'][0]} | " in md
 
 
 def test_report_numbers_equal_evaluate(mini_report: tuple[Path, dict, Path], tmp_path: Path) -> None:

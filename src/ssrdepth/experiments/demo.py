@@ -167,6 +167,34 @@ def preset_text(cfg: DemoConfig, lengths: tuple[tuple[str, int], ...], batches: 
     )
 
 
+def _refresh_old_render(root: Path, fresh: str | None) -> None:
+    """A demo folder rendered by an older generator: ``--fresh all`` deletes its synthetic set (and the
+    stereo targets cached inside it) so that it is rendered anew; otherwise the demo stops with that
+    advice (its trained runs would compare models trained on another data set)."""
+    import shutil
+
+    from ssrdepth.data.synthetic import GENERATOR_VERSION, read_manifest
+
+    if not (root / "synthetic.json").is_file():
+        return
+    version = (read_manifest(root).get("settings") or {}).get("version")
+    if version == GENERATOR_VERSION:
+        return
+    if fresh != "all":
+        raise ValueError(
+            f"{root} was rendered by generator version {version}; this ssrdepth renders version "
+            f"{GENERATOR_VERSION}: run the demo with --fresh all (renders and trains anew), or give "
+            "another --out"
+        )
+    logger.info(
+        "%s: rendered by generator version %s; deleting it to render version %s",
+        root,
+        version,
+        GENERATOR_VERSION,
+    )
+    shutil.rmtree(root)
+
+
 def demo(cfg: DemoConfig) -> dict[str, Any]:
     """Run the whole demo; returns the results dict (also in ``OUT/report/results.json``)."""
     from ssrdepth.data.synthetic import generate_synthetic
@@ -174,6 +202,7 @@ def demo(cfg: DemoConfig) -> dict[str, Any]:
 
     out = Path(cfg.out)
     root = out / "data" / "synthetic"
+    _refresh_old_render(root, cfg.fresh)
     logger.info("rendering %d synthetic stereo pairs into %s", cfg.pairs, root)
     generate_synthetic(root, cfg.pairs, seed=cfg.seed, progress=cfg.progress, features=cfg.features)
     lengths = () if cfg.full else (cfg.table_lengths or demo_steps(cfg.device))
