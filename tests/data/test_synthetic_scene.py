@@ -165,3 +165,22 @@ def test_a_set_from_an_older_generator_still_loads_and_is_not_added_to(tmp_path:
     assert len(source.frames) == 2 and source.depth(1) is not None
     with pytest.raises(ValueError, match=f"generator version 2 .*renders version {GENERATOR_VERSION}"):
         generate_synthetic(root, 2, size=(32, 96), workers=1, progress=False)
+
+
+def test_generate_switches_features_from_the_cli(tmp_path: Path) -> None:
+    from ssrdepth.cli import main as cli_main
+
+    root = tmp_path / "syn"
+    argv = ["generate", "--out", str(root), "--pairs", "1", "--size", "96x32", "--no-progress"]
+    assert cli_main([*argv, "--layout", "classic", "--no-shadows", "--no-camera-effects"]) == 0
+    info = json.loads((root / "synthetic.json").read_text())
+    assert info["settings"]["features"] == {"layout": "classic", "shadows": False, "photos": True, "camera": False}
+    assert info["settings"]["version"] == GENERATOR_VERSION
+    left, _, _ = render_frame(
+        0, 0, 0, 1, camera=Camera.kitti_like((32, 96)), features=Features("classic", False, True, False)
+    )
+    import cv2
+
+    stored = cv2.imread(str(root / "training/image_02/0000/000000.png"))[:, :, ::-1]
+    np.testing.assert_array_equal(stored, left)
+    assert cli_main(argv) == 2  # the same folder with other features: refused

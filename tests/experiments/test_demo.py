@@ -124,3 +124,18 @@ def test_a_demo_folder_from_an_older_generator_needs_fresh_all(tmp_path: Path) -
     _refresh_old_render(root, "all")
     assert not root.exists()
     _refresh_old_render(root, None)  # nothing there: nothing to do
+
+
+@pytest.mark.shared_data
+def test_domain_gap_section_against_the_real_frames(tmp_path: Path, shared_data: Path) -> None:
+    from ssrdepth.data.synthetic import generate_synthetic
+    from ssrdepth.experiments.demo import domain_gap_section
+
+    root = tmp_path / "syn"
+    generate_synthetic(root, 2, size=(48, 160), workers=1, progress=False)
+    assert domain_gap_section(root, tmp_path / "no-kitti") == ""
+    real = shared_data / "kitti_object"
+    text = domain_gap_section(root, real)
+    assert "2 rendered left images against the 7 real frames" in text
+    total = float(text.split("| total | ")[1].split(" |")[0])
+    assert 0.05 < total < 1.0

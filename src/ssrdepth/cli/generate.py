@@ -19,7 +19,7 @@ from typing import Any
 from ssrdepth.core.io import write_json
 from ssrdepth.core.sizes import parse_size
 from ssrdepth.data.image_stats import compare_folders, list_images
-from ssrdepth.data.synthetic import DEFAULT_SIZE, SyntheticSettings, generate_synthetic
+from ssrdepth.data.synthetic import DEFAULT_SIZE, LAYOUTS, Features, SyntheticSettings, generate_synthetic
 
 
 def generate(
@@ -30,13 +30,15 @@ def generate(
     sequence_length: int = 50,
     workers: int | None = None,
     progress: bool = True,
+    features: Features | None = None,
 ) -> SyntheticSettings:
-    """Render ``n_pairs`` stereo pairs with exact depth into ``out``; ``size`` is (H, W).
+    """Render ``n_pairs`` stereo pairs with exact depth into ``out``; ``size`` is (H, W); ``features``
+    switches parts of the generator off (default: all on; :class:`~ssrdepth.data.synthetic.Features`).
 
     Deterministic in ``seed``; re-running resumes an interrupted render; a folder rendered with
     other settings is refused (ValueError).
     """
-    return generate_synthetic(out, n_pairs, seed, size, sequence_length, workers, progress)
+    return generate_synthetic(out, n_pairs, seed, size, sequence_length, workers, progress, features)
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -59,6 +61,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sequence-length", type=int, default=50, help="frames per street (default 50)")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores, ≤ 8)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--layout",
+        choices=LAYOUTS,
+        default="streets",
+        help="street composer: streets (residential/city/open, the default) or classic (version 2's)",
+    )
+    parser.add_argument(
+        "--no-shadows", action="store_true", help="no cast shadows, sky occlusion or highlights"
+    )
+    parser.add_argument("--no-photos", action="store_true", help="procedural textures only (no CC0 photos)")
+    parser.add_argument(
+        "--no-camera-effects",
+        action="store_true",
+        help="no over-exposed sky, vignetting, JPEG or per-frame exposure",
+    )
     parser.add_argument(
         "--compare",
         metavar="REAL_DIR",
@@ -111,6 +128,12 @@ def main(args: argparse.Namespace) -> int:
         args.sequence_length,
         args.workers,
         progress=not args.no_progress,
+        features=Features(
+            layout=args.layout,
+            shadows=not args.no_shadows,
+            photos=not args.no_photos,
+            camera=not args.no_camera_effects,
+        ),
     )
     print(
         f"{settings.n_pairs} pairs ({settings.width}×{settings.height}, {len(settings.sequences())} sequence(s), "
