@@ -29,6 +29,9 @@ logger = logging.getLogger(__name__)
 
 #: The demo preset, chosen so that the whole job fits in about 15 minutes on 2 CPU cores.
 DEMO_PAIRS = 1000
+#: Frames per synthetic street in the demo's set: 100 streets of 10 frames (about 10 m each) teach
+#: more than 20 streets of 50 near-duplicate frames (docs/data.md, "What transfers"), at the same cost.
+DEMO_SEQUENCE_LENGTH = 10
 #: Channel-width multiplier of the demo preset (1.0 = the paper's 64-128-256-512). At 0.25 SCRX costs
 #: 0.26 GFLOP per 147×37 image instead of 4.1.
 DEMO_WIDTH = 0.25
@@ -62,6 +65,7 @@ class DemoConfig:
 
     out: str = "runs/demo"
     pairs: int = DEMO_PAIRS
+    sequence_length: int = DEMO_SEQUENCE_LENGTH
     seed: int = 0
     full: bool = False
     table_lengths: tuple[tuple[str, int], ...] | None = None  # None: demo_steps(device)
@@ -228,7 +232,14 @@ def demo(cfg: DemoConfig) -> dict[str, Any]:
     root = out / "data" / "synthetic"
     _refresh_old_render(root, cfg.fresh)
     logger.info("rendering %d synthetic stereo pairs into %s", cfg.pairs, root)
-    generate_synthetic(root, cfg.pairs, seed=cfg.seed, progress=cfg.progress, features=cfg.features)
+    generate_synthetic(
+        root,
+        cfg.pairs,
+        seed=cfg.seed,
+        sequence_length=cfg.sequence_length,
+        progress=cfg.progress,
+        features=cfg.features,
+    )
     lengths = () if cfg.full else (cfg.table_lengths or demo_steps(cfg.device))
     rcfg = ReproduceConfig(
         out=str(out),

@@ -263,6 +263,13 @@ def _shade_hits(
             ambient[np.flatnonzero(up)[covered]] *= 1.0 - light.sky_occlusion
     shade_v = (ambient + sun).astype(np.float32)
     color = base * (shade_v * (1.0 + contrast * (2.0 * noise - 1.0)))[:, None]
+    leaves = np.flatnonzero(mat == FOLIAGE)
+    if leaves.size and scene.clumps:
+        # Foliage is clumps of lit leaves with dark gaps between them (sharp-edged, as in photos of
+        # trees and hedges), not smooth noise: a steep sigmoid of a finer texture level.
+        fine = sample(scene.textures, (tex[leaves] + 5) % N_NOISE, level[leaves], s[leaves] / 0.03, r[leaves] / 0.03)
+        clump = 1.0 / (1.0 + np.exp(-(fine - 0.5) * 14.0))
+        color[leaves] *= (0.35 + 1.1 * clump).astype(np.float32)[:, None]
 
     # Road markings: solid and dashed (3 m on, 6 m off) white lines, 0.15 m wide.
     road = np.flatnonzero(mat == ROAD)

@@ -88,6 +88,7 @@ class Scene:
     camera_model: CameraModel = field(default_factory=CameraModel)
     specular: float = 0.0
     kind: str = "classic"
+    clumps: bool = False  # foliage drawn as leaf clumps (version 3 layouts)
 
     def faces_at(self, frame: int) -> Faces:
         """Static and moving faces at ``frame``."""
@@ -215,6 +216,7 @@ def make_scene(seed: int, sequence: int, n_frames: int, features: Features | Non
         camera_model=CameraModel.random(rng, rich=feats.camera),
         specular=float(rng.uniform(0.2, 0.6)) if feats.shadows else 0.0,
         kind=kind,
+        clumps=not classic,
     )
 
 
