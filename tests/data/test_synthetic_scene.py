@@ -174,7 +174,12 @@ def test_generate_switches_features_from_the_cli(tmp_path: Path) -> None:
     argv = ["generate", "--out", str(root), "--pairs", "1", "--size", "96x32", "--no-progress"]
     assert cli_main([*argv, "--layout", "classic", "--no-shadows", "--no-camera-effects"]) == 0
     info = json.loads((root / "synthetic.json").read_text())
-    assert info["settings"]["features"] == {"layout": "classic", "shadows": False, "photos": True, "camera": False}
+    assert info["settings"]["features"] == {
+        "layout": "classic",
+        "shadows": False,
+        "photos": True,
+        "camera": False,
+    }
     assert info["settings"]["version"] == GENERATOR_VERSION
     left, _, _ = render_frame(
         0, 0, 0, 1, camera=Camera.kitti_like((32, 96)), features=Features("classic", False, True, False)

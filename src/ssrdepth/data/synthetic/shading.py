@@ -267,7 +267,9 @@ def _shade_hits(
     if leaves.size and scene.clumps:
         # Foliage is clumps of lit leaves with dark gaps between them (sharp-edged, as in photos of
         # trees and hedges), not smooth noise: a steep sigmoid of a finer texture level.
-        fine = sample(scene.textures, (tex[leaves] + 5) % N_NOISE, level[leaves], s[leaves] / 0.03, r[leaves] / 0.03)
+        fine = sample(
+            scene.textures, (tex[leaves] + 5) % N_NOISE, level[leaves], s[leaves] / 0.03, r[leaves] / 0.03
+        )
         clump = 1.0 / (1.0 + np.exp(-(fine - 0.5) * 14.0))
         color[leaves] *= (0.35 + 1.1 * clump).astype(np.float32)[:, None]
 
