@@ -189,3 +189,14 @@ def test_generate_switches_features_from_the_cli(tmp_path: Path) -> None:
     stored = cv2.imread(str(root / "training/image_02/0000/000000.png"))[:, :, ::-1]
     np.testing.assert_array_equal(stored, left)
     assert cli_main(argv) == 2  # the same folder with other features: refused
+
+
+def test_a_saturated_sky_is_flat_white_whatever_the_noise() -> None:
+    from ssrdepth.data.synthetic.camera import CameraModel, camera_response
+
+    rgb = np.full((40, 60, 3), 0.4, np.float32)
+    rgb[:15] = 1.6  # over-exposed: above full scale
+    img = camera_response(CameraModel(noise=3.0), rgb, (0, 0), 0, 0)
+    assert (img[:12] == 255).all()  # flat: nothing for a stereo matcher to match
+    # Below, noise σ = 3 grey levels around 0.4 · 255 = 102, rounded to whole levels.
+    assert abs(float(img[20:].std()) - 3.0) < 0.4 and abs(float(img[20:].mean()) - 102.0) < 0.2

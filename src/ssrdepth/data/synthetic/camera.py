@@ -111,6 +111,10 @@ def camera_response(
         out = np.asarray(cv2.GaussianBlur(out, (0, 0), model.blur), np.float32)
     noise_rng = np.random.default_rng([seed[0], seed[1], frame, view, 0xA0])
     noise = noise_rng.standard_normal(out.shape, dtype=np.float32) * np.float32(model.noise)
+    # A saturated pixel reads full scale whatever the noise (the sensor clips after it): an
+    # over-exposed sky is flat white, as in real frames, not a field of random texture that a stereo
+    # matcher would match.
+    noise[out >= 0.999] = 0.0
     img = np.clip(out * 255.0 + noise + 0.5, 0, 255).astype(np.uint8)
     if model.jpeg:
         ok, buf = cv2.imencode(".jpg", img[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, model.jpeg])
