@@ -31,6 +31,18 @@ def _seed() -> None:
     torch.manual_seed(0)
 
 
+@pytest.fixture(scope="session")
+def _empty_bundle_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("no-bundled-model")
+
+
+@pytest.fixture(autouse=True)
+def _no_bundled_model(_empty_bundle_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test depends on whether this checkout ships a bundled model (ssrdepth.pretrained): the bundle
+    folder is an empty one unless a test points $SSRDEPTH_BUNDLE_DIR elsewhere (or removes it)."""
+    monkeypatch.setenv("SSRDEPTH_BUNDLE_DIR", str(_empty_bundle_dir))
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # Two xdist workers on two cores: one intra-op thread each avoids oversubscription.
     if os.environ.get("PYTEST_XDIST_WORKER"):

@@ -112,6 +112,33 @@ def test_models_found_or_a_message_saying_how_to_get_one(
     assert cli(["serve", "--demo-root", str(tmp_path / "empty")]) == 2
     err = capsys.readouterr().err
     assert "no model to serve" in err and "make demo" in err and "ssrdepth train" in err
+    assert "this ssrdepth ships no pretrained model (no street-scrxu-147x37.pt in " in err
+    assert cli(["serve", "bundled"]) == 2
+    assert "ssrdepth serve: error: this ssrdepth ships no pretrained model" in capsys.readouterr().err
+
+
+def test_with_no_model_named_nor_trained_the_bundled_model_is_served(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ssrdepth.checkpoint import save_checkpoint
+    from ssrdepth.models import create_model
+    from ssrdepth.pretrained import ENV_VAR, write_bundle
+    from ssrdepth.serve.app import _label
+
+    full = save_checkpoint(
+        tmp_path / "full.pt", create_model("SCRXU", 1, width=0.125), input_size=(37, 147), step=3
+    )
+    card = {"trained_on": "synthetic streets", "real_kitti": {}, "synthetic": {}, "licence": "MIT"}
+    slim = write_bundle(full, card, tmp_path / "bundle")
+    monkeypatch.setenv(ENV_VAR, str(tmp_path / "bundle"))
+    root = tmp_path / "runs" / "demo"
+    assert resolve_models([], root) == [slim]
+    assert resolve_models(["bundled", full], root) == [slim, full]
+    model = ModelCache(backend="torch").get(slim)
+    assert (model.name, model.step, model.source) == ("SCRXU", 3, slim.resolve())
+    rgb = _rgb(37, 147)
+    np.testing.assert_array_equal(predict(model, rgb), predict(load_model(full, backend="torch"), rgb))
+    assert _label(slim) == "street-scrxu-147x37 (bundled)"
 
 
 def test_predict_image_outputs(tmp_path: Path) -> None:

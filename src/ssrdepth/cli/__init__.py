@@ -2,6 +2,7 @@
 
 Each command module defines ``add_arguments(parser)`` and ``main(args) -> int``: it parses, calls one
 library function (the Python API, in ``ssrdepth.training``, ``ssrdepth.inference``, ...) and prints.
+A module whose positionals options may split (``predict [CHECKPOINT] INPUT…``) sets ``INTERMIXED = True``.
 Command modules are never imported by other modules. Modules are imported
 only when their command runs, so ``ssrdepth --help`` stays fast.
 """
@@ -127,7 +128,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     parser = argparse.ArgumentParser(prog=f"ssrdepth {name}", description=help_)
     module.add_arguments(parser)
-    ns = parser.parse_args(rest)
+    ns = (parser.parse_intermixed_args if getattr(module, "INTERMIXED", False) else parser.parse_args)(rest)
     try:
         return int(module.main(ns) or 0)
     except (ValueError, FileNotFoundError) as exc:

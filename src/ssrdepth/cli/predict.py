@@ -17,6 +17,7 @@ from ssrdepth.inference.predict import (
     gather_inputs,
     load_model,
     predict_files,
+    split_checkpoint,
 )
 
 
@@ -30,12 +31,24 @@ def _floats(text: str, n: int, what: str) -> tuple[float, ...]:
     return values
 
 
+#: Parsed with ``parse_intermixed_args``: options may stand between the checkpoint and the inputs.
+INTERMIXED = True
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "checkpoint",
-        help="checkpoint (.pt), run folder (its best.pt, else latest.pt) or ONNX export (.onnx) of ours",
+        nargs="?",
+        metavar="CHECKPOINT",
+        help="checkpoint (.pt), run folder (its best.pt, else latest.pt) or ONNX export (.onnx) of ours; "
+        "optional: the first path is the checkpoint when it ends in .pt or .onnx (existing or not), is "
+        "a folder holding best.pt or latest.pt, or is the word 'bundled'; otherwise every path is an "
+        "input and the model bundled with ssrdepth is used (an error when this ssrdepth ships none; "
+        "$SSRDEPTH_BUNDLE_DIR names another folder for it; write ./bundled for an input of that name)",
     )
-    p.add_argument("inputs", nargs="+", help="images, folders, glob patterns ('imgs/*.png') or videos")
+    p.add_argument(
+        "inputs", nargs="+", metavar="INPUT", help="images, folders, glob patterns ('imgs/*.png') or videos"
+    )
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument(
         "--save",
@@ -92,13 +105,16 @@ def main(args: argparse.Namespace) -> int:
         baseline=args.baseline,
         max_depth=args.max_depth,
     )
+    # argparse fills CHECKPOINT whenever two paths or more are given: the rule decides what it is.
+    paths = [args.checkpoint, *args.inputs] if args.checkpoint is not None else list(args.inputs)
+    checkpoint, inputs = split_checkpoint(paths)  # None: the bundled model (checked to be there)
     # Inputs first: a mistyped path or a file that is not an image fails at once, not after
     # --backend auto has timed the backends.
-    check_inputs(gather_inputs(args.inputs, args.recursive))
+    check_inputs(gather_inputs(inputs, args.recursive))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # exporter chatter when --backend onnxruntime exports in memory
         model = load_model(
-            args.checkpoint,
+            checkpoint,
             backend=args.backend,
             device=args.device,
             threads=args.threads,
@@ -106,7 +122,7 @@ def main(args: argparse.Namespace) -> int:
             batch_size=args.batch_size,
         )
     report = predict_files(
-        model, args.inputs, args.out, opts, recursive=args.recursive, progress=not args.no_progress
+        model, inputs, args.out, opts, recursive=args.recursive, progress=not args.no_progress
     )
     n = report.images + report.frames
     rate = n / report.seconds if report.seconds > 0 else 0.0

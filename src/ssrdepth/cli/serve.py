@@ -13,8 +13,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "models",
         nargs="*",
         metavar="CHECKPOINT_OR_ONNX",
-        help="checkpoints (.pt), run folders (their best.pt, else latest.pt) or ONNX exports (.onnx) to "
-        "offer (default: the demo's under --demo-root)",
+        help="checkpoints (.pt), run folders (their best.pt, else latest.pt), ONNX exports (.onnx) or "
+        "'bundled' (the model shipped with ssrdepth) to offer (default: the demo's under --demo-root, "
+        "else the bundled model; $SSRDEPTH_BUNDLE_DIR points to another bundle folder)",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to bind (default: this machine only)")
     p.add_argument("--port", type=int, default=7860)

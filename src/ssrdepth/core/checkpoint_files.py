@@ -19,6 +19,19 @@ LATEST = "latest.pt"
 BEST = "best.pt"
 #: What ``which`` asks for → the names tried, in order.
 _CHOICES = {"best": (BEST, LATEST), "latest": (LATEST,)}
+#: The file suffixes of what a checkpoint argument names: a checkpoint, or an ONNX export of one.
+CHECKPOINT_SUFFIXES = (".pt", ".onnx")
+
+
+def names_checkpoint(path: str | os.PathLike[str]) -> bool:
+    """Whether a path given by a user names a checkpoint rather than an input image or folder: a name
+    ending in ``.pt`` or ``.onnx`` (existing or not, so that a mistyped one is reported as a missing
+    checkpoint) or a run folder (one holding ``best.pt`` or ``latest.pt``, as :func:`resolve_checkpoint`
+    takes)."""
+    p = Path(path)
+    if p.suffix.lower() in CHECKPOINT_SUFFIXES:
+        return True
+    return p.is_dir() and any((p / name).is_file() for name in (BEST, LATEST))
 
 
 def resolve_checkpoint(path: str | os.PathLike[str], which: str = "best", *, announce: bool = True) -> Path:

@@ -1,8 +1,9 @@
 """``ssrdepth predict``: depth or disparity maps for images, folders, globs and videos.
 
 The Python API is the command: :func:`load_model` gives a :class:`DepthModel` (a checkpoint run by
-PyTorch, or its ONNX export run by ONNX Runtime), :func:`predict` maps one image to one map,
-:func:`predict_batch` several, and :func:`predict_files` is the whole command (files in, files out).
+PyTorch, or its ONNX export run by ONNX Runtime; ``None`` or ``"bundled"``: the model shipped in the
+package, :mod:`ssrdepth.pretrained`), :func:`predict` maps one image to one map, :func:`predict_batch`
+several, and :func:`predict_files` is the whole command (files in, files out).
 
 Pre-processing is the training pipeline's (:mod:`ssrdepth.core.image`): RGB → grey by BT.601 luma
 when the model is grey, resize to the checkpoint's ``input_size`` (area averaging when shrinking,
@@ -34,7 +35,7 @@ import cv2
 import numpy as np
 
 from ssrdepth import __version__
-from ssrdepth.core.checkpoint_files import resolve_checkpoint
+from ssrdepth.core.checkpoint_files import names_checkpoint, resolve_checkpoint
 from ssrdepth.core.hardware import resolve_precision
 from ssrdepth.core.image import BadSampleError, image_size, prepare_image, read_image
 from ssrdepth.core.optional import require
@@ -61,6 +62,7 @@ from ssrdepth.inference.outputs import (
     write_ply,
     write_png16,
 )
+from ssrdepth.pretrained import BUNDLED, bundled_checkpoint, describe_bundled, is_bundled
 
 if TYPE_CHECKING:  # torch is optional: an ONNX file predicts with onnxruntime alone
     import torch
@@ -157,7 +159,7 @@ def _device_type(device: str) -> str:
 
 
 def load_model(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | None = None,
     *,
     backend: str = "auto",
     device: str = "cpu",
@@ -174,7 +176,9 @@ def load_model(
             folder: its ``best.pt``, else ``latest.pt``), or an ONNX file
             written by ``ssrdepth export`` / ``ssrdepth quantize`` (it carries the same metadata). An
             ONNX file needs only onnxruntime (the ``[onnx]`` extra) or OpenVINO (``[openvino]``): no
-            torch, no ``onnx`` package.
+            torch, no ``onnx`` package. ``None`` (the default) or the string ``"bundled"``: the model
+            shipped inside the package (:func:`ssrdepth.pretrained.bundled_checkpoint`, its sha256
+            checked against its card), named in the log; ``Path("bundled")`` is a file of that name.
         backend: ``"torch"`` (eager PyTorch), ``"onnxruntime"``, ``"openvino"``, or ``"auto"``: on
             CPU, the fastest installed backend that passes the parity check against float32 on this
             machine, measured once per model file and machine and then cached
@@ -194,13 +198,21 @@ def load_model(
         remeasure: ``auto`` measures again instead of using its cache.
 
     Raises:
-        FileNotFoundError: no such file. ValueError: not one of our checkpoints or exports, or an
-        unknown backend. MissingDependency (an ImportError): the package this path needs is not
-        installed; the message names the extra to install.
+        FileNotFoundError: no such file. NoBundledModel (a FileNotFoundError): the bundled model was
+        asked for and this ssrdepth ships none ("this ssrdepth ships no pretrained model (…); give a
+        checkpoint: …"). ValueError: not one of our checkpoints or exports, bundled weights that do
+        not match their card, or an unknown backend. MissingDependency (an ImportError): the package
+        this path needs is not installed; the message names the extra to install.
     """
     if backend not in BACKENDS:
         raise ValueError(f"unknown backend {backend!r}; valid: {', '.join(BACKENDS)}")
-    p = resolve_checkpoint(path)
+    if is_bundled(path):
+        p = bundled_checkpoint()
+        given = "" if path is not None else "no checkpoint given: "
+        log.info("%susing the bundled model %s", given, describe_bundled())
+    else:
+        assert path is not None
+        p = resolve_checkpoint(path)
     if backend != "auto" and precision == "auto":
         precision = "fp32"
     opts = _LoadOptions(backend, channels_last, threads, batch_size, remeasure)
@@ -560,6 +572,32 @@ class InputItem:
     path: Path
     kind: str
     name: str
+
+
+def split_checkpoint(paths: Sequence[str]) -> tuple[str | None, list[str]]:
+    """``ssrdepth predict``'s positionals → ``(checkpoint, inputs)``.
+
+    The first path is the checkpoint when it is the word ``bundled`` or names a checkpoint
+    (:func:`ssrdepth.core.checkpoint_files.names_checkpoint`: ends in ``.pt`` or ``.onnx``, or is a run
+    folder holding ``best.pt`` or ``latest.pt``); otherwise every path is an input and the checkpoint is
+    ``None``: the bundled model, whose presence and sha256 are checked here, before any input is read.
+
+    Raises:
+        ValueError: a checkpoint and no inputs after it, or bundled weights that do not match their card.
+        NoBundledModel (a FileNotFoundError): no checkpoint among ``paths`` and this ssrdepth ships no
+            pretrained model; the message says to give one.
+    """
+    if not paths:
+        raise ValueError("no input given: name images, folders, glob patterns or videos")
+    first = paths[0]
+    if first == BUNDLED or names_checkpoint(first):
+        if len(paths) == 1:
+            raise ValueError(
+                f"{first}: a checkpoint and no inputs; name images, folders, glob patterns or videos after it"
+            )
+        return first, list(paths[1:])
+    bundled_checkpoint()
+    return None, list(paths)
 
 
 def _kind(path: Path) -> str:

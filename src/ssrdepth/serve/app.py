@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ssrdepth.inference.predict import QUANTITIES
+from ssrdepth.pretrained import NAME, bundled_path
 from ssrdepth.serve.service import (
     MAX_UPLOAD_BYTES,
     ImageResult,
@@ -50,6 +51,8 @@ def _gradio() -> Any:
 
 
 def _label(path: Path) -> str:
+    if path.resolve() == bundled_path().resolve():
+        return f"{NAME} (bundled)"
     try:
         return str(path.resolve().relative_to(Path.cwd()))
     except ValueError:

@@ -24,7 +24,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from ssrdepth.core.checkpoint_files import BEST, LATEST, resolve_checkpoint
+from ssrdepth.core.checkpoint_files import BEST, CHECKPOINT_SUFFIXES, LATEST, resolve_checkpoint
 from ssrdepth.core.image import BadSampleError, as_rgb, image_size, read_image
 from ssrdepth.inference.outputs import (
     UNITS,
@@ -46,6 +46,7 @@ from ssrdepth.inference.predict import (
     predict_normalised,
     resolve_quantity,
 )
+from ssrdepth.pretrained import NoBundledModel, bundled_checkpoint, describe_bundled, is_bundled
 
 log = logging.getLogger(__name__)
 
@@ -82,28 +83,35 @@ def find_demo_models(root: str | os.PathLike[str] = "runs/demo") -> list[Path]:
 
 
 def resolve_models(paths: Sequence[str | os.PathLike[str]], demo_root: str | os.PathLike[str]) -> list[Path]:
-    """The models to offer: ``paths`` (checked; a run folder gives its ``best.pt``, else ``latest.pt``),
-    or the demo's when none are given.
+    """The models to offer: ``paths`` (checked; a run folder gives its ``best.pt``, else ``latest.pt``;
+    the word ``bundled`` the model shipped with ssrdepth), or, when none are given, the demo's under
+    ``demo_root``, else the bundled model (:mod:`ssrdepth.pretrained`).
 
     Raises:
-        FileNotFoundError: a named file or folder does not exist, or a folder without a checkpoint.
-        ValueError: a file that is neither a ``.pt`` checkpoint nor an ``.onnx`` export, or nothing to
-        serve (the message says how to get a model).
+        FileNotFoundError: a named file or folder does not exist, or a folder without a checkpoint;
+            ``bundled`` named and no bundled model (:class:`~ssrdepth.pretrained.NoBundledModel`).
+        ValueError: a file that is neither a ``.pt`` checkpoint nor an ``.onnx`` export, bundled weights
+            that do not match their card, or nothing to serve (the message says how to get a model).
     """
     if paths:
-        models = [resolve_checkpoint(p) for p in paths]
+        models = [bundled_checkpoint() if is_bundled(p) else resolve_checkpoint(p) for p in paths]
         for p in models:
-            if p.suffix.lower() not in (".pt", ".onnx"):
+            if p.suffix.lower() not in CHECKPOINT_SUFFIXES:
                 raise ValueError(f"{p}: expected a checkpoint (.pt) or an ONNX export (.onnx) of ours")
         return models
     models = find_demo_models(demo_root)
-    if not models:
+    if models:
+        return models
+    try:
+        bundled = bundled_checkpoint()
+    except NoBundledModel as exc:
         raise ValueError(
-            f"no model to serve: none named and no trained demo models under {demo_root}. Train some "
-            "with 'make demo' (about 15 minutes on 2 cores) or 'ssrdepth train ...', or name "
+            f"no model to serve: none named, no trained demo models under {demo_root}, and {exc.what}. Train "
+            "some with 'make demo' (about 15 minutes on 2 cores) or 'ssrdepth train ...', or name "
             "checkpoints or ONNX files: ssrdepth serve runs/NAME/best.pt"
-        )
-    return models
+        ) from None
+    log.info("no model named and none under %s: serving the bundled model %s", demo_root, describe_bundled())
+    return [bundled]
 
 
 class ModelCache:
