@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ssrdepth.data.synthetic import GENERATOR_VERSION, SyntheticSettings
 from ssrdepth.data.synthetic.streets import Features
 from ssrdepth.experiments.reproduce import ReproduceConfig, reproduce
 from ssrdepth.models import list_models
@@ -267,11 +268,13 @@ def demo(cfg: DemoConfig) -> dict[str, Any]:
         more_data=f"render more pairs with --pairs (now {cfg.pairs})",
     )
     preset = preset_text(cfg, lengths, batch_sizes(rcfg))
+    streets = SyntheticSettings(cfg.pairs, sequence_length=cfg.sequence_length).sequences()
     rcfg = dataclasses.replace(
         rcfg,
         notes=(
-            f"Data: {cfg.pairs} synthetic KITTI-like stereo pairs (seed {cfg.seed}, 621×188, f = 360.8 px, "
-            "B = 0.54 m), split by street; targets from OpenCV semi-global matching normalised by "
+            f"Data: {cfg.pairs} synthetic KITTI-like stereo pairs (generator version {GENERATOR_VERSION}, "
+            f"seed {cfg.seed}, 621×188, f = 360.8 px, B = 0.54 m; {len(streets)} streets of up to "
+            f"{cfg.sequence_length} frames), split by street; targets from OpenCV semi-global matching normalised by "
             f"{DEMO_MAX_DISPARITY} px; true depth known exactly. {preset}.",
             "Synthetic streets are not KITTI: compare the ranking of the models with the paper's, "
             "not the absolute values.",
