@@ -140,7 +140,11 @@ def test_domain_gap_section_against_the_real_frames(tmp_path: Path, shared_data:
     generate_synthetic(root, 2, size=(48, 160), workers=1, progress=False)
     assert domain_gap_section(root, tmp_path / "no-kitti") == ""
     real = shared_data / "kitti_object"
-    text = domain_gap_section(root, real)
+    text = domain_gap_section(root, real, tmp_path / "report")
     assert "2 rendered left images against the 7 real frames" in text
+    from PIL import Image
+
+    assert Image.open(tmp_path / "report" / "renders_vs_real.png").size == (4 * 310, 2 * 94)
+    assert "![Rendered left images" in text
     total = float(text.split("| total | ")[1].split(" |")[0])
     assert 0.05 < total < 1.0

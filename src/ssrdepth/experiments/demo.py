@@ -129,7 +129,27 @@ def motorcycle_section(report: Path, checkpoint: Path) -> str:
     )
 
 
-def domain_gap_section(synthetic_root: Path, real_root: Path) -> str:
+def side_by_side(path: Path, rendered: list[Path], real: list[Path], n: int = 4) -> None:
+    """A picture of ``n`` rendered left images (evenly spaced, top row) above ``n`` real frames, each
+    resized to 310×94 (the Table 2 input), written atomically to ``path`` (PNG)."""
+    import cv2
+
+    from ssrdepth.core.image import read_image
+    from ssrdepth.core.io import atomic_path
+
+    def row(paths: list[Path]) -> np.ndarray:
+        pick = [paths[round(i * (len(paths) - 1) / max(n - 1, 1))] for i in range(min(n, len(paths)))]
+        tiles = [cv2.resize(np.asarray(read_image(p)), (310, 94), interpolation=cv2.INTER_AREA) for p in pick]
+        tiles += [np.zeros((94, 310, 3), np.uint8)] * (n - len(tiles))
+        return np.concatenate(tiles, axis=1)
+
+    grid = np.concatenate([row(rendered), row(real)], axis=0)
+    with atomic_path(path) as tmp:
+        if not cv2.imwrite(str(tmp), np.ascontiguousarray(grid[..., ::-1])):
+            raise OSError(f"could not write {path}")
+
+
+def domain_gap_section(synthetic_root: Path, real_root: Path, report: Path | None = None) -> str:
     """How far the rendered left images are from the real frames' images, by image statistics alone
     (:func:`ssrdepth.data.image_stats.compare_folders`; no depth needed); "" when there are no real
     images under ``real_root``."""
@@ -142,14 +162,19 @@ def domain_gap_section(synthetic_root: Path, real_root: Path) -> str:
         real = list_images(real_dir)
     except ValueError:
         return ""
-    result = compare_folders(list_images(synthetic_root / "training" / "image_02"), real, 200)
+    rendered = list_images(synthetic_root / "training" / "image_02")
+    result = compare_folders(rendered, real, 200)
+    figure = ""
+    if report is not None:
+        side_by_side(report / "renders_vs_real.png", rendered, real)
+        figure = "\n![Rendered left images (top) and the real frames (bottom), as the models see them](renders_vs_real.png)\n"
     n, d = result["n_images"], result["distances"]
     rows = "\n".join(f"| {k} | {v:.4f} |" for k, v in d.items())
     return (
         "## How far the renders are from real photos\n\n"
         f"Image statistics of {n['synthetic']} rendered left images against the {n['real']} real frames "
         f"in `{real_dir}` (`ssrdepth generate --compare`, docs/data.md; 0 = the same statistics):\n\n"
-        f"| statistic | distance |\n|---|---:|\n{rows}\n"
+        f"| statistic | distance |\n|---|---:|\n{rows}\n{figure}"
     )
 
 
@@ -287,7 +312,7 @@ def demo(cfg: DemoConfig) -> dict[str, Any]:
     best = next((r for r in t1 if r["model"] == "SCRX"), t1[0] if t1 else None)
     if best is not None:
         sections.append(motorcycle_section(out / "report", Path(best["checkpoint"])))
-    gap = domain_gap_section(root, Path(rcfg.real_kitti or ""))
+    gap = domain_gap_section(root, Path(rcfg.real_kitti or ""), out / "report")
     if gap:
         sections.append(gap)
     if sections:
