@@ -50,9 +50,10 @@ def test_road_depth_by_hand() -> None:
 
 
 def test_views_agree_with_the_exact_disparity() -> None:
-    # Warping the right view by the exact disparity f·B/Z reproduces the left view (sensor noise
-    # σ = 0.5–3 grey levels per view, bilinear resampling); a 2 px error in the disparity is plainly
-    # worse.
+    # Warping the right view by the exact disparity f·B/Z reproduces the left view up to what differs
+    # between real views too (sensor noise σ = 0.5–3 grey levels and JPEG per view, view-dependent
+    # highlights, bilinear resampling of sharp leaf clumps: 90th percentile 5–13.3 grey levels
+    # measured); a 2 px error in the disparity is plainly worse (about twice that).
     h, w = CAM.height, CAM.width
     uu, vv = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
     for sequence in range(3):
@@ -65,7 +66,7 @@ def test_views_agree_with_the_exact_disparity() -> None:
             seen = (depth > 0) & (x >= 0)
             diff = np.abs(warped.astype(np.float64) - left).mean(axis=2)[seen]
             p90.append(np.percentile(diff, 90))
-        assert p90[0] < 12.0 and p90[1] > 2.0 * p90[0]
+        assert p90[0] < 15.0 and p90[1] > 2.0 * p90[0]
 
 
 def test_right_view_depth_agrees_with_disparity() -> None:
