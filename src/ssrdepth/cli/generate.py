@@ -100,7 +100,7 @@ _GAP_UNITS = {
     "gradient_histogram": "Jensen–Shannon distance (0–1)",
     "power_spectrum": "RMS diff of band log10 powers (decades)",
     "edge_density": "L1 of the 8 row-band edge fractions",
-    "total": "mean of the five on a 0–1 scale (docs/data.md)",
+    "total": "mean of the 3 histograms, power_spectrum/(1+power_spectrum), min(edge_density, 1)",
 }
 
 
