@@ -16,7 +16,7 @@ same loaders, stereo targets, training and evaluation run on it with no download
 
 The package's rooms: :mod:`.camera` (the rig and the camera's response), :mod:`.geometry` (exact ray
 casting of boxes and ellipsoids, shadow rays), :mod:`.shading` (textures, materials, light),
-:mod:`.streets` (the street composer); this module renders frames and writes the set.
+:mod:`.streets` (the street composer, with :mod:`.classic` and their shared :mod:`.parts`); this module renders frames and writes the set.
 
 Geometry: a rectified pinhole stereo rig (KITTI-like focal length, scaled with the image width, and
 0.54 m baseline, camera about 1.65 m above the road, looking along +z; x right, y down). The right view

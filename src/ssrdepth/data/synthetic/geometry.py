@@ -20,7 +20,7 @@ FAR = 200.0
 NEAR = 0.5
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Surfaces:
     """Per-primitive appearance shared by faces and ellipsoids: material id, base RGB in [0, 1],
     texture id, texel size (m), texture contrast, texture-coordinate origin (m) and four material
@@ -35,25 +35,25 @@ class Surfaces:
     params: np.ndarray  # (N, 4)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Faces(Surfaces):
     """Axis-aligned rectangles: ``axis`` is the constant coordinate, ``lo``/``hi`` the corners
     (lo[axis] = hi[axis] = the plane), outward normal ``sign · e_axis``; ``box`` is the index of the
     solid box a face belongs to (−1: a lone plane, which casts no shadow)."""
 
-    axis: np.ndarray = None  # type: ignore[assignment]  # (F,) int
-    lo: np.ndarray = None  # type: ignore[assignment]  # (F, 3)
-    hi: np.ndarray = None  # type: ignore[assignment]  # (F, 3)
-    sign: np.ndarray = None  # type: ignore[assignment]  # (F,) ±1
-    box: np.ndarray = None  # type: ignore[assignment]  # (F,) int
+    axis: np.ndarray  # (F,) int
+    lo: np.ndarray  # (F, 3)
+    hi: np.ndarray  # (F, 3)
+    sign: np.ndarray  # (F,) ±1
+    box: np.ndarray  # (F,) int
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Ellipsoids(Surfaces):
     """Axis-aligned ellipsoids: ``centre`` (E, 3) and semi-axes ``radii`` (E, 3), metres."""
 
-    centre: np.ndarray = None  # type: ignore[assignment]
-    radii: np.ndarray = None  # type: ignore[assignment]
+    centre: np.ndarray
+    radii: np.ndarray
 
 
 def concat(parts: list[Any]) -> Any:

@@ -172,6 +172,24 @@ def shade(
     return np.maximum(out, 0.0).reshape(height, width, 3)
 
 
+@dataclass
+class _Surface:
+    """What every hit pixel (P of them) shows: world point (P, 3), outward unit normal (P, 3), the
+    face axis (0–2, 3 = an ellipsoid), the primitive's appearance and in-plane coordinates s, r (m)."""
+
+    points: np.ndarray
+    normal: np.ndarray
+    axis: np.ndarray
+    material: np.ndarray
+    base: np.ndarray
+    texture: np.ndarray
+    texel: np.ndarray
+    contrast: np.ndarray
+    params: np.ndarray
+    s: np.ndarray
+    r: np.ndarray
+
+
 def _shade_hits(
     scene: Any,
     faces: Faces,
@@ -184,47 +202,75 @@ def _shade_hits(
     dx: np.ndarray,
     dy: np.ndarray,
 ) -> np.ndarray:
-    light: Light = scene.light
+    """Colour of the hit pixels ``hit`` (flat indices): surface, texture, light, then the details."""
     width = hits.depth.shape[1]
-    rows, cols = hit // width, hit % width
     t = hits.depth.ravel()[hit]
-    ddx, ddy = dx[cols], dy[rows]
+    ddx, ddy = dx[hit % width], dy[hit // width]
+    surf = _surface(faces, ells, hits, hit, origin, t, ddx, ddy)
+    level, noise = _texture(scene, surf, cam, t, ddx, ddy)
+    shade_v, sun = _lighting(scene, surf, boxes, ells)
+    color = surf.base * (shade_v * (1.0 + surf.contrast * (2.0 * noise - 1.0)))[:, None]
+    _details(scene, surf, level, noise, shade_v, color)
+    _highlights(scene, surf, sun, origin, color)
+    return color
+
+
+def _surface(
+    faces: Faces,
+    ells: Ellipsoids,
+    hits: Hits,
+    hit: np.ndarray,
+    origin: np.ndarray,
+    t: np.ndarray,
+    ddx: np.ndarray,
+    ddy: np.ndarray,
+) -> _Surface:
     px = origin[0] + t * ddx  # world hit points (m)
     py = origin[1] + t * ddy
     pz = origin[2] + t
     fid, eid = hits.face.ravel()[hit], hits.ellipsoid.ravel()[hit]
     on_face = fid >= 0
-    fi, ei = np.maximum(fid, 0), np.maximum(eid, 0)
-    n_faces = len(faces.material)
-    prim = np.where(on_face, fid, n_faces + eid)  # one index into faces, then ellipsoids
+    prim = np.where(on_face, fid, len(faces.material) + eid)  # one index into faces, then ellipsoids
 
     def pick(name: str) -> np.ndarray:
         return np.concatenate([getattr(faces, name), getattr(ells, name)])[prim]
 
-    mat = pick("material")
-    base = pick("color").astype(np.float32)
-    tex = pick("texture")
-    texel = pick("texel")
-    contrast = pick("contrast").astype(np.float32)
     org = pick("origin")
-    params = pick("params")
-    # Normals and in-plane texture coordinates (m).
     normal = np.zeros((hit.size, 3))
-    a = np.full(hit.size, 3, np.int64)
-    if len(faces.axis):
-        fa = faces.axis[fi]
-        a = np.where(on_face, fa, 3)
-        sel = np.flatnonzero(on_face)
-        normal[sel, fa[sel]] = faces.sign[fi[sel]]
-    if len(ells.centre):
-        sel = np.flatnonzero(~on_face)
-        e = ei[sel]
+    axis = np.full(hit.size, 3, np.int64)
+    sel = np.flatnonzero(on_face)
+    if sel.size:
+        axis[sel] = faces.axis[fid[sel]]
+        normal[sel, axis[sel]] = faces.sign[fid[sel]]
+    sel = np.flatnonzero(~on_face)
+    if sel.size:
+        e = eid[sel]
         g = (np.stack([px[sel], py[sel], pz[sel]], 1) - ells.centre[e]) / ells.radii[e] ** 2
         normal[sel] = g / np.linalg.norm(g, axis=1, keepdims=True)
-    s = np.where(a == 0, pz - org[:, 2], np.where(a == 3, px + pz, px - org[:, 0]))
-    r = np.where(a == 1, pz - org[:, 2], py)
+    return _Surface(
+        points=np.stack([px, py, pz], 1),
+        normal=normal,
+        axis=axis,
+        material=pick("material"),
+        base=pick("color").astype(np.float32),
+        texture=pick("texture"),
+        texel=pick("texel"),
+        contrast=pick("contrast").astype(np.float32),
+        params=pick("params"),
+        s=np.where(axis == 0, pz - org[:, 2], np.where(axis == 3, px + pz, px - org[:, 0])),
+        r=np.where(axis == 1, pz - org[:, 2], py),
+    )
+
+
+def _texture(
+    scene: Any, surf: _Surface, cam: Any, t: np.ndarray, ddx: np.ndarray, ddy: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """The mip level and texture value (P,) of every hit pixel."""
+    a, texel, tex = surf.axis, surf.texel, surf.texture
     d_axis = np.abs(np.where(a == 0, ddx, np.where(a == 1, ddy, 1.0)))
-    d_axis = np.where(a == 3, np.abs((normal * np.stack([ddx, ddy, np.ones_like(ddx)], 1)).sum(1)), d_axis)
+    d_axis = np.where(
+        a == 3, np.abs((surf.normal * np.stack([ddx, ddy, np.ones_like(ddx)], 1)).sum(1)), d_axis
+    )
     cos = d_axis / np.sqrt(ddx * ddx + ddy * ddy + 1.0)
     # Texels per pixel along the image row (what stereo matching compares): horizontal planes
     # (road, pavements) are not foreshortened along rows, so they keep their grain up to the horizon
@@ -232,47 +278,62 @@ def _shade_hits(
     # angles; the grain then aliases along columns, identically in both views.
     footprint = t / cam.focal / np.where(a == 1, 1.0, np.maximum(cos, 0.05)) / texel
     level = np.clip(np.rint(np.log2(np.maximum(footprint, 1e-6))), 0, TEX_LEVELS - 1).astype(np.int64)
-    noise = sample(scene.textures, tex, level, s / texel, r / texel)
-    if scene.textures.shape[0] > N_NOISE:
+    noise = sample(scene.textures, tex, level, surf.s / texel, surf.r / texel)
+    photo = tex >= N_NOISE
+    if photo.any():
         # Photo textures are blended with a procedural one so no two surfaces repeat the same photo.
-        photo = tex >= N_NOISE
-        if photo.any():
-            other = sample(
-                scene.textures,
-                tex[photo] % N_NOISE,
-                level[photo],
-                s[photo] / texel[photo] * 0.7,
-                r[photo] / texel[photo] * 0.7,
-            )
-            noise[photo] = 0.65 * noise[photo] + 0.35 * other
+        other = sample(
+            scene.textures,
+            tex[photo] % N_NOISE,
+            level[photo],
+            surf.s[photo] / texel[photo] * 0.7,
+            surf.r[photo] / texel[photo] * 0.7,
+        )
+        noise[photo] = 0.65 * noise[photo] + 0.35 * other
+    return level, noise
 
-    # Light: sky (ambient, reduced under solids) + sun (Lambert, zero in cast shadow).
-    lambert = np.maximum(normal @ light.sun, 0.0)
+
+def _lighting(
+    scene: Any, surf: _Surface, boxes: tuple[np.ndarray, np.ndarray], ells: Ellipsoids
+) -> tuple[np.ndarray, np.ndarray]:
+    """Shading (P,) float32 = sky (ambient, reduced under solids) + sun (Lambert, zero in cast
+    shadow), and the sun term alone (P,)."""
+    light: Light = scene.light
+    lambert = np.maximum(surf.normal @ light.sun, 0.0)
     sun = light.direct * lambert
-    points = np.stack([px, py, pz], 1) + 2e-3 * normal
+    points = surf.points + 2e-3 * surf.normal  # off the surface, so it does not shadow itself
     if light.shadows:
-        lit = lambert > 0
-        if lit.any():
-            shadowed = occluded(points[lit], light.sun, boxes, ells, scene.height)
-            sun[np.flatnonzero(lit)[shadowed]] = 0.0
-    ambient = np.full(hit.size, light.ambient)
+        lit = np.flatnonzero(lambert > 0)
+        if lit.size:
+            sun[lit[occluded(points[lit], light.sun, boxes, ells, scene.height)]] = 0.0
+    ambient = np.full(len(points), light.ambient)
     if light.sky_occlusion > 0:
-        up = normal[:, 1] < -0.5  # upward-facing: ground, roofs, car tops
-        if up.any():
+        up = np.flatnonzero(surf.normal[:, 1] < -0.5)  # upward-facing: ground, roofs, car tops
+        if up.size:
             covered = occluded(points[up], np.array([0.0, -1.0, 0.0]), boxes, ells, scene.height)
-            ambient[np.flatnonzero(up)[covered]] *= 1.0 - light.sky_occlusion
-    shade_v = (ambient + sun).astype(np.float32)
-    color = base * (shade_v * (1.0 + contrast * (2.0 * noise - 1.0)))[:, None]
+            ambient[up[covered]] *= 1.0 - light.sky_occlusion
+    return (ambient + sun).astype(np.float32), sun
+
+
+def _details(
+    scene: Any, surf: _Surface, level: np.ndarray, noise: np.ndarray, shade_v: np.ndarray, color: np.ndarray
+) -> None:
+    """Leaf clumps, road patches and markings, window grids and cabin glass, painted into ``color``."""
+    mat, tex, a = surf.material, surf.texture, surf.axis
+    px, py, pz = surf.points[:, 0], surf.points[:, 1], surf.points[:, 2]
     leaves = np.flatnonzero(mat == FOLIAGE)
     if leaves.size and scene.clumps:
         # Foliage is clumps of lit leaves with dark gaps between them (sharp-edged, as in photos of
         # trees and hedges), not smooth noise: a steep sigmoid of a finer texture level.
         fine = sample(
-            scene.textures, (tex[leaves] + 5) % N_NOISE, level[leaves], s[leaves] / 0.03, r[leaves] / 0.03
+            scene.textures,
+            (tex[leaves] + 5) % N_NOISE,
+            level[leaves],
+            surf.s[leaves] / 0.03,
+            surf.r[leaves] / 0.03,
         )
         clump = 1.0 / (1.0 + np.exp(-(fine - 0.5) * 14.0))
         color[leaves] *= (0.35 + 1.1 * clump).astype(np.float32)[:, None]
-
     # Road markings: solid and dashed (3 m on, 6 m off) white lines, 0.15 m wide.
     road = np.flatnonzero(mat == ROAD)
     if road.size:
@@ -297,9 +358,9 @@ def _shade_hits(
     # Façade window grid (window every params[0] m along, every params[1] m up).
     fac = np.flatnonzero((mat == FACADE) & (a != 1) & (a != 3))
     if fac.size:
-        prm = params[fac]
+        prm = surf.params[fac]
         up_m = scene.height - py[fac]
-        in_col = np.mod(s[fac], prm[:, 0]) < prm[:, 2]
+        in_col = np.mod(surf.s[fac], prm[:, 0]) < prm[:, 2]
         in_row = np.mod(up_m - 1.0, prm[:, 1]) < prm[:, 3]
         sel = fac[in_col & in_row & (up_m > 1.0)]
         glass = np.array([0.12, 0.15, 0.2], np.float32) * (1.0 + 1.2 * noise[sel, None]) + 0.05
@@ -308,13 +369,16 @@ def _shade_hits(
     if side.size:
         glass = np.array([0.1, 0.12, 0.15], np.float32) * (1.0 + 1.5 * noise[side, None]) + 0.03
         color[side] = glass * shade_v[side, None]
-    # Highlights on car bodies and glass (view-dependent, as in a real pair).
-    shiny = np.flatnonzero(((mat == BODY) | (mat == GLASS)) & (sun > 0))
+
+
+def _highlights(scene: Any, surf: _Surface, sun: np.ndarray, origin: np.ndarray, color: np.ndarray) -> None:
+    """Blinn–Phong highlights on car bodies and glass (view-dependent, as in a real pair)."""
+    shiny = np.flatnonzero(((surf.material == BODY) | (surf.material == GLASS)) & (sun > 0))
     if shiny.size and scene.specular > 0:
-        view = origin - points[shiny]
+        points = surf.points[shiny] + 2e-3 * surf.normal[shiny]
+        view = origin - points
         view /= np.linalg.norm(view, axis=1, keepdims=True)
-        half = view + light.sun
+        half = view + scene.light.sun
         half /= np.linalg.norm(half, axis=1, keepdims=True)
-        spec = np.maximum((normal[shiny] * half).sum(1), 0.0) ** 40 * scene.specular
+        spec = np.maximum((surf.normal[shiny] * half).sum(1), 0.0) ** 40 * scene.specular
         color[shiny] += spec.astype(np.float32)[:, None]
-    return color

@@ -9,8 +9,8 @@ houses with roofs at varied set-backs, driveways, trees with irregular crowns, b
 (continuous façades close to the road, trees in sidewalk pits, people), and **open** roads (tree lines
 and vegetation masses, guard rails, fields, few buildings). All kinds get poles and signs, people and
 cyclists, side streets (junctions), moving traffic, camera-height jitter, and a sun that casts shadows.
-``layout="classic"`` is the version-2 composition (façades, sparse parking, box trees), kept for the
-ablation in docs/data.md.
+``layout="classic"`` is the version-2 composition (:mod:`.classic`), kept for the ablation in
+docs/data.md; the pieces both share (street layout, palettes, vehicles) are in :mod:`.parts`.
 
 Shapes: axis-aligned boxes (with their faces) and axis-aligned ellipsoids (tree crowns, bushes, heads),
 all ray-cast exactly (:mod:`ssrdepth.data.synthetic.geometry`).
@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ssrdepth.data.synthetic.camera import CAMERA_HEIGHT, CameraModel
+from ssrdepth.data.synthetic.classic import classic_road, classic_sides
 from ssrdepth.data.synthetic.geometry import FAR, Ellipsoids, Faces, SceneBuilder, concat, shifted
+from ssrdepth.data.synthetic.parts import Street, Textures, add_vehicle, palette, span, vehicle_kind
 from ssrdepth.data.synthetic.shading import (
     BARK,
     BODY,
@@ -31,11 +33,9 @@ from ssrdepth.data.synthetic.shading import (
     FACADE,
     FENCE,
     FOLIAGE,
-    GLASS,
     GRASS,
     GRAVEL,
     LAWN,
-    N_NOISE,
     PERSON,
     POLE,
     ROAD,
@@ -108,70 +108,6 @@ class Scene:
         )
 
 
-def palette(rng: np.random.Generator, kind: str) -> np.ndarray:
-    """A base colour (RGB in [0, 1]) for a façade, car, house, roof, fence or foliage."""
-    table = {
-        "facade": [
-            [0.72, 0.62, 0.50],
-            [0.80, 0.78, 0.72],
-            [0.62, 0.40, 0.32],
-            [0.55, 0.58, 0.60],
-            [0.85, 0.80, 0.62],
-            [0.70, 0.70, 0.75],
-            [0.90, 0.90, 0.88],
-        ],
-        "car": [
-            [0.85, 0.85, 0.85],
-            [0.15, 0.15, 0.17],
-            [0.55, 0.08, 0.08],
-            [0.12, 0.22, 0.50],
-            [0.45, 0.47, 0.50],
-            [0.75, 0.70, 0.55],
-            [0.20, 0.40, 0.25],
-            [0.92, 0.92, 0.92],
-            [0.08, 0.08, 0.09],
-        ],
-        "roof": [[0.45, 0.18, 0.12], [0.25, 0.25, 0.27], [0.35, 0.28, 0.22], [0.55, 0.30, 0.20]],
-        "fence": [[0.45, 0.33, 0.22], [0.35, 0.25, 0.16], [0.55, 0.55, 0.55], [0.25, 0.27, 0.25]],
-        "foliage": [[0.16, 0.26, 0.10], [0.12, 0.20, 0.08], [0.22, 0.30, 0.12], [0.20, 0.22, 0.10]],
-    }[kind]
-    hue = np.asarray(table[int(rng.integers(len(table)))])
-    return np.clip(hue * rng.uniform(0.8, 1.15), 0, 1)
-
-
-@dataclass(frozen=True)
-class _Street:
-    """The layout of one sequence's street (m): the road plane ``h`` below the camera, scene extent
-    ``z0``–``z1`` along the road, lanes, kerbs and the side-street gaps."""
-
-    h: float
-    z0: float
-    z1: float
-    lane: float
-    n_left: int
-    x_right: float
-    x_left: float
-    parking: tuple[bool, bool]  # right, left
-    junctions: tuple[tuple[float, float], ...] = ()
-
-    def free(self, z_a: float, z_b: float) -> bool:
-        """Whether z_a..z_b is clear of the side streets."""
-        return all(z_b < a or z_a > b for a, b in self.junctions)
-
-
-class _Tex:
-    """Texture ids of one scene: procedural noise, or a photo where the scene has them."""
-
-    def __init__(self, rng: np.random.Generator, photos: bool) -> None:
-        self.rng, self.photos = rng, photos
-
-    def noise(self) -> int:
-        return int(self.rng.integers(N_NOISE))
-
-    def photo(self, which: int, p: float = 0.6) -> int:
-        return which if self.photos and self.rng.random() < p else self.noise()
-
-
 def make_scene(seed: int, sequence: int, n_frames: int, features: Features | None = None) -> Scene:
     """A random street for one sequence (deterministic in ``seed``, ``sequence`` and ``features``)."""
     feats = features or Features()
@@ -184,11 +120,11 @@ def make_scene(seed: int, sequence: int, n_frames: int, features: Features | Non
     textures = noise_textures(rng)
     if feats.photos:
         textures = np.concatenate([textures, photo_textures()])
-    tex = _Tex(rng, feats.photos)
+    tex = Textures(rng, feats.photos)
     fb = SceneBuilder()
     if classic:
-        street, lines = _classic_road(fb, rng, tex, h, -30.0, z_end + FAR)
-        _classic_sides(fb, rng, tex, street, z_end)
+        street, lines = classic_road(fb, rng, tex, h, -30.0, z_end + FAR)
+        classic_sides(fb, rng, tex, street, z_end)
         kind = "classic"
     else:
         kind = str(rng.choice(["residential", "city", "open"], p=[0.5, 0.3, 0.2]))
@@ -255,8 +191,8 @@ def _light(rng: np.random.Generator, feats: Features) -> Light:
 
 
 def _road(
-    fb: SceneBuilder, rng: np.random.Generator, tex: _Tex, h: float, z0: float, z1: float, kind: str
-) -> tuple[_Street, list[tuple[float, float]]]:
+    fb: SceneBuilder, rng: np.random.Generator, tex: Textures, h: float, z0: float, z1: float, kind: str
+) -> tuple[Street, list[tuple[float, float]]]:
     """Road plane, lanes, parking lanes and the side streets."""
     lane = float(rng.uniform(3.0, 3.7))
     n_left = int(rng.choice([0, 1, 2], p=[0.35, 0.5, 0.15] if kind != "open" else [0.2, 0.6, 0.2]))
@@ -279,12 +215,12 @@ def _road(
         width = float(rng.uniform(7.0, 14.0))
         junctions.append((z, z + width))
         z += width + float(rng.uniform(40.0, 120.0))
-    street = _Street(h, z0, z1, lane, n_left, x_right, x_left, parking, tuple(junctions))
+    street = Street(h, z0, z1, lane, n_left, x_right, x_left, parking, tuple(junctions))
     return street, lines
 
 
 def _compose(
-    fb: SceneBuilder, rng: np.random.Generator, tex: _Tex, street: _Street, kind: str, z_end: float
+    fb: SceneBuilder, rng: np.random.Generator, tex: Textures, street: Street, kind: str, z_end: float
 ) -> None:
     h = street.h
     for side, x_curb, parked in (
@@ -319,95 +255,11 @@ def _compose(
         _facade_box(fb, rng, tex, (-60.0, h - float(rng.uniform(8, 25)), zc), (60.0, h, zc + 10))
 
 
-def _span(a: float, b: float) -> tuple[float, float]:
-    return (min(a, b), max(a, b))
-
-
-def _car(
-    fb: SceneBuilder, rng: np.random.Generator, tex: _Tex, xc: float, z: float, h: float, kind: str = "car"
-) -> float:
-    """A vehicle with its rear at ``z`` on the road ``h`` m below the camera (body, bonnet and boot
-    below a narrower glass cabin, dark wheels); returns its length."""
-    color = palette(rng, "car")
-    t = tex.noise()
-    if kind == "truck":
-        width, length = float(rng.uniform(2.3, 2.55)), float(rng.uniform(6.5, 9.0))
-        top = h - float(rng.uniform(2.8, 3.5))
-        cab = float(rng.uniform(1.8, 2.3))
-        fb.box(
-            (xc - width / 2, top, z),
-            (xc + width / 2, h - 0.55, z + length - cab - 0.2),
-            BODY,
-            color,
-            t,
-            0.05,
-            0.15,
-        )
-        ccol = palette(rng, "car")
-        fb.box(
-            (xc - width / 2, top + 0.4, z + length - cab),
-            (xc + width / 2, h - 0.5, z + length),
-            BODY,
-            ccol,
-            t,
-            0.03,
-            0.15,
-        )
-        fb.box(
-            (xc - width / 2 + 0.05, top + 0.45, z + length - 0.35),
-            (xc + width / 2 - 0.05, top + 1.3, z + length - 0.3),
-            GLASS,
-            ccol,
-            t,
-            0.03,
-            0.3,
-        )
-    elif kind == "van":
-        width, length = float(rng.uniform(1.9, 2.1)), float(rng.uniform(4.8, 5.8))
-        top = h - float(rng.uniform(1.9, 2.4))
-        fb.box((xc - width / 2, top, z), (xc + width / 2, h - 0.3, z + length), BODY, color, t, 0.03, 0.15)
-    else:
-        suv = kind == "suv"
-        width = float(rng.uniform(1.7, 1.95))
-        length = float(rng.uniform(4.0, 4.9) if not suv else rng.uniform(4.4, 5.0))
-        body_top = h - float(rng.uniform(0.95, 1.1) if not suv else rng.uniform(1.15, 1.3))
-        fb.box(
-            (xc - width / 2, body_top, z), (xc + width / 2, h - 0.3, z + length), BODY, color, t, 0.03, 0.15
-        )
-        cab = float(rng.uniform(0.45, 0.6)) * length
-        c0 = z + float(rng.uniform(0.12, 0.3)) * length
-        fb.box(
-            (xc - width / 2 + 0.1, body_top - float(rng.uniform(0.4, 0.55)), c0),
-            (xc + width / 2 - 0.1, body_top, c0 + cab),
-            GLASS,
-            color,
-            t,
-            0.03,
-            0.2,
-        )
-    wheel = 0.62 if kind != "truck" else 0.95
-    for az in (z + 0.12 * length, z + 0.85 * length - wheel):
-        fb.box(
-            (xc - width / 2 + 0.05, h - wheel, az),
-            (xc + width / 2 - 0.05, h, az + wheel),
-            TYRE,
-            np.full(3, 0.06),
-            t,
-            0.02,
-            0.4,
-        )
-    return length
-
-
-def _vehicle_kind(rng: np.random.Generator) -> str:
-    return str(rng.choice(["car", "suv", "van", "truck"], p=[0.62, 0.2, 0.13, 0.05]))
-
-
 def _parked_row(
     fb: SceneBuilder,
     rng: np.random.Generator,
-    tex: _Tex,
-    street: _Street,
+    tex: Textures,
+    street: Street,
     side: int,
     x_curb: float,
     z_end: float,
@@ -417,11 +269,11 @@ def _parked_row(
     z = street.z0 + float(rng.uniform(0.0, 4.0))
     while z < z_end + 110.0:
         if rng.random() < occupancy:
-            kind = _vehicle_kind(rng)
+            kind = vehicle_kind(rng)
             width = {"truck": 2.4, "van": 2.0}.get(kind, 1.85)
             xc = x_curb - side * (float(rng.uniform(0.15, 0.45)) + width / 2)
             if street.free(z - 1.0, z + 9.0):
-                z += _car(fb, rng, tex, xc, z, street.h, kind)
+                z += add_vehicle(fb, rng, tex, xc, z, street.h, kind)
             else:
                 z += 9.0
             z += float(rng.uniform(0.4, 2.5))
@@ -430,7 +282,13 @@ def _parked_row(
 
 
 def _tree(
-    fb: SceneBuilder, rng: np.random.Generator, tex: _Tex, x: float, z: float, ground: float, big: float = 1.0
+    fb: SceneBuilder,
+    rng: np.random.Generator,
+    tex: Textures,
+    x: float,
+    z: float,
+    ground: float,
+    big: float = 1.0,
 ) -> None:
     """A trunk and an irregular crown of 2–4 overlapping ellipsoids."""
     trunk_top = ground - float(rng.uniform(1.8, 3.2)) * big
@@ -463,7 +321,9 @@ def _tree(
         )
 
 
-def _bush(fb: SceneBuilder, rng: np.random.Generator, tex: _Tex, x: float, z: float, ground: float) -> None:
+def _bush(
+    fb: SceneBuilder, rng: np.random.Generator, tex: Textures, x: float, z: float, ground: float
+) -> None:
     r = float(rng.uniform(0.5, 1.4))
     fb.ellipsoid(
         (x, ground - r * 0.6, z),
@@ -479,8 +339,8 @@ def _bush(fb: SceneBuilder, rng: np.random.Generator, tex: _Tex, x: float, z: fl
 def _street_furniture(
     fb: SceneBuilder,
     rng: np.random.Generator,
-    tex: _Tex,
-    street: _Street,
+    tex: Textures,
+    street: Street,
     side: int,
     x_curb: float,
     curb: float,
@@ -522,7 +382,7 @@ def _street_furniture(
 def _facade_box(
     fb: SceneBuilder,
     rng: np.random.Generator,
-    tex: _Tex,
+    tex: Textures,
     lo: tuple[float, float, float],
     hi: tuple[float, float, float],
 ) -> None:
@@ -545,11 +405,89 @@ def _facade_box(
     )
 
 
+def _boundary(
+    fb: SceneBuilder,
+    rng: np.random.Generator,
+    tex: Textures,
+    front: str,
+    side: int,
+    xa: float,
+    ground: float,
+    zs: float,
+    ze: float,
+) -> None:
+    """A lot's front boundary from ``zs`` to ``ze`` on the property line ``xa``: a hedge, a fence, a
+    wall or (``"none"``) nothing."""
+    if front == "hedge":
+        hh, dd = float(rng.uniform(0.8, 2.2)), float(rng.uniform(0.6, 1.3))
+        x0, x1 = span(xa, xa + side * dd)
+        fb.box(
+            (x0, ground - hh, zs),
+            (x1, ground, ze),
+            FOLIAGE,
+            palette(rng, "foliage"),
+            tex.photo(GRASS, 0.8),
+            0.04,
+            float(rng.uniform(0.6, 0.9)),
+        )
+    elif front in ("fence", "wall"):
+        hh = float(rng.uniform(0.8, 1.9) if front == "fence" else rng.uniform(0.5, 2.0))
+        dd = float(rng.uniform(0.04, 0.1) if front == "fence" else rng.uniform(0.2, 0.4))
+        x0, x1 = span(xa, xa + side * dd)
+        color = palette(rng, "fence") if front == "fence" else palette(rng, "facade") * 0.9
+        fb.box(
+            (x0, ground - hh, zs),
+            (x1, ground, ze),
+            FENCE,
+            color,
+            tex.photo(BRICK, 0.3) if front == "wall" else tex.noise(),
+            0.03,
+            0.4,
+        )
+
+
+def _house(
+    fb: SceneBuilder,
+    rng: np.random.Generator,
+    tex: Textures,
+    side: int,
+    x_front: float,
+    ground: float,
+    zs: float,
+    room: float,
+) -> None:
+    """A detached house whose front is at ``x_front``, somewhere in the ``room`` metres of its lot from
+    ``zs``, with a roof of stepped slabs and an overhang, narrowing upwards (a gable seen from the
+    road)."""
+    depth, width = float(rng.uniform(8.0, 12.0)), float(min(room - 1.0, rng.uniform(8.0, 15.0)))
+    height = float(rng.uniform(3.0, 9.0))
+    x0, x1 = span(x_front, x_front + side * depth)
+    zb = zs + float(rng.uniform(0.0, max(room - width, 0.1)))
+    _facade_box(fb, rng, tex, (x0, ground - height, zb), (x1, ground, zb + width))
+    roof = palette(rng, "roof")
+    rt = tex.noise()
+    steps = int(rng.integers(0, 4))
+    rise = float(rng.uniform(0.5, 1.0))
+    for k in range(steps + 1):
+        inset = k * depth / (2 * (steps + 1.5))
+        overhang = 0.4 if k == 0 else 0.0
+        top = ground - height - k * rise
+        fb.box(
+            (x0 + inset - overhang, top - 0.3, zb - 0.4),
+            (x1 - inset + overhang, top, zb + width + 0.4),
+            ROOF,
+            roof,
+            rt,
+            0.03,
+            0.3,
+        )
+
+
 def _residential_side(
     fb: SceneBuilder,
     rng: np.random.Generator,
-    tex: _Tex,
-    street: _Street,
+    tex: Textures,
+    street: Street,
     side: int,
     x_back: float,
     curb: float,
@@ -561,7 +499,7 @@ def _residential_side(
     ground = h - curb
     fb.plane_y(
         ground,
-        _span(x_back, x_back + side * 40.0),
+        span(x_back, x_back + side * 40.0),
         (street.z0, street.z1),
         LAWN,
         np.array([0.22, 0.3, 0.14]) * rng.uniform(0.7, 1.2),
@@ -579,56 +517,10 @@ def _residential_side(
         front = str(rng.choice(["hedge", "fence", "wall", "none"], p=[0.35, 0.28, 0.12, 0.25]))
         xa = x_back + side * float(rng.uniform(0.0, 0.4))
         zs, ze = z + drive, z + lot
-        if front == "hedge":
-            hh, dd = float(rng.uniform(0.8, 2.2)), float(rng.uniform(0.6, 1.3))
-            xs = sorted((xa, xa + side * dd))
-            fb.box(
-                (xs[0], ground - hh, zs),
-                (xs[1], ground, ze),
-                FOLIAGE,
-                palette(rng, "foliage"),
-                tex.photo(GRASS, 0.8),
-                0.04,
-                float(rng.uniform(0.6, 0.9)),
-            )
-        elif front in ("fence", "wall"):
-            hh = float(rng.uniform(0.8, 1.9) if front == "fence" else rng.uniform(0.5, 2.0))
-            dd = float(rng.uniform(0.04, 0.1) if front == "fence" else rng.uniform(0.2, 0.4))
-            xs = sorted((xa, xa + side * dd))
-            color = palette(rng, "fence") if front == "fence" else palette(rng, "facade") * 0.9
-            fb.box(
-                (xs[0], ground - hh, zs),
-                (xs[1], ground, ze),
-                FENCE,
-                color,
-                tex.photo(BRICK, 0.3) if front == "wall" else tex.noise(),
-                0.03,
-                0.4,
-            )
+        _boundary(fb, rng, tex, front, side, xa, ground, zs, ze)
         setback = float(rng.uniform(3.0, 14.0))
         if rng.random() < 0.85:
-            depth, width = (
-                float(rng.uniform(8.0, 12.0)),
-                float(min(lot - drive - 1.0, rng.uniform(8.0, 15.0))),
-            )
-            height = float(rng.uniform(3.0, 9.0))
-            x0 = xa + side * setback
-            xs = sorted((x0, x0 + side * depth))
-            zb = zs + float(rng.uniform(0.0, max(lot - drive - width, 0.1)))
-            _facade_box(fb, rng, tex, (xs[0], ground - height, zb), (xs[1], ground, zb + width))
-            # A roof: stepped slabs with an overhang, narrowing upwards (a gable seen from the road).
-            roof = palette(rng, "roof")
-            rt = tex.noise()
-            steps = int(rng.integers(0, 4))
-            rise = float(rng.uniform(0.5, 1.0))
-            for k in range(steps + 1):
-                inset = k * depth / (2 * (steps + 1.5))
-                lo_x, hi_x = (
-                    xs[0] + inset - (0.4 if k == 0 else 0.0),
-                    xs[1] - inset + (0.4 if k == 0 else 0.0),
-                )
-                top = ground - height - k * rise
-                fb.box((lo_x, top - 0.3, zb - 0.4), (hi_x, top, zb + width + 0.4), ROOF, roof, rt, 0.03, 0.3)
+            _house(fb, rng, tex, side, xa + side * setback, ground, zs, lot - drive)
         for _ in range(int(rng.integers(0, 3))):
             bx = xa + side * float(rng.uniform(1.0, setback))
             _bush(fb, rng, tex, bx, float(rng.uniform(zs, ze)), ground)
@@ -643,7 +535,7 @@ def _residential_side(
                 float(rng.uniform(1.0, 1.6)),
             )
         if drive and rng.random() < 0.4:
-            kind = _vehicle_kind(rng) if rng.random() < 0.5 else "car"
+            kind = vehicle_kind(rng) if rng.random() < 0.5 else "car"
             if kind != "truck":
                 # Parked across the driveway's length, nose to the house.
                 xc = xa + side * 1.0
@@ -662,8 +554,8 @@ def _residential_side(
 def _city_side(
     fb: SceneBuilder,
     rng: np.random.Generator,
-    tex: _Tex,
-    street: _Street,
+    tex: Textures,
+    street: Street,
     side: int,
     x_back: float,
     z_end: float,
@@ -685,8 +577,8 @@ def _city_side(
 def _open_side(
     fb: SceneBuilder,
     rng: np.random.Generator,
-    tex: _Tex,
-    street: _Street,
+    tex: Textures,
+    street: Street,
     side: int,
     x_back: float,
     z_end: float,
@@ -695,7 +587,7 @@ def _open_side(
     h = street.h
     fb.plane_y(
         h - 0.05,
-        _span(x_back, x_back + side * 60.0),
+        span(x_back, x_back + side * 60.0),
         (street.z0, street.z1),
         LAWN,
         np.array([0.3, 0.33, 0.16]) * rng.uniform(0.7, 1.2),
@@ -747,8 +639,8 @@ def _open_side(
 def _people(
     fb: SceneBuilder,
     rng: np.random.Generator,
-    tex: _Tex,
-    street: _Street,
+    tex: Textures,
+    street: Street,
     side: int,
     x_curb: float,
     curb: float,
@@ -813,7 +705,7 @@ def _people(
 
 
 def _traffic(
-    mb: SceneBuilder, rng: np.random.Generator, tex: _Tex, street: _Street, step: float, n_frames: int
+    mb: SceneBuilder, rng: np.random.Generator, tex: Textures, street: Street, step: float, n_frames: int
 ) -> tuple[list[float], list[float]]:
     """Moving vehicles; their speeds (m per frame) per face and per box."""
     h, z0, z1, lane, n_left = street.h, street.z0, street.z1, street.lane, street.n_left
@@ -823,7 +715,7 @@ def _traffic(
 
     def add(xc: float, z: float, v: float, kind: str = "car") -> None:
         f0, b0 = len(mb.face_rows), len(mb.boxes)
-        _car(mb, rng, tex, xc, z, h, kind)
+        add_vehicle(mb, rng, tex, xc, z, h, kind)
         face_speed.extend([v] * (len(mb.face_rows) - f0))
         box_speed.extend([v] * (len(mb.boxes) - b0))
 
@@ -841,128 +733,3 @@ def _traffic(
             add(xc, float(z), float(v))
             z += rng.uniform(15.0, 60.0)
     return face_speed, box_speed
-
-
-# --- the version-2 composition (layout="classic") ----------------------------------------------
-
-
-def _classic_road(
-    fb: SceneBuilder, rng: np.random.Generator, tex: _Tex, h: float, z0: float, z1: float
-) -> tuple[_Street, list[tuple[float, float]]]:
-    lane = 3.5
-    n_left = int(rng.integers(0, 3))
-    shoulder_r, shoulder_l = rng.uniform(0.5, 3.0), rng.uniform(0.5, 3.0)
-    x_right = lane / 2 + shoulder_r
-    x_left = -lane / 2 - lane * n_left - shoulder_l
-    lines = [(lane / 2, 0.0), (-lane / 2 - lane * n_left, 0.0)]
-    lines += [(-lane / 2 - lane * k, 1.0) for k in range(n_left)]
-    asphalt = np.full(3, rng.uniform(0.30, 0.55)) * np.array([1.0, 1.0, rng.uniform(1.0, 1.08)])
-    fb.plane_y(h, (-80.0, 80.0), (z0, z1), ROAD, asphalt, tex.noise(), 0.03, 0.6)
-    parking = (bool(shoulder_r >= 2.0), bool(shoulder_l >= 2.0))
-    return _Street(h, z0, z1, lane, n_left, float(x_right), float(x_left), parking), lines
-
-
-def _classic_sides(
-    fb: SceneBuilder, rng: np.random.Generator, tex: _Tex, street: _Street, z_end: float
-) -> None:
-    """Version 2: pavements with poles, signs and box trees; façades; cars on wide shoulders."""
-    h, z0, z1 = street.h, street.z0, street.z1
-    curb = 0.15
-    lines = []
-    for side, x_curb in ((1, street.x_right), (-1, street.x_left)):
-        walk = rng.uniform(2.0, 4.5)
-        xs = sorted((x_curb, x_curb + side * walk))
-        fb.box(
-            (xs[0], h - curb, z0),
-            (xs[1], h, z1),
-            SIDEWALK,
-            np.full(3, rng.uniform(0.55, 0.7)),
-            tex.noise(),
-            0.03,
-            0.35,
-        )
-        lines.append((side, x_curb + side * walk))
-        z = z0 + rng.uniform(0, 10)
-        while z < z1 - 20:
-            x = x_curb + side * rng.uniform(0.4, 0.9)
-            if rng.random() < 0.55:
-                top = h - rng.uniform(4.0, 8.0)
-                fb.box(
-                    (x - 0.08, top, z - 0.08),
-                    (x + 0.08, h - curb, z + 0.08),
-                    POLE,
-                    np.full(3, rng.uniform(0.35, 0.6)),
-                    tex.noise(),
-                    0.02,
-                    0.5,
-                )
-                if rng.random() < 0.5:
-                    fb.box(
-                        (x - 0.35, top + 0.4, z - 0.04),
-                        (x + 0.35, top + 1.1, z + 0.04),
-                        POLE,
-                        rng.uniform(0.1, 0.9, 3),
-                        tex.noise(),
-                        0.02,
-                        0.4,
-                    )
-            else:
-                trunk_top = h - rng.uniform(2.2, 3.2)
-                fb.box(
-                    (x - 0.15, trunk_top, z - 0.15),
-                    (x + 0.15, h - curb, z + 0.15),
-                    BARK,
-                    np.array([0.35, 0.27, 0.2]),
-                    tex.noise(),
-                    0.02,
-                    0.6,
-                )
-                r = rng.uniform(1.0, 2.0)
-                crown = (x - r, trunk_top - 2 * r * rng.uniform(0.8, 1.2), z - r)
-                fb.box(
-                    crown,
-                    (x + r, trunk_top + 0.3, z + r),
-                    FOLIAGE,
-                    np.array([0.25, 0.45, 0.18]) * rng.uniform(0.7, 1.2),
-                    tex.noise(),
-                    0.06,
-                    0.9,
-                )
-            z += rng.uniform(10.0, 30.0)
-    for side, x_front in lines:
-        if rng.random() < 0.1:
-            continue
-        z = z0
-        while z < z1:
-            length = rng.uniform(8.0, 30.0)
-            if rng.random() < 0.2:
-                z += rng.uniform(3.0, 12.0)
-                continue
-            x = x_front + side * rng.uniform(0.0, 2.0)
-            height = rng.uniform(5.0, 25.0)
-            xs = sorted((x, x + side * rng.uniform(8.0, 15.0)))
-            floor = rng.uniform(2.8, 3.6)
-            grid = (rng.uniform(2.2, 4.0), floor, rng.uniform(0.8, 1.5), floor * rng.uniform(0.35, 0.55))
-            fb.box(
-                (xs[0], h - height, z),
-                (xs[1], h, z + length),
-                FACADE,
-                palette(rng, "facade"),
-                tex.noise(),
-                0.05,
-                0.45,
-                grid,
-            )
-            z += length
-    for side, x_curb, parked in (
-        (1, street.x_right, street.parking[0]),
-        (-1, street.x_left, street.parking[1]),
-    ):
-        if not parked:
-            continue
-        z = z0 + rng.uniform(0, 8)
-        while z < z1 - 40:
-            if rng.random() < 0.6:
-                width = rng.uniform(1.6, 1.9)
-                _car(fb, rng, tex, x_curb - side * (0.25 + width / 2), z, h)
-            z += rng.uniform(5.5, 12.0)
