@@ -61,6 +61,9 @@ def browser() -> Iterator[Any]:
         reason = "no Chromium found (Debian: apt-get install chromium); the browser test is skipped"
         print(reason)
         pytest.skip(reason)
+    # Every web-first assertion waits as long as a page action may: the default 5 s is shorter than
+    # one prediction on a busy 2-core machine (the first one also exports the model).
+    sync_api.expect.set_options(timeout=TIMEOUT_MS)
     with sync_api.sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
         try:
