@@ -18,8 +18,10 @@ from ssrdepth.checkpoint import save_checkpoint
 from ssrdepth.cli import main as cli_main
 from ssrdepth.data.config import DataConfig, TargetScale
 from ssrdepth.evaluation.evaluate import (
+    EvalResult,
     evaluate,
     evaluate_model,
+    evaluate_protocols,
     load_model,
     prediction_to_depth,
     renormalise,
@@ -243,3 +245,47 @@ def test_cuda_evaluation_equals_cpu(protocol: str) -> None:
     gpu = evaluate_model(net.cuda(), TinySet(), protocol, batch_size=2, device="cuda")
     assert gpu.valid_pixels == cpu.valid_pixels and gpu.images == cpu.images
     assert gpu.metrics == pytest.approx(cpu.metrics, rel=1e-4, abs=1e-6)
+
+
+class Counting(Constant):
+    """A constant 0.5 that counts the batches it is run on."""
+
+    def __init__(self) -> None:
+        super().__init__(0.5)
+        self.calls = 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls += 1
+        return super().forward(x)
+
+
+def test_several_protocols_in_one_pass_equal_separate_passes() -> None:
+    ds, protos = TinySet(), ["paper", "normalised", get_protocol("kitti", crop="none")]
+    model = Counting()
+    together = evaluate_protocols(model, ds, protos, batch_size=2)
+    assert model.calls == 3  # 5 images in batches of 2: each batch through the network once, not 3×
+    for proto, r in zip(protos, together, strict=True):
+        assert isinstance(r, EvalResult)
+        alone = evaluate_model(Constant(0.5), ds, proto, batch_size=5)
+        assert r.protocol == alone.protocol and r.valid_pixels == alone.valid_pixels
+        assert r.metrics == pytest.approx(alone.metrics, rel=1e-12)
+
+
+def test_per_image_measures_by_a_direct_computation() -> None:
+    ds = TinySet()
+    (r,) = evaluate_protocols(Constant(0.5), ds, [get_protocol("kitti", crop="none")], per_image=True)
+    assert isinstance(r, EvalResult)
+    d = ds.depth.double().numpy()
+    # 0.5 normalised disparity = 50 px = 0.5 m everywhere (see the kitti test above)
+    expected = [float((np.abs(0.5 - d[i][d[i] > 0]) / d[i][d[i] > 0]).mean()) for i in range(5)]
+    got = [row["abs_rel"] for row in r.extra["per_image"]]
+    assert got == pytest.approx(expected, rel=1e-9)
+    assert r.metrics["abs_rel"] == pytest.approx(np.mean(expected), rel=1e-9)
+
+
+def test_a_protocol_that_cannot_score_does_not_stop_the_others() -> None:
+    paper, kitti = evaluate_protocols(Constant(0.5), TinySet(with_depth=False), ["paper", "kitti"])
+    assert isinstance(paper, EvalResult) and paper.images == 5
+    assert isinstance(kitti, ValueError) and "no metric depth" in str(kitti)
+    with pytest.raises(ValueError, match="no metric depth"):
+        evaluate_model(Constant(0.5), TinySet(with_depth=False), "kitti")

@@ -4,6 +4,8 @@ Python API:
 
 - :func:`evaluate_model` — one model on one data set (a torch ``Dataset`` obeying the contract of
   :mod:`ssrdepth.data.config`) → :class:`EvalResult`;
+- :func:`evaluate_protocols` — the same under several protocols in one pass over the data (the one
+  place where a prediction is turned into what a protocol compares);
 - :func:`evaluate` — several models (checkpoint paths or registry names) on a :class:`DataConfig`,
   writing one table (Markdown + CSV + JSON) with one column per model and one row per measure, laid
   out like the paper's Table 1. Every result names its protocol, its number of images and of valid
@@ -149,17 +151,58 @@ def evaluate_model(
     max_images: evaluate only the first ``max_images`` samples.
     device: where the images go; the model must already be there (``model.to(device)``).
     The model is run in eval mode under ``torch.inference_mode`` and its previous mode is restored.
+    Raises ValueError when the protocol cannot score this model on this data (see
+    :func:`evaluate_protocols`, which this is for one protocol).
     """
-    proto = get_protocol(protocol)
+    (result,) = evaluate_protocols(
+        model,
+        dataset,
+        [protocol],
+        batch_size=batch_size,
+        max_images=max_images,
+        scale=scale,
+        device=device,
+        label=label,
+        progress=progress,
+        num_workers=num_workers,
+    )
+    if isinstance(result, ValueError):
+        raise result
+    return result
+
+
+def evaluate_protocols(
+    model: nn.Module,
+    dataset: Dataset[dict[str, Any]],
+    protocols: Sequence[str | Protocol],
+    *,
+    batch_size: int = 16,
+    max_images: int | None = None,
+    scale: TargetScale | None = None,
+    device: str | torch.device = "cpu",
+    label: str | None = None,
+    progress: bool = False,
+    num_workers: int = 0,
+    per_image: bool = False,
+) -> list[EvalResult | ValueError]:
+    """Evaluate ``model`` on ``dataset`` under every protocol in ``protocols`` in **one pass**: each
+    image is read and run through the network once, and every protocol's accumulator is fed from that
+    prediction (the arguments are those of :func:`evaluate_model`).
+
+    Returns one entry per protocol, in order: its :class:`EvalResult`, or the ValueError that says why
+    that protocol cannot score this model on this data (metres without a ``TargetScale``, no metric
+    depth in the data, no valid pixel) — the other protocols are still scored. Errors that concern the
+    model or the data as a whole (channel mismatch, NaN output, an empty data set) are raised.
+    per_image: also put each image's measures in ``extra["per_image"]`` (a list, ``None`` for an image
+        with no valid pixel; mean-aggregated protocols only: a pooled protocol has no per-image value).
+    """
+    protos = [get_protocol(p) for p in protocols]
+    if not protos:
+        raise ValueError("no protocol given")
     if batch_size < 1:
         raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
     data_scale: TargetScale | None = getattr(dataset, "scale", None)
     model_scale = scale or data_scale
-    if proto.space == "depth" and model_scale is None:
-        raise ValueError(
-            f"protocol {proto.name!r} compares metres: pass scale= (a TargetScale) or use a data set "
-            "with a .scale attribute"
-        )
     n = len(dataset)  # type: ignore[arg-type]
     if max_images is not None:
         if max_images < 1:
@@ -168,56 +211,100 @@ def evaluate_model(
         n = min(n, max_images)
     if n == 0:
         raise ValueError("the data set is empty: nothing to evaluate")
-    loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
-    acc = MetricAccumulator(proto)
-    name = label or str(getattr(model, "name", type(model).__name__))
-    in_channels = getattr(model, "in_channels", None)
-    was_training = model.training
-    model.eval()
-    any_depth = False
-    try:
-        with torch.inference_mode():
-            for batch in tqdm(loader, desc=f"evaluate {name}", unit="batch", disable=not progress):
-                image = batch["image"].to(device)
-                if in_channels is not None and image.shape[1] != in_channels:
-                    raise ValueError(
-                        f"model {name} takes {in_channels} input channel(s) but the data has "
-                        f"{image.shape[1]}: set the data's channels to match (1 = gray, 3 = RGB)"
-                    )
-                pred = model(image).float()
-                if not bool(torch.isfinite(pred).all()):
-                    raise ValueError(f"model {name} produced NaN/inf values: its weights are broken")
-                if proto.space == "depth":
-                    assert model_scale is not None
-                    target = batch["depth"].to(device)
-                    any_depth = any_depth or bool((target > 0).any())
-                    pred = prediction_to_depth(match_size(pred, tuple(target.shape[-2:]), proto), model_scale)
-                    pred = pred.clamp(max=proto.max_value)  # infinitely far (zero disparity) → the cap
-                    valid = target > 0
-                else:
-                    target = batch["target"].to(device)
-                    pred = match_size(pred, tuple(target.shape[-2:]), proto)
-                    if model_scale is not None and data_scale is not None:
-                        pred = renormalise(pred, model_scale, data_scale)
-                    valid = batch["valid_mask"].to(device).bool()
-                acc.add_batch(pred, target, valid)
-    finally:
-        model.train(was_training)
-    if proto.space == "depth" and not any_depth:
-        raise ValueError(
-            f"protocol {proto.name!r} compares metres, but the data set has no metric depth (its 'depth' "
-            "maps are all zero): use the 'paper' or 'normalised' protocol, or a source with depth"
+    errors: list[ValueError | None] = [
+        ValueError(
+            f"protocol {p.name!r} compares metres: pass scale= (a TargetScale) or use a data set "
+            "with a .scale attribute"
         )
-    scores = acc.result()
-    return EvalResult(
-        model=name,
-        protocol=scores.protocol,
-        metrics=scores.metrics,
-        images=scores.images,
-        valid_pixels=scores.valid_pixels,
-        images_skipped=scores.images_skipped,
-        units=proto.units,
-    )
+        if p.space == "depth" and model_scale is None
+        else None
+        for p in protos
+    ]
+    live = [i for i, e in enumerate(errors) if e is None]
+    accs = [MetricAccumulator(p) for p in protos]
+    images: list[list[dict[str, float] | None]] = [[] for _ in protos]
+    any_depth = False
+    if live:
+        loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+        name = label or str(getattr(model, "name", type(model).__name__))
+        in_channels = getattr(model, "in_channels", None)
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.inference_mode():
+                for batch in tqdm(loader, desc=f"evaluate {name}", unit="batch", disable=not progress):
+                    image = batch["image"].to(device)
+                    if in_channels is not None and image.shape[1] != in_channels:
+                        raise ValueError(
+                            f"model {name} takes {in_channels} input channel(s) but the data has "
+                            f"{image.shape[1]}: set the data's channels to match (1 = gray, 3 = RGB)"
+                        )
+                    raw = model(image).float()
+                    if not bool(torch.isfinite(raw).all()):
+                        raise ValueError(f"model {name} produced NaN/inf values: its weights are broken")
+                    for i in live:
+                        pred, target, valid = _compared(
+                            raw, batch, protos[i], model_scale, data_scale, device
+                        )
+                        if protos[i].space == "depth":
+                            any_depth = any_depth or bool(valid.any())
+                        images[i].extend(accs[i].add_batch(pred, target, valid))
+        finally:
+            model.train(was_training)
+    name = label or str(getattr(model, "name", type(model).__name__))
+    out: list[EvalResult | ValueError] = []
+    for i, proto in enumerate(protos):
+        error = errors[i]
+        if error is None and proto.space == "depth" and not any_depth:
+            error = ValueError(
+                f"protocol {proto.name!r} compares metres, but the data set has no metric depth (its "
+                "'depth' maps are all zero): use the 'paper' or 'normalised' protocol, or a source with depth"
+            )
+        if error is None:
+            try:
+                scores = accs[i].result()
+            except ValueError as exc:
+                error = exc
+        if error is not None:
+            out.append(error)
+            continue
+        out.append(
+            EvalResult(
+                model=name,
+                protocol=scores.protocol,
+                metrics=scores.metrics,
+                images=scores.images,
+                valid_pixels=scores.valid_pixels,
+                images_skipped=scores.images_skipped,
+                units=proto.units,
+                extra={"per_image": images[i]} if per_image else {},
+            )
+        )
+    return out
+
+
+def _compared(
+    raw: torch.Tensor,
+    batch: dict[str, Any],
+    proto: Protocol,
+    model_scale: TargetScale | None,
+    data_scale: TargetScale | None,
+    device: str | torch.device,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The prediction, target and valid mask that ``proto`` compares for one batch of network output
+    ``raw`` ``(N, 1, h, w)``: metres from ``model_scale`` against ``"depth"`` (> 0), or the normalised
+    output (re-expressed in the data's scale) against ``"target"`` where ``"valid_mask"``."""
+    if proto.space == "depth":
+        assert model_scale is not None
+        target = batch["depth"].to(device)
+        pred = prediction_to_depth(match_size(raw, tuple(target.shape[-2:]), proto), model_scale)
+        pred = pred.clamp(max=proto.max_value)  # infinitely far (zero disparity) → the cap
+        return pred, target, target > 0
+    target = batch["target"].to(device)
+    pred = match_size(raw, tuple(target.shape[-2:]), proto)
+    if model_scale is not None and data_scale is not None:
+        pred = renormalise(pred, model_scale, data_scale)
+    return pred, target, batch["valid_mask"].to(device).bool()
 
 
 # ----------------------------------------------------------------------------------------- many models
@@ -440,6 +527,7 @@ __all__ = [
     "data_config_from_checkpoint",
     "evaluate",
     "evaluate_model",
+    "evaluate_protocols",
     "format_csv",
     "format_markdown",
     "load_model",

@@ -433,8 +433,11 @@ class MetricAccumulator:
             self._sums[k] += v
         return values
 
-    def add_batch(self, pred: ArrayT, target: ArrayT, valid_mask: ArrayT | None = None) -> None:
-        """A batch ``(N, 1, H, W)`` (or ``(N, H, W)``) of images."""
+    def add_batch(
+        self, pred: ArrayT, target: ArrayT, valid_mask: ArrayT | None = None
+    ) -> list[dict[str, float] | None]:
+        """A batch ``(N, 1, H, W)`` (or ``(N, H, W)``) of images; returns each image's measures as
+        :meth:`add_image` does."""
         if len(pred.shape) < 3 or pred.shape[0] != target.shape[0]:
             raise ValueError(
                 f"expected batches (N, 1, H, W) of equal N, got prediction {tuple(pred.shape)} and "
@@ -443,8 +446,7 @@ class MetricAccumulator:
         # NumPy on small per-image arrays is ~50× faster than torch (op overhead, device syncs per
         # measure): move the batch to the CPU once.
         p, t, m = (_to_numpy(a) for a in (pred, target, valid_mask))
-        for i in range(p.shape[0]):
-            self.add_image(p[i], t[i], None if m is None else m[i])
+        return [self.add_image(p[i], t[i], None if m is None else m[i]) for i in range(p.shape[0])]
 
     def result(self) -> Scores:
         """The aggregated measures; ValueError when no image had a valid pixel."""

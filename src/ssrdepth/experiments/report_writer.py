@@ -320,7 +320,9 @@ def _real_per_frame_lines(real: Mapping[str, Any], all_runs: Mapping[str, Mappin
     ]
     for i, name in enumerate(frames):
         cells = [
-            f"{v[i]['abs_rel']:.3f} / {v[i]['delta1']:.3f} / {v[i]['median_delta1']:.3f}"
+            "no lidar point"
+            if v[i] is None
+            else f"{v[i]['abs_rel']:.3f} / {v[i]['delta1']:.3f} / {v[i]['median_delta1']:.3f}"
             for v in cols.values()
         ]
         out.append(f"| {name} | " + " | ".join(cells) + " |")

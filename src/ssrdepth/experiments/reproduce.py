@@ -230,28 +230,17 @@ def _evaluate_run(
     from ssrdepth.checkpoint import load_checkpoint
     from ssrdepth.core.scale import TargetScale
     from ssrdepth.data import build_dataset
-    from ssrdepth.evaluation.evaluate import evaluate_model
+    from ssrdepth.evaluation.evaluate import evaluate_protocols
 
     ckpt = load_checkpoint(checkpoint)
     model = ckpt.build_model().to(cfg.device)
     scale = TargetScale.from_dict(ckpt.target) if ckpt.target.get("kind") in ("disparity", "depth") else None
     test = build_dataset(run.data, "test", progress=cfg.progress)
-    results: dict[str, dict[str, Any]] = {}
-    for proto in _metric_protocols(run, cfg):
-        try:
-            r = evaluate_model(
-                model,
-                test,
-                proto,
-                max_images=cfg.eval_max_images,
-                scale=scale,
-                device=cfg.device,
-                label=run.column,
-            )
-        except ValueError as exc:  # e.g. no true depth in this split: say so, keep the rest
-            results[proto] = {"error": str(exc)}
-            continue
-        results[proto] = r.as_dict()
+    protos = _metric_protocols(run, cfg)
+    scored = evaluate_protocols(
+        model, test, protos, max_images=cfg.eval_max_images, scale=scale, device=cfg.device, label=run.column
+    )
+    results = {proto: _as_result(r) for proto, r in zip(protos, scored, strict=True)}
     n = min(cfg.figure_images, len(test))  # type: ignore[arg-type]
     samples = [test[i] for i in range(n)]
     with torch.inference_mode():
@@ -263,6 +252,12 @@ def _evaluate_run(
         "predictions": list(preds),
     }
     return results, figure
+
+
+def _as_result(r: Any) -> dict[str, Any]:
+    """One entry of :func:`evaluate_protocols` for results.json: the result, or why that protocol could
+    not score (e.g. no true depth in this split: said, and the other protocols kept)."""
+    return {"error": str(r)} if isinstance(r, ValueError) else dict(r.as_dict())
 
 
 def _fit_baselines(runs: list[RunSpec], cfg: ReproduceConfig) -> dict[str, tuple[Any, Any]]:
@@ -286,22 +281,17 @@ def _evaluate_baselines(
     """The fitted baselines evaluated on each table's test split under the table's protocols:
     ``{table: {baseline: {protocol: result}}}``."""
     from ssrdepth.data import build_dataset
-    from ssrdepth.evaluation.evaluate import evaluate_model
+    from ssrdepth.evaluation.evaluate import evaluate_protocols
 
     out: dict[str, dict[str, Any]] = {}
     for table, (models, _scale) in fitted.items():
         first = next(r for r in runs if r.table == table)
         test = build_dataset(first.data, "test", progress=cfg.progress)
+        protos = _metric_protocols(first, cfg)
         out[table] = {}
         for model in models:
-            per: dict[str, Any] = {}
-            for proto in _metric_protocols(first, cfg):
-                try:
-                    r = evaluate_model(model, test, proto, max_images=cfg.eval_max_images, label=model.name)
-                    per[proto] = r.as_dict()
-                except ValueError as exc:
-                    per[proto] = {"error": str(exc)}
-            out[table][model.name] = per
+            scored = evaluate_protocols(model, test, protos, max_images=cfg.eval_max_images, label=model.name)
+            out[table][model.name] = {p: _as_result(r) for p, r in zip(protos, scored, strict=True)}
     return out
 
 
@@ -320,12 +310,10 @@ def evaluate_real_kitti(
     "per_frame": {key: [{"abs_rel", "delta1", "median_delta1"} per frame]}, "baselines": {...},
     "baselines_median": {...}}``, or ``{"skipped": reason}`` when ``root`` has no
     ``training/velodyne``."""
-    from torch.utils.data import Subset
-
     from ssrdepth.checkpoint import load_checkpoint
     from ssrdepth.core.scale import TargetScale
     from ssrdepth.data import build_dataset
-    from ssrdepth.evaluation.evaluate import evaluate_model
+    from ssrdepth.evaluation.evaluate import evaluate_protocols
     from ssrdepth.evaluation.protocols import get_protocol
 
     root = Path(root)
@@ -353,31 +341,33 @@ def evaluate_real_kitti(
         "per_frame": {},
     }
 
-    def per_frame(model: Any, scale: Any) -> list[dict[str, float]]:
-        rows = []
-        for i in range(n_frames):
-            one = Subset(frames, [i])
-            a = evaluate_model(model, one, "kitti", scale=scale, device=device).metrics
-            b = evaluate_model(model, one, median, scale=scale, device=device).metrics
-            rows.append({"abs_rel": a["abs_rel"], "delta1": a["delta1"], "median_delta1": b["delta1"]})
-        return rows
+    def score(model: Any, scale: Any, key: str, runs: str, medians: str) -> None:
+        """One pass of ``model`` over the frames: metric and median-scaled, pooled and per frame."""
+        metric, scaled = evaluate_protocols(
+            model, frames, ["kitti", median], scale=scale, device=device, label=key, per_image=True
+        )
+        for r in (metric, scaled):
+            if isinstance(r, ValueError):
+                raise r
+        assert not isinstance(metric, ValueError) and not isinstance(scaled, ValueError)
+        rows: list[dict[str, float] | None] = [  # None: a frame without a lidar point in the crop
+            None
+            if a is None or b is None
+            else {"abs_rel": a["abs_rel"], "delta1": a["delta1"], "median_delta1": b["delta1"]}
+            for a, b in zip(metric.extra["per_image"], scaled.extra["per_image"], strict=True)
+        ]
+        result[runs][key] = {**metric.as_dict(), "extra": {}}
+        result[medians][key] = {**scaled.as_dict(), "extra": {}}
+        result["per_frame"][key] = rows
 
     for key, path in checkpoints.items():
         ckpt = load_checkpoint(Path(path))
-        scale = TargetScale.from_dict(ckpt.target)
-        model = ckpt.build_model().to(device)
-        result["runs"][key] = evaluate_model(model, frames, "kitti", scale=scale, device=device).as_dict()
-        result["median"][key] = evaluate_model(model, frames, median, scale=scale, device=device).as_dict()
-        result["per_frame"][key] = per_frame(model, scale)
+        score(ckpt.build_model().to(device), TargetScale.from_dict(ckpt.target), key, "runs", "median")
     if baselines is not None:
         models, scale = baselines
-        result["baselines"] = {
-            m.name: evaluate_model(m, frames, "kitti", scale=scale, label=m.name).as_dict() for m in models
-        }
-        result["baselines_median"] = {
-            m.name: evaluate_model(m, frames, median, scale=scale, label=m.name).as_dict() for m in models
-        }
-        result["per_frame"].update({m.name: per_frame(m, scale) for m in models})
+        result["baselines"], result["baselines_median"] = {}, {}
+        for m in models:
+            score(m, scale, m.name, "baselines", "baselines_median")
     return result
 
 
