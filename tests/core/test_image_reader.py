@@ -222,3 +222,52 @@ def test_every_image_file_is_opened_by_the_one_reader() -> None:
                 ):
                     offenders.append(f"{path.relative_to(src)}:{node.lineno}")
     assert not offenders, offenders
+
+
+def _png_chunks(data: bytes) -> list[bytes]:
+    """The chunks of a PNG file, each with its length, type, data and CRC (PNG specification §5.3)."""
+    chunks, pos = [], 8
+    while pos < len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        chunks.append(data[pos : pos + 12 + length])
+        pos += 12 + length
+    return chunks
+
+
+@pytest.mark.parametrize("where", ["before the image data", "after the image data"])
+@pytest.mark.parametrize("orientation", [1, 6, 8])
+def test_png_size_probe_reads_exif_wherever_it_lies(tmp_path: Path, where: str, orientation: int) -> None:
+    from ssrdepth.core.image import image_size
+
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buf = io.BytesIO()
+    Image.fromarray(stored_image()).save(buf, format="PNG", exif=exif.tobytes())
+    head, chunks = buf.getvalue()[:8], _png_chunks(buf.getvalue())
+    kinds = [c[4:8] for c in chunks]
+    assert b"eXIf" in kinds and kinds[-1] == b"IEND"
+    if where == "after the image data":  # allowed by the specification; Pillow finds it only on decode
+        exif_chunk = chunks.pop(kinds.index(b"eXIf"))
+        chunks.insert(len(chunks) - 1, exif_chunk)
+    path = tmp_path / "photo.png"
+    path.write_bytes(head + b"".join(chunks))
+    # 40×80 stored; orientations 5–8 turn it a quarter: the viewer's (and the reader's) size.
+    expected = viewer(path).shape[:2]
+    assert expected == ((80, 40) if orientation in (6, 8) else (40, 80))
+    assert image_size(path) == expected == read_image(path).shape[:2]
+
+
+def test_png_size_probe_decodes_no_pixel(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The size probe reads headers only (it runs on every frame of a data set before training)."""
+    from PIL import ImageFile
+
+    from ssrdepth.core.image import image_size
+
+    path = tmp_path / "frame.png"
+    Image.fromarray(stored_image()).save(path)
+
+    def no_decoding(self: object) -> None:
+        raise AssertionError("the size probe decoded the image")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    assert image_size(path) == STORED

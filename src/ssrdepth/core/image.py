@@ -15,6 +15,7 @@ Conventions: images ``(H, W, 3)`` uint8 RGB in, maps ``(H, W)`` float32 with a b
 from __future__ import annotations
 
 import os
+import struct
 from pathlib import Path
 
 import cv2
@@ -133,6 +134,44 @@ def read_text_chunks(path: str | os.PathLike[str]) -> dict[str, str]:
         raise BadSampleError(path, f"cannot read the image header ({exc}); expected an image file") from None
 
 
+#: The 8 bytes every PNG file starts with (PNG specification, 3rd ed., §5.2).
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def _png_exif(path: Path) -> bytes | None:
+    """The payload of a PNG's ``eXIf`` chunk, found by walking the chunk headers (length, type;
+    PNG specification §5.3) without decompressing a pixel; None when there is none. Pillow finds an
+    ``eXIf`` placed after the image data only by decoding the whole image, which made reading the
+    sizes of a data set's frames cost as much as reading the frames."""
+    with open(path, "rb") as f:
+        if f.read(8) != PNG_SIGNATURE:
+            return None
+        while len(head := f.read(8)) == 8:
+            length, kind = struct.unpack(">I4s", head)
+            if kind == b"eXIf":
+                return f.read(length)
+            if kind == b"IEND":
+                return None
+            f.seek(length + 4, os.SEEK_CUR)  # the data and its CRC
+    return None
+
+
+def _header_orientation(img: Image.Image, path: Path) -> int:
+    """The EXIF orientation of an opened image without decoding its pixels (PNG: its ``eXIf`` chunk,
+    wherever it lies; other formats: what Pillow read with the header)."""
+    if img.format != "PNG":
+        return _orientation(img)
+    data = img.info.get("exif") or _png_exif(path)
+    if not data:
+        return 1
+    exif = Image.Exif()
+    try:
+        exif.load(data)
+        return int(exif.get(EXIF_ORIENTATION, 1))
+    except (ValueError, TypeError, SyntaxError, OSError, struct.error):  # unreadable EXIF: as stored
+        return 1
+
+
 def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     """(H, W) of an image file as :func:`read_image` returns it (EXIF orientation applied), from the
     header only. Raises :class:`BadSampleError` naming the file when it is missing or not an image."""
@@ -142,7 +181,7 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     try:
         with Image.open(path) as img:
             w, h = img.size
-            orientation = _orientation(img)
+            orientation = _header_orientation(img, path)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise BadSampleError(path, f"cannot read the image header ({exc}); expected an image file") from None
     return (w, h) if orientation in (5, 6, 7, 8) else (h, w)

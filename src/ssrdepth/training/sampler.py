@@ -100,9 +100,12 @@ class SeededSamples(Dataset[Any]):
 
 
 def _seed_all(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's CPU generator (the ones data code draws from). Not
+    ``torch.manual_seed``: it also seeds every accelerator's generators and costs ~0.2–0.8 ms a call,
+    once per sample (50 s of a 26-minute demo on a 2-core EPYC, py-spy), against ~2 µs here."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
+    torch.default_generator.manual_seed(seed)
 
 
 class ShardSampler(Sampler[int]):
