@@ -10,7 +10,7 @@ from PIL import Image
 from ssrdepth.checkpoint import save_checkpoint
 from ssrdepth.core.flops import count_gflops
 from ssrdepth.data.config import TargetScale
-from ssrdepth.experiments.demo import DEMO_STEPS, DEMO_WIDTH, DemoConfig, demo_steps, motorcycle_section
+from ssrdepth.experiments.demo import DEMO_BUDGET_S, DEMO_WIDTH, DemoConfig, motorcycle_section, plan_steps
 from ssrdepth.models import create_model
 
 
@@ -34,9 +34,55 @@ def test_demo_preset_is_what_the_docs_say() -> None:
     cfg = DemoConfig()
     assert cfg.table_lengths is None and cfg.tables == ("1", "2") and cfg.recipe == "ssrdepth"
     assert len(cfg.models) == 6
-    # The steps follow the precision the machine trains in: more where bf16 is native.
-    assert demo_steps("cuda") == DEMO_STEPS["bf16"]
-    assert dict(DEMO_STEPS["bf16"])["1"] > dict(DEMO_STEPS["fp32"])["1"]
+    assert DEMO_BUDGET_S == 900  # "about 15 minutes on 2 cores"
+
+
+def test_plan_steps_share_the_time_left_by_hand() -> None:
+    # 2-core EPYC, AVX2 only, as measured: one step of Table 1's six runs 3.46 s, of Table 2's two 7.6 s;
+    # 565 s left. At the most steps (500, 100) training would take 500·3.46 + 100·7.6 = 2,490 s, so each
+    # table gets 565 / 2,490 = 0.227 of its most: 113.4 → 110 steps and 22.7 → 20 steps.
+    assert plan_steps({"1": 3.46, "2": 7.6}, 565.0) == {"1": 110, "2": 20}
+    # A fast machine: 500·1.0 + 100·2.0 = 700 s fits in 800 s: the most steps, not more.
+    assert plan_steps({"1": 1.0, "2": 2.0}, 800.0) == {"1": 500, "2": 100}
+    # Half of what the most would take: 250 and 50.
+    assert plan_steps({"1": 1.0, "2": 2.0}, 350.0) == {"1": 250, "2": 50}
+    # Too slow even for the fewest: the fewest (the caller warns), also with no time left at all.
+    assert plan_steps({"1": 10.0, "2": 20.0}, 500.0) == {"1": 100, "2": 20}
+    assert plan_steps({"1": 10.0}, -30.0) == {"1": 100}
+
+
+def test_budget_plan_is_measured_once_then_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    import time
+
+    import ssrdepth.experiments.bench as bench
+    import ssrdepth.experiments.reproduce as reproduce
+    from ssrdepth.experiments.demo import PLAN_FILE, _budget_plan
+    from ssrdepth.experiments.reproduce import ReproduceConfig
+
+    timed: list[str] = []
+
+    def step_seconds(tc: object) -> float:
+        timed.append(str(getattr(tc, "out", "")))
+        return 0.5
+
+    monkeypatch.setattr(bench, "train_step_seconds", step_seconds)
+    monkeypatch.setattr(reproduce, "ensure_targets", lambda data, progress=True: None)
+    rcfg = ReproduceConfig(out=str(tmp_path), kitti=str(tmp_path / "synthetic"), kitti_source="synthetic")
+    # 300 s already spent rendering: 900 − 300 − 120 = 480 s left. One step of Table 1's six runs
+    # costs 6 · 0.5 · 1.10 = 3.3 s, of Table 2's two 1.1 s: 480 / (500·3.3 + 100·1.1) = 0.273 of the
+    # most steps → 136 → 130 and 27 → 20.
+    lengths = _budget_plan(rcfg, time.perf_counter() - 300.0, None)
+    assert lengths == (("1", 130), ("2", 20)) and len(timed) == 8
+    stored = json.loads((tmp_path / PLAN_FILE).read_text())
+    assert stored["steps"] == {"1": 130, "2": 20} and 299 < stored["spent_before_training_s"] < 330
+    # A re-run reuses the plan without measuring (so it reuses the runs trained with it) ...
+    assert _budget_plan(rcfg, time.perf_counter(), None) == lengths and len(timed) == 8
+    # ... and --fresh all measures again: nothing spent now, 780 s left → 0.443 → 220 and 40.
+    assert _budget_plan(rcfg, time.perf_counter(), "all") == (("1", 220), ("2", 40)) and len(timed) == 16
+    (tmp_path / PLAN_FILE).write_text("[1, 2]")
+    with pytest.raises(ValueError, match="not a demo step plan"):
+        _budget_plan(rcfg, time.perf_counter(), None)
 
 
 def test_quick_demo_runs_every_step_and_says_what_ran(tmp_path: Path) -> None:

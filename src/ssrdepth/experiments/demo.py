@@ -3,7 +3,8 @@
 1. Render the synthetic stereo street set (KITTI layout, exact depth) — :mod:`ssrdepth.data.synthetic`.
 2. Stereo-match every pair into disparity targets with the default matcher (SGM).
 3. Train the six models at 147×37 grayscale (Table 1) and SCRX at 310×94 gray and colour (Table 2) in
-   a single stage each, with the reduced-width demo preset (``--full``: the paper's widths).
+   a single stage each, with the reduced-width demo preset (``--full``: the paper's widths), for as
+   many steps as fit the ~15-minute budget on this machine (measured: :func:`plan_steps`).
 4. Evaluate against the stereo targets (the paper's six, the standard set on normalised maps) and
    against the exact synthetic depth in metres (``kitti`` protocol).
 5. Predict on a real image shipped by scikit-image (Middlebury 2014 Motorcycle).
@@ -13,8 +14,11 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,10 +40,21 @@ DEMO_SEQUENCE_LENGTH = 10
 #: Channel-width multiplier of the demo preset (1.0 = the paper's 64-128-256-512). At 0.25 SCRX costs
 #: 0.26 GFLOP per 147×37 image instead of 4.1.
 DEMO_WIDTH = 0.25
-#: Training length of the demo preset per table, in optimiser steps of batch 40, by the precision the
-#: machine trains in (``precision = "auto"``): CPUs with native bf16 train about 2.5× faster, so they
-#: get more steps in the same ~15 minutes (docs/training.md, "The demo's budget").
-DEMO_STEPS = {"bf16": (("1", 500), ("2", 100)), "fp32": (("1", 250), ("2", 50))}
+#: The demo's time budget, seconds: the whole job in about 15 minutes on 2 CPU cores.
+DEMO_BUDGET_S = 15 * 60
+#: What the demo keeps for the work after training: evaluating every run and baseline, the real frames,
+#: the target quality, the figures, the backend choice for the example image and the report (100 s
+#: measured on a 2-core AMD EPYC, AVX2 only; BENCHMARKS.md, "Where the demo's time goes").
+DEMO_AFTER_TRAINING_S = 120
+#: Training length per table, in optimiser steps: (fewest, most). The steps are chosen on each machine
+#: by its measured training speed to fit :data:`DEMO_BUDGET_S` (:func:`plan_steps`), the same number for
+#: every model of a table so that they compare at equal training; Table 2 (310×94, 5.4× the pixels)
+#: gets a fifth of Table 1's. 500 / 100 is where the models stop gaining much (docs/training.md).
+DEMO_STEP_RANGE = {"1": (100, 500), "2": (20, 100)}
+#: Steps are chosen in multiples of this (so that small timing noise keeps the same plan).
+DEMO_STEP_QUANTUM = 10
+#: The plan the first run measured, kept in the demo folder so that a re-run reuses its trained runs.
+PLAN_FILE = "demo-steps.json"
 #: The synthetic set renders at half KITTI width (621 px), where 96 px of disparity covers the same
 #: depths (≥ ~2 m) as KITTI's usual 192 px at full width.
 DEMO_MAX_DISPARITY = 96
@@ -53,11 +68,100 @@ def default_real_kitti() -> str:
     return os.environ.get(REAL_KITTI_ENV) or str(Path.cwd().parent / "shared" / "data" / "kitti_object")
 
 
-def demo_steps(device: str = "cpu") -> tuple[tuple[str, int], ...]:
-    """The demo's steps per table on this machine (:data:`DEMO_STEPS` by the resolved precision)."""
-    from ssrdepth.core.hardware import resolve_precision
+def plan_steps(step_seconds: Mapping[str, float], available_s: float) -> dict[str, int]:
+    """Steps per table that fit ``available_s`` seconds of training.
 
-    return DEMO_STEPS[resolve_precision("auto", "cuda" if device.startswith("cuda") else "cpu")]
+    step_seconds: table → seconds of one step of *all* its runs together (the sum over its models), as
+        measured, loop overhead included. Every table gets the same fraction ``k`` of its most steps
+        (:data:`DEMO_STEP_RANGE`), ``k = min(1, available / Σ most·seconds)``, rounded down to
+        :data:`DEMO_STEP_QUANTUM` and kept within the table's range (the fewest steps even when they do
+        not fit: the caller says so).
+    """
+    full = sum(DEMO_STEP_RANGE[t][1] * sec for t, sec in step_seconds.items())
+    k = 1.0 if full <= 0 else min(1.0, max(available_s, 0.0) / full)
+    steps = {}
+    for table in step_seconds:
+        lo, hi = DEMO_STEP_RANGE[table]
+        n = int(k * hi // DEMO_STEP_QUANTUM) * DEMO_STEP_QUANTUM
+        steps[table] = max(lo, min(hi, n))
+    return steps
+
+
+def _budget_plan(rcfg: ReproduceConfig, started: float, fresh: str | None) -> tuple[tuple[str, int], ...]:
+    """The demo's steps per table on this machine: the plan kept in ``OUT/demo-steps.json`` by an earlier
+    run (unless ``--fresh all``), else measured now: each first-seed run's training step is timed
+    (:func:`ssrdepth.experiments.bench.train_step_seconds`), and the time left of
+    :data:`DEMO_BUDGET_S` after rendering, matching and :data:`DEMO_AFTER_TRAINING_S` is shared out by
+    :func:`plan_steps`. The plan, its measurements and the CPU are logged and written to the file."""
+    from ssrdepth.core.hardware import speed_flags
+    from ssrdepth.core.io import write_json
+    from ssrdepth.core.machine import machine_info
+    from ssrdepth.experiments.bench import TRAIN_LOOP_OVERHEAD, train_step_seconds
+    from ssrdepth.experiments.reproduce import ensure_targets, plan_runs, train_config_for
+
+    path = Path(rcfg.out) / PLAN_FILE
+    if path.is_file() and fresh != "all":
+        try:
+            stored = json.loads(path.read_text(encoding="utf-8"))
+            steps = {str(t): int(n) for t, n in stored["steps"].items()}
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise ValueError(f"{path}: not a demo step plan ({exc}); delete it to measure again") from None
+        logger.info(
+            "training steps per table %s: the plan measured by the first run (%s; --fresh all measures again)",
+            steps,
+            path,
+        )
+        return tuple(sorted(steps.items()))
+    runs, _ = plan_runs(rcfg)
+    first = [r for r in runs if not r.seed]
+    for data in {(r.data.root, r.data.matcher): r.data for r in first}.values():
+        ensure_targets(data, rcfg.progress)  # matched now, so that their time counts as spent
+    logger.info("measuring one training step of each of the %d runs", len(first))
+    seconds: dict[str, float] = {}
+    per_run: dict[str, float] = {}
+    for run in first:
+        per_run[run.key] = train_step_seconds(train_config_for(run, rcfg)) * TRAIN_LOOP_OVERHEAD
+        seconds[run.table] = seconds.get(run.table, 0.0) + per_run[run.key]
+    spent = time.perf_counter() - started
+    available = DEMO_BUDGET_S - spent - DEMO_AFTER_TRAINING_S
+    steps = plan_steps(seconds, available)
+    training = sum(steps[t] * sec for t, sec in seconds.items())
+    flags = [k for k, v in speed_flags().items() if v]
+    logger.info(
+        "budget %.0f min on this machine (%s, %s): %.0f s spent rendering, matching and measuring; "
+        "training %s ≈ %.0f s (one step of all a table's runs: %s); %.0f s kept for evaluation and the "
+        "report; expected total ≈ %.1f min",
+        DEMO_BUDGET_S / 60,
+        machine_info().get("cpu", "cpu"),
+        " ".join(flags) or "no vector flags read",
+        spent,
+        ", ".join(f"Table {t}: {n} steps" for t, n in steps.items()),
+        training,
+        ", ".join(f"Table {t} {sec:.2f} s" for t, sec in seconds.items()),
+        DEMO_AFTER_TRAINING_S,
+        (spent + training + DEMO_AFTER_TRAINING_S) / 60,
+    )
+    if spent + training + DEMO_AFTER_TRAINING_S > DEMO_BUDGET_S * 1.05:
+        logger.warning(
+            "even the fewest steps (%s) do not fit %.0f min on this machine: expect about %.0f min",
+            ", ".join(f"Table {t}: {n}" for t, n in steps.items()),
+            DEMO_BUDGET_S / 60,
+            (spent + training + DEMO_AFTER_TRAINING_S) / 60,
+        )
+    write_json(
+        path,
+        {
+            "steps": steps,
+            "step_seconds": per_run,
+            "loop_overhead": TRAIN_LOOP_OVERHEAD,
+            "spent_before_training_s": spent,
+            "available_s": available,
+            "budget_s": DEMO_BUDGET_S,
+            "machine": machine_info(),
+            "cpu_flags": flags,
+        },
+    )
+    return tuple(sorted(steps.items()))
 
 
 @dataclass(frozen=True)
@@ -69,7 +173,7 @@ class DemoConfig:
     sequence_length: int = DEMO_SEQUENCE_LENGTH
     seed: int = 0
     full: bool = False
-    table_lengths: tuple[tuple[str, int], ...] | None = None  # None: demo_steps(device)
+    table_lengths: tuple[tuple[str, int], ...] | None = None  # None: measured to fit the budget
     models: tuple[str, ...] = tuple(list_models())
     tables: tuple[str, ...] = ("1", "2")
     device: str = "cpu"
@@ -256,6 +360,7 @@ def demo(cfg: DemoConfig) -> dict[str, Any]:
     from ssrdepth.data.synthetic import generate_synthetic
     from ssrdepth.experiments.reproduce import batch_sizes
 
+    started = time.perf_counter()
     out = Path(cfg.out)
     root = out / "data" / "synthetic"
     _refresh_old_render(root, cfg.fresh)
@@ -268,7 +373,7 @@ def demo(cfg: DemoConfig) -> dict[str, Any]:
         progress=cfg.progress,
         features=cfg.features,
     )
-    lengths = () if cfg.full else (cfg.table_lengths or demo_steps(cfg.device))
+    lengths = () if cfg.full else (cfg.table_lengths or ())
     rcfg = ReproduceConfig(
         out=str(out),
         kitti=str(root),
@@ -294,6 +399,9 @@ def demo(cfg: DemoConfig) -> dict[str, Any]:
         + (" (--quick smoke run)" if cfg.quick else ""),
         more_data=f"render more pairs with --pairs (now {cfg.pairs})",
     )
+    if not cfg.full and cfg.table_lengths is None:
+        lengths = _budget_plan(rcfg, started, cfg.fresh)
+        rcfg = dataclasses.replace(rcfg, table_lengths=lengths)
     preset = preset_text(cfg, lengths, batch_sizes(rcfg))
     streets = SyntheticSettings(cfg.pairs, sequence_length=cfg.sequence_length).sequences()
     rcfg = dataclasses.replace(
