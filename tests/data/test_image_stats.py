@@ -27,6 +27,8 @@ from ssrdepth.data.image_stats import (
 )
 from ssrdepth.data.synthetic import generate_synthetic
 
+from ..conftest import skip_or_fail
+
 H, W = ANALYSIS_SIZE
 
 
@@ -229,7 +231,7 @@ def test_real_frames_are_closer_to_each_other_than_to_synthetic_ones(
     frames = shared_data / "kitti_object" / "training" / "image_2"
     real = sorted(frames.glob("*.png"))
     if len(real) < 7:
-        pytest.skip(f"needs the 7 real KITTI frames in {frames} (found {len(real)})")
+        skip_or_fail(f"needs the 7 real KITTI frames in {frames} (found {len(real)})")
     generate_synthetic(tmp_path / "syn", 4, size=ANALYSIS_SIZE, workers=1, progress=False)
     synthetic = list_images(tmp_path / "syn" / "training" / "image_02")
     first, last = real[:3], real[-4:]

@@ -105,7 +105,7 @@ def test_quick_demo_runs_every_step_and_says_what_ran(tmp_path: Path) -> None:
     from ssrdepth.experiments.report import format_duration
 
     assert f") in {format_duration(results['seconds'])}. Every number" in report
-    assert re.search(r"\) in \d+(\.\d)? (s|min)\. Every number", report)
+    assert re.search(r"\) in \d+(\.\d)? (s|min|h)\. Every number", report)
 
 
 def test_split_smaller_than_the_batch_names_both_fixes(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ssrdepth.inference import autoselect
+from ssrdepth.inference import openvino_backend as ovb
 from ssrdepth.inference.quantize import (
     DELTA1_TOLERANCE,
     Int8Accuracy,
@@ -52,7 +53,6 @@ def _eager(net: nn.Module, x: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------ OpenVINO
 def test_openvino_f32_matches_eager(tiny: tuple[nn.Module, bytes]) -> None:
-    ovb = pytest.importorskip("ssrdepth.inference.openvino_backend")
     pytest.importorskip("openvino")
     net, blob = tiny
     x = np.random.default_rng(1).random((3, 1, *SIZE), dtype=np.float32)
@@ -66,7 +66,6 @@ def test_openvino_f32_matches_eager(tiny: tuple[nn.Module, bytes]) -> None:
 
 
 def test_openvino_bf16_within_auto_tolerance(tiny: tuple[nn.Module, bytes]) -> None:
-    ovb = pytest.importorskip("ssrdepth.inference.openvino_backend")
     pytest.importorskip("openvino")
     if "BF16" not in ovb.native_precisions():
         with pytest.raises(ValueError, match="native bf16"):
@@ -79,7 +78,6 @@ def test_openvino_bf16_within_auto_tolerance(tiny: tuple[nn.Module, bytes]) -> N
 
 
 def test_openvino_settings_are_validated() -> None:
-    ovb = pytest.importorskip("ssrdepth.inference.openvino_backend")
     with pytest.raises(ValueError, match="valid: f32, bf16"):
         ovb.OpenVINOSettings("int4")
     with pytest.raises(ValueError, match="LATENCY, THROUGHPUT"):
@@ -88,7 +86,6 @@ def test_openvino_settings_are_validated() -> None:
 
 
 def test_openvino_missing_file_names_it(tmp_path: Path) -> None:
-    ovb = pytest.importorskip("ssrdepth.inference.openvino_backend")
     pytest.importorskip("openvino")
     with pytest.raises(FileNotFoundError, match=r"nope\.onnx"):
         ovb.compile_onnx(tmp_path / "nope.onnx", ovb.OpenVINOSettings("f32"))
@@ -223,15 +220,8 @@ def test_auto_with_real_backends_and_cache(
         "torch": lambda: ref,
         "onnxruntime": lambda: onnx_runner(onnx_session(blob, "cpu")),
     }
-    try:
-        from ssrdepth.inference import openvino_backend as ovb
-
-        if ovb.available():
-            candidates["openvino-f32"] = lambda: ovb.runner(
-                ovb.compile_onnx(blob, ovb.OpenVINOSettings("f32"))
-            )
-    except ImportError:
-        pass
+    if ovb.available():  # the openvino package (the [openvino] extra) is installed
+        candidates["openvino-f32"] = lambda: ovb.runner(ovb.compile_onnx(blob, ovb.OpenVINOSettings("f32")))
     sample = np.random.default_rng(0).random((2, 1, *SIZE), dtype=np.float32)
     first = autoselect.choose_backend(model_file, candidates, lambda: ref, sample, batch=4, repeats=1)
     assert not first.cached and first.backend in candidates
@@ -271,7 +261,6 @@ def test_predict_from_an_int8_file(make_checkpoint: MakeCheckpoint, tmp_path: Pa
 
 
 def test_openvino_runner_is_safe_across_threads(tiny: tuple[nn.Module, bytes]) -> None:
-    ovb = pytest.importorskip("ssrdepth.inference.openvino_backend")
     pytest.importorskip("openvino")
     from concurrent.futures import ThreadPoolExecutor
 

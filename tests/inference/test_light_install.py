@@ -15,6 +15,7 @@ import pytest
 from ssrdepth.data.config import TargetScale
 from ssrdepth.inference.export import export_checkpoint
 
+from ..conftest import HANG_TIMEOUT_S
 from .conftest import MakeCheckpoint, write_image
 
 #: Packages a minimal ONNX install does not have (plus the training-only ones).
@@ -46,7 +47,10 @@ sys.exit(code)
 
 def run_hidden(hidden: tuple[str, ...], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-c", RUNNER, ",".join(hidden), *args], capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", RUNNER, ",".join(hidden), *args],
+        capture_output=True,
+        text=True,
+        timeout=HANG_TIMEOUT_S,
     )
 
 

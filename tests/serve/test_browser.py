@@ -3,8 +3,9 @@ open the page, upload a real photo, wait for the result, read the numbers off th
 them with ``ssrdepth predict`` on the same file; a corrupt upload shows a message in the page; a
 webcam picture (Chromium's synthetic camera) is predicted like an upload.
 
-Skipped, with the reason, where Playwright, Chromium or the real samples are missing (CI installs
-Chromium in ``.ci/run``; Playwright cannot download its own browsers here)."""
+Skipped, with the reason, where Playwright, Chromium or the real samples are missing; with
+``$SSRDEPTH_STRICT_TESTS`` set (``.ci/run``, which installs Chromium: Playwright cannot download its own
+browsers here) they fail instead (tests/conftest.py's ``skip_or_fail``)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import pytest
 from ssrdepth.inference.predict import load_model, predict
 from ssrdepth.serve.service import map_stats
 
+from ..conftest import require_module, skip_or_fail
 from .conftest import ARTIFACTS, Server
 
 pytestmark = [
@@ -55,17 +57,17 @@ def _chromium() -> str | None:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="the browser test needs playwright")
+    sync_api = require_module("playwright.sync_api", "the browser test needs Playwright (the [dev] extra)")
     executable = _chromium()
     if executable is None:
-        reason = "no Chromium found (Debian: apt-get install chromium); the browser test is skipped"
-        print(reason)
-        pytest.skip(reason)
+        skip_or_fail("no Chromium found for the browser test (Debian: apt-get install chromium)")
     # Every web-first assertion waits as long as a page action may: the default 5 s is shorter than
     # one prediction on a busy 2-core machine (the first one also exports the model).
     sync_api.expect.set_options(timeout=TIMEOUT_MS)
     with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        browser = pw.chromium.launch(
+            executable_path=executable, args=CHROMIUM_ARGS, headless=True, timeout=TIMEOUT_MS
+        )
         try:
             yield browser
         finally:
@@ -76,9 +78,7 @@ def browser() -> Iterator[Any]:
 def kitti_image(shared_data: Path) -> Path:
     images = sorted((shared_data / "kitti_object" / "training" / "image_2").glob("*.png"))
     if not images:
-        reason = f"no KITTI images under {shared_data}/kitti_object/training/image_2"
-        print(reason)
-        pytest.skip(reason)
+        skip_or_fail(f"no KITTI images under {shared_data}/kitti_object/training/image_2")
     return images[0]
 
 
@@ -119,7 +119,7 @@ def test_upload_a_photo_and_read_the_numbers(browser: Any, server: Server, kitti
     # The .npy download behind the page's link holds predict's map.
     links = page.locator("#ssrdepth-downloads a").evaluate_all("links => links.map(a => a.href)")
     npy = next(h for h in links if h.endswith(f"{kitti_image.stem}_disparity.npy"))
-    served = np.load(io.BytesIO(page.request.get(npy).body()), allow_pickle=False)
+    served = np.load(io.BytesIO(page.request.get(npy, timeout=TIMEOUT_MS).body()), allow_pickle=False)
     np.testing.assert_allclose(served, expected, rtol=1e-6, atol=1e-6)
     page.wait_for_timeout(1500)  # let the 3D view draw before the picture
     ARTIFACTS.mkdir(parents=True, exist_ok=True)

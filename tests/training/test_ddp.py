@@ -16,6 +16,7 @@ import torch
 from ssrdepth.training.config import TrainConfig, apply_overrides
 from ssrdepth.training.loop import train
 
+from ..conftest import HANG_TIMEOUT_S
 from .conftest import ToyDepth
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -106,7 +107,7 @@ def test_ddp_two_processes_match_one(toy_cfg: TrainConfig, tmp_path: Path) -> No
         *overrides,
         f"out={ddp_out}",
     ]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=HANG_TIMEOUT_S)
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     cfg = apply_overrides(TrainConfig(), [*overrides, f"out={tmp_path / 'single'}"])
