@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ssrdepth.core.image import resize_map
 from ssrdepth.data import build_dataset, target_cache
 from ssrdepth.data.config import DataConfig
 from ssrdepth.data.reference import prepare_reference_targets, reference_disparity
@@ -147,13 +146,20 @@ def test_lidar_like_targets_shrink_like_lidar(tmp_path: Path) -> None:
     dataset = build_dataset(cfg, "all", cache=False)
     sample = dataset[0]
     disparity, valid = target_cache(cfg).read(dataset.meta(0)["key"])
-    # An output pixel is valid where any scan point falls in its footprint (resize_map's sparse rule),
-    # its value the mean of those points' disparities / 64 px.
-    expected, expected_valid = resize_map(disparity / 64.0, valid, (12, 40), sparse=True)
+    # 48×160 → 12×40 is exactly 4× per axis: an output pixel's footprint is one 4×4 block. It is valid
+    # where any scan point falls in its block, its value the mean of those points' disparities / 64 px
+    # (a second implementation by block sums, not resize_map).
+    assert disparity.shape == (48, 160)
+    points = valid & (disparity > 0)
+    count = points.reshape(12, 4, 40, 4).sum(axis=(1, 3))
+    total = np.where(points, disparity, 0.0).astype(np.float64).reshape(12, 4, 40, 4).sum(axis=(1, 3))
+    expected_valid = count > 0
+    expected = np.where(expected_valid, total / np.maximum(count, 1) / 64.0, 0.0)
     assert np.array_equal(sample["valid_mask"][0].numpy(), expected_valid)
-    assert np.allclose(sample["target"][0].numpy(), np.clip(expected, 0, 1), atol=1e-6)
-    nearest, _ = resize_map(disparity, valid, (12, 40))  # what a dense stereo target would keep
-    assert expected_valid.sum() > (nearest > 0).sum()
+    np.testing.assert_allclose(sample["target"][0].numpy(), np.clip(expected, 0, 1), atol=1e-5)
+    # A dense target's nearest-neighbour mask keeps one pixel per block (OpenCV's INTER_NEAREST takes
+    # pixel floor(4·i), the block's top-left): far fewer blocks than "any point in the block".
+    assert expected_valid.sum() > points[::4, ::4].sum()
 
 
 def test_labels_at_the_same_place_are_stacked() -> None:
