@@ -26,10 +26,20 @@ def test_ranking_agreement_by_hand() -> None:
     assert r["paper"] == ["A", "C", "B"]
 
 
-def test_paper_table1_ranks_scrx_best_by_rmse() -> None:
+def test_paper_table1_rmse_and_ard_rankings_by_hand() -> None:
+    # Table 1's RMSE, best first: SCRX 0.1051, SC 0.1082, SCRXU 0.1218, C 0.1301, SCRDU 0.1348, AH 0.1496;
+    # its ARD: SCRDU 0.4350, AH 0.4540, SCRX 0.4625, SCRXU 0.4661, SC 0.4813, C 0.5858.
     rmse = {k: v["RMSE"] for k, v in TABLE1.items()}
-    r = ranking_agreement(rmse, rmse)
-    assert r["ours"][0] == "SCRX" and r["kendall_tau"] == pytest.approx(1.0)
+    ard = {k: v["ARD"] for k, v in TABLE1.items()}
+    r = ranking_agreement(rmse, ard)
+    assert r["ours"] == ["SCRX", "SC", "SCRXU", "C", "SCRDU", "AH"]
+    assert r["paper"] == ["SCRDU", "AH", "SCRX", "SCRXU", "SC", "C"]
+    # In RMSE order the ARD ranks are 3, 5, 4, 6, 1, 2. Concordant pairs (a later, larger ARD rank):
+    # 3 → {5, 4, 6}, 5 → {6}, 4 → {6}, 6 → {}, 1 → {2}: 6 of 15, so 9 discordant, τ = (6 − 9) / 15.
+    assert (r["concordant_pairs"], r["pairs"], r["same_best"]) == (6, 15, False)
+    assert r["kendall_tau"] == pytest.approx(-0.2)
+    # Rank differences −2, −3, −1, −2, 4, 4: Σd² = 50, ρ = 1 − 6·50 / (6·35) = −3/7.
+    assert r["spearman_rho"] == pytest.approx(-3 / 7)
 
 
 def test_comparison_table_layout() -> None:
