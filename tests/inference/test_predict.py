@@ -27,7 +27,17 @@ from ssrdepth.inference.predict import (
     prepare_image,
 )
 
-from .conftest import MakeCheckpoint, write_image, write_video
+from .conftest import (
+    MP4V,
+    MakeCheckpoint,
+    brightness_model,
+    luma,
+    magma,
+    mean_abs,
+    read_video,
+    write_image,
+    write_video,
+)
 
 
 def test_prepare_image_is_the_training_preprocessing() -> None:
@@ -160,31 +170,43 @@ def test_point_cloud_from_disparity(make_checkpoint: MakeCheckpoint, tmp_path: P
         )
 
 
-def test_video_in_side_by_side_out(make_checkpoint: MakeCheckpoint, tmp_path: Path) -> None:
-    ckpt = make_checkpoint("SCRX", 3)
-    write_video(tmp_path / "clip.mp4", frames=7)
+def test_video_in_side_by_side_out(tmp_path: Path) -> None:
+    write_video(tmp_path / "clip.mp4", frames=7, fade=12)  # the background brightens: 40 … 112
     (tmp_path / "junk.avi").write_bytes(b"RIFF....AVI junk")
     report = predict_files(
-        load_model(ckpt),
+        brightness_model((48, 96)),  # its map is the frame's luma: it moves with the bar
         [tmp_path / "clip.mp4", tmp_path / "junk.avi"],
         tmp_path / "out",
-        PredictOptions(batch_size=3),
+        PredictOptions(outputs=("video", "color", "png16"), quantity="normalised", batch_size=3),
         progress=False,
     )
     assert report.frames == 7
     assert [f for f, _ in report.failures] == [str(tmp_path / "junk.avi")]
     assert "junk.avi" in report.failures[0][1]
-    cap = cv2.VideoCapture(str(tmp_path / "out" / "clip_side_by_side.mp4"))
-    frames = []
-    while True:
-        ok, f = cap.read()
-        if not ok:
-            break
-        frames.append(f)
-    cap.release()
-    assert len(frames) == 7 and frames[0].shape == (48, 192, 3)
     side = json.loads((tmp_path / "out" / "clip_side_by_side.mp4.json").read_text())
-    assert side["frames"] == 7 and side["model"] == "SCRX" and side["quantity"] == "disparity"
+    assert side["frames"] == 7 and side["model"] == "brightness" and side["quantity"] == "normalised"
+    # The colour range is the first frame's 1st–99th percentile (about luma 40 and 220), kept for the
+    # whole video (later frames' own ranges start higher: their background is brighter).
+    inputs = read_video(tmp_path / "clip.mp4")  # the frames predict decoded
+    lo, hi = np.percentile(luma(inputs[0]), [1, 99])
+    assert side["range"] == pytest.approx([lo, hi]) and side["colormap"] == "magma"
+    frames = read_video(tmp_path / "out" / "clip_side_by_side.mp4")
+    assert len(frames) == len(inputs) == 7 and frames[0].shape == (48, 192, 3)
+    colour = []
+    for i, (frame, rgb) in enumerate(zip(frames, inputs, strict=True)):
+        # The maps written beside the video: the frame's luma (16-bit PNG) and its colour picture.
+        stem = tmp_path / "out" / "clip" / f"clip_{i:06d}_normalised"
+        values, _ = read_png16(stem.with_name(stem.name + ".png"))
+        np.testing.assert_allclose(values, luma(rgb), atol=1e-4)
+        png = cv2.cvtColor(cv2.imread(str(stem.with_name(stem.name + "_color.png"))), cv2.COLOR_BGR2RGB)
+        assert mean_abs(png, magma(luma(rgb), lo, hi)) < 0.01  # lossless, same colour map
+        colour.append(png)
+        # The video re-encodes them (mp4v, lossy): within MP4V grey levels on average (measured).
+        assert mean_abs(frame[:, :96], rgb) < MP4V, i
+        assert mean_abs(frame[:, 96:], png) < MP4V, i
+    # ... and that tolerance tells frames apart: each right half is far from its neighbours' maps.
+    for i in range(1, 7):
+        assert mean_abs(frames[i][:, 96:], colour[i - 1]) > 3 * MP4V
 
 
 def test_bad_inputs_name_the_file(make_checkpoint: MakeCheckpoint, tmp_path: Path) -> None:
