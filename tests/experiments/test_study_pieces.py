@@ -174,20 +174,62 @@ def test_labels_at_the_same_place_are_stacked() -> None:
     ]
 
 
-def test_d1_figure_draws_overlapping_labels_apart(tmp_path: Path) -> None:
-    from ssrdepth.experiments.study_report import d1_figure
+def test_d1_figure_draws_the_trained_table_and_overlapping_labels_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from matplotlib.figure import Figure
+
+    from ssrdepth.experiments.study_report import _trained_table, d1_figure
     from ssrdepth.experiments.target_quality import ALL
 
-    def kind(d1: float, delta1: float) -> dict:
-        stats = {"delta1": {"mean": delta1, "std": 0.01}}
-        return {"trained": {"synthetic": stats, "real": None}, "quality": {"regions": {ALL: {"d1": d1}}}}
+    def stats(delta1: float, std: float) -> dict:
+        return {"delta1": {"mean": delta1, "std": std}, "abs_rel": {"mean": 0.1, "std": 0.0},
+                "rmse": {"mean": 5.0, "std": 0.0}}  # fmt: skip
 
-    kinds = {"exact": kind(0.0, 0.90), "lidar-like": kind(0.0, 0.905), "sgm": kind(0.03, 0.85)}
-    results = {
-        "trained": {k: v["trained"] for k, v in kinds.items()},
-        "quality": {k: v["quality"] for k, v in kinds.items()},
+    trained = {
+        "exact": {"synthetic": stats(0.900, 0.010), "real": None},
+        "lidar-like": {"synthetic": stats(0.905, 0.012), "real": None},
+        "sgm": {"synthetic": stats(0.850, 0.020), "real": stats(0.600, 0.030)},
     }
+    d1 = {"exact": 0.0, "lidar-like": 0.0, "sgm": 0.03}
+    results = {
+        "trained": trained,
+        "quality": {k: {"regions": {ALL: {"d1": v, "density": 1.0}}} for k, v in d1.items()},
+    }
+    saved: list[Figure] = []
+    savefig = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: (saved.append(fig), savefig(fig, *a, **k)))
     labels = d1_figure(tmp_path / "fig.png", results)
     where = {k: offset for k, _, offset in labels}
     assert where["exact"] != where["lidar-like"] and where["sgm"] == (5, 4)
-    assert (tmp_path / "fig.png").is_file()
+    # The table's numbers, read back from its Markdown: kind → (target D1 %, δ mean ± std, real δ …).
+    table: list[tuple[str, str, float, float, float]] = []
+    for line in _trained_table(results)[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        kind, target_d1 = cells[0].strip("*"), float(cells[2].rstrip(" %"))
+        for cell, where_ in ((cells[3], "synthetic"), (cells[7], "real")):
+            if cell != "—":
+                mean, std = (float(x) for x in cell.split(" ± "))
+                table.append((kind, where_, target_d1, mean, std))
+    assert len(table) == 4  # three synthetic points, one real
+    # What the figure drew: each error bar's point, its bar's ends, and its marker (filled ● synthetic,
+    # hollow □ real); each label's text at its point.
+    (fig,) = saved
+    (ax,) = fig.axes
+    drawn = []
+    for bar in ax.containers:
+        point, _, (segments,) = bar.lines
+        ((x0, y_lo), (_, y_hi)) = segments.get_segments()[0]
+        (x,), (y,) = point.get_xdata(), point.get_ydata()
+        hollow = point.get_marker() == "s" and point.get_markerfacecolor() == "none"
+        assert x == x0 and (hollow or point.get_marker() == "o")
+        drawn.append(("real" if hollow else "synthetic", x, y, (y_hi - y_lo) / 2))
+    named = [(t.get_text(), t.xy) for t in ax.texts]
+    assert len(drawn) == len(named) == len(table)
+    for (kind, where_, target_d1, mean, std), (w, x, y, err), (text, xy) in zip(
+        table, drawn, named, strict=True
+    ):
+        assert (text, where_) == (kind, w)
+        assert (round(x, 1), round(y, 3), round(err, 3)) == (target_d1, mean, std)
+        assert xy == (x, y)
+    assert (tmp_path / "fig.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
