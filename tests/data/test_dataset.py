@@ -26,13 +26,18 @@ def test_split_by_hand() -> None:
     # One group: a contiguous cut, round(0.8 × 10) = 8 frames train.
     assert split_indices(["s"] * 10, "train", 0.8) == list(range(8))
     assert split_indices(["s"] * 10, "test", 0.8) == [8, 9]
-    # Groups a (3), b (5), c (2); ratio 0.5 → the shuffled prefix whose size is closest to 5 frames.
+    # Groups a (frames 0–2), b (3–7), c (8–9). NumPy's default_rng(0).permutation(3) is [2, 0, 1]
+    # (PCG64, stable across NumPy versions), so the shuffled order is c, a, b and the prefixes hold
+    # 2 (c) and 5 (c + a) frames. Ratio 0.5 → 5 frames wanted: |2 − 5| = 3, |5 − 5| = 0 → c and a train.
     groups = ["a"] * 3 + ["b"] * 5 + ["c"] * 2
-    order = [["a", "b", "c"][i] for i in np.random.default_rng(0).permutation(3)]
-    sizes = {"a": 3, "b": 5, "c": 2}
-    k = min((abs(sum(sizes[g] for g in order[:k]) - 5), k) for k in (1, 2))[1]
-    expected = [i for i, g in enumerate(groups) if g in order[:k]]
-    assert split_indices(groups, "train", 0.5, seed=0) == expected
+    assert np.random.default_rng(0).permutation(3).tolist() == [2, 0, 1]
+    assert split_indices(groups, "train", 0.5, seed=0) == [0, 1, 2, 8, 9]
+    assert split_indices(groups, "test", 0.5, seed=0) == [3, 4, 5, 6, 7]
+    # Ratio 0.3 → 3 frames wanted: |2 − 3| = 1 beats |5 − 3| = 2 → c alone trains.
+    assert split_indices(groups, "train", 0.3, seed=0) == [8, 9]
+    # Seed 1: permutation(3) is [0, 1, 2] → order a, b, c, prefixes 3 and 8 frames; 0.5 → a alone.
+    assert np.random.default_rng(1).permutation(3).tolist() == [0, 1, 2]
+    assert split_indices(groups, "train", 0.5, seed=1) == [0, 1, 2]
     with pytest.raises(ValueError, match="valid splits: train, test, all"):
         split_indices(groups, "val", 0.5)
 

@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ssrdepth.core.image import resize_map
 from ssrdepth.data import build_dataset, target_cache
 from ssrdepth.data.config import DataConfig
 from ssrdepth.data.reference import prepare_reference_targets, reference_disparity
@@ -147,13 +146,20 @@ def test_lidar_like_targets_shrink_like_lidar(tmp_path: Path) -> None:
     dataset = build_dataset(cfg, "all", cache=False)
     sample = dataset[0]
     disparity, valid = target_cache(cfg).read(dataset.meta(0)["key"])
-    # An output pixel is valid where any scan point falls in its footprint (resize_map's sparse rule),
-    # its value the mean of those points' disparities / 64 px.
-    expected, expected_valid = resize_map(disparity / 64.0, valid, (12, 40), sparse=True)
+    # 48×160 → 12×40 is exactly 4× per axis: an output pixel's footprint is one 4×4 block. It is valid
+    # where any scan point falls in its block, its value the mean of those points' disparities / 64 px
+    # (a second implementation by block sums, not resize_map).
+    assert disparity.shape == (48, 160)
+    points = valid & (disparity > 0)
+    count = points.reshape(12, 4, 40, 4).sum(axis=(1, 3))
+    total = np.where(points, disparity, 0.0).astype(np.float64).reshape(12, 4, 40, 4).sum(axis=(1, 3))
+    expected_valid = count > 0
+    expected = np.where(expected_valid, total / np.maximum(count, 1) / 64.0, 0.0)
     assert np.array_equal(sample["valid_mask"][0].numpy(), expected_valid)
-    assert np.allclose(sample["target"][0].numpy(), np.clip(expected, 0, 1), atol=1e-6)
-    nearest, _ = resize_map(disparity, valid, (12, 40))  # what a dense stereo target would keep
-    assert expected_valid.sum() > (nearest > 0).sum()
+    np.testing.assert_allclose(sample["target"][0].numpy(), np.clip(expected, 0, 1), atol=1e-5)
+    # A dense target's nearest-neighbour mask keeps one pixel per block (OpenCV's INTER_NEAREST takes
+    # pixel floor(4·i), the block's top-left): far fewer blocks than "any point in the block".
+    assert expected_valid.sum() > points[::4, ::4].sum()
 
 
 def test_labels_at_the_same_place_are_stacked() -> None:
@@ -168,20 +174,62 @@ def test_labels_at_the_same_place_are_stacked() -> None:
     ]
 
 
-def test_d1_figure_draws_overlapping_labels_apart(tmp_path: Path) -> None:
-    from ssrdepth.experiments.study_report import d1_figure
+def test_d1_figure_draws_the_trained_table_and_overlapping_labels_apart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from matplotlib.figure import Figure
+
+    from ssrdepth.experiments.study_report import _trained_table, d1_figure
     from ssrdepth.experiments.target_quality import ALL
 
-    def kind(d1: float, delta1: float) -> dict:
-        stats = {"delta1": {"mean": delta1, "std": 0.01}}
-        return {"trained": {"synthetic": stats, "real": None}, "quality": {"regions": {ALL: {"d1": d1}}}}
+    def stats(delta1: float, std: float) -> dict:
+        return {"delta1": {"mean": delta1, "std": std}, "abs_rel": {"mean": 0.1, "std": 0.0},
+                "rmse": {"mean": 5.0, "std": 0.0}}  # fmt: skip
 
-    kinds = {"exact": kind(0.0, 0.90), "lidar-like": kind(0.0, 0.905), "sgm": kind(0.03, 0.85)}
-    results = {
-        "trained": {k: v["trained"] for k, v in kinds.items()},
-        "quality": {k: v["quality"] for k, v in kinds.items()},
+    trained = {
+        "exact": {"synthetic": stats(0.900, 0.010), "real": None},
+        "lidar-like": {"synthetic": stats(0.905, 0.012), "real": None},
+        "sgm": {"synthetic": stats(0.850, 0.020), "real": stats(0.600, 0.030)},
     }
+    d1 = {"exact": 0.0, "lidar-like": 0.0, "sgm": 0.03}
+    results = {
+        "trained": trained,
+        "quality": {k: {"regions": {ALL: {"d1": v, "density": 1.0}}} for k, v in d1.items()},
+    }
+    saved: list[Figure] = []
+    savefig = Figure.savefig
+    monkeypatch.setattr(Figure, "savefig", lambda fig, *a, **k: (saved.append(fig), savefig(fig, *a, **k)))
     labels = d1_figure(tmp_path / "fig.png", results)
     where = {k: offset for k, _, offset in labels}
     assert where["exact"] != where["lidar-like"] and where["sgm"] == (5, 4)
-    assert (tmp_path / "fig.png").is_file()
+    # The table's numbers, read back from its Markdown: kind → (target D1 %, δ mean ± std, real δ …).
+    table: list[tuple[str, str, float, float, float]] = []
+    for line in _trained_table(results)[2:]:
+        cells = [c.strip() for c in line.strip("|").split("|")]
+        kind, target_d1 = cells[0].strip("*"), float(cells[2].rstrip(" %"))
+        for cell, where_ in ((cells[3], "synthetic"), (cells[7], "real")):
+            if cell != "—":
+                mean, std = (float(x) for x in cell.split(" ± "))
+                table.append((kind, where_, target_d1, mean, std))
+    assert len(table) == 4  # three synthetic points, one real
+    # What the figure drew: each error bar's point, its bar's ends, and its marker (filled ● synthetic,
+    # hollow □ real); each label's text at its point.
+    (fig,) = saved
+    (ax,) = fig.axes
+    drawn = []
+    for bar in ax.containers:
+        point, _, (segments,) = bar.lines
+        ((x0, y_lo), (_, y_hi)) = segments.get_segments()[0]
+        (x,), (y,) = point.get_xdata(), point.get_ydata()
+        hollow = point.get_marker() == "s" and point.get_markerfacecolor() == "none"
+        assert x == x0 and (hollow or point.get_marker() == "o")
+        drawn.append(("real" if hollow else "synthetic", x, y, (y_hi - y_lo) / 2))
+    named = [(t.get_text(), t.xy) for t in ax.texts]
+    assert len(drawn) == len(named) == len(table)
+    for (kind, where_, target_d1, mean, std), (w, x, y, err), (text, xy) in zip(
+        table, drawn, named, strict=True
+    ):
+        assert (text, where_) == (kind, w)
+        assert (round(x, 1), round(y, 3), round(err, 3)) == (target_d1, mean, std)
+        assert xy == (x, y)
+    assert (tmp_path / "fig.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

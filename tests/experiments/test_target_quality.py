@@ -11,7 +11,7 @@ import pytest
 from ssrdepth.data import list_stereo_pairs, target_cache
 from ssrdepth.data.config import DataConfig
 from ssrdepth.data.synthetic import REGIONS, decode_depth, generate_synthetic
-from ssrdepth.experiments.target_quality import synthetic_target_quality, target_quality_section
+from ssrdepth.experiments.target_quality import ALL, synthetic_target_quality, target_quality_section
 
 
 @pytest.fixture(scope="module")
@@ -32,29 +32,47 @@ def test_exact_targets_have_zero_error_and_a_known_offset_is_measured(tiny: Data
     pairs = list_stereo_pairs(tiny)
     cache = target_cache(tiny)
     road = REGIONS.index("road")
-    expected_d1 = []
-    for p in pairs:  # exact disparity everywhere but the sky; the road 4 px too far right
+    # Counted here, from the region maps and the exact depth: pixels per region, and the road's pixels
+    # with a true disparity in even columns (made 4 px too far right) and odd columns (2 px).
+    pixels: dict[str, int] = {}
+    known = road_even = road_odd = 0
+    for p in pairs:  # exact disparity everywhere but the sky
         exact, regions = _exact(tiny, p.key, p.focal, p.baseline)
-        shifted = np.where(regions == road, exact + 4.0, exact)
+        odd = (np.arange(exact.shape[1]) % 2 == 1)[None, :]
+        shifted = np.where(regions == road, exact + np.where(odd, 2.0, 4.0), exact)
         cache.write(p.key, shifted, exact > 0)
-        road_px = exact[(regions == road) & (exact > 0)]
-        expected_d1.append(road_px[0.05 * road_px < 4.0])  # 4 px > 3 px always; > 5 % below 80 px
+        on_road = (regions == road) & (exact > 0)
+        # D1 by hand: 4 px > 3 px, and > 5 % of the truth below 80 px; 2 px < 3 px is never an outlier.
+        assert exact[on_road].max() < 80.0
+        road_even += int((on_road & ~odd).sum())
+        road_odd += int((on_road & odd).sum())
+        known += int((exact > 0).sum())
+        for r, name in enumerate(REGIONS):
+            pixels[name] = pixels.get(name, 0) + int((regions == r).sum())
+    assert road_even > 0 and road_odd > 0
     q = synthetic_target_quality(tiny)
     assert q["pairs"] == 4 and q["matcher"] == "sgm"
     regions = q["regions"]
     assert regions["sky"]["density"] == 0.0 and regions["sky"]["epe"] is None
-    for name in ("sidewalk", "building"):
-        if name in regions:
-            assert regions[name]["density"] == pytest.approx(1.0)
-            assert regions[name]["epe"] == pytest.approx(0.0, abs=1e-2)  # 16-bit PNG: 1/256 px steps
-            assert regions[name]["d1"] == 0.0
-    n_road = sum(len(x) for x in expected_d1)
-    assert regions["road"]["epe"] == pytest.approx(4.0, abs=1e-2)
-    assert regions["road"]["d1"] == pytest.approx(
-        n_road / regions["road"]["pixels"] / regions["road"]["density"]
-    )
+    assert regions["sky"]["pixels"] == pixels["sky"] > 0
+    for name in ("sidewalk", "building"):  # both drawn in every street of this set
+        assert regions[name]["pixels"] == pixels[name] > 0
+        assert regions[name]["density"] == pytest.approx(1.0)
+        assert regions[name]["epe"] == pytest.approx(0.0, abs=1e-2)  # 16-bit PNG: 1/256 px steps
+        assert regions[name]["d1"] == 0.0
+    n_road = road_even + road_odd
+    assert regions["road"]["pixels"] == pixels["road"]
+    assert regions["road"]["density"] == pytest.approx(n_road / pixels["road"])
+    assert regions["road"]["epe"] == pytest.approx((4 * road_even + 2 * road_odd) / n_road, abs=1e-2)
+    assert regions["road"]["d1"] == pytest.approx(road_even / n_road)
+    # Over every pixel with a true depth, only the road is wrong.
+    everything = regions[ALL]
+    assert everything["pixels"] == known and everything["density"] == pytest.approx(1.0)
+    assert everything["d1"] == pytest.approx(road_even / known)
+    assert everything["epe"] == pytest.approx((4 * road_even + 2 * road_odd) / known, abs=1e-2)
     text = target_quality_section(q)
-    assert "| road |" in text and "| 4.00 |" in text
+    assert f"| road | {pixels['road']:,} |" in text
+    assert f"| {(4 * road_even + 2 * road_odd) / n_road:.2f} | {100 * road_even / n_road:.1f} % |" in text
 
 
 def test_other_sources_are_refused(tiny: DataConfig) -> None:

@@ -13,6 +13,7 @@ import torch
 
 from ssrdepth.checkpoint import save_checkpoint
 from ssrdepth.data.config import TargetScale
+from ssrdepth.inference.predict import DepthModel
 from ssrdepth.models import create_model
 
 #: KITTI-like target: disparity normalised by 192 px at the original 1242-px width, focal 721.5 px,
@@ -76,15 +77,68 @@ def write_image(path: Path, h: int, w: int, seed: int = 0) -> np.ndarray:
     return rgb
 
 
-def write_video(path: Path, frames: int, h: int = 48, w: int = 96) -> None:
-    """An mp4v video of a bar moving to the right."""
+def write_video(path: Path, frames: int, h: int = 48, w: int = 96, fade: int = 0) -> None:
+    """An mp4v video of a bar (grey 220) moving to the right over a background of grey 40 that
+    brightens by ``fade`` grey levels per frame."""
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"mp4v"), 10.0, (w, h))
     assert writer.isOpened()
     for i in range(frames):
-        frame = np.full((h, w, 3), 40, np.uint8)
+        frame = np.full((h, w, 3), 40 + fade * i, np.uint8)
         frame[:, (i * 7) % (w - 12) : (i * 7) % (w - 12) + 12] = 220
         writer.write(frame)
     writer.release()
+
+
+#: Lossy codecs' error on side-by-side frames, in mean grey levels per frame: a frame's half against
+#: the frame (or colour picture) it was made from. Measured with OpenCV 4.x's FFmpeg on the fading bar
+#: clip of :func:`write_video` (``fade=12``): mp4v (MPEG-4 part 2) up to 3.5 on the input half and 3.3
+#: on the colour half; VP8 up to 3.2 and 3.7, and 3.4 on a random-weight SCRX's finely textured map.
+#: Showing the previous frame's map instead costs at least 30 (mp4v) and 45 (VP8) on the bar clip,
+#: 7.0 on the SCRX map.
+MP4V = 5.0
+VP8 = 5.0
+
+
+def read_video(path: Path) -> list[np.ndarray]:
+    """Every frame OpenCV decodes from ``path``, as ``(H, W, 3)`` uint8 RGB."""
+    cap = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = cap.read()
+        if not ok:
+            break
+        frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+    cap.release()
+    return frames
+
+
+def brightness_model(size: tuple[int, int], target: dict[str, Any] | None = None) -> DepthModel:
+    """A stand-in network whose normalised map is its grey input: BT.601 luma / 255 at ``size`` (H, W).
+    Its maps follow the picture (a bar that moves moves in the map too), so a frame shown beside
+    another frame's map is seen; ``target`` as a checkpoint's (default: normalised)."""
+    return DepthModel(
+        name="brightness", in_channels=1, input_size=size, target=target or {}, source=Path("brightness"),
+        backend="onnxruntime", device="cpu", step=0, run=lambda batch: batch[:, :1].astype(np.float32),
+    )  # fmt: skip
+
+
+def luma(rgb: np.ndarray) -> np.ndarray:
+    """BT.601 luma of an RGB uint8 image in [0, 1]: the grey input a 1-channel model is given."""
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32) / 255.0
+
+
+def magma(values: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
+    """``values`` through matplotlib's magma over ``[vmin, vmax]``, as uint8 RGB (written here, not
+    :func:`ssrdepth.inference.outputs.colorize`)."""
+    from matplotlib import colormaps
+
+    t = np.clip((values - vmin) / (vmax - vmin), 0.0, 1.0)
+    return np.asarray(colormaps["magma"](t, bytes=True)[..., :3])
+
+
+def mean_abs(a: np.ndarray, b: np.ndarray) -> float:
+    """Mean absolute difference of two uint8 images (grey levels)."""
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
 
 
 @pytest.fixture(autouse=True)

@@ -29,7 +29,7 @@ from ssrdepth.serve.service import (
     resolve_models,
 )
 
-from ..inference.conftest import write_video
+from ..inference.conftest import VP8, brightness_model, luma, magma, mean_abs, read_video, write_video
 from .conftest import make_checkpoint
 
 
@@ -171,15 +171,24 @@ def test_predict_image_outputs(tmp_path: Path) -> None:
 
 def test_short_video_side_by_side(tmp_path: Path) -> None:
     video = tmp_path / "clip.mp4"
-    write_video(video, 7, h=32, w=64)
-    model = load_model(make_checkpoint(tmp_path / "model.pt"))
+    write_video(video, 7, h=32, w=64, fade=12)  # the background brightens: 40 … 88 in 5 frames
+    model = brightness_model((32, 64))  # its map is the frame's luma: it moves with the bar
     res = predict_video(model, video, Settings(), tmp_path / "out", max_frames=5)
     assert (res.frames, res.truncated) == (5, True)
-    cap = cv2.VideoCapture(str(res.video))
-    ok, frame = cap.read()
-    cap.release()
-    assert ok and frame.shape == (32, 128, 3)
-    assert res.first.values.shape == (32, 64)
+    inputs = read_video(video)[:5]
+    # The first frame's map, written beside the video, is its luma; its 1–99 % is the clip's colour range.
+    values, meta = read_png16(tmp_path / "out" / "clip_normalised.png")
+    np.testing.assert_allclose(values, luma(inputs[0]), atol=1e-4)
+    lo, hi = np.percentile(luma(inputs[0]), [1, 99])
+    assert res.first.vrange == pytest.approx((lo, hi)) and meta["colormap"] == "magma"
+    frames = read_video(res.video)
+    assert len(frames) == 5 and frames[0].shape == (32, 128, 3)
+    for i, (frame, rgb) in enumerate(zip(frames, inputs, strict=True)):
+        # VP8 (lossy): within VP8 grey levels on average (measured) of the frame and its map's colours.
+        assert mean_abs(frame[:, :64], rgb) < VP8, i
+        assert mean_abs(frame[:, 64:], magma(luma(rgb), lo, hi)) < VP8, i
+        if i:  # ... a tolerance that tells frames apart: far from the previous frame's map
+            assert mean_abs(frame[:, 64:], magma(luma(inputs[i - 1]), lo, hi)) > 3 * VP8
     not_video = tmp_path / "fake.mp4"
     not_video.write_bytes(b"nothing here" * 10)
     with pytest.raises(UploadError, match=r"fake\.mp4: no frame could be decoded"):

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
-import torch
+from torch.utils.data import DistributedSampler
 
 from ssrdepth.training.config import (
     ScheduleConfig,
@@ -156,25 +156,46 @@ def test_step_sampler_splits_the_single_process_batch_and_resumes_mid_epoch() ->
     batch, world = 6, 2
     single = StepSampler(data, 1, 0, seed=3)  # type: ignore[arg-type]
     ranks = [StepSampler(data, world, r, seed=3) for r in range(world)]  # type: ignore[arg-type]
+
+    def reference(replicas: int, rank: int, epoch: int) -> list[int]:
+        """torch's own DistributedSampler, the order StepSampler promises to keep."""
+        sampler = DistributedSampler(
+            data,  # type: ignore[arg-type]
+            num_replicas=replicas,
+            rank=rank,
+            shuffle=True,
+            seed=3,
+            drop_last=True,
+        )
+        sampler.set_epoch(epoch)
+        return list(sampler)
+
+    orders = []
     for epoch in (0, 1):
         single.set_position(epoch, 0)
         order = list(single)
-        assert sorted(order) == data
-        # The permutation is torch.randperm seeded with seed + epoch (DistributedSampler's rule).
-        assert order == torch.randperm(22, generator=torch.Generator().manual_seed(3 + epoch)).tolist()
+        assert order == reference(1, 0, epoch) and sorted(order) == data
+        orders.append(order)
         per_rank = []
-        for s in ranks:
+        for r, s in enumerate(ranks):
             s.set_position(epoch, 0)
             per_rank.append(list(s))
+            # rank r: positions r, r + 2, … of the one-process permutation (22 is even: none dropped)
+            assert per_rank[r] == reference(world, r, epoch) == order[r::world]
         steps = 22 // batch  # 3 full global batches; the rest is dropped
         for k in range(steps):
             parts = [p[k * batch // world : (k + 1) * batch // world] for p in per_rank]
             assert sorted(parts[0] + parts[1]) == sorted(order[k * batch : (k + 1) * batch])
-        # Resuming at step 2 of the epoch starts at the same place.
+        # Resuming at step 2 of the epoch starts at the same place, in one process and in each rank.
         single.set_position(epoch, 2 * batch)
         assert list(single) == order[2 * batch :]
         assert len(single) == 22 - 2 * batch
-    assert order != torch.randperm(22, generator=torch.Generator().manual_seed(3)).tolist()
+        ranks[1].set_position(epoch, 2 * batch // world)
+        assert list(ranks[1]) == per_rank[1][2 * batch // world :]
+    assert orders[0] != orders[1]  # a new epoch, a new permutation
+    # An odd count: each of 2 ranks gets floor(23 / 2) = 11 and one sample is dropped (drop_last).
+    odd = [StepSampler(list(range(23)), 2, r, seed=3) for r in range(2)]  # type: ignore[arg-type]
+    assert [len(s) for s in odd] == [11, 11] and len(set(odd[0]) | set(odd[1])) == 22
 
 
 def test_learning_rate_follows_size_and_loss() -> None:
