@@ -29,7 +29,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
 
 
-def main(args: argparse.Namespace) -> int:
+def demo_config(args: argparse.Namespace) -> DemoConfig:
+    """The :class:`DemoConfig` the command line asks for: ``--quick``'s preset (or the defaults), with
+    every option given on top of it."""
     settings = common_settings(args, recipe="ssrdepth")
     if args.quick:
         base = quick_demo_config(args.out)
@@ -51,6 +53,11 @@ def main(args: argparse.Namespace) -> int:
     )
     if args.length is not None:
         cfg = dataclasses.replace(cfg, table_lengths=tuple((t, args.length) for t in cfg.tables))
+    return cfg
+
+
+def main(args: argparse.Namespace) -> int:
+    cfg = demo_config(args)
     results = demo(cfg)
     print(f"report: {Path(cfg.out) / 'report' / 'report.md'} ({format_duration(results['seconds'])})")
     return 0

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
@@ -407,14 +406,3 @@ class SideBySideWriter:
             },
         )
         return self.path
-
-
-@contextmanager
-def side_by_side(path: str | os.PathLike[str], fps: float) -> Iterator[SideBySideWriter]:
-    """Context manager around :class:`SideBySideWriter`: the file is kept only if the block succeeds."""
-    writer = SideBySideWriter(path, fps)
-    try:
-        yield writer
-    except BaseException:
-        writer._abort()
-        raise

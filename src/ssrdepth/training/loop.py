@@ -30,6 +30,7 @@ single-process training with the same global batch up to float rounding.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 import math
@@ -220,9 +221,8 @@ def validate(
     sums = torch.zeros(6, dtype=torch.float64, device=device)
     first: tuple[torch.Tensor, ...] | None = None
     fmt = torch.channels_last if channels_last else torch.contiguous_format
-    for i, batch in enumerate(loader):
-        if max_batches and i >= max_batches:
-            break
+    # islice, not a break after the count: the loader would load one batch more than is evaluated.
+    for batch in itertools.islice(loader, max_batches) if max_batches else loader:
         image = batch["image"].to(device, non_blocking=True).contiguous(memory_format=fmt)
         target = batch["target"].to(device, non_blocking=True)
         valid = batch["valid_mask"].to(device, non_blocking=True)
