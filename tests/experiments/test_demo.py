@@ -40,15 +40,18 @@ def test_demo_preset_is_what_the_docs_say() -> None:
 def test_plan_steps_share_the_time_left_by_hand() -> None:
     # 2-core EPYC, AVX2 only, as measured: one step of Table 1's six runs 3.46 s, of Table 2's two 7.6 s;
     # 565 s left. At the most steps (500, 100) training would take 500·3.46 + 100·7.6 = 2,490 s, so each
-    # table gets 565 / 2,490 = 0.227 of its most: 113.4 → 110 steps and 22.7 → 20 steps.
-    assert plan_steps({"1": 3.46, "2": 7.6}, 565.0) == {"1": 110, "2": 20}
+    # table gets 565 / 2,490 = 0.227 of its most: 113.4 → 110 steps, below Table 1's fewest (200), and
+    # 22.7 → 20 steps.
+    assert plan_steps({"1": 3.46, "2": 7.6}, 565.0) == {"1": 200, "2": 20}
+    # 0.6 of the most: 300 and 60.
+    assert plan_steps({"1": 3.46, "2": 7.6}, 0.6 * 2490.0 + 1) == {"1": 300, "2": 60}
     # A fast machine: 500·1.0 + 100·2.0 = 700 s fits in 800 s: the most steps, not more.
     assert plan_steps({"1": 1.0, "2": 2.0}, 800.0) == {"1": 500, "2": 100}
     # Half of what the most would take: 250 and 50.
     assert plan_steps({"1": 1.0, "2": 2.0}, 350.0) == {"1": 250, "2": 50}
     # Too slow even for the fewest: the fewest (the caller warns), also with no time left at all.
-    assert plan_steps({"1": 10.0, "2": 20.0}, 500.0) == {"1": 100, "2": 20}
-    assert plan_steps({"1": 10.0}, -30.0) == {"1": 100}
+    assert plan_steps({"1": 10.0, "2": 20.0}, 500.0) == {"1": 200, "2": 20}
+    assert plan_steps({"1": 10.0}, -30.0) == {"1": 200}
 
 
 def test_budget_plan_is_measured_once_then_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -71,11 +74,11 @@ def test_budget_plan_is_measured_once_then_reused(tmp_path: Path, monkeypatch: p
     rcfg = ReproduceConfig(out=str(tmp_path), kitti=str(tmp_path / "synthetic"), kitti_source="synthetic")
     # 300 s already spent rendering: 900 − 300 − 120 = 480 s left. One step of Table 1's six runs
     # costs 6 · 0.5 · 1.10 = 3.3 s, of Table 2's two 1.1 s: 480 / (500·3.3 + 100·1.1) = 0.273 of the
-    # most steps → 136 → 130 and 27 → 20.
+    # most steps → 136 → 130, raised to Table 1's fewest (200), and 27 → 20.
     lengths = _budget_plan(rcfg, time.perf_counter() - 300.0, None)
-    assert lengths == (("1", 130), ("2", 20)) and len(timed) == 8
+    assert lengths == (("1", 200), ("2", 20)) and len(timed) == 8
     stored = json.loads((tmp_path / PLAN_FILE).read_text())
-    assert stored["steps"] == {"1": 130, "2": 20} and 299 < stored["spent_before_training_s"] < 330
+    assert stored["steps"] == {"1": 200, "2": 20} and 299 < stored["spent_before_training_s"] < 330
     # A re-run reuses the plan without measuring (so it reuses the runs trained with it) ...
     assert _budget_plan(rcfg, time.perf_counter(), None) == lengths and len(timed) == 8
     # ... and --fresh all measures again: nothing spent now, 780 s left → 0.443 → 220 and 40.
@@ -131,9 +134,13 @@ def test_split_smaller_than_the_batch_names_both_fixes(tmp_path: Path) -> None:
 def test_preset_text_follows_the_batch_and_the_tables_that_run() -> None:
     from ssrdepth.experiments.demo import preset_text
 
-    text = preset_text(DemoConfig(), (("1", 500), ("2", 100)), {"1": 16})
+    text = preset_text(DemoConfig(table_lengths=(("1", 500),)), (("1", 500), ("2", 100)), {"1": 16})
     assert "Table 1: 500 steps of batch 16, the ssrdepth recipe" in text and "Table 2" not in text
     assert text.startswith("demo preset: width ×0.25")
+    # Steps the demo chose for the machine say so, and where the measurement is.
+    text = preset_text(DemoConfig(), (("1", 110), ("2", 20)), {"1": 40})
+    assert "Table 1: 110 steps of batch 40 (steps chosen to fit the 15-minute budget" in text
+    assert "demo-steps.json" in text
 
 
 def test_format_duration_shows_seconds_under_a_minute() -> None:

@@ -323,7 +323,9 @@ def train_step_seconds(tc: Any, repeats: int = 2, warmup: int = 1) -> float:
     (``auto`` resolved as training resolves it), on random data; the median of ``repeats`` timed steps
     after ``warmup`` untimed ones. What a run of N steps costs is about N times this, plus the loop's
     data loading, augmentation, validation and checkpoints (:data:`TRAIN_LOOP_OVERHEAD`)."""
-    device = torch.device(tc.device if tc.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = torch.device(
+        tc.device if tc.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+    )
     precision = resolve_precision(tc.precision, device.type)
     h, w = tc.data.size
     gen = torch.Generator().manual_seed(0)
