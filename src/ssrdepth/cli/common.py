@@ -47,9 +47,13 @@ def common_settings(args: argparse.Namespace, recipe: str) -> dict[str, Any]:
     }
 
 
-def add_common_arguments(p: argparse.ArgumentParser, real_kitti_default: str = "none") -> None:
+def add_common_arguments(
+    p: argparse.ArgumentParser,
+    real_kitti_default: str = "none",
+    length_help: str = "training length (overrides the preset)",
+) -> None:
     """Options shared by ``reproduce`` and ``demo`` (``real_kitti_default``: what ``--help`` says the
-    command evaluates on without ``--real-kitti``)."""
+    command evaluates on without ``--real-kitti``; ``length_help``: what ``--length`` replaces)."""
     p.add_argument("--models", nargs="+", default=None, help="Table 1's models (default: all six)")
     p.add_argument("--tables", nargs="+", default=None, choices=TABLE_IDS, help="tables to run")
     p.add_argument(
@@ -58,7 +62,7 @@ def add_common_arguments(p: argparse.ArgumentParser, real_kitti_default: str = "
         default=None,
         help="reading of the paper's '1,000 iterations' (default steps)",
     )
-    p.add_argument("--length", type=int, default=None, help="training length (overrides the preset)")
+    p.add_argument("--length", type=int, default=None, help=length_help)
     p.add_argument("--unit", choices=("steps", "epochs"), default=None, help="unit of --length")
     p.add_argument(
         "--recipe",

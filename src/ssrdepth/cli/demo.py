@@ -7,7 +7,15 @@ import dataclasses
 from pathlib import Path
 
 from ssrdepth.cli.common import add_common_arguments, common_settings
-from ssrdepth.experiments.demo import DEMO_PAIRS, REAL_KITTI_ENV, DemoConfig, demo, quick_demo_config
+from ssrdepth.experiments.demo import (
+    DEMO_BUDGET_S,
+    DEMO_PAIRS,
+    PLAN_FILE,
+    REAL_KITTI_ENV,
+    DemoConfig,
+    demo,
+    quick_demo_config,
+)
 from ssrdepth.experiments.report import format_duration
 
 
@@ -25,7 +33,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "the numbers are not a result); other options still apply",
     )
     add_common_arguments(
-        p, real_kitti_default=f"${REAL_KITTI_ENV}, else ../shared/data/kitti_object where it exists"
+        p,
+        real_kitti_default=f"${REAL_KITTI_ENV}, else ../shared/data/kitti_object where it exists",
+        length_help=f"training length of every run (default: the steps per table that fit the "
+        f"{DEMO_BUDGET_S // 60}-minute budget at this machine's measured speed, kept in OUT/{PLAN_FILE} "
+        "for re-runs; --fresh all measures again)",
     )
 
 
