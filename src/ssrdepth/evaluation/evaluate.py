@@ -193,8 +193,10 @@ def evaluate_protocols(
     that protocol cannot score this model on this data (metres without a ``TargetScale``, no metric
     depth in the data, no valid pixel) — the other protocols are still scored. Errors that concern the
     model or the data as a whole (channel mismatch, NaN output, an empty data set) are raised.
-    per_image: also put each image's measures in ``extra["per_image"]`` (a list, ``None`` for an image
-        with no valid pixel; mean-aggregated protocols only: a pooled protocol has no per-image value).
+    per_image: also put each image's measures in ``extra["per_image"]``: one entry per evaluated image,
+        in the data set's order, measure key → value in the protocol's ``units``, or ``None`` for an image
+        with no valid pixel. Only ``per-image`` aggregation has per-image values: under a ``pooled``
+        protocol every entry is ``None``.
     """
     protos = [get_protocol(p) for p in protocols]
     if not protos:

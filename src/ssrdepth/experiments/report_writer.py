@@ -320,7 +320,7 @@ def _real_per_frame_lines(real: Mapping[str, Any], all_runs: Mapping[str, Mappin
     ]
     for i, name in enumerate(frames):
         cells = [
-            "no lidar point"
+            "no lidar point in the crop"
             if v[i] is None
             else f"{v[i]['abs_rel']:.3f} / {v[i]['delta1']:.3f} / {v[i]['median_delta1']:.3f}"
             for v in cols.values()
