@@ -271,3 +271,42 @@ def test_png_size_probe_decodes_no_pixel(tmp_path: Path, monkeypatch: pytest.Mon
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
     assert image_size(path) == STORED
+
+
+def test_png_size_probe_reads_xmp_orientation_like_the_reader(tmp_path: Path) -> None:
+    """No eXIf chunk but XMP's tiff:Orientation (an iTXt chunk): the probe agrees with the reader."""
+    from PIL import PngImagePlugin
+
+    from ssrdepth.core.image import image_size
+
+    xmp = (
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description xmlns:tiff="http://ns.adobe.com/tiff/1.0/" tiff:Orientation="6"/></rdf:RDF></x:xmpmeta>'
+    )
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", xmp)
+    path = tmp_path / "xmp.png"
+    Image.fromarray(stored_image()).save(path, pnginfo=info)
+    assert image_size(path) == (80, 40) == read_image(path).shape[:2]
+
+
+def test_png_size_probe_survives_a_chunk_length_past_the_end(tmp_path: Path) -> None:
+    from ssrdepth.core.image import image_size
+
+    buf = io.BytesIO()
+    Image.fromarray(stored_image()).save(buf, format="PNG")
+    data = bytearray(buf.getvalue())
+    # A text chunk after IHDR claiming 4 GiB − 1 bytes: the walk stops there instead of reading it.
+    bogus = (0xFFFFFFFF).to_bytes(4, "big") + b"tEXt" + b"k\x00v" + b"\x00\x00\x00\x00"
+    ihdr_end = 8 + 12 + 13
+    path = tmp_path / "bogus.png"
+    path.write_bytes(bytes(data[:ihdr_end]) + bogus + bytes(data[ihdr_end:]))
+    from ssrdepth.core.image import _png_exif
+
+    assert _png_exif(path) is None
+    try:
+        size = image_size(path)
+    except sample.BadSampleError as exc:  # Pillow may refuse the header itself: then by name
+        assert "bogus.png" in str(exc)
+    else:
+        assert size == STORED

@@ -289,3 +289,12 @@ def test_a_protocol_that_cannot_score_does_not_stop_the_others() -> None:
     assert isinstance(kitti, ValueError) and "no metric depth" in str(kitti)
     with pytest.raises(ValueError, match="no metric depth"):
         evaluate_model(Constant(0.5), TinySet(with_depth=False), "kitti")
+
+
+def test_a_protocol_that_cannot_compare_the_maps_leaves_the_others_scored() -> None:
+    # A 4×6 output: "paper" without resizing refuses it; the default paper protocol resizes and scores.
+    fixed, resized = evaluate_protocols(
+        Constant(0.5, size=(4, 6)), TinySet(), [get_protocol("paper", resize=False), "paper"]
+    )
+    assert isinstance(fixed, ValueError) and "does not resize" in str(fixed)
+    assert isinstance(resized, EvalResult) and resized.valid_pixels == 5 * 96

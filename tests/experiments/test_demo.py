@@ -83,6 +83,12 @@ def test_budget_plan_is_measured_once_then_reused(tmp_path: Path, monkeypatch: p
     assert _budget_plan(rcfg, time.perf_counter(), None) == lengths and len(timed) == 8
     # ... and --fresh all measures again: nothing spent now, 780 s left → 0.443 → 220 and 40.
     assert _budget_plan(rcfg, time.perf_counter(), "all") == (("1", 220), ("2", 40)) and len(timed) == 16
+    # Other runs (one model; Table 1 only) were not measured by the kept plan: measured again.
+    import dataclasses
+
+    one = dataclasses.replace(rcfg, models=("SC",), tables=("1",))
+    assert _budget_plan(one, time.perf_counter(), None)[0][0] == "1" and len(timed) == 17
+    assert json.loads((tmp_path / PLAN_FILE).read_text())["runs"] == ["table1-SC"]
     (tmp_path / PLAN_FILE).write_text("[1, 2]")
     with pytest.raises(ValueError, match="not a demo step plan"):
         _budget_plan(rcfg, time.perf_counter(), None)

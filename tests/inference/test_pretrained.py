@@ -29,6 +29,7 @@ from ssrdepth.pretrained import (
     write_bundle,
 )
 
+from ..conftest import skip_or_fail
 from .conftest import KITTI_TARGET, write_image
 
 REPO = Path(__file__).resolve().parents[2]
@@ -219,7 +220,7 @@ def test_the_build_ships_the_bundle_folder() -> None:
 def test_the_shipped_bundle_matches_its_card(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(ENV_VAR)
     if not pretrained.bundled_path().is_file():
-        pytest.skip(f"this ssrdepth ships no pretrained model (no {WEIGHTS} in {pretrained.BUNDLE_DIR})")
+        skip_or_fail(f"this ssrdepth ships no pretrained model (no {WEIGHTS} in {pretrained.BUNDLE_DIR})")
     ckpt = load_checkpoint(bundled_checkpoint())  # the sha256 checked
     card = bundled_card()
     assert (card["model"], card["size"], card["channels"], card["steps"]) == (

@@ -144,10 +144,13 @@ def _png_exif(path: Path) -> bytes | None:
     ``eXIf`` placed after the image data only by decoding the whole image, which made reading the
     sizes of a data set's frames cost as much as reading the frames."""
     with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
         if f.read(8) != PNG_SIGNATURE:
             return None
         while len(head := f.read(8)) == 8:
             length, kind = struct.unpack(">I4s", head)
+            if length > size - f.tell():  # past the end (truncated, or not a length): nothing to trust
+                return None
             if kind == b"eXIf":
                 return f.read(length)
             if kind == b"IEND":
@@ -159,17 +162,16 @@ def _png_exif(path: Path) -> bytes | None:
 def _header_orientation(img: Image.Image, path: Path) -> int:
     """The EXIF orientation of an opened image without decoding its pixels (PNG: its ``eXIf`` chunk,
     wherever it lies; other formats: what Pillow read with the header)."""
-    if img.format != "PNG":
-        return _orientation(img)
-    data = img.info.get("exif") or _png_exif(path)
-    if not data:
-        return 1
-    exif = Image.Exif()
-    try:
-        exif.load(data)
-        return int(exif.get(EXIF_ORIENTATION, 1))
-    except (ValueError, TypeError, SyntaxError, OSError, struct.error):  # unreadable EXIF: as stored
-        return 1
+    if img.format == "PNG" and "exif" not in img.info:
+        # Hand Pillow the walked chunk (or "none") so that it does not decode the image to look for
+        # it; its other sources stay as read_pixels sees them (XMP's tiff:Orientation, ImageMagick's
+        # "Raw profile type exif" text chunk, both read with the header).
+        data = _png_exif(path)
+        if data is not None:
+            img.info["exif"] = data
+        elif "Raw profile type exif" not in img.info:
+            img.info["exif"] = b""
+    return _orientation(img)
 
 
 def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:

@@ -191,7 +191,8 @@ def evaluate_protocols(
 
     Returns one entry per protocol, in order: its :class:`EvalResult`, or the ValueError that says why
     that protocol cannot score this model on this data (metres without a ``TargetScale``, no metric
-    depth in the data, no valid pixel) — the other protocols are still scored. Errors that concern the
+    depth in the data, no valid pixel, another kind of normalised map, a size the protocol does not
+    resize) — the other protocols are still scored. Errors that concern the
     model or the data as a whole (channel mismatch, NaN output, an empty data set) are raised.
     per_image: also put each image's measures in ``extra["per_image"]``: one entry per evaluated image,
         in the data set's order, measure key → value in the protocol's ``units``, or ``None`` for an image
@@ -244,13 +245,18 @@ def evaluate_protocols(
                     raw = model(image).float()
                     if not bool(torch.isfinite(raw).all()):
                         raise ValueError(f"model {name} produced NaN/inf values: its weights are broken")
-                    for i in live:
-                        pred, target, valid = _compared(
-                            raw, batch, protos[i], model_scale, data_scale, device
-                        )
+                    for i in list(live):
+                        try:
+                            pred, target, valid = _compared(
+                                raw, batch, protos[i], model_scale, data_scale, device
+                            )
+                            images[i].extend(accs[i].add_batch(pred, target, valid))
+                        except ValueError as exc:  # this protocol cannot compare (kind, size): the rest go on
+                            errors[i] = exc
+                            live.remove(i)
+                            continue
                         if protos[i].space == "depth":
                             any_depth = any_depth or bool(valid.any())
-                        images[i].extend(accs[i].add_batch(pred, target, valid))
         finally:
             model.train(was_training)
     name = label or str(getattr(model, "name", type(model).__name__))

@@ -103,20 +103,26 @@ def _budget_plan(rcfg: ReproduceConfig, started: float, fresh: str | None) -> tu
     from ssrdepth.experiments.reproduce import ensure_targets, plan_runs, train_config_for
 
     path = Path(rcfg.out) / PLAN_FILE
+    runs, _ = plan_runs(rcfg)
+    first = [r for r in runs if not r.seed]
+    # What the plan was measured for: the same runs (models, tables, sizes, width) on the same device.
+    measured_for = {"runs": sorted(r.key for r in first), "width": rcfg.width, "device": rcfg.device}
     if path.is_file() and fresh != "all":
         try:
             stored = json.loads(path.read_text(encoding="utf-8"))
             steps = {str(t): int(n) for t, n in stored["steps"].items()}
+            same = all(stored.get(k) == v for k, v in measured_for.items())
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"{path}: not a demo step plan ({exc}); delete it to measure again") from None
-        logger.info(
-            "training steps per table %s: the plan measured by the first run (%s; --fresh all measures again)",
-            steps,
-            path,
-        )
-        return tuple(sorted(steps.items()))
-    runs, _ = plan_runs(rcfg)
-    first = [r for r in runs if not r.seed]
+        if same:
+            logger.info(
+                "training steps per table %s: the plan measured by the first run (%s; --fresh all "
+                "measures again)",
+                steps,
+                path,
+            )
+            return tuple(sorted(steps.items()))
+        logger.info("%s was measured for other runs or another device: measuring again", path)
     for data in {(r.data.root, r.data.matcher): r.data for r in first}.values():
         ensure_targets(data, rcfg.progress)  # matched now, so that their time counts as spent
     logger.info("measuring one training step of each of the %d runs", len(first))
@@ -146,8 +152,8 @@ def _budget_plan(rcfg: ReproduceConfig, started: float, fresh: str | None) -> tu
     )
     if spent + training + DEMO_AFTER_TRAINING_S > DEMO_BUDGET_S * 1.05:
         logger.warning(
-            "even the fewest steps that still give models that transfer (%s) do not fit %.0f min on "
-            "this machine: expect about %.0f min",
+            "the steps that still give models that transfer (%s) do not fit %.0f min on this "
+            "machine: expect about %.0f min",
             ", ".join(f"Table {t}: {n}" for t, n in steps.items()),
             DEMO_BUDGET_S / 60,
             (spent + training + DEMO_AFTER_TRAINING_S) / 60,
@@ -161,6 +167,7 @@ def _budget_plan(rcfg: ReproduceConfig, started: float, fresh: str | None) -> tu
             "spent_before_training_s": spent,
             "available_s": available,
             "budget_s": DEMO_BUDGET_S,
+            **measured_for,
             "machine": machine_info(),
             "cpu_flags": flags,
         },
@@ -411,7 +418,7 @@ def demo(cfg: DemoConfig) -> dict[str, Any]:
     )
     if not cfg.full and cfg.table_lengths is None:
         lengths = _budget_plan(rcfg, started, cfg.fresh)
-        rcfg = dataclasses.replace(rcfg, table_lengths=lengths)
+        rcfg = dataclasses.replace(rcfg, table_lengths=lengths, unit="steps")  # the plan counts steps
     preset = preset_text(cfg, lengths, batch_sizes(rcfg))
     streets = SyntheticSettings(cfg.pairs, sequence_length=cfg.sequence_length).sequences()
     rcfg = dataclasses.replace(

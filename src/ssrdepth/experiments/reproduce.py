@@ -230,17 +230,15 @@ def _evaluate_run(
     from ssrdepth.checkpoint import load_checkpoint
     from ssrdepth.core.scale import TargetScale
     from ssrdepth.data import build_dataset
-    from ssrdepth.evaluation.evaluate import evaluate_protocols
 
     ckpt = load_checkpoint(checkpoint)
     model = ckpt.build_model().to(cfg.device)
     scale = TargetScale.from_dict(ckpt.target) if ckpt.target.get("kind") in ("disparity", "depth") else None
     test = build_dataset(run.data, "test", progress=cfg.progress)
     protos = _metric_protocols(run, cfg)
-    scored = evaluate_protocols(
+    results = _score(
         model, test, protos, max_images=cfg.eval_max_images, scale=scale, device=cfg.device, label=run.column
     )
-    results = {proto: _as_result(r) for proto, r in zip(protos, scored, strict=True)}
     n = min(cfg.figure_images, len(test))  # type: ignore[arg-type]
     samples = [test[i] for i in range(n)]
     with torch.inference_mode():
@@ -254,10 +252,21 @@ def _evaluate_run(
     return results, figure
 
 
-def _as_result(r: Any) -> dict[str, Any]:
-    """One entry of :func:`evaluate_protocols` for results.json: the result, or why that protocol could
-    not score (e.g. no true depth in this split: said, and the other protocols kept)."""
-    return {"error": str(r)} if isinstance(r, ValueError) else dict(r.as_dict())
+def _score(model: Any, test: Any, protos: list[str], **options: Any) -> dict[str, dict[str, Any]]:
+    """``{protocol: result}`` of one model on a test split in one pass (:func:`evaluate_protocols`) for
+    results.json; where a protocol cannot score (e.g. no true depth in this split) its entry is
+    ``{"error": why}`` and the others are kept; an error of the model or the split as a whole (NaN
+    output, channels) is said under every protocol, and the grid goes on."""
+    from ssrdepth.evaluation.evaluate import evaluate_protocols
+
+    try:
+        scored: list[Any] = evaluate_protocols(model, test, protos, **options)
+    except ValueError as exc:
+        scored = [exc] * len(protos)
+    return {
+        p: {"error": str(r)} if isinstance(r, ValueError) else dict(r.as_dict())
+        for p, r in zip(protos, scored, strict=True)
+    }
 
 
 def _fit_baselines(runs: list[RunSpec], cfg: ReproduceConfig) -> dict[str, tuple[Any, Any]]:
@@ -281,7 +290,6 @@ def _evaluate_baselines(
     """The fitted baselines evaluated on each table's test split under the table's protocols:
     ``{table: {baseline: {protocol: result}}}``."""
     from ssrdepth.data import build_dataset
-    from ssrdepth.evaluation.evaluate import evaluate_protocols
 
     out: dict[str, dict[str, Any]] = {}
     for table, (models, _scale) in fitted.items():
@@ -290,8 +298,9 @@ def _evaluate_baselines(
         protos = _metric_protocols(first, cfg)
         out[table] = {}
         for model in models:
-            scored = evaluate_protocols(model, test, protos, max_images=cfg.eval_max_images, label=model.name)
-            out[table][model.name] = {p: _as_result(r) for p, r in zip(protos, scored, strict=True)}
+            out[table][model.name] = _score(
+                model, test, protos, max_images=cfg.eval_max_images, label=model.name
+            )
     return out
 
 
