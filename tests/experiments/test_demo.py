@@ -58,8 +58,8 @@ def test_budget_plan_is_measured_once_then_reused(tmp_path: Path, monkeypatch: p
     import json
     import time
 
-    import ssrdepth.experiments.bench as bench
     import ssrdepth.experiments.reproduce as reproduce
+    import ssrdepth.training.loop as loop
     from ssrdepth.experiments.demo import PLAN_FILE, _budget_plan
     from ssrdepth.experiments.reproduce import ReproduceConfig
 
@@ -69,20 +69,21 @@ def test_budget_plan_is_measured_once_then_reused(tmp_path: Path, monkeypatch: p
         timed.append(str(getattr(tc, "out", "")))
         return 0.5
 
-    monkeypatch.setattr(bench, "train_step_seconds", step_seconds)
+    monkeypatch.setattr(loop, "measure_step_seconds", step_seconds)
     monkeypatch.setattr(reproduce, "ensure_targets", lambda data, progress=True: None)
     rcfg = ReproduceConfig(out=str(tmp_path), kitti=str(tmp_path / "synthetic"), kitti_source="synthetic")
     # 300 s already spent rendering: 900 − 300 − 120 = 480 s left. One step of Table 1's six runs
-    # costs 6 · 0.5 · 1.10 = 3.3 s, of Table 2's two 1.1 s: 480 / (500·3.3 + 100·1.1) = 0.273 of the
-    # most steps → 136 → 130, raised to Table 1's fewest (200), and 27 → 20.
+    # costs 6 · 0.5 · 1.05 = 3.15 s, of Table 2's two 1.05 s: 480 / (500·3.15 + 100·1.05) = 0.285 of
+    # the most steps → 142 → 140, raised to Table 1's fewest (200), and 28 → 20.
     lengths = _budget_plan(rcfg, time.perf_counter() - 300.0, None)
     assert lengths == (("1", 200), ("2", 20)) and len(timed) == 8
     stored = json.loads((tmp_path / PLAN_FILE).read_text())
     assert stored["steps"] == {"1": 200, "2": 20} and 299 < stored["spent_before_training_s"] < 330
     # A re-run reuses the plan without measuring (so it reuses the runs trained with it) ...
     assert _budget_plan(rcfg, time.perf_counter(), None) == lengths and len(timed) == 8
-    # ... and --fresh all measures again: nothing spent now, 780 s left → 0.443 → 220 and 40.
-    assert _budget_plan(rcfg, time.perf_counter(), "all") == (("1", 220), ("2", 40)) and len(timed) == 16
+    # ... and --fresh all measures again: nothing spent now, 780 s left → 780 / 1,680 = 0.464 → 232 →
+    # 230 and 46 → 40.
+    assert _budget_plan(rcfg, time.perf_counter(), "all") == (("1", 230), ("2", 40)) and len(timed) == 16
     # Other runs (one model; Table 1 only) were not measured by the kept plan: measured again.
     import dataclasses
 
@@ -115,6 +116,9 @@ def test_quick_demo_runs_every_step_and_says_what_ran(tmp_path: Path) -> None:
 
     assert f") in {format_duration(results['seconds'])}. Every number" in report
     assert re.search(r"\) in \d+(\.\d)? (s|min|h)\. Every number", report)
+    # The whole demo (rendering and planning too) is at least the grid's time, and said as formatted.
+    assert results["demo_seconds"] >= results["seconds"]
+    assert f"this report) took {format_duration(results['demo_seconds'])} on this machine." in report
 
 
 def test_split_smaller_than_the_batch_names_both_fixes(tmp_path: Path) -> None:

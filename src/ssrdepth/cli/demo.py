@@ -71,5 +71,7 @@ def demo_config(args: argparse.Namespace) -> DemoConfig:
 def main(args: argparse.Namespace) -> int:
     cfg = demo_config(args)
     results = demo(cfg)
-    print(f"report: {Path(cfg.out) / 'report' / 'report.md'} ({format_duration(results['seconds'])})")
+    print(
+        f"report: {Path(cfg.out) / 'report' / 'report.md'} ({format_duration(results.get('demo_seconds', results['seconds']))})"
+    )
     return 0

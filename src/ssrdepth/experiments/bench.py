@@ -317,36 +317,6 @@ def _train_step_fn(
     return step
 
 
-def train_step_seconds(tc: Any, repeats: int = 2, warmup: int = 1) -> float:
-    """Seconds of one optimiser step of the run ``tc`` (a :class:`~ssrdepth.training.config.TrainConfig`)
-    on this machine: its model, width, input size, channels, batch, memory format and precision
-    (``auto`` resolved as training resolves it), on random data; the median of ``repeats`` timed steps
-    after ``warmup`` untimed ones. What a run of N steps costs is about N times this, plus the loop's
-    data loading, augmentation, validation and checkpoints (:data:`TRAIN_LOOP_OVERHEAD`)."""
-    device = torch.device(
-        tc.device if tc.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    )
-    precision = resolve_precision(tc.precision, device.type)
-    h, w = tc.data.size
-    gen = torch.Generator().manual_seed(0)
-    fmt = torch.channels_last if tc.channels_last else torch.contiguous_format
-    x = torch.rand(tc.batch_size, tc.data.channels, h, w, generator=gen).to(device, memory_format=fmt)
-    y = torch.rand(tc.batch_size, 1, h, w, generator=gen).to(device, memory_format=fmt)
-    torch.manual_seed(0)
-    net = create_model(tc.model.name, tc.data.channels, **asdict(tc.model.options)).to(device)
-    if tc.channels_last:
-        net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-    step = _train_step_fn(net, x, y, autocast=precision == "bf16")
-    return statistics.median(interleaved_medians({"step": step}, repeats, warmup, device)["step"])
-
-
-#: A training run's time over its bare optimiser steps (data loading, augmentation, validation,
-#: checkpoints): py-spy's profile of the demo on a 2-core AMD EPYC measured 1.05× (the steps 1,127 s of
-#: the runs' 1,183 s without the frame-size checks and per-sample seeding since removed; BENCHMARKS.md,
-#: "Where the demo's time goes"); 1.10 keeps a margin for slower disks and the differing loss.
-TRAIN_LOOP_OVERHEAD = 1.10
-
-
 def bench_training(name: str, setting: Setting, cfg: BenchConfig, device: torch.device) -> dict[str, Any]:
     """One model, one setting: every training variant, interleaved."""
     gen = torch.Generator().manual_seed(0)
@@ -876,7 +846,6 @@ def load_result(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 
 __all__ = [
-    "TRAIN_LOOP_OVERHEAD",
     "BenchConfig",
     "Setting",
     "bench_inference",
@@ -885,5 +854,4 @@ __all__ = [
     "load_result",
     "matmul_peak",
     "run_bench",
-    "train_step_seconds",
 ]

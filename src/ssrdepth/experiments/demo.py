@@ -56,6 +56,11 @@ DEMO_AFTER_TRAINING_S = 120
 DEMO_STEP_RANGE = {"1": (200, 500), "2": (20, 100)}
 #: Steps are chosen in multiples of this (so that small timing noise keeps the same plan).
 DEMO_STEP_QUANTUM = 10
+#: A training run's time over its steps as :func:`~ssrdepth.training.loop.measure_step_seconds` times
+#: them (loading and augmentation included): validation, checkpoints and logs, 20 s of the runs'
+#: 1,183 s (1.02×) in py-spy's profile of the demo on a 2-core AMD EPYC (BENCHMARKS.md, "Where the
+#: demo's time goes"); 1.05 keeps a margin.
+TRAIN_LOOP_OVERHEAD = 1.05
 #: The plan the first run measured, kept in the demo folder so that a re-run reuses its trained runs.
 PLAN_FILE = "demo-steps.json"
 #: The synthetic set renders at half KITTI width (621 px), where 96 px of disparity covers the same
@@ -92,15 +97,15 @@ def plan_steps(step_seconds: Mapping[str, float], available_s: float) -> dict[st
 
 def _budget_plan(rcfg: ReproduceConfig, started: float, fresh: str | None) -> tuple[tuple[str, int], ...]:
     """The demo's steps per table on this machine: the plan kept in ``OUT/demo-steps.json`` by an earlier
-    run (unless ``--fresh all``), else measured now: each first-seed run's training step is timed
-    (:func:`ssrdepth.experiments.bench.train_step_seconds`), and the time left of
+    run for the same runs (unless ``--fresh all``), else measured now: each first-seed run's training
+    step is timed as ``train`` runs it (:func:`ssrdepth.training.loop.measure_step_seconds`), and the time left of
     :data:`DEMO_BUDGET_S` after rendering, matching and :data:`DEMO_AFTER_TRAINING_S` is shared out by
     :func:`plan_steps`. The plan, its measurements and the CPU are logged and written to the file."""
     from ssrdepth.core.hardware import speed_flags
     from ssrdepth.core.io import write_json
     from ssrdepth.core.machine import machine_info
-    from ssrdepth.experiments.bench import TRAIN_LOOP_OVERHEAD, train_step_seconds
     from ssrdepth.experiments.reproduce import ensure_targets, plan_runs, train_config_for
+    from ssrdepth.training.loop import measure_step_seconds
 
     path = Path(rcfg.out) / PLAN_FILE
     runs, _ = plan_runs(rcfg)
@@ -129,7 +134,7 @@ def _budget_plan(rcfg: ReproduceConfig, started: float, fresh: str | None) -> tu
     seconds: dict[str, float] = {}
     per_run: dict[str, float] = {}
     for run in first:
-        per_run[run.key] = train_step_seconds(train_config_for(run, rcfg)) * TRAIN_LOOP_OVERHEAD
+        per_run[run.key] = measure_step_seconds(train_config_for(run, rcfg)) * TRAIN_LOOP_OVERHEAD
         seconds[run.table] = seconds.get(run.table, 0.0) + per_run[run.key]
     spent = time.perf_counter() - started
     available = DEMO_BUDGET_S - spent - DEMO_AFTER_TRAINING_S
@@ -442,11 +447,18 @@ def demo(cfg: DemoConfig) -> dict[str, Any]:
     gap = domain_gap_section(root, Path(rcfg.real_kitti or ""), out / "report")
     if gap:
         sections.append(gap)
-    if sections:
-        from ssrdepth.core.io import write_json, write_text
+    from ssrdepth.core.io import write_json, write_text
+    from ssrdepth.experiments.report import format_duration
 
-        results.setdefault("sections", []).extend(sections)
-        write_json(out / "report" / "results.json", results)
-        md = out / "report" / "report.md"
-        write_text(md, md.read_text(encoding="utf-8") + "\n" + "\n".join(sections))
+    # The report's header times the grid (targets, training, evaluation); the demo also rendered and
+    # planned: its whole duration is said, and is what `ssrdepth demo` prints.
+    results["demo_seconds"] = time.perf_counter() - started
+    sections.append(
+        f"The whole demo (rendering, matching, the step plan, training, evaluation, this report) took "
+        f"{format_duration(results['demo_seconds'])} on this machine.\n"
+    )
+    results.setdefault("sections", []).extend(sections)
+    write_json(out / "report" / "results.json", results)
+    md = out / "report" / "report.md"
+    write_text(md, md.read_text(encoding="utf-8") + "\n" + "\n".join(sections))
     return results
