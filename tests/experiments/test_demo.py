@@ -72,18 +72,18 @@ def test_budget_plan_is_measured_once_then_reused(tmp_path: Path, monkeypatch: p
     monkeypatch.setattr(loop, "measure_step_seconds", step_seconds)
     monkeypatch.setattr(reproduce, "ensure_targets", lambda data, progress=True: None)
     rcfg = ReproduceConfig(out=str(tmp_path), kitti=str(tmp_path / "synthetic"), kitti_source="synthetic")
-    # 300 s already spent rendering: 900 − 300 − 120 = 480 s left. One step of Table 1's six runs
-    # costs 6 · 0.5 · 1.05 = 3.15 s, of Table 2's two 1.05 s: 480 / (500·3.15 + 100·1.05) = 0.285 of
-    # the most steps → 142 → 140, raised to Table 1's fewest (200), and 28 → 20.
+    # 300 s already spent rendering: 900 − 300 − 75 = 525 s left. One step of Table 1's six runs
+    # costs 6 · 0.5 · 1.05 = 3.15 s, of Table 2's two 1.05 s: 525 / (500·3.15 + 100·1.05) = 0.3125 of
+    # the most steps → 156 → 150, raised to Table 1's fewest (200), and 31 → 30.
     lengths = _budget_plan(rcfg, time.perf_counter() - 300.0, None)
-    assert lengths == (("1", 200), ("2", 20)) and len(timed) == 8
+    assert lengths == (("1", 200), ("2", 30)) and len(timed) == 8
     stored = json.loads((tmp_path / PLAN_FILE).read_text())
-    assert stored["steps"] == {"1": 200, "2": 20} and 299 < stored["spent_before_training_s"] < 330
+    assert stored["steps"] == {"1": 200, "2": 30} and 299 < stored["spent_before_training_s"] < 330
     # A re-run reuses the plan without measuring (so it reuses the runs trained with it) ...
     assert _budget_plan(rcfg, time.perf_counter(), None) == lengths and len(timed) == 8
-    # ... and --fresh all measures again: nothing spent now, 780 s left → 780 / 1,680 = 0.464 → 232 →
-    # 230 and 46 → 40.
-    assert _budget_plan(rcfg, time.perf_counter(), "all") == (("1", 230), ("2", 40)) and len(timed) == 16
+    # ... and --fresh all measures again: nothing spent now, 825 s left → 825 / 1,680 = 0.491 → 245 →
+    # 240 and 49 → 40.
+    assert _budget_plan(rcfg, time.perf_counter(), "all") == (("1", 240), ("2", 40)) and len(timed) == 16
     # Other runs (one model; Table 1 only) were not measured by the kept plan: measured again.
     import dataclasses
 

@@ -43,9 +43,10 @@ DEMO_WIDTH = 0.25
 #: The demo's time budget, seconds: the whole job in about 15 minutes on 2 CPU cores.
 DEMO_BUDGET_S = 15 * 60
 #: What the demo keeps for the work after training: evaluating every run and baseline, the real frames,
-#: the target quality, the figures, the backend choice for the example image and the report (100 s
-#: measured on a 2-core AMD EPYC, AVX2 only; BENCHMARKS.md, "Where the demo's time goes").
-DEMO_AFTER_TRAINING_S = 120
+#: the target quality, the figures, the backend choice for the example image and the report (about
+#: 60 s measured on a 2-core AMD EPYC, AVX2 only, once each split is evaluated in one pass;
+#: BENCHMARKS.md, "Where the demo's time goes").
+DEMO_AFTER_TRAINING_S = 75
 #: Training length per table, in optimiser steps: (fewest, most). The steps are chosen on each machine
 #: by its measured training speed to fit :data:`DEMO_BUDGET_S` (:func:`plan_steps`), the same number for
 #: every model of a table so that they compare at equal training; Table 2 (310×94, 5.4× the pixels)
