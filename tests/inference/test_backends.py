@@ -23,6 +23,7 @@ from ssrdepth.inference.quantize import (
 )
 from ssrdepth.models import create_model
 
+from ..conftest import require_module
 from .conftest import MakeCheckpoint
 
 pytest.importorskip("onnxruntime")
@@ -53,7 +54,7 @@ def _eager(net: nn.Module, x: np.ndarray) -> np.ndarray:
 
 # ------------------------------------------------------------------------------------------ OpenVINO
 def test_openvino_f32_matches_eager(tiny: tuple[nn.Module, bytes]) -> None:
-    pytest.importorskip("openvino")
+    require_module("openvino", "the OpenVINO backend needs the [openvino] extra")
     net, blob = tiny
     x = np.random.default_rng(1).random((3, 1, *SIZE), dtype=np.float32)
     run = ovb.runner(ovb.compile_onnx(blob, ovb.OpenVINOSettings("f32", "LATENCY")))
@@ -66,7 +67,7 @@ def test_openvino_f32_matches_eager(tiny: tuple[nn.Module, bytes]) -> None:
 
 
 def test_openvino_bf16_within_auto_tolerance(tiny: tuple[nn.Module, bytes]) -> None:
-    pytest.importorskip("openvino")
+    require_module("openvino", "the OpenVINO backend needs the [openvino] extra")
     if "BF16" not in ovb.native_precisions():
         with pytest.raises(ValueError, match="native bf16"):
             ovb.compile_onnx(tiny[1], ovb.OpenVINOSettings("bf16", "LATENCY"))
@@ -86,7 +87,7 @@ def test_openvino_settings_are_validated() -> None:
 
 
 def test_openvino_missing_file_names_it(tmp_path: Path) -> None:
-    pytest.importorskip("openvino")
+    require_module("openvino", "the OpenVINO backend needs the [openvino] extra")
     with pytest.raises(FileNotFoundError, match=r"nope\.onnx"):
         ovb.compile_onnx(tmp_path / "nope.onnx", ovb.OpenVINOSettings("f32"))
 
@@ -261,7 +262,7 @@ def test_predict_from_an_int8_file(make_checkpoint: MakeCheckpoint, tmp_path: Pa
 
 
 def test_openvino_runner_is_safe_across_threads(tiny: tuple[nn.Module, bytes]) -> None:
-    pytest.importorskip("openvino")
+    require_module("openvino", "the OpenVINO backend needs the [openvino] extra")
     from concurrent.futures import ThreadPoolExecutor
 
     net, blob = tiny

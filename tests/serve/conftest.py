@@ -15,6 +15,8 @@ from ssrdepth.checkpoint import save_checkpoint
 from ssrdepth.core.scale import TargetScale
 from ssrdepth.models import create_model
 
+from ..conftest import require_module
+
 REPO = Path(__file__).resolve().parents[2]
 
 #: Screenshots and other artefacts of the browser test (ignored by git).
@@ -54,7 +56,7 @@ class Server:
 def server(checkpoint: Path) -> Iterator[Server]:
     """The page of ``ssrdepth serve CHECKPOINT`` on 127.0.0.1 and a free port, in this process's threads.
     Tests that use it carry ``xdist_group("serve")`` so that one worker starts it once."""
-    pytest.importorskip("gradio", reason="ssrdepth serve needs the [serve] extra (gradio)")
+    require_module("gradio", "ssrdepth serve needs the [serve] extra (gradio)")
     from ssrdepth.serve.app import launch
 
     page = launch([checkpoint], "127.0.0.1", free_port(), block=False)

@@ -13,6 +13,7 @@ from ssrdepth.inference.outputs import read_ply, read_png16
 from ssrdepth.inference.predict import load_model, predict
 from ssrdepth.serve.service import map_stats
 
+from ..conftest import require_module
 from ..inference.conftest import VP8, magma, mean_abs, read_video, write_video
 from .conftest import Server
 
@@ -55,7 +56,7 @@ def _numbers(text: str) -> dict[str, float]:
 
 
 def test_served_map_equals_predict(server: Server, tmp_path: Path) -> None:
-    pytest.importorskip("gradio_client")
+    require_module("gradio_client", "the API test needs the [serve] extra (gradio_client)")
     image = _image(tmp_path / "street.png")
     comparison, bar, numbers, timing, downloads, cloud, video, notes = _call(server, image)
     expected = predict(load_model(server.checkpoint), image)  # the predict command's backend (auto)

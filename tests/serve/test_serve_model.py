@@ -19,6 +19,7 @@ from ssrdepth.cli import main as cli
 from ssrdepth.inference.predict import load_model, predict
 from ssrdepth.serve.service import map_stats
 
+from ..conftest import require_module
 from .conftest import free_port, make_checkpoint
 
 pytestmark = pytest.mark.filterwarnings(
@@ -42,7 +43,7 @@ def _numbers(text: str) -> dict[str, float]:
 def test_the_command_serves_the_named_checkpoint_with_its_options(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    gr = pytest.importorskip("gradio")
+    gr = require_module("gradio", "the page needs the [serve] extra (gradio)")
     import ssrdepth.serve.app as app_module
 
     ckpt = make_checkpoint(tmp_path / "model.pt")
@@ -100,8 +101,8 @@ def _wait_for_port(proc: subprocess.Popen[str], port: int, seconds: float) -> No
 
 @pytest.mark.slow
 def test_a_server_started_by_the_command_answers_with_predicts_numbers(tmp_path: Path) -> None:
-    pytest.importorskip("gradio")
-    pytest.importorskip("gradio_client")
+    require_module("gradio", "the page needs the [serve] extra (gradio)")
+    require_module("gradio_client", "the API test needs the [serve] extra (gradio_client)")
     from gradio_client import Client, handle_file
 
     ckpt = make_checkpoint(tmp_path / "model.pt")

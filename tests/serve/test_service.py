@@ -29,6 +29,7 @@ from ssrdepth.serve.service import (
     resolve_models,
 )
 
+from ..conftest import require_module
 from ..inference.conftest import VP8, brightness_model, luma, magma, mean_abs, read_video, write_video
 from .conftest import make_checkpoint
 
@@ -207,7 +208,7 @@ def test_gradio_is_imported_only_by_the_page() -> None:
 
 
 def test_too_large_upload_is_a_message_in_the_page(tmp_path: Path) -> None:
-    gr = pytest.importorskip("gradio")
+    gr = require_module("gradio", "the page needs the [serve] extra (gradio)")
     from ssrdepth.serve.app import App
 
     ckpt = make_checkpoint(tmp_path / "model.pt")
