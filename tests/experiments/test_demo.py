@@ -58,6 +58,7 @@ def test_budget_plan_is_measured_once_then_reused(tmp_path: Path, monkeypatch: p
     import json
     import time
 
+    import ssrdepth.data
     import ssrdepth.experiments.reproduce as reproduce
     import ssrdepth.training.loop as loop
     from ssrdepth.experiments.demo import PLAN_FILE, _budget_plan
@@ -65,18 +66,28 @@ def test_budget_plan_is_measured_once_then_reused(tmp_path: Path, monkeypatch: p
 
     timed: list[str] = []
 
-    def step_seconds(tc: object) -> float:
+    built: list[object] = []
+
+    def step_seconds(tc: object, train_set: object = None) -> float:
+        assert train_set is built[-1] or train_set in built  # the split built once for its data
         timed.append(str(getattr(tc, "out", "")))
         return 0.5
 
+    def build(data: object, split: str, progress: bool = True) -> object:
+        assert split == "train"
+        built.append(object())
+        return built[-1]
+
     monkeypatch.setattr(loop, "measure_step_seconds", step_seconds)
     monkeypatch.setattr(reproduce, "ensure_targets", lambda data, progress=True: None)
+    monkeypatch.setattr(ssrdepth.data, "build_dataset", build)
     rcfg = ReproduceConfig(out=str(tmp_path), kitti=str(tmp_path / "synthetic"), kitti_source="synthetic")
     # 300 s already spent rendering: 900 − 300 − 75 = 525 s left. One step of Table 1's six runs
     # costs 6 · 0.5 · 1.05 = 3.15 s, of Table 2's two 1.05 s: 525 / (500·3.15 + 100·1.05) = 0.3125 of
     # the most steps → 156 → 150, raised to Table 1's fewest (200), and 31 → 30.
     lengths = _budget_plan(rcfg, time.perf_counter() - 300.0, None)
     assert lengths == (("1", 200), ("2", 30)) and len(timed) == 8
+    assert len(built) == 3  # Table 1's six runs share one training split; Table 2's gray and RGB one each
     stored = json.loads((tmp_path / PLAN_FILE).read_text())
     assert stored["steps"] == {"1": 200, "2": 30} and 299 < stored["spent_before_training_s"] < 330
     # A re-run reuses the plan without measuring (so it reuses the runs trained with it) ...

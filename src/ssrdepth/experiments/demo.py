@@ -105,6 +105,7 @@ def _budget_plan(rcfg: ReproduceConfig, started: float, fresh: str | None) -> tu
     from ssrdepth.core.hardware import speed_flags
     from ssrdepth.core.io import write_json
     from ssrdepth.core.machine import machine_info
+    from ssrdepth.data import build_dataset
     from ssrdepth.experiments.reproduce import ensure_targets, plan_runs, train_config_for
     from ssrdepth.training.loop import measure_step_seconds
 
@@ -134,9 +135,15 @@ def _budget_plan(rcfg: ReproduceConfig, started: float, fresh: str | None) -> tu
     logger.info("measuring one training step of each of the %d runs", len(first))
     seconds: dict[str, float] = {}
     per_run: dict[str, float] = {}
+    train_sets: dict[Any, Any] = {}  # one training split per data configuration (Table 1's six share one)
     for run in first:
-        per_run[run.key] = measure_step_seconds(train_config_for(run, rcfg)) * TRAIN_LOOP_OVERHEAD
+        tc = train_config_for(run, rcfg)
+        if tc.data not in train_sets:
+            train_sets[tc.data] = build_dataset(tc.data, "train", progress=False)
+        step = measure_step_seconds(tc, train_set=train_sets[tc.data])
+        per_run[run.key] = step * TRAIN_LOOP_OVERHEAD
         seconds[run.table] = seconds.get(run.table, 0.0) + per_run[run.key]
+    train_sets.clear()
     spent = time.perf_counter() - started
     available = DEMO_BUDGET_S - spent - DEMO_AFTER_TRAINING_S
     steps = plan_steps(seconds, available)
