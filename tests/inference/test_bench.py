@@ -59,6 +59,10 @@ def test_quick_run_structure_and_arithmetic() -> None:
         assert v["images_per_s"] == pytest.approx(2 / v["step_s"])
         assert v["achieved_gflops"] == pytest.approx(train["flops_per_step"] / v["step_s"] / 1e9)
         assert v["memory"]["peak_mib"] > 0
+    # The step `train` runs (recipe, data loading), timed apart: its rate is its batch over its time.
+    real = train["as_train_runs_it"]
+    assert real["step_s"] > 0 and real["images_per_s"] == pytest.approx(2 / real["step_s"])
+    assert "AdamW" in real["what"]
     (inf,) = entry["inference"]
     # FLOPs per image by hand: a conv costs 2·k²·Cin·Cout·H·W (2 per multiply-add, bias and ReLU not
     # counted). Model C at width 0.125 on a 16×24 grey image: 3×3 convs 1→8 at 16×24, pool, 8→16 at

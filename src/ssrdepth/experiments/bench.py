@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import dataclasses
 import datetime as dt
 import gc
 import json
@@ -50,6 +51,7 @@ from ssrdepth import __version__
 from ssrdepth.core.flops import count_flops
 from ssrdepth.core.hardware import native_bf16, resolve_precision, speed_flags
 from ssrdepth.core.machine import machine_info
+from ssrdepth.core.scale import TargetScale
 from ssrdepth.losses import l2_paper
 from ssrdepth.models import DepthNet, create_model, list_models
 
@@ -369,7 +371,59 @@ def bench_training(name: str, setting: Setting, cfg: BenchConfig, device: torch.
             "achieved_gflops": flops / med / 1e9,
             "memory": memory[v],
         }
+    step_s = _as_train_runs_it(name, setting, cfg, device)
+    out["as_train_runs_it"] = {
+        "what": "the step `ssrdepth train` runs with the ssrdepth recipe (masked SILog, AdamW, augmentation, "
+        "data loading, precision auto, channels-last), timed apart from the interleaved variants",
+        "step_s": step_s,
+        "images_per_s": setting.batch / step_s,
+    }
     return out
+
+
+class _RandomDepth(torch.utils.data.Dataset[dict[str, Any]]):
+    """``n`` random samples in the training contract (image, normalised target, valid mask) at one size."""
+
+    scale = TargetScale("disparity", 96.0)
+
+    def __init__(self, n: int, channels: int, size: tuple[int, int]) -> None:
+        gen = torch.Generator().manual_seed(0)
+        self.images = torch.rand(n, channels, *size, generator=gen)
+        self.targets = torch.rand(n, 1, *size, generator=gen)
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return {
+            "image": self.images[i],
+            "target": self.targets[i],
+            "valid_mask": self.targets[i] > 0.05,
+            "index": i,
+        }
+
+
+def _as_train_runs_it(name: str, setting: Setting, cfg: BenchConfig, device: torch.device) -> float:
+    """Seconds of one step of the recipe's run of ``name`` at ``setting``, as ``train`` runs it
+    (:func:`ssrdepth.training.loop.measure_step_seconds` on random data in memory)."""
+    from ssrdepth.data.config import DataConfig
+    from ssrdepth.models import ModelOptions
+    from ssrdepth.training.config import ModelConfig, apply_recipe, get_preset
+    from ssrdepth.training.loop import measure_step_seconds
+
+    base = apply_recipe(get_preset("recipe-synthetic-gray-147x37"))
+    tc = dataclasses.replace(
+        base,
+        model=ModelConfig(name, ModelOptions(**{**asdict(base.model.options), "width": cfg.width})),
+        data=DataConfig(source="synthetic", size=setting.size, channels=setting.channels),
+        batch_size=setting.batch,
+        device=str(device),
+        progress=False,
+        tensorboard=False,
+        threads=cfg.threads or 0,
+    )
+    data = _RandomDepth(2 * setting.batch, setting.channels, setting.size)
+    return measure_step_seconds(tc, repeats=cfg.repeats, warmup=max(cfg.warmup, 1), train_set=data)
 
 
 Runner = Callable[[np.ndarray], Callable[[], object]]
@@ -798,6 +852,17 @@ def format_table(result: dict[str, Any]) -> str:
             lines.append("|---|---|" + "---:|" * len(heads))
             lines += train_rows
             lines.append("")
+            as_train = [
+                f"{name} {t['setting']} b{t['batch']}: {t['as_train_runs_it']['images_per_s']:.1f} img/s"
+                for name, entry in dev["models"].items()
+                for t in entry.get("train", [])
+                if "as_train_runs_it" in t
+            ]
+            if as_train:
+                lines.append(
+                    "As `ssrdepth train` runs it (the recipe: masked SILog, AdamW, augmentation, data loading; "
+                    "timed apart): " + "; ".join(as_train) + "\n"
+                )
         inf_rows = []
         for name, entry in dev["models"].items():
             for inf in entry["inference"]:
