@@ -206,89 +206,110 @@ def evaluate_protocols(
         raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
     data_scale: TargetScale | None = getattr(dataset, "scale", None)
     model_scale = scale or data_scale
+    dataset = _first_images(dataset, max_images)
+    name = label or str(getattr(model, "name", type(model).__name__))
+    feeds = [_Feed(p, model_scale, data_scale) for p in protos]
+    if any(f.error is None for f in feeds):
+        loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+        _one_pass(
+            model,
+            tqdm(loader, desc=f"evaluate {name}", unit="batch", disable=not progress),
+            feeds,
+            name,
+            device,
+        )
+    return [f.result(name, per_image) for f in feeds]
+
+
+def _first_images(dataset: Dataset[dict[str, Any]], max_images: int | None) -> Dataset[dict[str, Any]]:
+    """The first ``max_images`` samples (all when None); ValueError for a bad count or no sample."""
     n = len(dataset)  # type: ignore[arg-type]
     if max_images is not None:
         if max_images < 1:
             raise ValueError(f"max_images must be ≥ 1, got {max_images}")
-        dataset = Subset(dataset, range(min(n, max_images)))
-        n = min(n, max_images)
+        dataset, n = Subset(dataset, range(min(n, max_images))), min(n, max_images)
     if n == 0:
         raise ValueError("the data set is empty: nothing to evaluate")
-    errors: list[ValueError | None] = [
-        ValueError(
-            f"protocol {p.name!r} compares metres: pass scale= (a TargetScale) or use a data set "
-            "with a .scale attribute"
-        )
-        if p.space == "depth" and model_scale is None
-        else None
-        for p in protos
-    ]
-    live = [i for i, e in enumerate(errors) if e is None]
-    accs = [MetricAccumulator(p) for p in protos]
-    images: list[list[dict[str, float] | None]] = [[] for _ in protos]
-    any_depth = False
-    if live:
-        loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
-        name = label or str(getattr(model, "name", type(model).__name__))
-        in_channels = getattr(model, "in_channels", None)
-        was_training = model.training
-        model.eval()
+    return dataset
+
+
+class _Feed:
+    """One protocol's side of the pass: its accumulator, each image's measures, and the error that
+    stops it (set before the pass when it cannot score at all, or by the first batch it cannot compare)."""
+
+    def __init__(
+        self, proto: Protocol, model_scale: TargetScale | None, data_scale: TargetScale | None
+    ) -> None:
+        self.proto, self.model_scale, self.data_scale = proto, model_scale, data_scale
+        self.acc = MetricAccumulator(proto)
+        self.images: list[dict[str, float] | None] = []
+        self.any_depth = False
+        self.error: ValueError | None = None
+        if proto.space == "depth" and model_scale is None:
+            self.error = ValueError(
+                f"protocol {proto.name!r} compares metres: pass scale= (a TargetScale) or use a data set "
+                "with a .scale attribute"
+            )
+
+    def add(self, raw: torch.Tensor, batch: dict[str, Any], device: str | torch.device) -> None:
+        if self.error is not None:
+            return
         try:
-            with torch.inference_mode():
-                for batch in tqdm(loader, desc=f"evaluate {name}", unit="batch", disable=not progress):
-                    image = batch["image"].to(device)
-                    if in_channels is not None and image.shape[1] != in_channels:
-                        raise ValueError(
-                            f"model {name} takes {in_channels} input channel(s) but the data has "
-                            f"{image.shape[1]}: set the data's channels to match (1 = gray, 3 = RGB)"
-                        )
-                    raw = model(image).float()
-                    if not bool(torch.isfinite(raw).all()):
-                        raise ValueError(f"model {name} produced NaN/inf values: its weights are broken")
-                    for i in list(live):
-                        try:
-                            pred, target, valid = _compared(
-                                raw, batch, protos[i], model_scale, data_scale, device
-                            )
-                            images[i].extend(accs[i].add_batch(pred, target, valid))
-                        except ValueError as exc:  # this protocol cannot compare (kind, size): the rest go on
-                            errors[i] = exc
-                            live.remove(i)
-                            continue
-                        if protos[i].space == "depth":
-                            any_depth = any_depth or bool(valid.any())
-        finally:
-            model.train(was_training)
-    name = label or str(getattr(model, "name", type(model).__name__))
-    out: list[EvalResult | ValueError] = []
-    for i, proto in enumerate(protos):
-        error = errors[i]
-        if error is None and proto.space == "depth" and not any_depth:
-            error = ValueError(
-                f"protocol {proto.name!r} compares metres, but the data set has no metric depth (its "
+            pred, target, valid = _compared(raw, batch, self.proto, self.model_scale, self.data_scale, device)
+            self.images.extend(self.acc.add_batch(pred, target, valid))
+        except ValueError as exc:  # this protocol cannot compare (kind, size): the others go on
+            self.error = exc
+            return
+        self.any_depth = self.any_depth or (self.proto.space == "depth" and bool(valid.any()))
+
+    def result(self, name: str, per_image: bool) -> EvalResult | ValueError:
+        if self.error is None and self.proto.space == "depth" and not self.any_depth:
+            self.error = ValueError(
+                f"protocol {self.proto.name!r} compares metres, but the data set has no metric depth (its "
                 "'depth' maps are all zero): use the 'paper' or 'normalised' protocol, or a source with depth"
             )
-        if error is None:
-            try:
-                scores = accs[i].result()
-            except ValueError as exc:
-                error = exc
-        if error is not None:
-            out.append(error)
-            continue
-        out.append(
-            EvalResult(
-                model=name,
-                protocol=scores.protocol,
-                metrics=scores.metrics,
-                images=scores.images,
-                valid_pixels=scores.valid_pixels,
-                images_skipped=scores.images_skipped,
-                units=proto.units,
-                extra={"per_image": images[i]} if per_image else {},
-            )
+        if self.error is not None:
+            return self.error
+        try:
+            scores = self.acc.result()
+        except ValueError as exc:
+            return exc
+        return EvalResult(
+            model=name,
+            protocol=scores.protocol,
+            metrics=scores.metrics,
+            images=scores.images,
+            valid_pixels=scores.valid_pixels,
+            images_skipped=scores.images_skipped,
+            units=self.proto.units,
+            extra={"per_image": self.images} if per_image else {},
         )
-    return out
+
+
+def _one_pass(
+    model: nn.Module, batches: Any, feeds: list[_Feed], name: str, device: str | torch.device
+) -> None:
+    """Run ``model`` (eval mode, inference mode, its mode restored) once on each batch and feed every
+    protocol; a channel mismatch or a NaN/inf output is raised (it concerns every protocol)."""
+    in_channels = getattr(model, "in_channels", None)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            for batch in batches:
+                image = batch["image"].to(device)
+                if in_channels is not None and image.shape[1] != in_channels:
+                    raise ValueError(
+                        f"model {name} takes {in_channels} input channel(s) but the data has "
+                        f"{image.shape[1]}: set the data's channels to match (1 = gray, 3 = RGB)"
+                    )
+                raw = model(image).float()
+                if not bool(torch.isfinite(raw).all()):
+                    raise ValueError(f"model {name} produced NaN/inf values: its weights are broken")
+                for feed in feeds:
+                    feed.add(raw, batch, device)
+    finally:
+        model.train(was_training)
 
 
 def _compared(

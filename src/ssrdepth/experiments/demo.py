@@ -96,58 +96,77 @@ def plan_steps(step_seconds: Mapping[str, float], available_s: float) -> dict[st
     return steps
 
 
+def _kept_plan(path: Path, measured_for: dict[str, Any]) -> dict[str, int] | None:
+    """The steps of the plan in ``path`` when it was measured for ``measured_for`` (the same runs,
+    width and device); None when there is none or it was measured for others. ValueError names a file
+    that is not a plan."""
+    if not path.is_file():
+        return None
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        steps = {str(t): int(n) for t, n in stored["steps"].items()}
+        same = all(stored.get(k) == v for k, v in measured_for.items())
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"{path}: not a demo step plan ({exc}); delete it to measure again") from None
+    if not same:
+        logger.info("%s was measured for other runs or another device: measuring again", path)
+        return None
+    logger.info(
+        "training steps per table %s: the plan measured by the first run (%s; --fresh all measures again)",
+        steps,
+        path,
+    )
+    return steps
+
+
+def _measure_runs(first: list[Any], rcfg: ReproduceConfig) -> dict[str, float]:
+    """Run key → seconds of one of its training steps as ``train`` runs it
+    (:func:`ssrdepth.training.loop.measure_step_seconds`), times :data:`TRAIN_LOOP_OVERHEAD`; each
+    training split is built once (Table 1's six runs share one)."""
+    from ssrdepth.data import build_dataset
+    from ssrdepth.experiments.reproduce import train_config_for
+    from ssrdepth.training.loop import measure_step_seconds
+
+    logger.info("measuring one training step of each of the %d runs", len(first))
+    per_run: dict[str, float] = {}
+    train_sets: dict[Any, Any] = {}
+    for run in first:
+        tc = train_config_for(run, rcfg)
+        if tc.data not in train_sets:
+            train_sets[tc.data] = build_dataset(tc.data, "train", progress=False)
+        per_run[run.key] = measure_step_seconds(tc, train_set=train_sets[tc.data]) * TRAIN_LOOP_OVERHEAD
+    return per_run
+
+
 def _budget_plan(rcfg: ReproduceConfig, started: float, fresh: str | None) -> tuple[tuple[str, int], ...]:
     """The demo's steps per table on this machine: the plan kept in ``OUT/demo-steps.json`` by an earlier
-    run for the same runs (unless ``--fresh all``), else measured now: each first-seed run's training
-    step is timed as ``train`` runs it (:func:`ssrdepth.training.loop.measure_step_seconds`), and the time left of
-    :data:`DEMO_BUDGET_S` after rendering, matching and :data:`DEMO_AFTER_TRAINING_S` is shared out by
-    :func:`plan_steps`. The plan, its measurements and the CPU are logged and written to the file."""
+    run for the same runs (unless ``--fresh all``), else measured now (:func:`_measure_runs`), the time
+    left of :data:`DEMO_BUDGET_S` after rendering, matching and :data:`DEMO_AFTER_TRAINING_S` shared out
+    by :func:`plan_steps`. The plan, its measurements and the CPU are logged and written to the file."""
     from ssrdepth.core.hardware import speed_flags
     from ssrdepth.core.io import write_json
     from ssrdepth.core.machine import machine_info
-    from ssrdepth.data import build_dataset
-    from ssrdepth.experiments.reproduce import ensure_targets, plan_runs, train_config_for
-    from ssrdepth.training.loop import measure_step_seconds
+    from ssrdepth.experiments.reproduce import ensure_targets, plan_runs
 
     path = Path(rcfg.out) / PLAN_FILE
     runs, _ = plan_runs(rcfg)
     first = [r for r in runs if not r.seed]
     # What the plan was measured for: the same runs (models, tables, sizes, width) on the same device.
     measured_for = {"runs": sorted(r.key for r in first), "width": rcfg.width, "device": rcfg.device}
-    if path.is_file() and fresh != "all":
-        try:
-            stored = json.loads(path.read_text(encoding="utf-8"))
-            steps = {str(t): int(n) for t, n in stored["steps"].items()}
-            same = all(stored.get(k) == v for k, v in measured_for.items())
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise ValueError(f"{path}: not a demo step plan ({exc}); delete it to measure again") from None
-        if same:
-            logger.info(
-                "training steps per table %s: the plan measured by the first run (%s; --fresh all "
-                "measures again)",
-                steps,
-                path,
-            )
-            return tuple(sorted(steps.items()))
-        logger.info("%s was measured for other runs or another device: measuring again", path)
+    kept = _kept_plan(path, measured_for) if fresh != "all" else None
+    if kept is not None:
+        return tuple(sorted(kept.items()))
     for data in {(r.data.root, r.data.matcher): r.data for r in first}.values():
         ensure_targets(data, rcfg.progress)  # matched now, so that their time counts as spent
-    logger.info("measuring one training step of each of the %d runs", len(first))
+    per_run = _measure_runs(first, rcfg)
     seconds: dict[str, float] = {}
-    per_run: dict[str, float] = {}
-    train_sets: dict[Any, Any] = {}  # one training split per data configuration (Table 1's six share one)
     for run in first:
-        tc = train_config_for(run, rcfg)
-        if tc.data not in train_sets:
-            train_sets[tc.data] = build_dataset(tc.data, "train", progress=False)
-        step = measure_step_seconds(tc, train_set=train_sets[tc.data])
-        per_run[run.key] = step * TRAIN_LOOP_OVERHEAD
         seconds[run.table] = seconds.get(run.table, 0.0) + per_run[run.key]
-    train_sets.clear()
     spent = time.perf_counter() - started
     available = DEMO_BUDGET_S - spent - DEMO_AFTER_TRAINING_S
     steps = plan_steps(seconds, available)
     training = sum(steps[t] * sec for t, sec in seconds.items())
+    expected_min = (spent + training + DEMO_AFTER_TRAINING_S) / 60
     flags = [k for k, v in speed_flags().items() if v]
     logger.info(
         "budget %.0f min on this machine (%s, %s): %.0f s spent rendering, matching and measuring; "
@@ -161,15 +180,14 @@ def _budget_plan(rcfg: ReproduceConfig, started: float, fresh: str | None) -> tu
         training,
         ", ".join(f"Table {t} {sec:.2f} s" for t, sec in seconds.items()),
         DEMO_AFTER_TRAINING_S,
-        (spent + training + DEMO_AFTER_TRAINING_S) / 60,
+        expected_min,
     )
-    if spent + training + DEMO_AFTER_TRAINING_S > DEMO_BUDGET_S * 1.05:
+    if expected_min > DEMO_BUDGET_S / 60 * 1.05:
         logger.warning(
-            "the steps that still give models that transfer (%s) do not fit %.0f min on this "
-            "machine: expect about %.0f min",
-            ", ".join(f"Table {t}: {n}" for t, n in steps.items()),
+            "the steps that still give models that transfer do not fit %.0f min on this machine: "
+            "expect about %.0f min",
             DEMO_BUDGET_S / 60,
-            (spent + training + DEMO_AFTER_TRAINING_S) / 60,
+            expected_min,
         )
     write_json(
         path,

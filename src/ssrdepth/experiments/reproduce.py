@@ -355,10 +355,10 @@ def evaluate_real_kitti(
         metric, scaled = evaluate_protocols(
             model, frames, ["kitti", median], scale=scale, device=device, label=key, per_image=True
         )
-        for r in (metric, scaled):
-            if isinstance(r, ValueError):
-                raise r
-        assert not isinstance(metric, ValueError) and not isinstance(scaled, ValueError)
+        if isinstance(metric, ValueError):
+            raise metric
+        if isinstance(scaled, ValueError):
+            raise scaled
         rows: list[dict[str, float] | None] = [  # None: a frame without a lidar point in the crop
             None
             if a is None or b is None
