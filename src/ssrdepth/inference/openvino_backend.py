@@ -16,17 +16,18 @@ kernels per input shape on first use, so the first call at a new shape is slower
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
-import statistics
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ssrdepth.core.timing import best_of, interleaved_medians, ratio_score, ratios_to_best
 
 log = logging.getLogger(__name__)
 
@@ -164,18 +165,10 @@ def time_runners(
     warmup: int = 2,
 ) -> dict[str, float]:
     """Median seconds per call of each runner on ``batch``, the runners interleaved round-robin so
-    that load from other processes hits them alike (one untimed settling call per round)."""
-    for run in runners.values():
-        for _ in range(warmup):
-            run(batch)
-    times: dict[str, list[float]] = {k: [] for k in runners}
-    for _ in range(repeats):
-        for name, run in runners.items():
-            run(batch)
-            t0 = time.perf_counter()
-            run(batch)
-            times[name].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in times.items()}
+    that load from other processes hits them alike (one untimed settling call per round):
+    :func:`ssrdepth.core.timing.interleaved_medians` with ``settle=1``."""
+    fns = {name: functools.partial(run, batch) for name, run in runners.items()}
+    return interleaved_medians(fns, repeats, warmup, settle=1)
 
 
 def choose_settings(
@@ -185,19 +178,19 @@ def choose_settings(
     repeats: int = 5,
 ) -> tuple[OpenVINOSettings, dict[str, dict[str, float]]]:
     """Measure every candidate setting on each batch (interleaved) and return the one with the
-    smallest total time, relative to the best per batch (so batch 1 and batch 40 weigh alike),
-    and the table ``{label: {"b<N>_ms": ...}}``."""
+    lowest sum over the batches of its time relative to the best (:func:`ssrdepth.core.timing.ratio_score`:
+    batch 1 and batch 40 weigh alike), and the table ``{label: {"b<N>_ms": ...}}``."""
     cands = list(candidates) if candidates is not None else candidate_settings()
     runners = {s.label: runner(compile_onnx(model, s)) for s in cands}
     table: dict[str, dict[str, float]] = {s.label: {} for s in cands}
-    score = dict.fromkeys(table, 0.0)
+    ratios: list[dict[str, float]] = []
     for batch in batches:
         med = time_runners(runners, batch, repeats)
-        best = min(med.values())
         for label, sec in med.items():
             table[label][f"b{batch.shape[0]}_ms"] = sec * 1e3
-            score[label] += sec / best
-    chosen = min(cands, key=lambda s: score[s.label])
+        ratios.append(ratios_to_best(med))
+    best = best_of(ratio_score(ratios) or dict.fromkeys(table, 0.0))
+    chosen = next(s for s in cands if s.label == best)
     log.info(
         "OpenVINO settings measured here: %s, the fastest; ms at batch %s: %s",
         chosen.label,
