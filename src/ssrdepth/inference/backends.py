@@ -87,7 +87,7 @@ class BuiltRunner:
 class Backend:
     """One inference backend, declared once.
 
-    ``family``: ``"torch"`` (needs :attr:`RunnerRequest.net`) or ``"onnx"`` (needs
+    ``title``: the runtime's own name, for messages; ``family``: ``"torch"`` (needs :attr:`RunnerRequest.net`) or ``"onnx"`` (needs
     :attr:`RunnerRequest.onnx_model`); ``auto``: ``--backend auto`` may choose it; ``devices``: the
     device kinds it runs on; ``requires``: the importable module it needs and ``install`` how to get it;
     ``build``: the factory; ``candidates``: ``{label: factory}`` of the variants ``auto`` measures on
@@ -96,6 +96,7 @@ class Backend:
     """
 
     name: str
+    title: str
     family: str
     auto: bool
     devices: tuple[str, ...]
@@ -268,6 +269,7 @@ REGISTRY: dict[str, Backend] = {
     for b in (
         Backend(
             "torch",
+            title="PyTorch",
             family="torch",
             auto=True,
             devices=("cpu", "cuda"),
@@ -279,6 +281,7 @@ REGISTRY: dict[str, Backend] = {
         ),
         Backend(
             "onnxruntime",
+            title="ONNX Runtime",
             family="onnx",
             auto=True,
             devices=("cpu", "cuda"),
@@ -290,6 +293,7 @@ REGISTRY: dict[str, Backend] = {
         ),
         Backend(
             "openvino",
+            title="OpenVINO",
             family="onnx",
             auto=True,
             devices=("cpu",),
@@ -361,7 +365,7 @@ def describe_choice(label: str) -> tuple[str, str, dict[str, Any]]:
     return family, precision, settings
 
 
-def parity_error(run: Runner, reference: np.ndarray, sample: np.ndarray) -> float:
+def parity_error(run: Callable[[np.ndarray], object], reference: np.ndarray, sample: np.ndarray) -> float:
     """Max abs difference (float64) of ``run(sample)`` from ``reference`` (the eager float32 maps of the
     same ``(N, C, H, W)`` sample): the parity check of ``auto`` and of ``bench``, in normalised [0, 1]."""
     return float(np.max(np.abs(np.asarray(run(sample), dtype=np.float64) - reference)))
