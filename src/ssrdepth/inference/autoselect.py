@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from ssrdepth.core.timing import best_of, interleaved_medians, ratio_score, ratios_to_best
-from ssrdepth.inference.backends import Runner, RunnerFactory, parity_error
+from ssrdepth.inference.backends import REGISTRY, Runner, RunnerFactory, parity_error
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,7 @@ def machine_key(threads: int | None = None) -> dict[str, Any]:
     from ssrdepth.core.hardware import cpu_name, speed_flags
 
     versions: dict[str, str | None] = {}
-    for mod in ("torch", "onnxruntime", "openvino"):
+    for mod in dict.fromkeys(b.requires for b in REGISTRY.values()):  # torch, onnxruntime, openvino
         try:
             versions[mod] = str(importlib.import_module(mod).__version__)
         except ImportError:

@@ -27,60 +27,21 @@ from __future__ import annotations
 
 import importlib
 import logging
-import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ssrdepth.inference import openvino_backend as ovb
 from ssrdepth.inference.onnx import onnx_session
+from ssrdepth.inference.openvino_backend import openvino_precision
+from ssrdepth.inference.runner import BuiltRunner, OnnxModel, Runner, RunnerFactory, RunnerRequest
 
 if TYPE_CHECKING:  # torch is optional: ONNX files run without it
     import torch
 
 log = logging.getLogger(__name__)
-
-#: ``(N, C, H, W)`` float32 images in [0, 1] → ``(N, 1, H, W)`` float32 normalised maps.
-Runner = Callable[[np.ndarray], np.ndarray]
-#: Builds a runner when called (``auto`` builds only the candidates it measures).
-RunnerFactory = Callable[[], Runner]
-#: An ONNX model: a file or its serialised bytes.
-OnnxModel = bytes | str | os.PathLike[str]
-
-
-@dataclass(frozen=True)
-class RunnerRequest:
-    """What a backend builds a runner from.
-
-    ``net``: the PyTorch module (family ``torch``); ``onnx_model``: the ONNX export (family ``onnx``);
-    ``device``: ``"cpu"`` or ``"cuda"``; ``precision``: the resolved one, ``"fp32"`` or ``"bf16"`` (a
-    backend without native bf16 here runs fp32); ``channels_last``: NHWC memory format (torch);
-    ``threads``: intra-op threads (``None``: the runtime's default); ``int8``: the ONNX model is an INT8
-    export; ``settings``: backend-specific settings (OpenVINO: an
-    :class:`~ssrdepth.inference.openvino_backend.OpenVINOSettings`; ``None``: LATENCY in the precision).
-    """
-
-    net: torch.nn.Module | None = None
-    onnx_model: OnnxModel | None = None
-    device: str = "cpu"
-    precision: str = "fp32"
-    channels_last: bool = False
-    threads: int | None = None
-    int8: bool = False
-    settings: Any = None
-
-
-@dataclass(frozen=True)
-class BuiltRunner:
-    """A runner and what it really runs with: ``device`` (ONNX Runtime falls back to the CPU without a
-    CUDA provider), ``precision`` (``fp32``, ``bf16`` or ``int8``) and ``settings`` (OpenVINO's)."""
-
-    run: Runner
-    device: str
-    precision: str
-    settings: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -142,17 +103,11 @@ def torch_runner(
     return run
 
 
-def _torch_net(req: RunnerRequest) -> torch.nn.Module:
-    if req.net is None:
-        raise ValueError("the torch backend runs a PyTorch checkpoint: pass the .pt file, not an export")
-    return req.net
-
-
 def _torch_build(req: RunnerRequest) -> BuiltRunner:
     import torch
 
     dev = torch.device(req.device)
-    net = _torch_net(req).to(dev)
+    net = req.module().to(dev)
     if req.channels_last:
         net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     bf16 = req.precision == "bf16"
@@ -163,7 +118,7 @@ def _torch_candidates(req: RunnerRequest) -> dict[str, RunnerFactory]:
     import torch
 
     cpu = torch.device("cpu")
-    cl = _torch_net(req).to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    cl = req.module().to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     cands: dict[str, RunnerFactory] = {"torch-fp32": lambda: torch_runner(cl, cpu, True)}
     if req.precision == "bf16":
         cands["torch-bf16"] = lambda: torch_runner(cl, cpu, True, bf16=True)
@@ -202,68 +157,22 @@ def ort_device(session: Any) -> str:
     return "cuda" if "CUDAExecutionProvider" in session.get_providers() else "cpu"
 
 
-def _onnx_model(req: RunnerRequest) -> OnnxModel:
-    if req.onnx_model is None:
-        raise ValueError("this backend runs an ONNX export: pass the .onnx file or export the checkpoint")
-    return req.onnx_model
-
-
 def _ort_build(req: RunnerRequest) -> BuiltRunner:
-    session = onnx_session(_onnx_model(req), req.device, req.threads)
+    session = onnx_session(req.onnx(), req.device, req.threads)
     return BuiltRunner(onnx_runner(session), ort_device(session), "int8" if req.int8 else "fp32")
 
 
 def _ort_candidates(req: RunnerRequest) -> dict[str, RunnerFactory]:
-    model = _onnx_model(req)
+    model = req.onnx()
     return {"onnxruntime-fp32": lambda: onnx_runner(onnx_session(model, "cpu", req.threads))}
-
-
-# --------------------------------------------------------------------------------------------------
-# openvino: OpenVINO on the CPU
-
-
-def openvino_precision(precision: str) -> str:
-    """Our precision name → OpenVINO's ``INFERENCE_PRECISION_HINT`` (``bf16`` only where OpenVINO
-    reports native bf16 on this CPU, else ``f32``)."""
-    if precision == "bf16" and "BF16" in ovb.native_precisions():
-        return "bf16"
-    return "f32"
-
-
-def _ov_build(req: RunnerRequest) -> BuiltRunner:
-    if req.device != "cpu":
-        raise ValueError("the openvino backend runs on the CPU here: use --device cpu")
-    settings = req.settings or ovb.OpenVINOSettings(openvino_precision(req.precision), "LATENCY", req.threads)
-    run = ovb.runner(ovb.compile_onnx(_onnx_model(req), settings))
-    used = "int8" if req.int8 else ("bf16" if settings.precision == "bf16" else "fp32")
-    return BuiltRunner(run, "cpu", used, settings.to_dict())
-
-
-def _ov_candidates(req: RunnerRequest) -> dict[str, RunnerFactory]:
-    model = _onnx_model(req)
-    precisions = ["f32"] + (["bf16"] if openvino_precision(req.precision) == "bf16" else [])
-    cands: dict[str, RunnerFactory] = {}
-    for p in precisions:
-        for hint in ovb.OV_HINTS:
-            s = ovb.OpenVINOSettings(p, hint, req.threads)
-            cands[s.label] = _openvino_factory(model, s)
-    return cands
-
-
-def _openvino_factory(onnx_model: OnnxModel, settings: ovb.OpenVINOSettings) -> RunnerFactory:
-    return lambda: ovb.runner(ovb.compile_onnx(onnx_model, settings))
-
-
-def _ov_describe(rest: str) -> tuple[str, dict[str, Any]]:
-    prec, _, hint = rest.partition("-")
-    hint = hint.split("-t")[0]
-    return prec.replace("f32", "fp32"), {"hint": hint.upper()}
 
 
 # --------------------------------------------------------------------------------------------------
 # the registry
 
-#: Every inference backend, in the order ``auto`` lists its candidates.
+#: Every inference backend, in the order ``auto`` lists its candidates. A backend in a module of its own
+#: (OpenVINO: :mod:`ssrdepth.inference.openvino_backend`) gives its ``build``, ``candidates`` and
+#: ``describe`` from there; eager PyTorch and ONNX Runtime are built above.
 REGISTRY: dict[str, Backend] = {
     b.name: b
     for b in (
@@ -299,9 +208,9 @@ REGISTRY: dict[str, Backend] = {
             devices=("cpu",),
             requires="openvino",
             install="pip install 'ssrdepth[openvino]'",
-            build=_ov_build,
-            candidates=_ov_candidates,
-            describe=_ov_describe,
+            build=ovb.build,
+            candidates=ovb.candidates,
+            describe=ovb.describe,
         ),
     )
 }

@@ -28,6 +28,7 @@ from typing import Any
 import numpy as np
 
 from ssrdepth.core.timing import best_of, interleaved_medians, ratio_score, ratios_to_best
+from ssrdepth.inference.runner import BuiltRunner, OnnxModel, RunnerFactory, RunnerRequest
 
 log = logging.getLogger(__name__)
 
@@ -151,6 +152,54 @@ def runner(compiled: Any) -> Callable[[np.ndarray], np.ndarray]:
     return run
 
 
+def openvino_precision(precision: str) -> str:
+    """Our precision name → OpenVINO's ``INFERENCE_PRECISION_HINT`` (``bf16`` only where OpenVINO
+    reports native bf16 on this CPU, else ``f32``)."""
+    if precision == "bf16" and "BF16" in native_precisions():
+        return "bf16"
+    return "f32"
+
+
+def build(req: RunnerRequest) -> BuiltRunner:
+    """The registry's factory (:data:`ssrdepth.inference.backends.REGISTRY`): compile ``req``'s ONNX
+    export with ``req.settings`` (default: the LATENCY hint in the precision OpenVINO runs natively).
+
+    Raises:
+        ValueError: a device other than the CPU, no ONNX export given, or OpenVINO is not installed.
+    """
+    if req.device != "cpu":
+        raise ValueError("the openvino backend runs on the CPU here: use --device cpu")
+    settings = req.settings or OpenVINOSettings(openvino_precision(req.precision), "LATENCY", req.threads)
+    run = runner(compile_onnx(req.onnx(), settings))
+    used = "int8" if req.int8 else ("bf16" if settings.precision == "bf16" else "fp32")
+    return BuiltRunner(run, "cpu", used, settings.to_dict())
+
+
+def candidates(req: RunnerRequest) -> dict[str, RunnerFactory]:
+    """``{label: factory}`` of the settings ``auto`` measures: f32 (and bf16 where ``req.precision`` is
+    bf16 and native here) × both performance hints, in that order."""
+    model = req.onnx()
+    precisions = ["f32"] + (["bf16"] if openvino_precision(req.precision) == "bf16" else [])
+    cands: dict[str, RunnerFactory] = {}
+    for p in precisions:
+        for hint in OV_HINTS:
+            s = OpenVINOSettings(p, hint, req.threads)
+            cands[s.label] = _factory(model, s)
+    return cands
+
+
+def _factory(model: OnnxModel, settings: OpenVINOSettings) -> RunnerFactory:
+    return lambda: runner(compile_onnx(model, settings))
+
+
+def describe(rest: str) -> tuple[str, dict[str, Any]]:
+    """The part of an ``auto`` label after ``openvino-`` → ``(precision, settings)``, e.g.
+    ``"bf16-latency-t2"`` → ``("bf16", {"hint": "LATENCY"})``."""
+    prec, _, hint = rest.partition("-")
+    hint = hint.split("-t")[0]
+    return prec.replace("f32", "fp32"), {"hint": hint.upper()}
+
+
 def candidate_settings(threads: int | None = None) -> list[OpenVINOSettings]:
     """The settings :func:`choose_settings` compares on the running CPU: both hints in f32, and in
     bf16 where OpenVINO reports native bf16."""
@@ -205,10 +254,14 @@ __all__ = [
     "OV_PRECISIONS",
     "OpenVINOSettings",
     "available",
+    "build",
     "candidate_settings",
+    "candidates",
     "choose_settings",
     "compile_onnx",
+    "describe",
     "native_precisions",
+    "openvino_precision",
     "runner",
     "time_runners",
     "version",
