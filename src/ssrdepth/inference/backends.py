@@ -111,7 +111,8 @@ def _torch_build(req: RunnerRequest) -> BuiltRunner:
     if req.channels_last:
         net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     bf16 = req.precision == "bf16"
-    return BuiltRunner(torch_runner(net, dev, req.channels_last, bf16=bf16), dev.type, req.precision)
+    run = torch_runner(net, dev, req.channels_last, bf16=bf16)
+    return BuiltRunner(run, dev.type, req.precision, module=net)
 
 
 def _torch_candidates(req: RunnerRequest) -> dict[str, RunnerFactory]:

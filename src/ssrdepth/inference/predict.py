@@ -40,7 +40,7 @@ from ssrdepth.core.hardware import resolve_precision
 from ssrdepth.core.image import BadSampleError, image_size, prepare_image, read_image
 from ssrdepth.core.optional import require
 from ssrdepth.core.scale import TargetScale, disparity_to_depth
-from ssrdepth.inference.backends import BACKENDS, RunnerRequest, build_runner, torch_runner
+from ssrdepth.inference.backends import BACKENDS, RunnerRequest, build_runner, get_backend, torch_runner
 from ssrdepth.inference.onnx import onnx_session, session_metadata
 from ssrdepth.inference.outputs import (
     OUTPUT_KINDS,
@@ -283,12 +283,10 @@ def _load_checkpoint(p: Path, device: str, precision: str, opts: _LoadOptions) -
         "device": dev.type,
         "step": ckpt.step,
     }
-    if backend == "torch":
-        net = net.to(dev)
-        if opts.channels_last:
-            net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-        run = torch_runner(net, dev, opts.channels_last, bf16=prec == "bf16")
-        return DepthModel(**common, backend="torch", run=run, module=net, precision=prec)
+    if backend != "auto" and get_backend(backend).family == "torch":
+        req = RunnerRequest(net=net, device=str(dev), precision=prec, channels_last=opts.channels_last)
+        built = build_runner(backend, req)
+        return DepthModel(**common, backend=backend, run=built.run, module=built.module, precision=prec)
     source = _checkpoint_onnx(p, ckpt, net, required=backend != "auto")
     if backend == "auto":
         return _auto(common, source, net, prec, opts, cache_key=p)

@@ -71,12 +71,14 @@ class RunnerRequest:
 @dataclass(frozen=True)
 class BuiltRunner:
     """A runner and what it really runs with: ``device`` (ONNX Runtime falls back to the CPU without a
-    CUDA provider), ``precision`` (``fp32``, ``bf16`` or ``int8``) and ``settings`` (OpenVINO's)."""
+    CUDA provider), ``precision`` (``fp32``, ``bf16`` or ``int8``), ``settings`` (OpenVINO's) and, for
+    the torch family, ``module``: the network as it runs (on its device, in its memory format)."""
 
     run: Runner
     device: str
     precision: str
     settings: dict[str, Any] = field(default_factory=dict)
+    module: Any = None
 
 
 __all__ = ["BuiltRunner", "OnnxModel", "Runner", "RunnerFactory", "RunnerRequest"]
