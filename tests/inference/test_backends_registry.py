@@ -13,6 +13,8 @@ from ssrdepth.inference import autoselect
 from ssrdepth.inference.backends import (
     BACKENDS,
     REGISTRY,
+    Backend,
+    BuiltRunner,
     RunnerRequest,
     auto_candidates,
     build_runner,
@@ -53,6 +55,29 @@ def test_auto_candidates_come_from_the_registry_and_their_labels_name_their_back
     x = np.random.default_rng(0).random((2, 1, 16, 24), dtype=np.float32)
     run = build_runner("torch", RunnerRequest(net=net)).run
     assert parity_error(torch_only["torch-fp32"](), run(x), x) <= 1e-6
+
+
+def test_a_new_backend_is_one_registry_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    def first_channel(x: np.ndarray) -> np.ndarray:
+        return x[:, :1]
+
+    fake = Backend(
+        "fake",
+        title="Fake",
+        family="onnx",
+        auto=True,
+        devices=("cpu",),
+        requires="numpy",
+        install="pip install fake",
+        build=lambda req: BuiltRunner(first_channel, req.device, "fp32"),
+        candidates=lambda req: {"fake-fp32": lambda: first_channel},
+        describe=lambda rest: (rest, {}),
+    )
+    monkeypatch.setitem(REGISTRY, "fake", fake)
+    cands = auto_candidates(b"an export", net=None, precision="fp32")
+    assert "fake-fp32" in cands and not any(k.startswith("torch") for k in cands)
+    assert describe_choice("fake-fp32") == ("fake", "fp32", {})
+    assert build_runner("fake", RunnerRequest(onnx_model=b"")).run is first_channel
 
 
 def test_auto_scores_by_the_sum_of_ratios_on_a_fake_clock(monkeypatch: pytest.MonkeyPatch) -> None:
