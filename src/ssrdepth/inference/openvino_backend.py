@@ -10,6 +10,10 @@ matter as much as the runtime (issue 12; measured per machine in BENCHMARKS.md):
   (several streams). We run one request at a time, so ``LATENCY`` has been the faster on every CPU
   measured; :func:`choose_settings` measures both anyway.
 
+This module is the backend's own: the registry (:data:`ssrdepth.inference.backends.REGISTRY`) takes
+its factory (:func:`build`), the variants ``auto`` measures (:func:`candidates`) and their labels
+(:func:`describe`) from here.
+
 The ONNX graph has dynamic batch, height and width; OpenVINO compiles it once and specialises
 kernels per input shape on first use, so the first call at a new shape is slower (tens of ms).
 """
@@ -20,7 +24,7 @@ import functools
 import logging
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -28,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from ssrdepth.core.timing import best_of, interleaved_medians, ratio_score, ratios_to_best
-from ssrdepth.inference.runner import BuiltRunner, OnnxModel, RunnerFactory, RunnerRequest
+from ssrdepth.inference.runner import BuiltRunner, OnnxModel, Runner, RunnerFactory, RunnerRequest
 
 log = logging.getLogger(__name__)
 
@@ -136,7 +140,7 @@ def compile_onnx(model: str | os.PathLike[str] | bytes, settings: OpenVINOSettin
     return compiled
 
 
-def runner(compiled: Any) -> Callable[[np.ndarray], np.ndarray]:
+def runner(compiled: Any) -> Runner:
     """``run(batch)``: ``(N, C, H, W)`` float32 in [0, 1] → ``(N, 1, H, W)`` float32 normalised maps.
     One infer request per calling thread (an infer request is not thread-safe; each is reused, so
     OpenVINO keeps its buffers between calls)."""
@@ -208,7 +212,7 @@ def candidate_settings(threads: int | None = None) -> list[OpenVINOSettings]:
 
 
 def time_runners(
-    runners: dict[str, Callable[[np.ndarray], np.ndarray]],
+    runners: dict[str, Runner],
     batch: np.ndarray,
     repeats: int = 5,
     warmup: int = 2,
