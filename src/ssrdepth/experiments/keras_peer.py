@@ -7,7 +7,9 @@ peer measure exactly the same Keras code. TensorFlow is never a dependency of ss
 (or without the peer file) every Keras variant is skipped with the reason.
 
 Variants: ``keras`` (float32, ``tf.function``, oneDNN as TensorFlow configures it) and ``keras_bf16``
-(Keras's ``mixed_bfloat16`` policy), both at the paper's widths only (``width`` 1.0).
+(Keras's ``mixed_bfloat16`` policy), both at the paper's widths only (``width`` 1.0). In training they
+are bare-step variants, compared with ssrdepth's bare step
+(:func:`ssrdepth.experiments.bench.training.bare_step`), not with the step ``ssrdepth train`` runs.
 """
 
 from __future__ import annotations
@@ -99,8 +101,9 @@ def _variant_args(model: str, variants: list[str]) -> Any:
 def keras_train_steps(
     model: str, x: np.ndarray, y: np.ndarray, threads: int | None = None
 ) -> dict[str, Callable[[], object]]:
-    """``{variant: step()}``: one training step (forward, eq. 1 L2 loss, backward, SGD update) of the
-    peer's Keras model on ``x`` ``(N, C, H, W)`` / ``y`` ``(N, 1, H, W)`` float32."""
+    """``{variant: step()}``: the peer's bare training step (forward, eq. 1 L2 loss, backward, SGD
+    update) of its Keras model on ``x`` ``(N, C, H, W)`` / ``y`` ``(N, 1, H, W)`` float32, timed among
+    the bench's bare-step variants (:func:`ssrdepth.experiments.bench.training.bare_step`)."""
     peer = load_peer(threads)
     tm = peer.TorchModel(model, x.shape[1])
     built = peer.build_variants(_variant_args(model, list(KERAS_VARIANTS)), tm, x, y)

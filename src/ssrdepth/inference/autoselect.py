@@ -5,9 +5,14 @@ Runtime; OpenVINO in its measured settings; an INT8 model that passed its accura
 
 1. checked against eager float32 PyTorch on a fixed random batch: max abs error of the normalised
    [0, 1] maps ≤ :data:`AUTO_TOLERANCE` (a candidate that fails or raises is dropped, with the reason);
-2. timed at the prediction batch and at batch 1, interleaved round-robin with the others;
-3. scored by the sum over both batches of its time relative to the best, so that neither the batched
-   nor the latency case is sacrificed; the lowest score wins.
+2. timed at the prediction batch and at batch 1, interleaved round-robin with the others
+   (:func:`ssrdepth.core.timing.interleaved_medians`);
+3. scored by the sum over both batches of its time relative to the best
+   (:func:`ssrdepth.core.timing.ratio_score`), so that neither the batched nor the latency case is
+   sacrificed; the lowest score wins.
+
+The candidates come from the backend registry (:func:`ssrdepth.inference.backends.auto_candidates`);
+this module measures and caches, it builds nothing itself.
 
 The choice is cached in ``$SSRDEPTH_CACHE_DIR/backend-choice.json`` (default
 ``$XDG_CACHE_HOME/ssrdepth`` or ``~/.cache/ssrdepth``), keyed by the model file's SHA-256, the machine
@@ -18,6 +23,7 @@ again.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import importlib
 import json
@@ -31,12 +37,10 @@ from typing import Any
 
 import numpy as np
 
-from ssrdepth.inference.openvino_backend import time_runners
+from ssrdepth.core.timing import best_of, interleaved_medians, ratio_score, ratios_to_best
+from ssrdepth.inference.backends import REGISTRY, Runner, RunnerFactory, parity_error
 
 log = logging.getLogger(__name__)
-
-Runner = Callable[[np.ndarray], np.ndarray]
-RunnerFactory = Callable[[], Runner]
 
 #: Largest max-abs difference (normalised [0, 1] maps) from eager float32 that a backend may have to
 #: be chosen by ``auto``: bf16 backends land at 2e-3–6e-3 on these networks (BENCHMARKS.md), float32
@@ -117,7 +121,7 @@ def machine_key(threads: int | None = None) -> dict[str, Any]:
     from ssrdepth.core.hardware import cpu_name, speed_flags
 
     versions: dict[str, str | None] = {}
-    for mod in ("torch", "onnxruntime", "openvino"):
+    for mod in dict.fromkeys(b.requires for b in REGISTRY.values()):  # torch, onnxruntime, openvino
         try:
             versions[mod] = str(importlib.import_module(mod).__version__)
         except ImportError:
@@ -160,12 +164,14 @@ def _write_cache(path: Path, key: str, choice: BackendChoice) -> None:
 
 
 def _time(runners: Mapping[str, Runner], batch: np.ndarray, repeats: int) -> dict[str, float]:
-    # One warm-up call at this shape (kernel selection, allocations), then interleaved medians.
-    return time_runners(dict(runners), batch, repeats=repeats, warmup=1)
+    # One warm-up call at this shape (kernel selection, allocations), then interleaved medians with
+    # one settling call per round.
+    fns = {name: functools.partial(run, batch) for name, run in runners.items()}
+    return interleaved_medians(fns, repeats, 1, settle=1)
 
 
 def measure(
-    candidates: Mapping[str, Callable[[], Runner]],
+    candidates: Mapping[str, RunnerFactory],
     reference: Runner,
     sample: np.ndarray,
     batch: int,
@@ -186,7 +192,7 @@ def measure(
     for name, make in candidates.items():
         try:
             run = make()
-            err = float(np.max(np.abs(run(sample).astype(np.float64) - ref)))
+            err = parity_error(run, ref, sample)
         except Exception as exc:  # any backend failure just removes the candidate
             table[name] = {"rejected": f"{type(exc).__name__}: {exc}"}
             continue
@@ -199,17 +205,17 @@ def measure(
         raise ValueError(f"no inference backend passed the parity check: {table}")
     rng = np.random.default_rng(0)
     c, h, w = sample.shape[1:]
-    score = dict.fromkeys(runners, 0.0)
+    ratios: list[dict[str, float]] = []
     for n in dict.fromkeys((batch, 1)):
         x = rng.random((n, c, h, w), dtype=np.float32)
         med = _time(runners, x, repeats)
-        best = min(med.values())
         for name, sec in med.items():
             table[name][f"b{n}_ms"] = sec * 1e3
-            score[name] += sec / best
+        ratios.append(ratios_to_best(med))
+    score = ratio_score(ratios)
     for name in runners:
         table[name]["score"] = score[name]
-    chosen = min(runners, key=lambda k: score[k])
+    chosen = best_of(score)
     return BackendChoice(chosen, table)  # the caller logs its summary() once
 
 

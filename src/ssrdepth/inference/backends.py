@@ -1,6 +1,13 @@
-"""Runners for every inference backend, and the candidates ``--backend auto`` measures.
+"""The inference backends: the one registry of how a backend is built, where it runs and whether
+``auto`` may choose it.
 
-A runner maps ``(N, C, H, W)`` float32 images in [0, 1] to ``(N, 1, H, W)`` float32 normalised maps.
+A runner (:data:`Runner`) maps ``(N, C, H, W)`` float32 images in [0, 1] to ``(N, 1, H, W)`` float32
+normalised maps; every backend makes one. :data:`REGISTRY` declares each backend once, as data
+(:class:`Backend`): its name, its *family* (what it runs: ``"torch"`` the PyTorch module, ``"onnx"``
+the ONNX export), whether ``--backend auto`` may choose it, the device kinds it runs on, and its
+factories. Prediction (:func:`build_runner`), ``auto`` (:func:`auto_candidates`,
+:mod:`ssrdepth.inference.autoselect`) and ``ssrdepth bench`` (:mod:`ssrdepth.experiments.bench`) read
+it; adding a backend is one row here plus the backend's own module.
 
 =============== ============================================================= =====================
 backend         what runs                                                     precision
@@ -10,32 +17,71 @@ backend         what runs                                                     pr
 ``openvino``    the ONNX export compiled by OpenVINO (``[openvino]`` extra)   f32 or bf16 hint
 =============== ============================================================= =====================
 
-``auto`` (:func:`auto_candidates`): every backend installed here, each in the precisions the machine
-runs natively (bf16 only with native bf16, :func:`ssrdepth.core.hardware.resolve_precision`), and
-OpenVINO under both performance hints; :mod:`ssrdepth.inference.autoselect` checks each against eager
-float32 and picks the fastest.
+``auto`` (:func:`auto_candidates`): every auto-eligible backend installed here, each in the precisions
+the machine runs natively (bf16 only with native bf16, :func:`ssrdepth.core.hardware.resolve_precision`),
+and OpenVINO under both performance hints; :mod:`ssrdepth.inference.autoselect` checks each against eager
+float32 (:func:`parity_error`) and picks the fastest.
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
-import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ssrdepth.inference import openvino_backend as ovb
 from ssrdepth.inference.onnx import onnx_session
+from ssrdepth.inference.openvino_backend import openvino_precision
+from ssrdepth.inference.runner import BuiltRunner, OnnxModel, Runner, RunnerFactory, RunnerRequest
 
 if TYPE_CHECKING:  # torch is optional: ONNX files run without it
     import torch
 
 log = logging.getLogger(__name__)
 
-Runner = Callable[[np.ndarray], np.ndarray]
-#: Backends a user can name (``auto`` measures and picks one of the others).
-BACKENDS = ("auto", "torch", "onnxruntime", "openvino")
+
+@dataclass(frozen=True)
+class Backend:
+    """One inference backend, declared once.
+
+    ``title``: the runtime's own name, for messages; ``family``: ``"torch"`` (needs :attr:`RunnerRequest.net`) or ``"onnx"`` (needs
+    :attr:`RunnerRequest.onnx_model`); ``auto``: ``--backend auto`` may choose it; ``devices``: the
+    device kinds it runs on; ``requires``: the importable module it needs and ``install`` how to get it;
+    ``build``: the factory; ``candidates``: ``{label: factory}`` of the variants ``auto`` measures on
+    the CPU (labels start with the backend's name and a dash); ``describe``: the rest of such a label →
+    ``(precision, settings)``.
+    """
+
+    name: str
+    title: str
+    family: str
+    auto: bool
+    devices: tuple[str, ...]
+    requires: str
+    install: str
+    build: Callable[[RunnerRequest], BuiltRunner]
+    candidates: Callable[[RunnerRequest], dict[str, RunnerFactory]]
+    describe: Callable[[str], tuple[str, dict[str, Any]]]
+
+    def available(self) -> bool:
+        """True when the module this backend needs can be imported."""
+        return _importable(self.requires)
+
+
+def _importable(module: str) -> bool:
+    try:
+        importlib.import_module(module)
+    except ImportError:
+        return False
+    return True
+
+
+# --------------------------------------------------------------------------------------------------
+# torch: eager PyTorch
 
 
 def torch_runner(
@@ -55,6 +101,37 @@ def torch_runner(
         return np.ascontiguousarray(y.float().cpu().numpy())
 
     return run
+
+
+def _torch_build(req: RunnerRequest) -> BuiltRunner:
+    import torch
+
+    dev = torch.device(req.device)
+    net = req.module().to(dev)
+    if req.channels_last:
+        net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    bf16 = req.precision == "bf16"
+    run = torch_runner(net, dev, req.channels_last, bf16=bf16)
+    return BuiltRunner(run, dev.type, req.precision, module=net)
+
+
+def _torch_candidates(req: RunnerRequest) -> dict[str, RunnerFactory]:
+    import torch
+
+    cpu = torch.device("cpu")
+    cl = req.module().to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+    cands: dict[str, RunnerFactory] = {"torch-fp32": lambda: torch_runner(cl, cpu, True)}
+    if req.precision == "bf16":
+        cands["torch-bf16"] = lambda: torch_runner(cl, cpu, True, bf16=True)
+    return cands
+
+
+def _plain_describe(rest: str) -> tuple[str, dict[str, Any]]:
+    return rest or "fp32", {}
+
+
+# --------------------------------------------------------------------------------------------------
+# onnxruntime: ONNX Runtime
 
 
 def onnx_runner(session: Any) -> Runner:
@@ -81,72 +158,154 @@ def ort_device(session: Any) -> str:
     return "cuda" if "CUDAExecutionProvider" in session.get_providers() else "cpu"
 
 
-def openvino_precision(precision: str) -> str:
-    """Our precision name → OpenVINO's ``INFERENCE_PRECISION_HINT`` (``bf16`` only where OpenVINO
-    reports native bf16 on this CPU, else ``f32``)."""
-    if precision == "bf16" and "BF16" in ovb.native_precisions():
-        return "bf16"
-    return "f32"
+def _ort_build(req: RunnerRequest) -> BuiltRunner:
+    session = onnx_session(req.onnx(), req.device, req.threads)
+    return BuiltRunner(onnx_runner(session), ort_device(session), "int8" if req.int8 else "fp32")
+
+
+def _ort_candidates(req: RunnerRequest) -> dict[str, RunnerFactory]:
+    model = req.onnx()
+    return {"onnxruntime-fp32": lambda: onnx_runner(onnx_session(model, "cpu", req.threads))}
+
+
+# --------------------------------------------------------------------------------------------------
+# the registry
+
+#: Every inference backend, in the order ``auto`` lists its candidates. A backend in a module of its own
+#: (OpenVINO: :mod:`ssrdepth.inference.openvino_backend`) gives its ``build``, ``candidates`` and
+#: ``describe`` from there; eager PyTorch and ONNX Runtime are built above.
+REGISTRY: dict[str, Backend] = {
+    b.name: b
+    for b in (
+        Backend(
+            "torch",
+            title="PyTorch",
+            family="torch",
+            auto=True,
+            devices=("cpu", "cuda"),
+            requires="torch",
+            install="pip install torch",
+            build=_torch_build,
+            candidates=_torch_candidates,
+            describe=_plain_describe,
+        ),
+        Backend(
+            "onnxruntime",
+            title="ONNX Runtime",
+            family="onnx",
+            auto=True,
+            devices=("cpu", "cuda"),
+            requires="onnxruntime",
+            install="pip install 'ssrdepth[onnx]'",
+            build=_ort_build,
+            candidates=_ort_candidates,
+            describe=_plain_describe,
+        ),
+        Backend(
+            "openvino",
+            title="OpenVINO",
+            family="onnx",
+            auto=True,
+            devices=("cpu",),
+            requires="openvino",
+            install="pip install 'ssrdepth[openvino]'",
+            build=ovb.build,
+            candidates=ovb.candidates,
+            describe=ovb.describe,
+        ),
+    )
+}
+#: Backends a user can name (``auto`` measures and picks one of the others).
+BACKENDS = ("auto", *REGISTRY)
+
+
+def get_backend(name: str) -> Backend:
+    """The registry's entry for ``name``.
+
+    Raises:
+        ValueError: unknown name (the message lists the valid ones).
+    """
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise ValueError(f"unknown backend {name!r}; valid: {', '.join(BACKENDS)}") from None
+
+
+def build_runner(name: str, request: RunnerRequest) -> BuiltRunner:
+    """Build backend ``name``'s runner for ``request`` (:attr:`Backend.build`).
+
+    Raises:
+        ValueError: unknown backend, a device it does not run on (OpenVINO: CPU only), or the wrong
+            model family (a torch backend without a module, an ONNX backend without an export).
+        MissingDependency (an ImportError): the backend's package is not installed.
+    """
+    return get_backend(name).build(request)
 
 
 def auto_candidates(
-    onnx_model: bytes | str | os.PathLike[str] | None,
+    onnx_model: OnnxModel | None,
     *,
     net: torch.nn.Module | None,
     precision: str,
     threads: int | None = None,
-) -> dict[str, Callable[[], Runner]]:
-    """``{label: factory}`` of every backend ``auto`` should try on the CPU: eager PyTorch in fp32
-    (and bf16 when ``precision`` is ``bf16``) when ``net`` is given, ONNX Runtime, and OpenVINO in each
-    precision × performance hint (when ``onnx_model`` is given). ``precision`` is the resolved one
-    (``fp32`` or ``bf16``)."""
-    cands: dict[str, Callable[[], Runner]] = {}
-    if net is not None:
-        import torch
-
-        cpu = torch.device("cpu")
-        cl = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-        cands["torch-fp32"] = lambda: torch_runner(cl, cpu, True)
-        if precision == "bf16":
-            cands["torch-bf16"] = lambda: torch_runner(cl, cpu, True, bf16=True)
-    if onnx_model is None:  # no export (the onnx package is missing): PyTorch only
-        return cands
-    if has_onnxruntime():
-        cands["onnxruntime-fp32"] = lambda: onnx_runner(onnx_session(onnx_model, "cpu", threads))
-    if ovb.available():
-        precisions = ["f32"] + (["bf16"] if openvino_precision(precision) == "bf16" else [])
-        for p in precisions:
-            for hint in ovb.OV_HINTS:
-                s = ovb.OpenVINOSettings(p, hint, threads)
-                cands[s.label] = _openvino_factory(onnx_model, s)
+) -> dict[str, RunnerFactory]:
+    """``{label: factory}`` of every backend ``auto`` should try on the CPU: each auto-eligible, installed
+    backend of the registry whose model is given (``net`` for the torch family, ``onnx_model`` for the
+    onnx family), in the order of :data:`REGISTRY` — eager PyTorch in fp32 (and bf16 when ``precision``
+    is ``bf16``), ONNX Runtime, and OpenVINO in each precision × performance hint. ``precision`` is the
+    resolved one (``fp32`` or ``bf16``)."""
+    req = RunnerRequest(net=net, onnx_model=onnx_model, precision=precision, threads=threads)
+    given = {"torch": net is not None, "onnx": onnx_model is not None}
+    cands: dict[str, RunnerFactory] = {}
+    for backend in REGISTRY.values():
+        if not backend.auto or "cpu" not in backend.devices or not given[backend.family]:
+            continue
+        if not backend.available():
+            continue
+        cands.update(backend.candidates(req))
     return cands
-
-
-def _openvino_factory(
-    onnx_model: bytes | str | os.PathLike[str], settings: ovb.OpenVINOSettings
-) -> Callable[[], Runner]:
-    return lambda: ovb.runner(ovb.compile_onnx(onnx_model, settings))
 
 
 def describe_choice(label: str) -> tuple[str, str, dict[str, Any]]:
     """An ``auto`` candidate label → ``(backend, precision, settings)``, e.g.
     ``"openvino-bf16-latency"`` → ``("openvino", "bf16", {"hint": "LATENCY"})``."""
     family, _, rest = label.partition("-")
-    if family == "openvino":
-        prec, _, hint = rest.partition("-")
-        hint = hint.split("-t")[0]
-        return "openvino", prec.replace("f32", "fp32"), {"hint": hint.upper()}
-    return family, rest or "fp32", {}
+    backend = REGISTRY.get(family)
+    precision, settings = backend.describe(rest) if backend is not None else _plain_describe(rest)
+    return family, precision, settings
+
+
+def parity_error(run: Callable[[np.ndarray], object], reference: np.ndarray, sample: np.ndarray) -> float:
+    """Max abs difference (float64) of ``run(sample)`` from ``reference`` (the eager float32 maps of the
+    same ``(N, C, H, W)`` sample): the parity check of ``auto`` and of ``bench``, in normalised [0, 1]."""
+    return float(np.max(np.abs(np.asarray(run(sample), dtype=np.float64) - reference)))
+
+
+def reference_maps(net: torch.nn.Module, sample: np.ndarray) -> np.ndarray:
+    """The maps parity is measured against: eager float32 PyTorch on the CPU, contiguous."""
+    import torch
+
+    return torch_runner(net, torch.device("cpu"), False)(sample)
 
 
 __all__ = [
     "BACKENDS",
+    "REGISTRY",
+    "Backend",
+    "BuiltRunner",
+    "OnnxModel",
     "Runner",
+    "RunnerFactory",
+    "RunnerRequest",
     "auto_candidates",
+    "build_runner",
     "describe_choice",
+    "get_backend",
     "has_onnxruntime",
     "onnx_runner",
     "openvino_precision",
     "ort_device",
+    "parity_error",
+    "reference_maps",
     "torch_runner",
 ]

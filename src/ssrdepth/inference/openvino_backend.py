@@ -10,23 +10,29 @@ matter as much as the runtime (issue 12; measured per machine in BENCHMARKS.md):
   (several streams). We run one request at a time, so ``LATENCY`` has been the faster on every CPU
   measured; :func:`choose_settings` measures both anyway.
 
+This module is the backend's own: the registry (:data:`ssrdepth.inference.backends.REGISTRY`) takes
+its factory (:func:`build`), the variants ``auto`` measures (:func:`candidates`) and their labels
+(:func:`describe`) from here.
+
 The ONNX graph has dynamic batch, height and width; OpenVINO compiles it once and specialises
 kernels per input shape on first use, so the first call at a new shape is slower (tens of ms).
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
-import statistics
 import threading
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ssrdepth.core.timing import best_of, interleaved_medians, ratio_score, ratios_to_best
+from ssrdepth.inference.runner import BuiltRunner, OnnxModel, Runner, RunnerFactory, RunnerRequest
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +140,7 @@ def compile_onnx(model: str | os.PathLike[str] | bytes, settings: OpenVINOSettin
     return compiled
 
 
-def runner(compiled: Any) -> Callable[[np.ndarray], np.ndarray]:
+def runner(compiled: Any) -> Runner:
     """``run(batch)``: ``(N, C, H, W)`` float32 in [0, 1] → ``(N, 1, H, W)`` float32 normalised maps.
     One infer request per calling thread (an infer request is not thread-safe; each is reused, so
     OpenVINO keeps its buffers between calls)."""
@@ -150,6 +156,54 @@ def runner(compiled: Any) -> Callable[[np.ndarray], np.ndarray]:
     return run
 
 
+def openvino_precision(precision: str) -> str:
+    """Our precision name → OpenVINO's ``INFERENCE_PRECISION_HINT`` (``bf16`` only where OpenVINO
+    reports native bf16 on this CPU, else ``f32``)."""
+    if precision == "bf16" and "BF16" in native_precisions():
+        return "bf16"
+    return "f32"
+
+
+def build(req: RunnerRequest) -> BuiltRunner:
+    """The registry's factory (:data:`ssrdepth.inference.backends.REGISTRY`): compile ``req``'s ONNX
+    export with ``req.settings`` (default: the LATENCY hint in the precision OpenVINO runs natively).
+
+    Raises:
+        ValueError: a device other than the CPU, no ONNX export given, or OpenVINO is not installed.
+    """
+    if req.device != "cpu":
+        raise ValueError("the openvino backend runs on the CPU here: use --device cpu")
+    settings = req.settings or OpenVINOSettings(openvino_precision(req.precision), "LATENCY", req.threads)
+    run = runner(compile_onnx(req.onnx(), settings))
+    used = "int8" if req.int8 else ("bf16" if settings.precision == "bf16" else "fp32")
+    return BuiltRunner(run, "cpu", used, settings.to_dict())
+
+
+def candidates(req: RunnerRequest) -> dict[str, RunnerFactory]:
+    """``{label: factory}`` of the settings ``auto`` measures: f32 (and bf16 where ``req.precision`` is
+    bf16 and native here) × both performance hints, in that order."""
+    model = req.onnx()
+    precisions = ["f32"] + (["bf16"] if openvino_precision(req.precision) == "bf16" else [])
+    cands: dict[str, RunnerFactory] = {}
+    for p in precisions:
+        for hint in OV_HINTS:
+            s = OpenVINOSettings(p, hint, req.threads)
+            cands[s.label] = _factory(model, s)
+    return cands
+
+
+def _factory(model: OnnxModel, settings: OpenVINOSettings) -> RunnerFactory:
+    return lambda: runner(compile_onnx(model, settings))
+
+
+def describe(rest: str) -> tuple[str, dict[str, Any]]:
+    """The part of an ``auto`` label after ``openvino-`` → ``(precision, settings)``, e.g.
+    ``"bf16-latency-t2"`` → ``("bf16", {"hint": "LATENCY"})``."""
+    prec, _, hint = rest.partition("-")
+    hint = hint.split("-t")[0]
+    return prec.replace("f32", "fp32"), {"hint": hint.upper()}
+
+
 def candidate_settings(threads: int | None = None) -> list[OpenVINOSettings]:
     """The settings :func:`choose_settings` compares on the running CPU: both hints in f32, and in
     bf16 where OpenVINO reports native bf16."""
@@ -158,24 +212,16 @@ def candidate_settings(threads: int | None = None) -> list[OpenVINOSettings]:
 
 
 def time_runners(
-    runners: dict[str, Callable[[np.ndarray], np.ndarray]],
+    runners: dict[str, Runner],
     batch: np.ndarray,
     repeats: int = 5,
     warmup: int = 2,
 ) -> dict[str, float]:
     """Median seconds per call of each runner on ``batch``, the runners interleaved round-robin so
-    that load from other processes hits them alike (one untimed settling call per round)."""
-    for run in runners.values():
-        for _ in range(warmup):
-            run(batch)
-    times: dict[str, list[float]] = {k: [] for k in runners}
-    for _ in range(repeats):
-        for name, run in runners.items():
-            run(batch)
-            t0 = time.perf_counter()
-            run(batch)
-            times[name].append(time.perf_counter() - t0)
-    return {k: statistics.median(v) for k, v in times.items()}
+    that load from other processes hits them alike (one untimed settling call per round):
+    :func:`ssrdepth.core.timing.interleaved_medians` with ``settle=1``."""
+    fns = {name: functools.partial(run, batch) for name, run in runners.items()}
+    return interleaved_medians(fns, repeats, warmup, settle=1)
 
 
 def choose_settings(
@@ -185,19 +231,19 @@ def choose_settings(
     repeats: int = 5,
 ) -> tuple[OpenVINOSettings, dict[str, dict[str, float]]]:
     """Measure every candidate setting on each batch (interleaved) and return the one with the
-    smallest total time, relative to the best per batch (so batch 1 and batch 40 weigh alike),
-    and the table ``{label: {"b<N>_ms": ...}}``."""
+    lowest sum over the batches of its time relative to the best (:func:`ssrdepth.core.timing.ratio_score`:
+    batch 1 and batch 40 weigh alike), and the table ``{label: {"b<N>_ms": ...}}``."""
     cands = list(candidates) if candidates is not None else candidate_settings()
     runners = {s.label: runner(compile_onnx(model, s)) for s in cands}
     table: dict[str, dict[str, float]] = {s.label: {} for s in cands}
-    score = dict.fromkeys(table, 0.0)
+    ratios: list[dict[str, float]] = []
     for batch in batches:
         med = time_runners(runners, batch, repeats)
-        best = min(med.values())
         for label, sec in med.items():
             table[label][f"b{batch.shape[0]}_ms"] = sec * 1e3
-            score[label] += sec / best
-    chosen = min(cands, key=lambda s: score[s.label])
+        ratios.append(ratios_to_best(med))
+    best = best_of(ratio_score(ratios) or dict.fromkeys(table, 0.0))
+    chosen = next(s for s in cands if s.label == best)
     log.info(
         "OpenVINO settings measured here: %s, the fastest; ms at batch %s: %s",
         chosen.label,
@@ -212,10 +258,14 @@ __all__ = [
     "OV_PRECISIONS",
     "OpenVINOSettings",
     "available",
+    "build",
     "candidate_settings",
+    "candidates",
     "choose_settings",
     "compile_onnx",
+    "describe",
     "native_precisions",
+    "openvino_precision",
     "runner",
     "time_runners",
     "version",

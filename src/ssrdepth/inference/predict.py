@@ -40,14 +40,7 @@ from ssrdepth.core.hardware import resolve_precision
 from ssrdepth.core.image import BadSampleError, image_size, prepare_image, read_image
 from ssrdepth.core.optional import require
 from ssrdepth.core.scale import TargetScale, disparity_to_depth
-from ssrdepth.inference import openvino_backend as ovb
-from ssrdepth.inference.backends import (
-    BACKENDS,
-    onnx_runner,
-    openvino_precision,
-    ort_device,
-    torch_runner,
-)
+from ssrdepth.inference.backends import BACKENDS, RunnerRequest, build_runner, get_backend, torch_runner
 from ssrdepth.inference.onnx import onnx_session, session_metadata
 from ssrdepth.inference.outputs import (
     OUTPUT_KINDS,
@@ -290,12 +283,10 @@ def _load_checkpoint(p: Path, device: str, precision: str, opts: _LoadOptions) -
         "device": dev.type,
         "step": ckpt.step,
     }
-    if backend == "torch":
-        net = net.to(dev)
-        if opts.channels_last:
-            net = net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-        run = torch_runner(net, dev, opts.channels_last, bf16=prec == "bf16")
-        return DepthModel(**common, backend="torch", run=run, module=net, precision=prec)
+    if backend != "auto" and get_backend(backend).family == "torch":
+        req = RunnerRequest(net=net, device=str(dev), precision=prec, channels_last=opts.channels_last)
+        built = build_runner(backend, req)
+        return DepthModel(**common, backend=backend, run=built.run, module=built.module, precision=prec)
     source = _checkpoint_onnx(p, ckpt, net, required=backend != "auto")
     if backend == "auto":
         return _auto(common, source, net, prec, opts, cache_key=p)
@@ -328,26 +319,17 @@ def _onnx_backend(
     threads: int | None,
     int8: bool = False,
 ) -> DepthModel:
-    """ONNX Runtime or OpenVINO on an ONNX model (file or bytes)."""
-    if backend == "openvino":
-        if device_type != "cpu":
-            raise ValueError("the openvino backend runs on the CPU here: use --device cpu")
-        settings = ovb.OpenVINOSettings(openvino_precision(prec), "LATENCY", threads)
-        run = ovb.runner(ovb.compile_onnx(onnx_model, settings))
-        used = "int8" if int8 else ("bf16" if settings.precision == "bf16" else "fp32")
-        return DepthModel(
-            **{**common, "device": "cpu"},
-            backend="openvino",
-            run=run,
-            precision=used,
-            settings=settings.to_dict(),
-        )
-    session = onnx_session(onnx_model, device_type, threads)
+    """ONNX Runtime or OpenVINO on an ONNX model (file or bytes), built by the backend registry."""
+    request = RunnerRequest(
+        onnx_model=onnx_model, device=device_type, precision=prec, threads=threads, int8=int8
+    )
+    built = build_runner(backend, request)
     return DepthModel(
-        **{**common, "device": ort_device(session)},
-        backend="onnxruntime",
-        run=onnx_runner(session),
-        precision="int8" if int8 else "fp32",
+        **{**common, "device": built.device},
+        backend=backend,
+        run=built.run,
+        precision=built.precision,
+        settings=built.settings,
     )
 
 

@@ -18,11 +18,11 @@ failed left-right consistency and hence occluded pixels, removed speckles.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import multiprocessing
 import os
-import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, fields
@@ -30,6 +30,8 @@ from typing import Any, ClassVar
 
 import cv2
 import numpy as np
+
+from ssrdepth.core.timing import elapsed
 
 #: How to install the optional ELAS backend (libelas bindings, built against numpy's headers).
 ELAS_INSTALL = (
@@ -442,7 +444,7 @@ def compute_disparity(
 
 
 # --------------------------------------------------------------------------------------------------
-# Speed (for the ``bench`` command; no timing in tests)
+# Speed (for the ``bench`` command), timed by ssrdepth.core.timing
 
 
 def _synthetic_pair(
@@ -467,10 +469,7 @@ def _time_worker(args: tuple[MatcherSettings, np.ndarray, np.ndarray, int]) -> f
     """Seconds for ``repeats`` matches of one pair with one OpenCV thread."""
     settings, left, right, repeats = args
     cv2.setNumThreads(1)
-    start = time.perf_counter()
-    for _ in range(repeats):
-        compute_disparity(left, right, settings=settings)
-    return time.perf_counter() - start
+    return elapsed(functools.partial(compute_disparity, left, right, settings=settings), repeats)
 
 
 def benchmark_matchers(
@@ -525,9 +524,8 @@ def benchmark_matchers(
             max_workers=workers, mp_context=multiprocessing.get_context("spawn")
         ) as pool:
             list(pool.map(_time_worker, [(setting, left, right, 1)] * workers))  # start and warm up
-            start = time.perf_counter()
-            list(pool.map(_time_worker, [(setting, left, right, repeats)] * workers))
-            wall = time.perf_counter() - start
+            jobs = [(setting, left, right, repeats)] * workers
+            wall = elapsed(lambda: list(pool.map(_time_worker, jobs)))  # noqa: B023 (called here)
         _, valid = compute_disparity(left, right, settings=setting)
         result["methods"][name] = {
             "single_pairs_per_s": repeats / single,

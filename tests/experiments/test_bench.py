@@ -14,6 +14,7 @@ from ssrdepth.core.hardware import native_bf16
 from ssrdepth.experiments.bench import (
     INFERENCE_LEGEND,
     SCHEMA,
+    TRAINING_LEGEND,
     BenchConfig,
     Setting,
     format_table,
@@ -143,3 +144,47 @@ def test_interleaving_and_memory_helpers() -> None:
     if mem["method"].startswith("VmHWM"):
         assert 190 <= mem["rise_mib"] <= 400
     assert mem["peak_mib"] >= mem["baseline_mib"]
+
+
+def test_training_table_heads_with_the_step_train_runs() -> None:
+    # A training row as run_bench writes it: the headline is the step `train` runs, the bare-step
+    # variants beside it.
+    bare = {"step_s": 0.5, "images_per_s": 8.0, "achieved_gflops": 3.0, "memory": {"rise_mib": 12.0}}
+    real = {"what": "the step `ssrdepth train` runs", "step_s": 0.8, "images_per_s": 5.0}
+    row = {
+        "setting": "24x16 gray",
+        "batch": 4,
+        "variants": {"contiguous": bare, "channels-last": bare},
+        "as_train_runs_it": real,
+        "headline": "as_train_runs_it",
+        "step_s": 0.8,
+        "images_per_s": 5.0,
+    }
+    result = {
+        "machine": {"cpu": "test CPU", "cpu_flags": {}},
+        "devices": {
+            "cpu": {"matmul_peak": {"gflops": 100.0}, "models": {"C": {"train": [row], "inference": []}}}
+        },
+        "stereo": {"skipped": "disabled (--no-stereo)"},
+    }
+    table = format_table(result)
+    assert (
+        "| training | setting | train step (as `ssrdepth train` runs it) | bare contiguous | bare channels-last |"
+        in table
+    )
+    assert "| C | 24x16 gray b4 | **5.0** img/s (800 ms) | 8.0 img/s (500 ms, 3 GFLOP/s, 12 MiB) |" in table
+    assert TRAINING_LEGEND in table
+    # a result written without the real step keeps its bare rows, the headline cell empty
+    del row["as_train_runs_it"]
+    assert "| C | 24x16 gray b4 | – | 8.0 img/s" in format_table(result)
+
+
+def test_quick_training_row_headline_is_the_step_train_runs() -> None:
+    cfg = BenchConfig.quick_config(
+        models=("C",), settings=TINY, backends=("eager",), stereo=False, keras=False
+    )
+    (train,) = run_bench(cfg, progress=False)["devices"]["cpu"]["models"]["C"]["train"]
+    real = train["as_train_runs_it"]
+    assert train["headline"] == "as_train_runs_it"
+    assert (train["step_s"], train["images_per_s"]) == (real["step_s"], real["images_per_s"])
+    assert "bare-step variants" in train["variants_what"] and "SGD" in train["variants_what"]

@@ -1,0 +1,189 @@
+"""The bench's training rows: the step ``ssrdepth train`` runs (the headline of each row) and, beside
+it, the interleaved *bare-step variants* that compare precision and memory format.
+
+- **The train step** (``as_train_runs_it``, the row's ``step_s`` / ``images_per_s``): the step
+  ``ssrdepth train`` runs with the ssrdepth recipe — its loss (masked SILog), optimiser (AdamW), grad
+  scaler and clipping as the recipe sets them, augmentation, data loading, precision ``auto`` and
+  channels-last — timed by
+  :func:`ssrdepth.training.loop.measure_step_seconds`, the training loop's own step, on random data
+  in memory. This is the speed a user gets.
+- **Bare-step variants** (``variants``): :func:`bare_step`, one SGD (momentum 0.9) step of the paper's
+  L2 loss (eq. 1) with no scaler, no clipping and no data loading, for each memory format and
+  precision (and the Keras peer's own step), interleaved round robin so that their *ratios* are
+  trustworthy. They answer "which format or precision is faster", not "how fast does training run";
+  their FLOPs per step are counted on the contiguous fp32 bare step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+from collections.abc import Callable
+from dataclasses import asdict
+from typing import Any
+
+import torch
+
+from ssrdepth.core.flops import count_flops
+from ssrdepth.core.hardware import native_bf16
+from ssrdepth.core.scale import TargetScale
+from ssrdepth.experiments.bench.measure import bench_model, interleaved_medians, peak_memory
+from ssrdepth.experiments.bench.plan import TRAIN_VARIANTS, BenchConfig, Setting, keras_skip
+from ssrdepth.losses import l2_paper
+from ssrdepth.models import DepthNet
+
+#: What the ``as_train_runs_it`` entry (the row's headline) is, written into every training row.
+TRAIN_STEP_WHAT = (
+    "the step `ssrdepth train` runs with the ssrdepth recipe (masked SILog, AdamW, augmentation, "
+    "data loading, precision auto, channels-last), timed apart from the interleaved variants"
+)
+#: What the ``variants`` entries are, written into every training row.
+BARE_STEP_WHAT = (
+    "bare-step variants, for comparing memory format and precision: one SGD (momentum 0.9) step of "
+    "the paper's L2 loss, no grad scaler, no clipping, no data loading, timed interleaved; not the "
+    "step `ssrdepth train` runs (as_train_runs_it is)"
+)
+
+
+def bare_step(
+    net: DepthNet, x: torch.Tensor, y: torch.Tensor, autocast: bool = False
+) -> Callable[[], object]:
+    """The bare training step of the bench's variants: one SGD step (lr 1e-6, momentum 0.9) of the
+    paper's L2 loss on ``x`` ``(N, C, H, W)`` / ``y`` ``(N, 1, H, W)``, bf16 autocast when ``autocast``.
+    No grad scaler, no clipping, no data loading: it compares formats and precisions; the step a user
+    trains is timed by :func:`train_step_seconds`."""
+    opt = torch.optim.SGD(net.parameters(), lr=1e-6, momentum=0.9)
+    net.train()
+    dtype = torch.bfloat16
+
+    def step() -> object:
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast(x.device.type, dtype=dtype, enabled=autocast):
+            loss = l2_paper(net(x), y)
+        loss.backward()
+        opt.step()
+        return loss
+
+    return step
+
+
+def _bare_steps(
+    name: str, setting: Setting, cfg: BenchConfig, device: torch.device, x: torch.Tensor, y: torch.Tensor
+) -> dict[str, Callable[[], object]]:
+    """``{variant: step}`` of every bare-step variant that runs here (bf16 only where it is native,
+    ``channels-last-compiled`` with ``cfg.compile``)."""
+    variants = list(TRAIN_VARIANTS)
+    if device.type == "cuda" or native_bf16():
+        variants += ["contiguous-bf16", "channels-last-bf16"]
+    if cfg.compile:
+        variants.append("channels-last-compiled")
+    steps: dict[str, Callable[[], object]] = {}
+    for v in variants:
+        cl = v.startswith("channels-last")
+        net = bench_model(name, setting.channels, cfg.width, device, cl)
+        fmt = torch.channels_last if cl else torch.contiguous_format
+        xv, yv = x.contiguous(memory_format=fmt), y.contiguous(memory_format=fmt)
+        if v == "channels-last-compiled":
+            net = torch.compile(net)  # type: ignore[assignment]
+        steps[v] = bare_step(net, xv, yv, autocast=v.endswith("bf16"))
+    return steps
+
+
+def bench_training(name: str, setting: Setting, cfg: BenchConfig, device: torch.device) -> dict[str, Any]:
+    """One model, one setting: the bare-step variants interleaved, then the step ``train`` runs (the
+    row's headline ``step_s`` / ``images_per_s``, also under ``as_train_runs_it``)."""
+    gen = torch.Generator().manual_seed(0)
+    h, w = setting.size
+    x = torch.rand(setting.batch, setting.channels, h, w, generator=gen).to(device)
+    y = torch.rand(setting.batch, 1, h, w, generator=gen).to(device)
+    steps = _bare_steps(name, setting, cfg, device, x, y)
+    skip = keras_skip(cfg, device)
+    if skip is None:
+        from ssrdepth.experiments.keras_peer import keras_train_steps
+
+        steps.update(keras_train_steps(name, x.cpu().numpy(), y.cpu().numpy(), cfg.threads))
+    flops = count_flops(bare_step(bench_model(name, setting.channels, cfg.width, device, False), x, y))
+    # Memory of the first (cold) step of each variant: activations, gradients and optimiser state
+    # beyond the weights, before warm-up lets caches hide it.
+    memory: dict[str, dict[str, Any]] = {}
+    for v, fn in steps.items():
+        with peak_memory(device) as memory[v]:
+            fn()
+    times = interleaved_medians(steps, cfg.repeats, cfg.warmup, device)
+    out: dict[str, Any] = {
+        "setting": setting.label,
+        "size": list(setting.size),
+        "channels": setting.channels,
+        "batch": setting.batch,
+        "flops_per_step": flops,
+        "variants_what": BARE_STEP_WHAT,
+        "variants": {},
+    }
+    if skip is not None:
+        out["keras_skipped"] = skip
+    for v in steps:
+        med = statistics.median(times[v])
+        out["variants"][v] = {
+            "step_s": med,
+            "step_s_runs": times[v],
+            "images_per_s": setting.batch / med,
+            "achieved_gflops": flops / med / 1e9,
+            "memory": memory[v],
+        }
+    step_s = train_step_seconds(name, setting, cfg, device)
+    out["as_train_runs_it"] = {
+        "what": TRAIN_STEP_WHAT,
+        "step_s": step_s,
+        "images_per_s": setting.batch / step_s,
+    }
+    out.update(headline="as_train_runs_it", step_s=step_s, images_per_s=setting.batch / step_s)
+    return out
+
+
+class _RandomDepth(torch.utils.data.Dataset[dict[str, Any]]):
+    """``n`` random samples in the training contract (image, normalised target, valid mask) at one size."""
+
+    scale = TargetScale("disparity", 96.0)
+
+    def __init__(self, n: int, channels: int, size: tuple[int, int]) -> None:
+        gen = torch.Generator().manual_seed(0)
+        self.images = torch.rand(n, channels, *size, generator=gen)
+        self.targets = torch.rand(n, 1, *size, generator=gen)
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        return {
+            "image": self.images[i],
+            "target": self.targets[i],
+            "valid_mask": self.targets[i] > 0.05,
+            "index": i,
+        }
+
+
+def train_step_seconds(name: str, setting: Setting, cfg: BenchConfig, device: torch.device) -> float:
+    """Seconds of one step of the recipe's run of ``name`` at ``setting``, as ``train`` runs it
+    (:func:`ssrdepth.training.loop.measure_step_seconds`, the training loop's own step, on random data
+    in memory)."""
+    from ssrdepth.data.config import DataConfig
+    from ssrdepth.models import ModelOptions
+    from ssrdepth.training.config import ModelConfig, apply_recipe, get_preset
+    from ssrdepth.training.loop import measure_step_seconds
+
+    base = apply_recipe(get_preset("recipe-synthetic-gray-147x37"))
+    tc = dataclasses.replace(
+        base,
+        model=ModelConfig(name, ModelOptions(**{**asdict(base.model.options), "width": cfg.width})),
+        data=DataConfig(source="synthetic", size=setting.size, channels=setting.channels),
+        batch_size=setting.batch,
+        device=str(device),
+        progress=False,
+        tensorboard=False,
+        threads=cfg.threads or 0,
+    )
+    data = _RandomDepth(2 * setting.batch, setting.channels, setting.size)
+    return measure_step_seconds(tc, repeats=cfg.repeats, warmup=max(cfg.warmup, 1), train_set=data)
+
+
+__all__ = ["BARE_STEP_WHAT", "TRAIN_STEP_WHAT", "bare_step", "bench_training", "train_step_seconds"]
