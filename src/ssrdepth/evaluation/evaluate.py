@@ -293,12 +293,13 @@ def _one_pass(
     """Run ``model`` (eval mode, inference mode, its mode restored) once on each batch and feed every
     protocol; a channel mismatch or a NaN/inf output is raised (it concerns every protocol)."""
     in_channels = getattr(model, "in_channels", None)
+    dev = torch.device(device)
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode():
             for batch in batches:
-                image = model_input(batch["image"], torch.device(device))
+                image = model_input(batch["image"], dev)
                 if in_channels is not None and image.shape[1] != in_channels:
                     raise ValueError(
                         f"model {name} takes {in_channels} input channel(s) but the data has "

@@ -34,7 +34,9 @@ def validate(
     Returns ``({"val_loss", "val_mse", "val_rmse"}, first_batch)``: ``val_loss`` is the training loss
     averaged over images; ``val_mse`` the squared error pooled over all valid pixels; ``val_rmse`` the
     per-image RMSE over valid pixels, averaged over images (the paper's tables average per image);
-    both from :class:`~ssrdepth.runtime.metrics.ValidPixelMetrics`.
+    both from :class:`~ssrdepth.runtime.metrics.ValidPixelMetrics`: the measures the evaluation
+    protocols give as ``get_protocol("paper", mask="valid")``'s ``rmse`` (per image) and, pooled,
+    its ``mse``, here batched on the device (per-image values in float32, sums in float64).
     ``first_batch`` is ``(image, target, prediction)`` of the first batch, on the CPU.
     In DDP each process validates its share and the sums are added up.
     """
