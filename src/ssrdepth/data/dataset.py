@@ -381,7 +381,7 @@ class DepthDataset(Dataset[dict[str, Any]]):
                     f"cached target is {disparity.shape[1]}×{disparity.shape[0]} but the image is "
                     f"{full[1]}×{full[0]}; delete it and rerun: {prepare_targets_command(cfg)}",
                 )
-            settings = cfg.matcher_settings
+            settings = self._cache.settings  # the configuration's matcher settings, derived once
             max_disparity = float(settings.max_disparity)
             # In the split's scale (see the class docstring): exact depth for every calibration.
             scaled = disparity / max_disparity
