@@ -27,7 +27,8 @@ For one image the steps are, in order (the order of Godard et al.'s monodepth2 e
 Aggregation ``per-image`` (default, as the field and the paper's tables do) computes every measure per
 image and averages over images; ``pooled`` computes each measure once over the pixels of all images.
 An image with no valid pixel is skipped and counted in ``images_skipped``; a split with none at all
-is an error.
+is an error. Training's validation measures with the same rule, batched on the device
+(:mod:`ssrdepth.runtime.metrics`: the ``paper`` measures' ``rmse`` and pooled ``mse`` on valid pixels).
 """
 
 from __future__ import annotations

@@ -2,11 +2,13 @@
 per-image RMSE, and the mean over the images that have a valid pixel (images without one are left
 out and counted).
 
-This is the aggregation rule of the evaluation protocols (``per-image``: each image's measure, then
-the mean over images, images without a valid pixel skipped; :mod:`ssrdepth.evaluation.protocols`),
-computed here batched on the device, with float64 sums that DDP processes add up, for training's
-validation (:func:`ssrdepth.training.validation.validate`). On normalised maps it gives the RMSE that
-the ``normalised`` protocol gives when no target pixel falls below that protocol's 1e-3 cap.
+It is the aggregation rule of the evaluation protocols (``per-image``: each image's measure, then the
+mean over images, images without a valid pixel skipped; :mod:`ssrdepth.evaluation.protocols`),
+computed batched on the device, with float64 sums that DDP processes add up, for training's
+validation (:func:`ssrdepth.training.validation.validate`). Its ``rmse`` is the protocol
+``get_protocol("paper", mask="valid")``'s per-image ``rmse`` and its ``mse`` that protocol's pooled
+``mse``, up to float32 rounding (tests/runtime). The ``normalised`` preset differs only by its caps:
+it leaves out target pixels ≤ 1e-3 and clamps predictions to ≥ 1e-3.
 """
 
 from __future__ import annotations
