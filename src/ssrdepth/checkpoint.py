@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import random
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,23 @@ class ModelSpec:
         return cls(model.name, model.in_channels, asdict(model.options))
 
 
+def weight_mismatches(expected: Mapping[str, torch.Tensor], found: Mapping[str, Any]) -> str:
+    """How the weights ``found`` (a stored ``state_dict``) fail to fit a network whose ``state_dict()``
+    is ``expected``; ``""`` when they fit. The one weight-mismatch report, of a damaged checkpoint
+    (:meth:`Checkpoint.build_model`) and of a fine-tuning start from another network
+    (:func:`ssrdepth.training.model_setup.warm_start`): the first three problems (``"K missing"``,
+    ``"K unexpected"``, ``"K (found shape) ≠ (expected shape)"``) and how many more there are."""
+    problems = [f"{k} missing" for k in expected if k not in found]
+    problems += [f"{k} unexpected" for k in found if k not in expected]
+    problems += [
+        f"{k} {tuple(v.shape)} ≠ {tuple(expected[k].shape)}"
+        for k, v in found.items()
+        if k in expected and getattr(v, "shape", None) != expected[k].shape
+    ]
+    more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
+    return "; ".join(problems[:3]) + more if problems else ""
+
+
 @dataclass
 class Checkpoint:
     """A loaded checkpoint. ``extra`` holds every other key (optimizer, rng, config, metrics, …)."""
@@ -74,19 +92,11 @@ class Checkpoint:
                 hand-edited checkpoint): names the file and the first differing weights.
         """
         net = self.model.build()
-        ours = net.state_dict()
-        problems = [f"{k} missing" for k in ours if k not in self.state_dict]
-        problems += [f"{k} unexpected" for k in self.state_dict if k not in ours]
-        problems += [
-            f"{k} {tuple(v.shape)} ≠ {tuple(ours[k].shape)}"
-            for k, v in self.state_dict.items()
-            if k in ours and getattr(v, "shape", None) != ours[k].shape
-        ]
+        problems = weight_mismatches(net.state_dict(), self.state_dict)
         if problems:
-            more = f" and {len(problems) - 3} more" if len(problems) > 3 else ""
             raise ValueError(
                 f"{self.path}: a damaged ssrdepth checkpoint: its weights do not fit its model "
-                f"{self.model.name}: {'; '.join(problems[:3])}{more}"
+                f"{self.model.name}: {problems}"
             )
         net.load_state_dict(self.state_dict)
         return net.eval()

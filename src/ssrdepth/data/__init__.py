@@ -16,9 +16,17 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ssrdepth.data.arrays import CachedDataset, cached_dataset
     from ssrdepth.data.build import build_dataset
-    from ssrdepth.data.config import SOURCES, TARGETS, DataConfig, StereoPair, TargetScale
-    from ssrdepth.data.dataset import (
+    from ssrdepth.data.config import (
+        DATA_SOURCES,
+        SOURCES,
         STEREO_SOURCES,
+        TARGETS,
+        DataConfig,
+        DataSource,
+        StereoPair,
+        TargetScale,
+    )
+    from ssrdepth.data.dataset import (
         DepthDataset,
         build_source,
         list_stereo_pairs,
@@ -33,12 +41,14 @@ _HOMES = {
     "CachedDataset": "arrays",
     "cached_dataset": "arrays",
     "build_dataset": "build",
+    "DATA_SOURCES": "config",
+    "DataSource": "config",
     "SOURCES": "config",
     "TARGETS": "config",
     "DataConfig": "config",
     "StereoPair": "config",
     "TargetScale": "config",
-    "STEREO_SOURCES": "dataset",
+    "STEREO_SOURCES": "config",
     "DepthDataset": "dataset",
     "build_source": "dataset",
     "list_stereo_pairs": "dataset",
@@ -52,12 +62,14 @@ _HOMES = {
 }
 
 __all__ = [
+    "DATA_SOURCES",
     "SOURCES",
     "STEREO_SOURCES",
     "TARGETS",
     "BadSampleError",
     "CachedDataset",
     "DataConfig",
+    "DataSource",
     "DepthDataset",
     "Frame",
     "Source",

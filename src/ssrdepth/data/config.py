@@ -1,4 +1,8 @@
-"""The data-set configuration shared by training, evaluation and the reproduce/demo commands.
+"""The data-set configuration shared by training, evaluation and the reproduce/demo commands, and
+the one table of what a data source is (:data:`DATA_SOURCES`: stereo pairs or RGB-D, default maximum
+depth, camera, loader, the evaluation protocols made for it). Adding a source is a row there plus its
+loader module; everything else (the ``--source`` choices, ``DataConfig`` validation, the loader
+dispatch, the clip-warning fix, the protocol warnings) reads the table.
 
 A torch ``Dataset`` built from a :class:`DataConfig` (``ssrdepth.data.build_dataset(cfg, split)``)
 yields dicts with string keys (never tuples), already at the model's size:
@@ -18,35 +22,143 @@ only moves tensors. ``dataset.scale`` is the :class:`TargetScale` shared by the 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ssrdepth.core.scale import TargetScale
 
-__all__ = ["DEFAULT_MAX_DEPTH", "SOURCES", "TARGETS", "DataConfig", "StereoPair", "TargetScale"]
+if TYPE_CHECKING:  # the matchers need OpenCV: imported when the settings are first asked for
+    from ssrdepth.stereo.matching import MatcherSettings
 
-#: Data sources and what they are.
-SOURCES = {
-    "synthetic": "procedural KITTI-like stereo street scenes with exact depth (the embedded default)",
-    "kitti-tracking": "KITTI tracking stereo (training/image_02|image_03/SSSS/NNNNNN.png, calib/SSSS.txt)",
-    "kitti-raw": "KITTI raw (DATE/DATE_drive_XXXX_sync/image_02|image_03/data, calib_cam_to_cam.txt)",
-    "kitti-object": "KITTI object (training/image_2|image_3|calib[|velodyne])",
-    "nyu": "NYU Depth v2 labeled (nyu_depth_v2_labeled.mat + splits.mat)",
-    "stereo-folder": "your own rectified stereo pairs (left/right name pattern, focal, baseline)",
-    "rgbd-folder": "your own RGB-D frames (image + depth map with a declared scale and invalid value)",
+__all__ = [
+    "DATA_SOURCES",
+    "DEFAULT_MAX_DEPTH",
+    "SOURCES",
+    "STEREO_SOURCES",
+    "TARGETS",
+    "DataConfig",
+    "DataSource",
+    "StereoPair",
+    "TargetScale",
+]
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """What one data source is, declared once in :data:`DATA_SOURCES`.
+
+    name: the ``DataConfig.source`` / ``--source`` value. description: one line for help texts.
+    pairs: the source has rectified stereo pairs, so ``target = "stereo"`` (stereo-matched disparity,
+        the target cache) is possible; without pairs the targets come from its depth (RGB-D, lidar).
+    default_max_depth: the depth (m) that normalises depth and lidar targets when ``max_depth`` is not
+        set: street scenes reach the KITTI protocol's 80 m cap (Eigen et al. 2014), indoor RGB-D
+        scenes the NYU protocol's 10 m. Depth beyond it is clipped to 1 (reported at run time when it
+        is more than 1 %).
+    camera: where the focal length (px) and baseline (m) of a frame come from.
+    loader: ``"module:function"`` in :mod:`ssrdepth.data`: ``function(root: Path, cfg: DataConfig) ->
+        Source`` indexes the frames under ``root`` (imported on first use, so that this module stays
+        free of torch and of the sources' readers).
+    scene: ``"street"`` (KITTI-like, up to 80 m), ``"indoor"`` (NYU-like, up to 10 m) or ``"any"``:
+        which of the metric evaluation protocols are made for it (the street protocols ``kitti``,
+        ``kitti-eigen``, ``kitti-full`` or the indoor one, ``nyu``); the others are warned about.
+    root_may_be_file: ``root`` may name a file (NYU's ``.mat``) rather than a folder.
+    render: the command that makes the data set at ``{root}`` when its folder is missing (``None``:
+        it is downloaded).
+    """
+
+    name: str
+    description: str
+    pairs: bool
+    default_max_depth: float
+    camera: str
+    loader: str
+    scene: str
+    root_may_be_file: bool = False
+    render: str | None = None
+
+
+#: The one table of data sources: adding a source is a row here plus its loader module.
+DATA_SOURCES: dict[str, DataSource] = {
+    s.name: s
+    for s in (
+        DataSource(
+            "synthetic",
+            "procedural KITTI-like stereo street scenes with exact depth (the embedded default)",
+            pairs=True,
+            default_max_depth=80.0,
+            camera="calib/SSSS.txt (P2, P3) written by ssrdepth generate, the tracking layout",
+            loader="kitti:synthetic_source",
+            scene="street",
+            render="ssrdepth generate --out {root}",
+        ),
+        DataSource(
+            "kitti-tracking",
+            "KITTI tracking stereo (training/image_02|image_03/SSSS/NNNNNN.png, calib/SSSS.txt)",
+            pairs=True,
+            default_max_depth=80.0,
+            camera="calib/SSSS.txt (P2, P3)",
+            loader="kitti:tracking_source",
+            scene="street",
+        ),
+        DataSource(
+            "kitti-raw",
+            "KITTI raw (DATE/DATE_drive_XXXX_sync/image_02|image_03/data, calib_cam_to_cam.txt)",
+            pairs=True,
+            default_max_depth=80.0,
+            camera="DATE/calib_cam_to_cam.txt (P_rect_02, P_rect_03) of each recording day",
+            loader="kitti:raw_source",
+            scene="street",
+        ),
+        DataSource(
+            "kitti-object",
+            "KITTI object (training/image_2|image_3|calib[|velodyne])",
+            pairs=True,
+            default_max_depth=80.0,
+            camera="calib/NNNNNN.txt (P2, P3) of each frame",
+            loader="kitti:object_source",
+            scene="street",
+        ),
+        DataSource(
+            "nyu",
+            "NYU Depth v2 labeled (nyu_depth_v2_labeled.mat + splits.mat)",
+            pairs=False,
+            default_max_depth=10.0,
+            camera="none (RGB-D: metric depth from the Kinect)",
+            loader="nyu:labeled_source",
+            scene="indoor",
+            root_may_be_file=True,
+        ),
+        DataSource(
+            "stereo-folder",
+            "your own rectified stereo pairs (left/right name pattern, focal, baseline)",
+            pairs=True,
+            default_max_depth=80.0,
+            camera="declared: data.focal (px) and data.baseline (m)",
+            loader="folders:stereo_source",
+            scene="street",
+        ),
+        DataSource(
+            "rgbd-folder",
+            "your own RGB-D frames (image + depth map with a declared scale and invalid value)",
+            pairs=False,
+            default_max_depth=10.0,
+            camera="none (RGB-D: depth maps with data.depth_scale)",
+            loader="folders:rgbd_source",
+            scene="any",
+        ),
+    )
 }
 
-#: The depth (m) that normalises depth and lidar targets when ``max_depth`` is not set, per source:
-#: street scenes reach the KITTI protocol's 80 m cap (Eigen et al. 2014), indoor RGB-D scenes the NYU
-#: protocol's 10 m. Depth beyond it is clipped to 1 (reported at run time when it is more than 1 %).
-DEFAULT_MAX_DEPTH = {
-    "synthetic": 80.0,
-    "kitti-tracking": 80.0,
-    "kitti-raw": 80.0,
-    "kitti-object": 80.0,
-    "nyu": 10.0,
-    "stereo-folder": 80.0,
-    "rgbd-folder": 10.0,
-}
+#: Data sources and what they are (name → description).
+SOURCES = {name: s.description for name, s in DATA_SOURCES.items()}
+
+#: The depth (m) that normalises depth and lidar targets when ``max_depth`` is not set, per source
+#: (:attr:`DataSource.default_max_depth`).
+DEFAULT_MAX_DEPTH = {name: s.default_max_depth for name, s in DATA_SOURCES.items()}
+
+#: Sources with stereo pairs (their targets come from the stereo-target cache).
+STEREO_SOURCES = tuple(name for name, s in DATA_SOURCES.items() if s.pairs)
 
 #: Training-target kinds: stereo-matched disparity, lidar depth, exact/sensor depth.
 TARGETS = ("stereo", "lidar", "depth")
@@ -104,10 +216,26 @@ class DataConfig:
             )
 
     @property
+    def data_source(self) -> DataSource:
+        """What ``source`` is: its row of :data:`DATA_SOURCES`."""
+        return DATA_SOURCES[self.source]
+
+    @property
     def depth_limit(self) -> float:
         """The depth (m) that normalises depth / lidar targets: ``max_depth``, else the source's
-        default (:data:`DEFAULT_MAX_DEPTH`: 80 m for street scenes, 10 m indoors)."""
-        return float(self.max_depth) if self.max_depth is not None else DEFAULT_MAX_DEPTH[self.source]
+        default (:attr:`DataSource.default_max_depth`: 80 m for street scenes, 10 m indoors)."""
+        return float(self.max_depth) if self.max_depth is not None else self.data_source.default_max_depth
+
+    @property
+    def matcher_settings(self) -> MatcherSettings:
+        """The stereo matcher settings of stereo targets: the KITTI defaults of ``matcher``
+        (:func:`ssrdepth.stereo.matching.default_settings`) with ``max_disparity`` when set. The one
+        place they are derived from a configuration, computed once per (matcher, max_disparity).
+
+        Raises:
+            ValueError: an unknown matcher (the message lists the valid ones).
+        """
+        return _matcher_settings(self.matcher, self.max_disparity)
 
     def cache_root(self) -> Path:
         """Where derived data (stereo targets, preprocessed arrays) is cached for this data set:
@@ -125,3 +253,13 @@ class StereoPair:
     right: Path
     focal: float
     baseline: float
+
+
+@lru_cache(maxsize=32)
+def _matcher_settings(matcher: str, max_disparity: int | None) -> MatcherSettings:
+    """:attr:`DataConfig.matcher_settings` (the settings are frozen, so one object serves every
+    configuration with these two values)."""
+    from ssrdepth.stereo.matching import default_settings
+
+    overrides = {} if max_disparity is None else {"max_disparity": int(max_disparity)}
+    return default_settings(matcher, **overrides)

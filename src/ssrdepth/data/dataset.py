@@ -6,70 +6,61 @@
 
 from __future__ import annotations
 
+import importlib
 import logging
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 from torch.utils.data import Dataset
 
 from ssrdepth.core.image import prepare_image, resize_map
-from ssrdepth.data import folders, kitti, nyu
-from ssrdepth.data.config import DEFAULT_MAX_DEPTH, DataConfig, StereoPair, TargetScale
+from ssrdepth.data.config import STEREO_SOURCES, DataConfig, StereoPair, TargetScale
 from ssrdepth.data.sample import BadSampleError, Source, image_size, report_skipped
 from ssrdepth.data.split import split_indices
+
+if TYPE_CHECKING:
+    from ssrdepth.stereo.cache import TargetCache
+    from ssrdepth.stereo.matching import MatcherSettings
 
 log = logging.getLogger(__name__)
 
 #: Clipping more than this fraction of a sample's valid depth target pixels at ``max_depth`` is reported.
 CLIP_WARN_FRACTION = 0.01
 
-#: Sources with stereo pairs (their targets come from the stereo-target cache).
-STEREO_SOURCES = ("synthetic", "kitti-tracking", "kitti-raw", "kitti-object", "stereo-folder")
-
 
 def build_source(cfg: DataConfig) -> Source:
-    """Index the frames of ``cfg.source`` under ``cfg.root`` (no pixels decoded)."""
+    """Index the frames of ``cfg.source`` under ``cfg.root`` (no pixels decoded), with the loader the
+    source table names (:attr:`~ssrdepth.data.config.DataSource.loader`)."""
     from ssrdepth.core.io import require_not_file
 
+    spec = cfg.data_source
     root = Path(cfg.root)
-    if cfg.source != "nyu":  # NYU's root may be the .mat file itself
-        render = " (render one with: ssrdepth generate --out DIR)" if cfg.source == "synthetic" else ""
+    if not spec.root_may_be_file:
+        render = f" (render one with: {spec.render.format(root='DIR')})" if spec.render else ""
         require_not_file(root, f"the {cfg.source} data set's folder as --root / data.root", render)
     if not root.exists():
-        hint = f"; render it with: ssrdepth generate --out {root}" if cfg.source == "synthetic" else ""
+        hint = f"; render it with: {spec.render.format(root=root)}" if spec.render else ""
         raise FileNotFoundError(f"{root}: data root not found{hint}")
-    if cfg.source == "synthetic":
-        return kitti.synthetic(root, cfg.skip_bad)
-    if cfg.source == "kitti-tracking":
-        return kitti.kitti_tracking(root, cfg.skip_bad)
-    if cfg.source == "kitti-raw":
-        return kitti.kitti_raw(root, cfg.skip_bad)
-    if cfg.source == "kitti-object":
-        return kitti.kitti_object(root, cfg.skip_bad, need_right=cfg.target == "stereo")
-    if cfg.source == "nyu":
-        return nyu.nyu_labeled(root, cfg.nyu_depth)
-    if cfg.source == "stereo-folder":
-        return folders.stereo_folder(root, cfg.pattern, cfg.focal, cfg.baseline, cfg.skip_bad)
-    if cfg.source == "rgbd-folder":
-        return folders.rgbd_folder(root, cfg.pattern, cfg.depth_scale, cfg.depth_invalid, cfg.skip_bad)
-    raise ValueError(f"unknown data source {cfg.source!r}")  # DataConfig validates; defensive
+    module, _, function = spec.loader.partition(":")
+    loader: Callable[[Path, DataConfig], Source] = getattr(
+        importlib.import_module(f"ssrdepth.data.{module}"), function
+    )
+    return loader(root, cfg)
 
 
-def matcher_settings(cfg: DataConfig) -> Any:
-    """The stereo matcher settings of ``cfg`` (``matcher`` and ``max_disparity``)."""
-    from ssrdepth.stereo.matching import default_settings
-
-    overrides = {} if cfg.max_disparity is None else {"max_disparity": int(cfg.max_disparity)}
-    return default_settings(cfg.matcher, **overrides)
+def matcher_settings(cfg: DataConfig) -> MatcherSettings:
+    """The stereo matcher settings of ``cfg`` (:attr:`DataConfig.matcher_settings`, computed once)."""
+    return cfg.matcher_settings
 
 
-def target_cache(cfg: DataConfig) -> Any:
+def target_cache(cfg: DataConfig) -> TargetCache:
     """The :class:`~ssrdepth.stereo.cache.TargetCache` that holds ``cfg``'s stereo targets."""
     from ssrdepth.stereo.cache import TargetCache
 
-    return TargetCache.for_config(cfg, matcher_settings(cfg))
+    return TargetCache.for_config(cfg)
 
 
 def prepare_targets_command(cfg: DataConfig) -> str:
@@ -83,7 +74,7 @@ def prepare_targets_command(cfg: DataConfig) -> str:
 
 
 def missing_targets_message(
-    cfg: DataConfig, cache: Any, keys: list[str], missing: list[str], what: str
+    cfg: DataConfig, cache: TargetCache, keys: list[str], missing: list[str], what: str
 ) -> str:
     """Why ``missing`` of ``keys`` (stereo targets of ``what``) cannot be read from ``cache``: the
     settings asked for, what the cache holds at other settings and the options that use it
@@ -98,7 +89,7 @@ def missing_targets_message(
     )
 
 
-def other_targets_hint(cache: Any, keys: list[str], total: int) -> str:
+def other_targets_hint(cache: TargetCache, keys: list[str], total: int) -> str:
     """What ``cache``'s root holds for ``keys`` at other matcher settings, and the options that select
     it (``""`` when nothing): ``"the cache holds targets of this data made with matcher bm,
     max_disparity 96 (40 of 40): use them with --matcher bm --max-disparity 96 (--set data.matcher=bm
@@ -117,7 +108,7 @@ def other_targets_hint(cache: Any, keys: list[str], total: int) -> str:
         )
         text = f"{described} ({other.found} of {total})"
         if not extra:
-            changes = {"matcher": method} if "method" in diff else {}
+            changes: dict[str, str | int] = {"matcher": method} if "method" in diff else {}
             if "max_disparity" in diff:
                 changes["max_disparity"] = max_disparity
             cli = " ".join(f"--{k.replace('_', '-')} {v}" for k, v in changes.items())
@@ -254,7 +245,7 @@ class DepthDataset(Dataset[dict[str, Any]]):
         official = self.source.official_split(split)
         indices = official if official is not None else self._by_group(split)
         self._check_target_kind()
-        self._cache: Any = target_cache(cfg) if cfg.target == "stereo" else None
+        self._cache: TargetCache | None = target_cache(cfg) if cfg.target == "stereo" else None
         if self._cache is not None:
             indices = self._with_targets(indices)
         self.indices = indices
@@ -278,7 +269,9 @@ class DepthDataset(Dataset[dict[str, Any]]):
             raise ValueError(f"{cfg.root}: source {cfg.source!r} has no depth maps here; use target='stereo'")
 
     def _with_targets(self, indices: list[int]) -> list[int]:
-        missing = [i for i in indices if not self._cache.has(self.source.frames[i].key)]
+        cache = self._cache
+        assert cache is not None  # called for stereo targets only
+        missing = [i for i in indices if not cache.has(self.source.frames[i].key)]
         if not missing:
             return indices
         if self.cfg.skip_bad and len(missing) < len(indices):
@@ -289,14 +282,12 @@ class DepthDataset(Dataset[dict[str, Any]]):
         keys = [self.source.frames[i].key for i in indices]
         missing_keys = [self.source.frames[i].key for i in missing]
         raise FileNotFoundError(
-            missing_targets_message(
-                self.cfg, self._cache, keys, missing_keys, f"{self.cfg.source} ({self.split})"
-            )
+            missing_targets_message(self.cfg, cache, keys, missing_keys, f"{self.cfg.source} ({self.split})")
         )
 
     def _default_scale(self) -> TargetScale:
         if self.cfg.target == "stereo":
-            return TargetScale("disparity", float(matcher_settings(self.cfg).max_disparity))
+            return TargetScale("disparity", float(self.cfg.matcher_settings.max_disparity))
         return TargetScale("depth", self.cfg.depth_limit)
 
     def _scale(self, index: int) -> TargetScale:
@@ -307,7 +298,7 @@ class DepthDataset(Dataset[dict[str, Any]]):
         width = self.source.image_size(index)[1]
         return TargetScale(
             "disparity",
-            float(matcher_settings(self.cfg).max_disparity),
+            float(self.cfg.matcher_settings.max_disparity),
             frame.focal,
             frame.baseline,
             width,
@@ -343,17 +334,17 @@ class DepthDataset(Dataset[dict[str, Any]]):
         """An empty :class:`ClipReport` for this data set and split (its threshold wording and fix)."""
         cfg = self.cfg
         if cfg.target == "stereo":
-            what = f"max_disparity {matcher_settings(cfg).max_disparity} px (in the split's camera)"
+            what = f"max_disparity {cfg.matcher_settings.max_disparity} px (in the split's camera)"
             fix = "--max-disparity / --set data.max_disparity=PX"
         else:
             what = f"max_depth {cfg.depth_limit:g} m"
-            fix = f"--max-depth / --set data.max_depth=METRES ({cfg.source} default: {DEFAULT_MAX_DEPTH[cfg.source]:g} m)"
+            fix = f"--max-depth / --set data.max_depth=METRES ({cfg.source} default: {cfg.data_source.default_max_depth:g} m)"
         return ClipReport(f"{cfg.source} ({self.split})", what, fix)
 
     def target_file(self, i: int) -> Path | str:
         """The file sample ``i``'s target comes from (the cached stereo PNG, the depth map or scan)."""
         frame = self.source.frames[self.indices[i]]
-        if self.cfg.target == "stereo":
+        if self._cache is not None:  # stereo targets
             return self._cache.path_for(frame.key)
         return frame.depth or frame.velodyne or frame.image
 
@@ -379,7 +370,7 @@ class DepthDataset(Dataset[dict[str, Any]]):
         else:
             depth_small = np.zeros(cfg.size, np.float32)
             depth_valid = np.zeros(cfg.size, bool)
-        if cfg.target == "stereo":
+        if self._cache is not None:  # stereo targets
             try:
                 disparity, valid = self._cache.read(frame.key)
             except ValueError as exc:  # corrupt or not a 16-bit PNG: the message names the file
@@ -390,14 +381,15 @@ class DepthDataset(Dataset[dict[str, Any]]):
                     f"cached target is {disparity.shape[1]}×{disparity.shape[0]} but the image is "
                     f"{full[1]}×{full[0]}; delete it and rerun: {prepare_targets_command(cfg)}",
                 )
-            max_disparity = float(matcher_settings(cfg).max_disparity)
+            settings = self._cache.settings  # the configuration's matcher settings, derived once
+            max_disparity = float(settings.max_disparity)
             # In the split's scale (see the class docstring): exact depth for every calibration.
             scaled = disparity / max_disparity
             factor = self.disparity_factor(index)
             if factor != 1.0:
                 scaled = scaled * np.float32(factor)
             # Sparse reference targets (lidar-like) shrink like lidar: valid where any point falls.
-            sparse_target = bool(getattr(matcher_settings(cfg), "sparse", False))
+            sparse_target = bool(getattr(settings, "sparse", False))
             target, target_valid = resize_map(scaled, valid & (disparity > 0), cfg.size, sparse=sparse_target)
         else:
             target = depth_small / np.float32(cfg.depth_limit)

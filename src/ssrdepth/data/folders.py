@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ssrdepth.data.config import DataConfig
 from ssrdepth.data.sample import (
     BadSampleError,
     Frame,
@@ -156,3 +157,14 @@ def rgbd_folder(
         depth_scale=float(depth_scale),
         depth_invalid=depth_invalid,
     )
+
+
+# The loaders of the source table (:data:`ssrdepth.data.config.DATA_SOURCES`): ``(root, cfg) -> Source``.
+def stereo_source(root: Path, cfg: DataConfig) -> FolderSource:
+    """The ``stereo-folder`` source of ``cfg`` (:func:`stereo_folder` with its pattern and rig)."""
+    return stereo_folder(root, cfg.pattern, cfg.focal, cfg.baseline, cfg.skip_bad)
+
+
+def rgbd_source(root: Path, cfg: DataConfig) -> FolderSource:
+    """The ``rgbd-folder`` source of ``cfg`` (:func:`rgbd_folder` with its pattern and depth encoding)."""
+    return rgbd_folder(root, cfg.pattern, cfg.depth_scale, cfg.depth_invalid, cfg.skip_bad)

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from ssrdepth.data.config import DataConfig
 from ssrdepth.data.kitti_calib import (
     StereoCalibration,
     read_object_calib,
@@ -291,3 +292,24 @@ def synthetic(root: Path, skip_bad: bool = False) -> KittiSource:
     root = Path(root)
     check_complete(root)  # an interrupted render is not a data set: refused with the resume command
     return kitti_tracking(root, skip_bad, depth_folder="depth", name="synthetic")
+
+
+# The loaders of the source table (:data:`ssrdepth.data.config.DATA_SOURCES`): ``(root, cfg) -> Source``.
+def synthetic_source(root: Path, cfg: DataConfig) -> KittiSource:
+    """The ``synthetic`` source of ``cfg`` (:func:`synthetic`)."""
+    return synthetic(root, cfg.skip_bad)
+
+
+def tracking_source(root: Path, cfg: DataConfig) -> KittiSource:
+    """The ``kitti-tracking`` source of ``cfg`` (:func:`kitti_tracking`)."""
+    return kitti_tracking(root, cfg.skip_bad)
+
+
+def raw_source(root: Path, cfg: DataConfig) -> KittiSource:
+    """The ``kitti-raw`` source of ``cfg`` (:func:`kitti_raw`)."""
+    return kitti_raw(root, cfg.skip_bad)
+
+
+def object_source(root: Path, cfg: DataConfig) -> KittiSource:
+    """The ``kitti-object`` source of ``cfg`` (:func:`kitti_object`; right images only for stereo targets)."""
+    return kitti_object(root, cfg.skip_bad, need_right=cfg.target == "stereo")

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from ssrdepth.data.config import DataConfig
 from ssrdepth.data.sample import BadSampleError, Frame, Source
 
 MAT_NAME = "nyu_depth_v2_labeled.mat"
@@ -174,3 +175,9 @@ def nyu_labeled(root: Path, depth: str = "filled") -> NyuSource:
         depth_key=key,
         shape=(int(h), int(w)),
     )
+
+
+def labeled_source(root: Path, cfg: DataConfig) -> NyuSource:
+    """The ``nyu`` source of ``cfg`` (:func:`nyu_labeled` with ``cfg.nyu_depth``): the loader of the
+    source table (:data:`ssrdepth.data.config.DATA_SOURCES`)."""
+    return nyu_labeled(root, cfg.nyu_depth)

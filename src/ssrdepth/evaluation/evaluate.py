@@ -43,6 +43,7 @@ from ssrdepth.evaluation.protocols import (
     match_size,
     protocol_mismatch,
 )
+from ssrdepth.runtime import forward, load_for_evaluation, model_input
 
 logger = logging.getLogger(__name__)
 
@@ -292,18 +293,19 @@ def _one_pass(
     """Run ``model`` (eval mode, inference mode, its mode restored) once on each batch and feed every
     protocol; a channel mismatch or a NaN/inf output is raised (it concerns every protocol)."""
     in_channels = getattr(model, "in_channels", None)
+    dev = torch.device(device)
     was_training = model.training
     model.eval()
     try:
         with torch.inference_mode():
             for batch in batches:
-                image = batch["image"].to(device)
+                image = model_input(batch["image"], dev)
                 if in_channels is not None and image.shape[1] != in_channels:
                     raise ValueError(
                         f"model {name} takes {in_channels} input channel(s) but the data has "
                         f"{image.shape[1]}: set the data's channels to match (1 = gray, 3 = RGB)"
                     )
-                raw = model(image).float()
+                raw = forward(model, image).float()
                 if not bool(torch.isfinite(raw).all()):
                     raise ValueError(f"model {name} produced NaN/inf values: its weights are broken")
                 for feed in feeds:
@@ -351,18 +353,17 @@ def load_model(
 ) -> _Loaded:
     """A checkpoint file or run folder (weights loaded, its ``target`` scale kept) or a registry name
     (untrained, seeded with ``seed``, built with ``options`` such as ``width``: for smoke runs)."""
-    from ssrdepth.checkpoint import load_checkpoint
     from ssrdepth.models import create_model
     from ssrdepth.models.registry import canonical_name
 
     path = Path(spec)
     if path.is_file() or path.is_dir():
-        ckpt = load_checkpoint(path)
+        net, ckpt = load_for_evaluation(path)
         try:
             scale: TargetScale | None = TargetScale.from_dict(ckpt.target)
         except (ValueError, TypeError):
             scale = None  # e.g. {"kind": "normalised"}: the output is in the data set's own scale
-        return _Loaded(ckpt.build_model(), ckpt.model.name, str(ckpt.path), scale, ckpt.input_size)
+        return _Loaded(net, ckpt.model.name, str(ckpt.path), scale, ckpt.input_size)
     if path.suffix or "/" in str(spec) or "\\" in str(spec):
         raise FileNotFoundError(f"{spec}: no such checkpoint file")
     try:

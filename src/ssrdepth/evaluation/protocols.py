@@ -27,7 +27,8 @@ For one image the steps are, in order (the order of Godard et al.'s monodepth2 e
 Aggregation ``per-image`` (default, as the field and the paper's tables do) computes every measure per
 image and averages over images; ``pooled`` computes each measure once over the pixels of all images.
 An image with no valid pixel is skipped and counted in ``images_skipped``; a split with none at all
-is an error.
+is an error. Training's validation measures with the same rule, batched on the device
+(:mod:`ssrdepth.runtime.metrics`: the ``paper`` measures' ``rmse`` and pooled ``mse`` on valid pixels).
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ssrdepth.data.config import DATA_SOURCES
 from ssrdepth.evaluation.metrics import ArrayT, metric_set
 
 CROPS = ("none", "garg", "eigen", "nyu-eigen")
@@ -231,25 +233,28 @@ PROTOCOLS: dict[str, Protocol] = {
 }
 
 
-#: Protocols made for one kind of data: street scenes (KITTI-like, up to 80 m) or NYU's indoor rooms.
+#: Protocols made for one kind of data: street scenes (KITTI-like, up to 80 m) or indoor rooms (NYU). Which
+#: kind a data source is comes from its row of the source table (:attr:`DataSource.scene`).
 STREET_PROTOCOLS = ("kitti", "kitti-eigen", "kitti-full")
 INDOOR_PROTOCOLS = ("nyu",)
 
 
 def protocol_mismatch(protocol: str, source: str) -> str | None:
     """A warning when ``protocol`` (a preset name) was made for another kind of data than ``source``
-    (a data source name): the NYU protocol on street data, or a KITTI protocol on NYU; None otherwise."""
+    (a data source name, its kind from :data:`~ssrdepth.data.config.DATA_SOURCES`): the NYU protocol
+    on street data, or a KITTI protocol on indoor data; None otherwise."""
     name = protocol.strip().lower()
-    if name in INDOOR_PROTOCOLS and source != "nyu" and source != "rgbd-folder":
+    scene = DATA_SOURCES[source].scene if source in DATA_SOURCES else "street"
+    if name in INDOOR_PROTOCOLS and scene not in ("indoor", "any"):
         return (
             f"protocol {name!r} is made for NYU Depth v2 (indoor, NYU crop, 1e-3–10 m) but the data source "
             f"is {source!r}: depth beyond 10 m is ignored; for street data use 'kitti' (or 'kitti-eigen', "
             "'kitti-full')"
         )
-    if name in STREET_PROTOCOLS and source == "nyu":
+    if name in STREET_PROTOCOLS and scene not in ("street", "any"):
         return (
             f"protocol {name!r} is made for KITTI-like street data (its crop, 1e-3–80 m) but the data source "
-            "is 'nyu': use 'nyu'"
+            f"is {source!r}: use 'nyu'"
         )
     return None
 

@@ -17,7 +17,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import cv2
 import numpy as np
@@ -96,6 +96,16 @@ class CachedTargets:
         return {k: v for k, v in mine.items() if theirs.get(k) != v}
 
 
+class TargetConfig(Protocol):
+    """What :meth:`TargetCache.for_config` reads of a :class:`~ssrdepth.data.config.DataConfig`
+    (named here rather than imported: the stereo layer sits below the data layer)."""
+
+    @property
+    def matcher_settings(self) -> MatcherSettings: ...
+
+    def cache_root(self) -> Path: ...
+
+
 class TargetCache:
     """Disparity targets of one data set computed with one matcher setting.
 
@@ -122,14 +132,10 @@ class TargetCache:
         self._manifest_checked = False
 
     @classmethod
-    def for_config(cls, cfg: Any, settings: MatcherSettings | None = None) -> TargetCache:
-        """The cache of a :class:`DataConfig`: its ``cache_root()`` and, unless ``settings`` are
-        given, the default settings of its ``matcher`` with its ``max_disparity`` (when set)."""
-        if settings is None:
-            max_disparity = getattr(cfg, "max_disparity", None)
-            overrides = {} if max_disparity is None else {"max_disparity": int(max_disparity)}
-            settings = default_settings(cfg.matcher, **overrides)
-        return cls(cfg.cache_root(), settings)
+    def for_config(cls, cfg: TargetConfig, settings: MatcherSettings | None = None) -> TargetCache:
+        """The cache of a :class:`~ssrdepth.data.config.DataConfig`: its ``cache_root()`` and, unless
+        ``settings`` are given, its :attr:`~ssrdepth.data.config.DataConfig.matcher_settings`."""
+        return cls(cfg.cache_root(), settings if settings is not None else cfg.matcher_settings)
 
     def __repr__(self) -> str:
         return f"TargetCache({str(self.directory)!r})"

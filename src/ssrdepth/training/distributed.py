@@ -1,14 +1,19 @@
-"""Processes and devices: torchrun/DDP set-up, device choice, barriers, seeds."""
+"""Processes: torchrun/DDP set-up, barriers, the process settings of a run (threads, determinism,
+seeds). The device itself is chosen by :func:`ssrdepth.runtime.resolve_device`."""
 
 from __future__ import annotations
 
 import os
 import random
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 import torch.distributed as dist
+
+if TYPE_CHECKING:
+    from ssrdepth.training.config import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -44,21 +49,6 @@ def init_distributed(device: str) -> DistInfo:
     return DistInfo(rank, dist.get_world_size(), local_rank, local_world, owns)
 
 
-def resolve_device(name: str, ddp: DistInfo) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name.startswith("cuda"):
-        if not torch.cuda.is_available():
-            raise ValueError(f"device {name!r}: CUDA is not available here; valid devices here: cpu")
-        index = ddp.local_rank if ddp.world > 1 else (int(name[5:]) if ":" in name else 0)
-        if index >= torch.cuda.device_count():
-            raise ValueError(f"device {name!r}: only {torch.cuda.device_count()} CUDA device(s) here")
-        # No CUDA call yet: data sets may fork worker processes while they are built, which must
-        # happen before this process creates a CUDA context.
-        return torch.device("cuda", index)
-    return torch.device("cpu")
-
-
 def barrier(device: torch.device) -> None:
     # NCCL needs to know the device before set_device has been called.
     if dist.get_backend() == "nccl":
@@ -71,3 +61,18 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+def set_up_process(cfg: TrainConfig, ddp: DistInfo, device: torch.device) -> None:
+    """Threads (``cfg.threads``, else the cores shared among the local CPU processes), cuDNN determinism
+    and TF32 (``cfg.deterministic``), and the seeds of every generator (``cfg.seed``)."""
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    elif ddp.local_world > 1 and device.type == "cpu":
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // ddp.local_world))
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = not cfg.deterministic
+        torch.backends.cudnn.deterministic = cfg.deterministic
+        torch.backends.cuda.matmul.allow_tf32 = not cfg.deterministic
+        torch.backends.cudnn.allow_tf32 = not cfg.deterministic
+    seed_everything(cfg.seed)

@@ -1,0 +1,179 @@
+"""The training data of a run: the data-set pair (given, or built from ``cfg.data``), its checks, the
+seeded samplers and loaders, and the schedule in steps (:class:`TrainData`).
+
+Under DDP rank 0 builds the preprocessing caches first, then the other processes read them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader, Dataset
+
+from ssrdepth.training.config import TrainConfig
+from ssrdepth.training.distributed import DistInfo, barrier
+from ssrdepth.training.sampler import SeededSampler, SeededSamples, ShardSampler, StepSampler
+
+#: How ``train`` alone gets more training data (``reproduce``, ``demo`` and ``study`` name their option).
+MORE_DATA = "train on a larger data set"
+
+
+def split_too_small_message(samples: int, batch_size: int, more_data: str = MORE_DATA) -> str:
+    """The one message for a training split smaller than the batch, naming both fixes: a smaller batch
+    (``--set batch_size=N``) or more data (``more_data``: the command's way, e.g. ``more pairs with
+    --pairs``)."""
+    return (
+        f"the training split has {samples} samples, fewer than the batch size {batch_size}: "
+        f"lower the batch with --set batch_size=N (N ≤ {samples}), or {more_data}"
+    )
+
+
+class SplitTooSmallError(ValueError):
+    """The training split holds fewer samples than one batch (:func:`split_too_small_message`)."""
+
+    def __init__(self, samples: int, batch_size: int, more_data: str = MORE_DATA) -> None:
+        super().__init__(split_too_small_message(samples, batch_size, more_data))
+        self.samples = samples
+        self.batch_size = batch_size
+
+
+def load_dataset_pair(
+    cfg: TrainConfig, train_set: Dataset[Any] | None, val_set: Dataset[Any] | None
+) -> tuple[Dataset[Any], Dataset[Any] | None]:
+    """The given data sets, or the ``"train"`` and ``cfg.val_split`` splits of ``cfg.data``."""
+    from ssrdepth.data import build_dataset
+
+    if train_set is not None:
+        return train_set, val_set
+    progress = cfg.progress
+    return build_dataset(cfg.data, "train", progress=progress), build_dataset(
+        cfg.data, cfg.val_split, progress=progress
+    )
+
+
+def _first_image_shape(dataset: Dataset[Any], name: str) -> tuple[int, int, int]:
+    if len(dataset) == 0:  # type: ignore[arg-type]
+        raise ValueError(f"the {name} split is empty")
+    sample = dataset[0]
+    if not isinstance(sample, dict) or not {"image", "target", "valid_mask"} <= set(sample):
+        raise ValueError(
+            f"the {name} data set must yield dicts with 'image', 'target' and 'valid_mask' "
+            f"(see ssrdepth.data.config), got {type(sample).__name__}"
+        )
+    c, h, w = (int(v) for v in sample["image"].shape)
+    if tuple(sample["target"].shape) != (1, h, w):
+        raise ValueError(
+            f"the {name} data set's target is {tuple(sample['target'].shape)}, expected (1, {h}, {w})"
+        )
+    return c, h, w
+
+
+def _scale_dict(dataset: Dataset[Any]) -> dict[str, Any] | None:
+    scale = getattr(dataset, "scale", None)
+    return scale.as_dict() if scale is not None and hasattr(scale, "as_dict") else None
+
+
+@dataclass
+class TrainData:
+    """The loaders and the schedule in steps."""
+
+    train_set: Dataset[Any]
+    sampler: StepSampler
+    loader: DataLoader[Any]
+    loader_gen: torch.Generator
+    val_loader: DataLoader[Any] | None
+    channels: int
+    height: int
+    width: int
+    local_batch: int
+    steps_per_epoch: int
+    total_steps: int
+    eval_steps: int
+    ckpt_steps: int
+    target_scale: dict[str, Any] | None
+
+    @property
+    def target_kind(self) -> str:
+        """What the training target measures: ``"disparity"`` or ``"depth"`` (disparity when the data
+        set does not say; only a zoom augmentation needs to know, and it refuses an unknown kind)."""
+        return str((self.target_scale or {}).get("kind", "disparity"))
+
+
+def build_data(
+    cfg: TrainConfig,
+    ddp: DistInfo,
+    device: torch.device,
+    train_set: Dataset[Any] | None,
+    val_set: Dataset[Any] | None,
+) -> TrainData:
+    """Data sets, samplers and loaders (under DDP rank 0 builds the preprocessing caches first, then
+    the others read them)."""
+    staged = ddp.world > 1 and train_set is None
+    if staged and not ddp.main:
+        barrier(device)
+    train_set, val_set = load_dataset_pair(cfg, train_set, val_set)
+    if staged and ddp.main:
+        barrier(device)
+    channels, height, width = _first_image_shape(train_set, "training")
+    if channels != cfg.data.channels:
+        raise ValueError(
+            f"the training images have {channels} channel(s) but data.channels = {cfg.data.channels}; "
+            "set data.channels to match"
+        )
+    if val_set is not None:
+        _first_image_shape(val_set, "validation")
+    if cfg.augment.scale and _scale_dict(train_set) is None:
+        raise ValueError(
+            "augment.scale (random zoom) rescales the target, so it needs a data set that says whether "
+            "its target is disparity or depth (a .scale attribute); set augment.scale=0"
+        )
+    local_batch = cfg.batch_size // ddp.world
+    sampler = StepSampler(train_set, ddp.world, ddp.rank, cfg.seed)
+    steps_per_epoch = sampler.samples_per_epoch() // local_batch
+    if steps_per_epoch < 1:
+        raise SplitTooSmallError(len(train_set), cfg.batch_size)  # type: ignore[arg-type]
+    per_unit = 1 if cfg.unit == "steps" else steps_per_epoch
+    eval_steps = cfg.eval_every * per_unit
+    loader_gen = torch.Generator()  # re-seeded from (seed, epoch) at every epoch (Session.run)
+    loader = DataLoader(
+        SeededSamples(train_set),  # each sample's randomness from (seed, epoch, position): any workers
+        batch_size=local_batch,
+        sampler=SeededSampler(sampler),
+        drop_last=True,
+        num_workers=cfg.workers,
+        pin_memory=device.type == "cuda",
+        generator=loader_gen,
+    )
+    val_loader = None
+    if val_set is not None:
+        val_loader = DataLoader(
+            val_set,
+            batch_size=cfg.val_batch_size or local_batch,
+            sampler=ShardSampler(len(val_set), ddp.world, ddp.rank),  # type: ignore[arg-type]
+            num_workers=cfg.workers,
+            pin_memory=device.type == "cuda",
+        )
+    data = TrainData(
+        train_set=train_set,
+        sampler=sampler,
+        loader=loader,
+        loader_gen=loader_gen,
+        val_loader=val_loader,
+        channels=channels,
+        height=height,
+        width=width,
+        local_batch=local_batch,
+        steps_per_epoch=steps_per_epoch,
+        total_steps=cfg.length * per_unit,
+        eval_steps=eval_steps,
+        ckpt_steps=cfg.checkpoint_every * per_unit or eval_steps,
+        target_scale=_scale_dict(train_set),
+    )
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+    if ddp.world > 1:
+        dist.barrier()  # rank 0 has cleared the folder (--fresh) before anyone writes
+    return data
