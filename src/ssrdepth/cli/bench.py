@@ -19,7 +19,7 @@ from ssrdepth.experiments.bench import (
 )
 
 #: A valid ``--option`` (the help and error messages show it).
-_EXAMPLE = 'stereo_size=375x620, devices=cpu or settings=[{label="a",size=[37,147],channels=1,batch=8}]'
+_EXAMPLE = 'stereo_size=620x375, devices=cpu or settings=[{label="a",size=[37,147],channels=1,batch=8}]'
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
