@@ -9,14 +9,17 @@ from typing import Any
 
 import torch
 
+from ssrdepth.cli.common import add_config_arguments, print_config, resolve_command_config
 from ssrdepth.core.io import write_json, write_text
 from ssrdepth.experiments.bench import (
-    DEFAULT_BACKENDS,
     INFERENCE_BACKENDS,
     BenchConfig,
     format_table,
     run_bench,
 )
+
+#: A valid ``--option`` (the help and error messages show it).
+_EXAMPLE = 'stereo_size=620x375, devices=cpu or settings=[{label="a",size=[37,147],channels=1,batch=8}]'
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -27,7 +30,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="JSON result; a Markdown table goes beside it (.md) (default: runs/bench/bench.json)",
     )
     p.add_argument(
-        "--device", choices=("cpu", "cuda", "all"), default="all", help="all = CPU, and CUDA if present"
+        # None = keep the configuration's devices: "all" unless a --config file names them.
+        "--device",
+        choices=("cpu", "cuda", "all"),
+        default=None,
+        help="all = CPU, and CUDA if present",
     )
     p.add_argument("--quick", action="store_true", help="CI-sized run: width 0.125, tiny batches, 2 repeats")
     p.add_argument("--repeats", type=int, default=None, help="timed runs per measurement (median reported)")
@@ -56,36 +63,54 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="skip the Keras peer (measured only when TensorFlow is importable and --width is 1.0)",
     )
+    add_config_arguments(p, BenchConfig, _EXAMPLE)
+
+
+def _devices(device: str) -> tuple[str, ...]:
+    """``--device``'s devices: ``all`` = the CPU, and CUDA where present."""
+    if device == "all":
+        return ("cpu", "cuda") if torch.cuda.is_available() else ("cpu",)
+    return (device,)
 
 
 def config_from_args(args: argparse.Namespace) -> BenchConfig:
-    devices = ("cpu", "cuda") if args.device == "all" else (args.device,)
-    if args.device == "all" and not torch.cuda.is_available():
-        devices = ("cpu",)
-    overrides: dict[str, Any] = {
-        "devices": devices,
-        "compile": args.compile,
-        "train": not args.no_train,
-        "stereo": not args.no_stereo,
-        "keras": not args.no_keras,
-        "threads": args.threads,
-    }
-    if args.models:
-        from ssrdepth.models import canonical_name
+    """The :class:`BenchConfig` the command line asks for: ``--quick``'s preset (or the defaults) on
+    every device (``--device all``), then the ``--config`` file, then every option given, then
+    ``--option KEY=VALUE``."""
+    base = BenchConfig.quick_config() if args.quick else BenchConfig()
+    base = replace(base, devices=_devices("all"))
 
-        overrides["models"] = tuple(canonical_name(m) for m in args.models)
-    for key in ("repeats", "warmup", "width", "infer_batch", "exporter"):
-        if getattr(args, key) is not None:
-            overrides[key] = getattr(args, key)
-    backends = tuple(args.backends) if args.backends else DEFAULT_BACKENDS
-    if args.compile and "compiled" not in backends:
-        backends += ("compiled",)
-    overrides["backends"] = backends
-    return BenchConfig.quick_config(**overrides) if args.quick else replace(BenchConfig(), **overrides)
+    def given(cfg: BenchConfig) -> dict[str, Any]:
+        changes: dict[str, Any] = {}
+        if args.device is not None:
+            changes["devices"] = _devices(args.device)
+        if args.models:
+            from ssrdepth.models import canonical_name
+
+            changes["models"] = tuple(canonical_name(m) for m in args.models)
+        for key in ("repeats", "warmup", "width", "threads", "infer_batch", "exporter"):
+            if getattr(args, key) is not None:
+                changes[key] = getattr(args, key)
+        for flag, key in (("no_train", "train"), ("no_stereo", "stereo"), ("no_keras", "keras")):
+            if getattr(args, flag):
+                changes[key] = False
+        backends = tuple(args.backends) if args.backends else cfg.backends
+        if args.compile:
+            changes["compile"] = True
+            if "compiled" not in backends:
+                backends += ("compiled",)
+        if backends != cfg.backends:
+            changes["backends"] = backends
+        return changes
+
+    return resolve_command_config(base, args, given, _EXAMPLE)
 
 
 def main(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
+    if args.print_config:
+        print_config(cfg)
+        return 0
     out = Path(args.out)
     result = run_bench(cfg, on_update=lambda partial: write_json(out, partial))
     table = format_table(result)

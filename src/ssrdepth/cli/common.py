@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
-from typing import Any
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
 
+from ssrdepth.core import config_engine
 from ssrdepth.data.config import DEFAULT_MAX_DEPTH, SOURCES
 from ssrdepth.experiments.reproduce import RECIPES, TABLE_IDS
-from ssrdepth.models import list_models
 
 #: The data-source options (``DataConfig`` field → help), in the order ``--help`` lists them.
 SOURCE_OPTIONS = {
@@ -28,23 +31,76 @@ SOURCE_OPTIONS = {
 }
 
 
-def common_settings(args: argparse.Namespace, recipe: str) -> dict[str, Any]:
-    """The ``ReproduceConfig`` / ``DemoConfig`` fields that :func:`add_common_arguments` sets
-    (``recipe``: the command's default recipe)."""
-    return {
-        "models": tuple(args.models or list_models()),
-        "device": args.device,
-        "eval_max_images": args.eval_max_images,
-        "reading": args.reading or "steps",
-        "unit": args.unit,
-        "overrides": tuple(args.overrides),
-        "progress": not args.no_progress,
-        "recipe": args.recipe or recipe,
-        "seeds": args.seeds,
-        "real_kitti": args.real_kitti,
-        "baselines": not args.no_baselines,
-        "fresh": args.fresh,
+C = TypeVar("C")
+
+
+def add_config_arguments(p: argparse.ArgumentParser, config: type, example: str) -> None:
+    """``--config FILE``, ``--option KEY=VALUE`` and ``--print-config``: the command's own configuration
+    (the dataclass ``config``, e.g. ``DemoConfig``) from a TOML file and overrides of its fields, through
+    the generic engine (:mod:`ssrdepth.core.config_engine`), as ``train`` reads a ``TrainConfig``.
+    ``example``: a valid ``--option`` for the help. :func:`resolve_command_config` applies them."""
+    name = config.__name__
+    g = p.add_argument_group(f"the command's configuration ({name}; --print-config lists every key)")
+    g.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help=f"TOML file of {name} keys (e.g. as --print-config writes it); the other options go on top",
+    )
+    g.add_argument(
+        "--option",
+        dest="options",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help=f"set a {name} key (repeatable; applied last, after --config and the other options), "
+        f"e.g. {example}",
+    )
+    g.add_argument(
+        "--print-config", action="store_true", help="print the resolved configuration as TOML and exit"
+    )
+
+
+def resolve_command_config(
+    base: C, args: argparse.Namespace, given: Callable[[C], Mapping[str, Any]], example: str
+) -> C:
+    """A command's configuration in layers, each overriding the last: ``base`` (what the command runs
+    with no option, e.g. its ``--quick`` preset) → the ``--config`` TOML file → the command's other
+    options that were given (``given(cfg)``: their field changes on the configuration so far) →
+    ``--option KEY=VALUE`` (``example`` in its error message). Bad keys and values raise ValueError
+    naming the file or option and the key."""
+    cfg = base
+    if args.config is not None:
+        cfg = config_engine.load_toml(args.config, cfg)
+    changes = dict(given(cfg))
+    if changes:
+        cfg = dataclasses.replace(cfg, **changes)  # type: ignore[type-var]
+    return config_engine.apply_overrides(cfg, args.options, option="--option", example=example)
+
+
+def print_config(cfg: Any) -> None:
+    """The resolved configuration on stdout as TOML (``--print-config``)."""
+    print(config_engine.dump_toml(cfg), end="")
+
+
+def common_changes(args: argparse.Namespace, cfg: Any) -> dict[str, Any]:
+    """The ``ReproduceConfig`` / ``DemoConfig`` field changes of the :func:`add_common_arguments` options
+    that were given (``cfg``: the configuration so far; ``--set`` adds to its training overrides)."""
+    changes: dict[str, Any] = {
+        key: getattr(args, key)
+        for key in ("device", "eval_max_images", "reading", "unit", "recipe", "seeds", "real_kitti", "fresh")
+        if getattr(args, key) is not None
     }
+    if args.models:
+        changes["models"] = tuple(args.models)
+    if args.overrides:
+        changes["overrides"] = cfg.overrides + tuple(args.overrides)
+    if args.no_progress:
+        changes["progress"] = False
+    if args.no_baselines:
+        changes["baselines"] = False
+    return changes
 
 
 def add_common_arguments(
@@ -95,7 +151,8 @@ def add_run_arguments(
     The help names each command's own options and models: ``length_option`` (the option that changes
     the training length, e.g. ``--steps``), ``evaluated`` (the models ``--real-kitti`` evaluates) and
     ``real_kitti_default`` (where the command looks for real frames without ``--real-kitti``)."""
-    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or auto")
+    # Defaults are None (= keep the configuration's value: cpu, and the seeds given here).
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto")
     p.add_argument("--eval-max-images", type=int, default=None, help="evaluate on at most N test images")
     p.add_argument(
         "--set",
@@ -106,7 +163,7 @@ def add_run_arguments(
         help="training override applied to every run (repeatable), e.g. optim.lr=0.01",
     )
     p.add_argument(
-        "--seeds", type=int, default=seeds, help=f"train every run with N seeds (mean ± std; default {seeds})"
+        "--seeds", type=int, default=None, help=f"train every run with N seeds (mean ± std; default {seeds})"
     )
     p.add_argument(
         "--real-kitti",

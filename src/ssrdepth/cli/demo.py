@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 from pathlib import Path
+from typing import Any
 
-from ssrdepth.cli.common import add_common_arguments, common_settings
+from ssrdepth.cli.common import (
+    add_common_arguments,
+    add_config_arguments,
+    common_changes,
+    print_config,
+    resolve_command_config,
+)
 from ssrdepth.experiments.demo import (
     DEMO_BUDGET_S,
     DEMO_PAIRS,
@@ -18,13 +24,17 @@ from ssrdepth.experiments.demo import (
 )
 from ssrdepth.experiments.report import format_duration
 
+#: A valid ``--option`` (the help and error messages show it).
+_EXAMPLE = 'pairs=200, models=SC,SCRX or table_lengths=[["1",30],["2",20]]'
+
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--out", default="runs/demo", help="output folder (data/, runs/, report/)")
+    # Defaults are None (= keep the configuration's value; DemoConfig's defaults are the ones listed).
+    p.add_argument("--out", default=None, help="output folder (data/, runs/, report/)")
     p.add_argument(
         "--pairs", type=int, default=None, help=f"synthetic stereo pairs to render (default {DEMO_PAIRS})"
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic set")
+    p.add_argument("--seed", type=int, default=None, help="seed of the synthetic set")
     p.add_argument("--full", action="store_true", help="the paper's widths and 1,000 steps (hours on CPU)")
     p.add_argument(
         "--quick",
@@ -39,37 +49,36 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         f"{DEMO_BUDGET_S // 60}-minute budget at this machine's measured speed, kept in OUT/{PLAN_FILE} "
         "for re-runs; --fresh all measures again)",
     )
+    add_config_arguments(p, DemoConfig, _EXAMPLE)
 
 
 def demo_config(args: argparse.Namespace) -> DemoConfig:
-    """The :class:`DemoConfig` the command line asks for: ``--quick``'s preset (or the defaults), with
-    every option given on top of it."""
-    settings = common_settings(args, recipe="ssrdepth")
-    if args.quick:
-        base = quick_demo_config(args.out)
-        # The quick preset's choices stay unless given on the command line; --set adds to its overrides.
-        settings["overrides"] = base.overrides + settings["overrides"]
-        if args.models is None:
-            settings["models"] = base.models
-        if args.eval_max_images is None:
-            settings["eval_max_images"] = base.eval_max_images
-    else:
-        base = DemoConfig(out=args.out)
-    cfg = dataclasses.replace(
-        base,
-        pairs=args.pairs if args.pairs is not None else base.pairs,
-        seed=args.seed,
-        full=args.full,
-        tables=tuple(args.tables or base.tables),
-        **settings,
-    )
-    if args.length is not None:
-        cfg = dataclasses.replace(cfg, table_lengths=tuple((t, args.length) for t in cfg.tables))
-    return cfg
+    """The :class:`DemoConfig` the command line asks for: ``--quick``'s preset (or the defaults), then
+    the ``--config`` file, then every option given, then ``--option KEY=VALUE``."""
+    base = quick_demo_config(DemoConfig().out) if args.quick else DemoConfig()
+
+    def given(cfg: DemoConfig) -> dict[str, Any]:
+        # --set adds to the configuration's training overrides (--quick's among them).
+        changes = common_changes(args, cfg)
+        for key in ("out", "pairs", "seed", "tables"):
+            value = getattr(args, key)
+            if value is not None:
+                changes[key] = tuple(value) if key == "tables" else value
+        if args.full:
+            changes["full"] = True
+        if args.length is not None:
+            tables = changes.get("tables", cfg.tables)
+            changes["table_lengths"] = tuple((t, args.length) for t in tables)
+        return changes
+
+    return resolve_command_config(base, args, given, _EXAMPLE)
 
 
 def main(args: argparse.Namespace) -> int:
     cfg = demo_config(args)
+    if args.print_config:
+        print_config(cfg)
+        return 0
     results = demo(cfg)
     print(
         f"report: {Path(cfg.out) / 'report' / 'report.md'} ({format_duration(results.get('demo_seconds', results['seconds']))})"

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import os
 from pathlib import Path
+from typing import Any
 
-from ssrdepth.cli.common import add_run_arguments
+from ssrdepth.cli.common import add_config_arguments, add_run_arguments, print_config, resolve_command_config
 from ssrdepth.experiments.demo import REAL_KITTI_ENV, default_real_kitti
 from ssrdepth.experiments.report import format_duration
 from ssrdepth.experiments.study_matchers import VARIANT_NAMES, StudyConfig, quick_config, study_matchers
@@ -16,6 +16,9 @@ from ssrdepth.experiments.study_report import advice_text
 #: Where the study looks for the Middlebury Aloe pair: the environment variable, else
 #: ``../shared/data/middlebury_aloe`` beside the working directory (the project's samples).
 ALOE_ENV = "SSRDEPTH_MIDDLEBURY_ALOE"
+
+#: A valid ``--option`` (the help and error messages show it).
+_EXAMPLE = "cost_repeats=5, data_seed=1 or variants=exact,sgm"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -29,7 +32,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "trained.csv and d1_vs_delta1.png into --out; a rerun reuses what is finished.",
     )
     defaults = StudyConfig()
-    m.add_argument("--out", default=defaults.out, help="output folder (default %(default)s)")
+    # Defaults are None (= keep the configuration's value; StudyConfig's defaults are the ones listed).
+    m.add_argument("--out", default=None, help=f"output folder (default {defaults.out})")
     m.add_argument(
         "--data", default=None, help="an existing synthetic set (default: render --pairs into OUT)"
     )
@@ -57,39 +61,58 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         evaluated="every trained model",
         real_kitti_default=f"${REAL_KITTI_ENV}, else ../shared/data/kitti_object where it exists",
     )
+    add_config_arguments(m, StudyConfig, _EXAMPLE)
 
 
 def _aloe() -> str:
     return os.environ.get(ALOE_ENV) or str(Path.cwd().parent / "shared" / "data" / "middlebury_aloe")
 
 
+def study_config(args: argparse.Namespace) -> StudyConfig:
+    """The :class:`StudyConfig` the command line asks for: ``--quick``'s preset (or the defaults) with
+    the real frames and the Aloe pair where they are found, then the ``--config`` file, then every
+    option given, then ``--option KEY=VALUE``."""
+    real_kitti, aloe = default_real_kitti(), _aloe()
+    if args.quick:
+        base = quick_config(StudyConfig().out, real_kitti=real_kitti, aloe=aloe)
+    else:
+        base = StudyConfig(real_kitti=real_kitti, aloe=aloe)
+
+    def given(cfg: StudyConfig) -> dict[str, Any]:
+        changes = {
+            "out": args.out,
+            "data": args.data,
+            "pairs": args.pairs,
+            "variants": tuple(args.variants) if args.variants else None,
+            "trained": tuple(args.train) if args.train else None,
+            "steps": args.steps,
+            "model": args.model,
+            "width": args.width,
+            "quality_pairs": args.quality_pairs,
+            "eval_max_images": args.eval_max_images,
+            "device": args.device,
+            "seeds": args.seeds,
+            "real_kitti": args.real_kitti,
+            "aloe": args.aloe,
+            "fresh": args.fresh,
+        }
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if args.variants and not args.train:  # train on the chosen kinds that train by default
+            changes["trained"] = tuple(t for t in StudyConfig().trained if t in args.variants)
+        if args.no_progress:
+            changes["progress"] = False
+        # --set adds to the configuration's training overrides (--quick trains with a small batch).
+        changes["overrides"] = cfg.overrides + tuple(args.overrides)
+        return changes
+
+    return resolve_command_config(base, args, given, _EXAMPLE)
+
+
 def main(args: argparse.Namespace) -> int:
-    changes = {
-        "data": args.data,
-        "pairs": args.pairs,
-        "variants": tuple(args.variants) if args.variants else None,
-        "trained": tuple(args.train) if args.train else None,
-        "steps": args.steps,
-        "model": args.model,
-        "width": args.width,
-        "quality_pairs": args.quality_pairs,
-        "eval_max_images": args.eval_max_images,
-    }
-    changes = {k: v for k, v in changes.items() if v is not None}
-    if args.variants and not args.train:  # train on the chosen kinds that train by default
-        changes["trained"] = tuple(t for t in StudyConfig().trained if t in args.variants)
-    common = {
-        "out": args.out,
-        "device": args.device,
-        "seeds": args.seeds,
-        "real_kitti": args.real_kitti or default_real_kitti(),
-        "aloe": args.aloe or _aloe(),
-        "fresh": args.fresh,
-        "progress": not args.no_progress,
-    }
-    cfg = quick_config(**common) if args.quick else StudyConfig(**common)
-    # --set adds to the preset's overrides (--quick trains with a small batch).
-    cfg = dataclasses.replace(cfg, overrides=cfg.overrides + tuple(args.overrides), **changes)
+    cfg = study_config(args)
+    if args.print_config:
+        print_config(cfg)
+        return 0
     results = study_matchers(cfg)
     print(f"report: {Path(cfg.out) / 'report.md'} ({format_duration(results['seconds'])})")
     print(advice_text(results))

@@ -208,7 +208,10 @@ def _budget_plan(rcfg: ReproduceConfig, started: float, fresh: str | None) -> tu
 
 @dataclass(frozen=True)
 class DemoConfig:
-    """The demo's settings. ``full``: the paper's widths and its 1,000 steps per run (hours on a CPU)."""
+    """The demo's settings. ``full``: the paper's widths and its 1,000 steps per run (hours on a CPU).
+
+    ``ssrdepth demo --config FILE`` reads these keys from TOML and ``--option KEY=VALUE`` sets one
+    (:mod:`ssrdepth.core.config_engine`); ``--print-config`` writes them."""
 
     out: str = "runs/demo"
     pairs: int = DEMO_PAIRS

@@ -27,7 +27,7 @@ from ssrdepth.models import canonical_name, list_models
 logger = logging.getLogger(__name__)
 
 TABLE_IDS = ("1", "2", "3")
-#: Training recipes: the paper's settings, or ssrdepth's (``ssrdepth.training.config.RECIPE``).
+#: Training recipes: the paper's settings, or ssrdepth's (``ssrdepth.training.presets.RECIPE``).
 RECIPES = ("paper", "ssrdepth")
 #: ``ReproduceConfig.fresh``: keep runs (None), retrain the changed ones, or retrain all
 FRESH = (None, "changed", "all")
@@ -67,7 +67,7 @@ class ReproduceConfig:
         (lidar / exact synthetic depth): ``kitti`` (Garg crop) by default for KITTI-like data.
     overrides: extra ``key=value`` training overrides applied to every run (see ``ssrdepth train``).
     recipe: ``"paper"`` (the paper's training settings, as the presets read them) or ``"ssrdepth"``
-        (:data:`ssrdepth.training.config.RECIPE`: masked SILog, AdamW, augmentation, Xu skip).
+        (:data:`ssrdepth.training.presets.RECIPE`: masked SILog, AdamW, augmentation, Xu skip).
     seeds: train every run with seeds 0 … seeds − 1; tables show the mean, and Table 1 gets the
         spread and which pairwise orders are outside the seed noise.
     baselines: evaluate a constant map and the row prior (fitted on each table's training split)
@@ -80,6 +80,9 @@ class ReproduceConfig:
         the runs whose configuration differs, reuse the others. ``"all"``: retrain every run.
     more_data: how the calling command gets more training data, named by the message of a training
         split smaller than the batch (``demo`` and ``study``: their ``--pairs``).
+
+    ``ssrdepth reproduce --config FILE`` reads these keys from TOML and ``--option KEY=VALUE`` sets one
+    (:mod:`ssrdepth.core.config_engine`); ``--print-config`` writes them.
     """
 
     out: str = "runs/reproduce"

@@ -106,6 +106,9 @@ class StudyConfig:
         Aloe folder (None: skipped); motorcycle: scikit-image's Middlebury Motorcycle.
     fresh: None reuses finished pieces; ``"changed"`` retrains runs whose configuration changed;
         ``"all"`` recomputes everything.
+
+    ``ssrdepth study matchers --config FILE`` reads these keys from TOML and ``--option KEY=VALUE`` sets
+    one (:mod:`ssrdepth.core.config_engine`); ``--print-config`` writes them.
     """
 
     out: str = "runs/study"
