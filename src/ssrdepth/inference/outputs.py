@@ -27,6 +27,8 @@ from PIL import Image, PngImagePlugin
 from ssrdepth.core.image import read_pixels, read_text_chunks
 from ssrdepth.core.io import atomic_open, atomic_path, write_json
 from ssrdepth.core.optional import MissingDependency, install_hint
+from ssrdepth.core.png16 import KITTI_SCALE, MAX_CODE, decode_png16
+from ssrdepth.core.png16 import encode_png16 as encode_scaled
 
 #: quantity → unit
 UNITS = {"normalised": "1", "disparity": "px", "depth": "m"}
@@ -37,7 +39,7 @@ UNITS = {"normalised": "1", "disparity": "px", "depth": "m"}
 #: 255.996 m in steps of 1/256 m (~3.9 mm), which covers the kitti protocol's 80 m (millimetres would
 #: clip at 65.535 m); normalised ×65535 (full 16-bit range). The scale used is recorded in every file
 #: (text chunk ``ssrdepth`` → ``png_scale``) and readers take it from there; these are the defaults.
-PNG16_SCALE = {"disparity": 256.0, "depth": 256.0, "normalised": 65535.0}
+PNG16_SCALE = {"disparity": KITTI_SCALE, "depth": KITTI_SCALE, "normalised": float(MAX_CODE)}
 
 #: Output kinds the ``predict`` command can write.
 OUTPUT_KINDS = ("png16", "npy", "pfm", "color", "ply", "video")
@@ -71,10 +73,9 @@ def _finite(values: np.ndarray) -> np.ndarray:
 
 def encode_png16(values: np.ndarray, quantity: str) -> np.ndarray:
     """``(H, W)`` float map → uint16 ``round(value × PNG16_SCALE[quantity])``, clipped to [0, 65535];
-    non-finite and negative values become 0 (invalid)."""
+    non-finite and negative values become 0 (invalid): :func:`ssrdepth.core.png16.encode_png16`."""
     check_quantity(quantity)
-    scaled = np.rint(_finite(values.astype(np.float64)) * PNG16_SCALE[quantity])
-    return np.clip(scaled, 0, 65535).astype(np.uint16)
+    return encode_scaled(values, PNG16_SCALE[quantity])
 
 
 def write_png16(
@@ -108,9 +109,8 @@ def read_png16(path: str | os.PathLike[str]) -> tuple[np.ndarray, dict[str, Any]
     """Decode a 16-bit map written by :func:`write_png16` → ``(values float32 (H, W), metadata)``;
     values are in the file's quantity and unit (``meta["quantity"]``), 0 = invalid.
 
-    The divisor is the file's recorded ``png_scale`` (files written before the depth scale became
-    ×256 record 1000 and still read right); without it, the default :data:`PNG16_SCALE` of the
-    recorded quantity."""
+    The divisor is the file's recorded ``png_scale`` (a depth file that records ×1000 reads right
+    too); without it, the default :data:`PNG16_SCALE` of the recorded quantity."""
     meta = read_png_meta(path)
     scale = png16_scale(meta)
     if scale is None:
@@ -123,7 +123,7 @@ def read_png16(path: str | os.PathLike[str]) -> tuple[np.ndarray, dict[str, Any]
         raise ValueError(
             f"{path}: cannot decode as a 16-bit single-channel PNG (got {raw.dtype}, {raw.shape})"
         )
-    return (raw.astype(np.float32) / np.float32(scale)), meta
+    return decode_png16(raw, scale), meta
 
 
 def png16_scale(meta: dict[str, Any]) -> float | None:

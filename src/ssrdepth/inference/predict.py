@@ -39,7 +39,7 @@ from ssrdepth.core.checkpoint_files import names_checkpoint, resolve_checkpoint
 from ssrdepth.core.hardware import resolve_precision
 from ssrdepth.core.image import BadSampleError, image_size, prepare_image, read_image
 from ssrdepth.core.optional import require
-from ssrdepth.core.scale import TargetScale, disparity_to_depth
+from ssrdepth.core.scale import TargetScale
 from ssrdepth.inference import openvino_backend as ovb
 from ssrdepth.inference.backends import (
     BACKENDS,
@@ -108,9 +108,7 @@ class DepthModel:
     @property
     def scale(self) -> TargetScale | None:
         """The physical meaning of the output, or ``None`` when the checkpoint only says "normalised"."""
-        if self.target.get("kind") not in ("disparity", "depth"):
-            return None
-        return TargetScale.from_dict(self.target)
+        return TargetScale.from_target(self.target)
 
     @property
     def native_quantity(self) -> str:
@@ -122,9 +120,7 @@ class DepthModel:
     def reference_width(self) -> int:
         """Width (px) at which a disparity target's ``max_value`` and ``focal`` hold."""
         scale = self.scale
-        if scale is not None and scale.reference_width:
-            return int(scale.reference_width)
-        return self.input_size[1]
+        return scale.width(self.input_size[1]) if scale is not None else self.input_size[1]
 
 
 def _has_module(name: str) -> bool:
@@ -432,12 +428,11 @@ def resolve_quantity(model: DepthModel, quantity: str) -> str:
 def _focal_baseline(
     model: DepthModel, width: int, focal: float | None, baseline: float | None
 ) -> tuple[float, float]:
-    """Focal length (px at ``width``) and baseline (m): given, else from the checkpoint's target."""
+    """Focal length (px at ``width``) and baseline (m): given, else from the checkpoint's target
+    (:meth:`TargetScale.camera`); a ValueError naming the model and the options when one is missing."""
     scale = model.scale
-    if focal is None and scale is not None and scale.focal:
-        focal = scale.focal * width / model.reference_width
-    if baseline is None and scale is not None:
-        baseline = scale.baseline
+    if scale is not None:
+        focal, baseline = scale.camera(width, focal, baseline, default_width=model.input_size[1])
     if focal is None or baseline is None:
         raise ValueError(
             f"{model.source}: disparity → depth needs the focal length and baseline; the checkpoint "
@@ -463,14 +458,9 @@ def convert(
         return normalised.astype(np.float32, copy=False)
     scale = model.scale
     assert scale is not None  # resolve_quantity checked
-    value = normalised.astype(np.float32) * np.float32(scale.max_value)
-    if scale.kind == "depth":
-        return value  # q == "depth"
-    disparity = value * np.float32(normalised.shape[1] / model.reference_width)
-    if q == "disparity":
-        return disparity
-    f, b = _focal_baseline(model, normalised.shape[1], focal, baseline)
-    return disparity_to_depth(disparity, f, b).astype(np.float32, copy=False)
+    if q == "depth" and scale.kind == "disparity":  # the camera, or the error naming the options
+        focal, baseline = _focal_baseline(model, normalised.shape[1], focal, baseline)
+    return scale.to_quantity(normalised, q, focal=focal, baseline=baseline, default_width=model.input_size[1])
 
 
 def predict_normalised(model: DepthModel, images: Sequence[np.ndarray]) -> list[np.ndarray]:

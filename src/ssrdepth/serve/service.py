@@ -299,13 +299,9 @@ def map_stats(values: np.ndarray) -> dict[str, float]:
 def camera(model: DepthModel, width: int, settings: Settings) -> tuple[float | None, float | None]:
     """Focal length (px at ``width``) and baseline (m): the page's, else the checkpoint's, else None."""
     scale = model.scale
-    focal = settings.focal
-    if focal is None and scale is not None and scale.focal:
-        focal = scale.focal * width / model.reference_width
-    baseline = settings.baseline
-    if baseline is None and scale is not None and scale.baseline:
-        baseline = scale.baseline
-    return focal, baseline
+    if scale is None:
+        return settings.focal, settings.baseline
+    return scale.camera(width, settings.focal, settings.baseline, default_width=model.input_size[1])
 
 
 def colour_map_name(cmap: str, quantity: str) -> str:
