@@ -400,4 +400,3 @@ def check_complete(root: str | os.PathLike[str]) -> dict[str, Any]:
         f"render was interrupted, synthetic.json says complete: false); finish it with: {resume} "
         "(it resumes), or delete the folder"
     )
-
