@@ -353,12 +353,15 @@ def read_ply(path: str | os.PathLike[str]) -> np.ndarray:
 
 
 class SideBySideWriter:
-    """Writes ``[input frame | colour map]`` frames to an MP4 (``mp4v``), atomically: frames go to a
-    temporary file that is renamed over ``path`` by :meth:`close` (on error, nothing is left)."""
+    """Writes ``[input frame | colour map]`` frames to a video, atomically: frames go to a temporary
+    file that is renamed over ``path`` by :meth:`close` (on error, nothing is left). The one
+    side-by-side writer: ``ssrdepth predict``'s MP4 (``fourcc`` ``mp4v``) and the web page's WebM
+    (``VP80``, plays in every browser); the container follows ``path``'s suffix."""
 
-    def __init__(self, path: str | os.PathLike[str], fps: float) -> None:
+    def __init__(self, path: str | os.PathLike[str], fps: float, fourcc: str = "mp4v") -> None:
         self.path = Path(path)
         self.fps = fps if fps and fps > 0 else 25.0
+        self.fourcc = fourcc
         self._tmp_ctx: Any = None
         self._tmp: Path | None = None
         self._writer: cv2.VideoWriter | None = None
@@ -371,15 +374,16 @@ class SideBySideWriter:
             self._tmp_ctx = atomic_path(self.path)
             self._tmp = self._tmp_ctx.__enter__()
             h, w = both.shape[:2]
-            fourcc = cv2.VideoWriter.fourcc(*"mp4v")
+            fourcc = cv2.VideoWriter.fourcc(*self.fourcc)
             self._writer = cv2.VideoWriter(str(self._tmp), fourcc, self.fps, (w, h))
             if not self._writer.isOpened():
-                self._abort()
-                raise ValueError(f"{self.path}: OpenCV cannot write an mp4v video here")
+                self.abort()
+                raise ValueError(f"{self.path}: OpenCV cannot write an {self.fourcc} video here")
         self._writer.write(cv2.cvtColor(both, cv2.COLOR_RGB2BGR))
         self.frames += 1
 
-    def _abort(self) -> None:
+    def abort(self) -> None:
+        """Stop and remove the unfinished file (after an error); nothing is left at ``path``."""
         if self._writer is not None:
             self._writer.release()
             self._writer = None
@@ -388,14 +392,17 @@ class SideBySideWriter:
             with suppress(RuntimeError):
                 ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
 
-    def close(self, meta: dict[str, Any] | None = None) -> Path | None:
-        """Finish the file (rename into place) and write its sidecar; ``None`` if no frame was written."""
+    def close(self, meta: dict[str, Any] | None = None, sidecar: bool = True) -> Path | None:
+        """Finish the file (rename into place) and write its sidecar (unless ``sidecar`` is false);
+        ``None`` if no frame was written."""
         if self._writer is None:
             return None
         self._writer.release()
         self._writer = None
         ctx, self._tmp_ctx = self._tmp_ctx, None
         ctx.__exit__(None, None, None)
+        if not sidecar:
+            return self.path
         write_sidecar(
             self.path,
             {

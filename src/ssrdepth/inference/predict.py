@@ -26,7 +26,7 @@ import itertools
 import logging
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -551,6 +551,111 @@ def describe(
     return meta
 
 
+def colour_map_name(cmap: str, quantity: str) -> str:
+    """``cmap``, reversed for depth so that near is bright in every quantity (large depth = far)."""
+    return cmap + ("_r" if quantity == "depth" and not cmap.endswith("_r") else "")
+
+
+@dataclass
+class MapResult:
+    """One predicted map, finished (:func:`finish`): ``values`` ``(H, W)`` float32 in ``quantity``'s
+    unit at the image's size; ``meta``, what every output of it carries (:func:`describe`, plus
+    ``focal_px`` and ``baseline_m`` when depth comes from disparity); ``cmap``, the colour map that
+    draws it (:func:`colour_map_name`)."""
+
+    values: np.ndarray
+    quantity: str
+    meta: dict[str, Any]
+    cmap: str
+
+    @property
+    def unit(self) -> str:
+        return UNITS[self.quantity]
+
+    def colour(self, vrange: tuple[float, float] | None = None) -> tuple[np.ndarray, tuple[float, float]]:
+        """``(H, W, 3)`` uint8 RGB of ``values`` over ``vrange`` (``None``: the 1st–99th percentile,
+        :func:`~ssrdepth.inference.outputs.value_range`), and that range.
+
+        Raises:
+            ValueError: an unknown colour map. MissingDependency: one that needs matplotlib.
+        """
+        vmin, vmax = value_range(self.values) if vrange is None else vrange
+        return colorize(self.values, self.cmap, vmin, vmax), (vmin, vmax)
+
+    def write(
+        self,
+        base: Path,
+        outputs: Sequence[str],
+        vrange: tuple[float, float] | None = None,
+        png16_meta: dict[str, Any] | None = None,
+    ) -> list[Path]:
+        """The map files among ``outputs`` (``png16``, ``npy``, ``pfm``, ``color``; others are not map
+        files and are ignored) as ``BASE_QUANTITY.png`` / ``.npy`` / ``.pfm`` / ``_color.png``.
+        ``vrange`` fixes the colour range (``None``: per image); ``png16_meta`` is added to the 16-bit
+        PNG's metadata."""
+        q, meta = self.quantity, self.meta
+        written: list[Path] = []
+        if "png16" in outputs:
+            written.append(
+                write_png16(
+                    base.with_name(f"{base.name}_{q}.png"), self.values, q, {**meta, **(png16_meta or {})}
+                )
+            )
+        if "npy" in outputs:
+            written.append(write_npy(base.with_name(f"{base.name}_{q}.npy"), self.values, meta))
+        if "pfm" in outputs:
+            written.append(write_pfm(base.with_name(f"{base.name}_{q}.pfm"), self.values, meta))
+        if "color" in outputs:
+            path = base.with_name(f"{base.name}_{q}_color.png")
+            written.append(write_color_png(path, self.values, meta, self.cmap, vrange))
+        return written
+
+
+def finish(
+    model: DepthModel,
+    normalised: np.ndarray,
+    quantity: str = "native",
+    *,
+    focal: float | None = None,
+    baseline: float | None = None,
+    cmap: str = "magma",
+    source: str | None = None,
+    **extra: Any,
+) -> MapResult:
+    """A normalised ``(H, W)`` map at the image's size → the finished result every output is made
+    from, in physical units: values in ``quantity`` (:func:`convert`; ``focal`` px at the image's
+    width and ``baseline`` m override the checkpoint's camera), metadata (:func:`describe` with
+    ``source`` and ``extra``, and the camera used for depth from disparity) and colour map. The one
+    call shared by ``ssrdepth predict``'s files and ``ssrdepth serve``'s page.
+
+    Raises:
+        ValueError: a quantity this model cannot give, or depth from disparity without a camera.
+    """
+    q = resolve_quantity(model, quantity)
+    values = convert(model, normalised, q, focal=focal, baseline=baseline)
+    meta = describe(model, q, values.shape, source, **extra)
+    if q == "depth" and model.native_quantity == "disparity":
+        f, b = _focal_baseline(model, values.shape[1], focal, baseline)
+        meta.update(focal_px=f, baseline_m=b)
+    return MapResult(values, q, meta, colour_map_name(cmap, q))
+
+
+def cloud_depth(
+    model: DepthModel, normalised: np.ndarray, focal: float | None, baseline: float | None
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Depth (m, ``(H, W)`` float32) for a point cloud of a normalised map at the image's size, and
+    the camera metadata it used (``focal_px``, ``baseline_m`` for a disparity model; ``{}`` for a
+    depth model, whose output is metres already). ``focal`` px at the image's width.
+
+    Raises:
+        ValueError: a normalised-only model, or a disparity model without focal length and baseline.
+    """
+    if model.native_quantity == "depth":
+        return convert(model, normalised, "depth"), {}
+    f, b = _focal_baseline(model, normalised.shape[1], focal, baseline)
+    return convert(model, normalised, "depth", focal=f, baseline=b), {"focal_px": f, "baseline_m": b}
+
+
 # --------------------------------------------------------------------------------------------------
 # inputs
 
@@ -658,9 +763,11 @@ def check_inputs(items: Sequence[InputItem]) -> None:
         )
 
 
-def _frames(path: Path) -> tuple[Iterator[np.ndarray], float, int]:
-    """Decoded RGB frames of a video, its fps and (estimated) frame count; ValueError naming the file
-    when OpenCV cannot open it or decode its first frame."""
+def _frames(path: Path) -> tuple[Generator[np.ndarray, None, None], float, int]:
+    """Decoded RGB frames of a video, its fps (0 when unknown) and (estimated) frame count: the one
+    frame iterator of ``ssrdepth predict`` and ``ssrdepth serve``; the capture is released when the
+    frames run out or the generator is closed. ValueError naming the file when OpenCV cannot open it
+    or decode its first frame."""
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         cap.release()
@@ -672,7 +779,7 @@ def _frames(path: Path) -> tuple[Iterator[np.ndarray], float, int]:
         cap.release()
         raise ValueError(f"{path}: no frame could be decoded (unsupported codec or empty video)")
 
-    def gen() -> Iterator[np.ndarray]:
+    def gen() -> Generator[np.ndarray, None, None]:
         try:
             frame: np.ndarray | None = first
             while frame is not None:
@@ -761,10 +868,7 @@ class _Writer:
         return convert(self.model, normalised, self.quantity, focal=self.focal(), baseline=self.opts.baseline)
 
     def cmap(self) -> str:
-        # Near should look bright: reverse the map for depth (large = far).
-        return self.opts.cmap + (
-            "_r" if self.quantity == "depth" and not self.opts.cmap.endswith("_r") else ""
-        )
+        return colour_map_name(self.opts.cmap, self.quantity)
 
     def write(
         self,
@@ -776,33 +880,25 @@ class _Writer:
         vrange: tuple[float, float] | None = None,
         **extra: Any,
     ) -> list[Path]:
-        q = self.quantity
-        values = self.values(normalised)
-        meta = describe(self.model, q, values.shape, source, **extra)
-        if q == "depth" and self.model.native_quantity == "disparity":
-            f, b = _focal_baseline(self.model, values.shape[1], self.focal(), self.opts.baseline)
-            meta.update(focal_px=f, baseline_m=b)
+        result = finish(
+            self.model,
+            normalised,
+            self.quantity,
+            focal=self.focal(),
+            baseline=self.opts.baseline,
+            cmap=self.opts.cmap,
+            source=source,
+            **extra,
+        )
         base = self.out / name
-        written: list[Path] = []
-        if "png16" in outputs:
-            written.append(write_png16(base.with_name(f"{base.name}_{q}.png"), values, q, meta))
-        if "npy" in outputs:
-            written.append(write_npy(base.with_name(f"{base.name}_{q}.npy"), values, meta))
-        if "pfm" in outputs:
-            written.append(write_pfm(base.with_name(f"{base.name}_{q}.pfm"), values, meta))
-        if "color" in outputs:
-            path = base.with_name(f"{base.name}_{q}_color.png")
-            written.append(write_color_png(path, values, meta, self.cmap(), vrange or self.opts.color_range))
+        written = result.write(base, outputs, vrange or self.opts.color_range)
         if "ply" in outputs:
             written.append(self._ply(base.with_name(f"{base.name}.ply"), rgb, normalised, source, extra))
         return written
 
     def depth_for_ply(self, normalised: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
         assert self.opts.intrinsics is not None
-        if self.model.native_quantity == "depth":
-            return convert(self.model, normalised, "depth"), {}
-        f, b = _focal_baseline(self.model, normalised.shape[1], self.opts.intrinsics[0], self.opts.baseline)
-        return convert(self.model, normalised, "depth", focal=f, baseline=b), {"focal_px": f, "baseline_m": b}
+        return cloud_depth(self.model, normalised, self.opts.intrinsics[0], self.opts.baseline)
 
     def _ply(
         self, path: Path, rgb: np.ndarray, normalised: np.ndarray, source: str, extra: dict[str, Any]
@@ -924,7 +1020,7 @@ def _predict_video(
                 batch = []
     except BaseException:
         if video is not None:
-            video._abort()
+            video.abort()
         raise
     if video is not None:
         meta = describe(model, writer.quantity, size, str(item.path))
