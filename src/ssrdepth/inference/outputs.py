@@ -7,7 +7,7 @@ A map is ``(H, W)`` float32 of one *quantity*:
 - ``"disparity"``: pixels **at the width of the map** (disparity scales with image width);
 - ``"depth"``: metres.
 
-Metadata (a plain dict built by :func:`ssrdepth.inference.predict.describe`) goes into PNG text chunks (key
+Metadata (a plain dict built by :func:`ssrdepth.inference.maps.describe`) goes into PNG text chunks (key
 ``"ssrdepth"``, JSON; plus a readable ``"Description"``), into PLY header comments, and into a JSON
 sidecar ``FILE.json`` beside ``.npy``, ``.pfm``, ``.ply`` and video files. Every write is atomic.
 """

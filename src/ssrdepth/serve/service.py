@@ -1,12 +1,12 @@
 """The work behind ``ssrdepth serve``, without Gradio: check an upload, run the shared model, make the
 page's outputs (colour map, colour bar, numbers, downloads, point cloud, side-by-side video).
 
-Prediction is :mod:`ssrdepth.inference.predict`'s (same decoder, pre-processing, backend choice, and
-:func:`~ssrdepth.inference.predict.finish` turning the map into values, metadata and colours; same
-frame iterator and side-by-side writer for videos), so a map served here equals ``ssrdepth predict``
-on the same file. Maps are ``(H, W)``
-float32 at the image's size in one quantity: ``normalised`` [0, 1], ``disparity`` (px at the image's
-width) or ``depth`` (m).
+Prediction is ``ssrdepth predict``'s: the same model loading and backend choice
+(:mod:`ssrdepth.inference.model`), pre-processing and :func:`~ssrdepth.inference.maps.finish` turning a
+map into values, metadata and colours (:mod:`ssrdepth.inference.maps`), the same frame iterator
+(:mod:`ssrdepth.inference.inputs`) and side-by-side writer for videos, so a map served here equals
+``ssrdepth predict`` on the same file. Maps are ``(H, W)`` float32 at the image's size in one quantity:
+``normalised`` [0, 1], ``disparity`` (px at the image's width) or ``depth`` (m).
 """
 
 from __future__ import annotations
@@ -28,22 +28,19 @@ import numpy as np
 
 from ssrdepth.core.checkpoint_files import BEST, CHECKPOINT_SUFFIXES, LATEST, resolve_checkpoint
 from ssrdepth.core.image import BadSampleError, as_rgb, image_size, read_image
-from ssrdepth.inference.outputs import SideBySideWriter, colorize, depth_to_points, write_ply
-from ssrdepth.inference.predict import (
-    IMAGE_SUFFIXES,
+from ssrdepth.inference.inputs import IMAGE_SUFFIXES, VIDEO_SUFFIXES, video_frames
+from ssrdepth.inference.maps import (
     QUANTITIES,
-    VIDEO_SUFFIXES,
-    DepthModel,
-    _frames,
     cloud_depth,
     colour_map_name,
     convert,
     describe,
     finish,
-    load_model,
     predict_normalised,
     resolve_quantity,
 )
+from ssrdepth.inference.model import DepthModel, load_model
+from ssrdepth.inference.outputs import SideBySideWriter, colorize, depth_to_points, write_ply
 from ssrdepth.pretrained import NoBundledModel, bundled_checkpoint, describe_bundled, is_bundled
 
 log = logging.getLogger(__name__)
@@ -113,7 +110,7 @@ def resolve_models(paths: Sequence[str | os.PathLike[str]], demo_root: str | os.
 
 
 class ModelCache:
-    """One loaded :class:`~ssrdepth.inference.predict.DepthModel` per file, shared by every request.
+    """One loaded :class:`~ssrdepth.inference.model.DepthModel` per file, shared by every request.
 
     ``backend="auto"`` is ``predict --backend auto``: the fastest installed backend that passes the parity
     check here (measured once per model file and machine, then cached; docs/deploy.md).
@@ -230,7 +227,7 @@ def is_video(name: str | os.PathLike[str]) -> bool:
 
 @dataclass(frozen=True)
 class Settings:
-    """What the page asks for. ``quantity`` ∈ :data:`ssrdepth.inference.predict.QUANTITIES`; ``focal`` (px at
+    """What the page asks for. ``quantity`` ∈ :data:`ssrdepth.inference.maps.QUANTITIES`; ``focal`` (px at
     the image's width) and ``baseline`` (m) override the checkpoint's camera (``None``: the
     checkpoint's); ``cmap`` is a matplotlib colour map (reversed for depth so that near is bright)."""
 
@@ -454,7 +451,7 @@ def predict_video(
     out = Path(out_dir)
     start = time.perf_counter()
     try:
-        decoded, fps, _ = _frames(p)  # the frame iterator of ``ssrdepth predict``
+        decoded, fps, _ = video_frames(p)  # the frame iterator of ``ssrdepth predict``
     except ValueError:
         raise UploadError(
             f"{label}: no frame could be decoded (not a video, or an unsupported codec)"
