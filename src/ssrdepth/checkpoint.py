@@ -33,6 +33,7 @@ from ssrdepth.core.checkpoint_files import BEST as BEST  # re-exported: a run fo
 from ssrdepth.core.checkpoint_files import LATEST as LATEST
 from ssrdepth.core.checkpoint_files import resolve_checkpoint
 from ssrdepth.core.io import atomic_path
+from ssrdepth.core.scale import TargetScale
 from ssrdepth.models import DepthNet, create_model
 
 FORMAT = "ssrdepth-checkpoint"
@@ -100,6 +101,21 @@ class Checkpoint:
             )
         net.load_state_dict(self.state_dict)
         return net.eval()
+
+    @property
+    def scale(self) -> TargetScale | None:
+        """What the model's [0, 1] output means (:meth:`TargetScale.from_target` of ``target``), parsed
+        here once for every reader; ``None`` when the target is only ``"normalised"``.
+
+        Raises:
+            ValueError: a disparity or depth target that is not a valid scale (names the file).
+        """
+        try:
+            return TargetScale.from_target(self.target)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(
+                f"{self.path}: a damaged ssrdepth checkpoint: its target {self.target!r}: {exc}"
+            ) from None
 
     @property
     def config(self) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from ssrdepth.cli import main as cli_main
+from ssrdepth.core.scale import disparity_to_depth
 from ssrdepth.data import DataConfig, build_source, generate_synthetic, list_stereo_pairs, render_frame
 from ssrdepth.data.synthetic import (
     BASELINE,
@@ -17,10 +18,15 @@ from ssrdepth.data.synthetic import (
     _make_scene,
     _render_view,
     decode_depth,
-    disparity_from_depth,
 )
 
 CAM = Camera.kitti_like((96, 320))  # a quarter of KITTI's 375×1242 (about)
+
+
+def disparity_from_depth(depth: np.ndarray, focal: float, baseline: float = BASELINE) -> np.ndarray:
+    """Exact disparity (px) = f·B / Z for Z > 0, else 0, as float32: the package's one reciprocal
+    (:func:`ssrdepth.core.scale.disparity_to_depth`)."""
+    return disparity_to_depth(np.asarray(depth, dtype=np.float32), focal, baseline)
 
 
 def test_render_is_deterministic_in_the_seed() -> None:

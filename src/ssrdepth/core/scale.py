@@ -1,10 +1,19 @@
-"""What a normalised [0, 1] map means physically (:class:`TargetScale`), and the one disparity → depth.
+"""What a normalised [0, 1] map means physically — the one home of that rule — and the one
+disparity ↔ depth.
+
+:class:`TargetScale` owns every conversion of a map: to its physical value at the width it was
+measured at, to any quantity (``"normalised"``, ``"disparity"`` px at another image width, ``"depth"``
+m) at another width (disparity and focal length scale with width, depth does not) and in another
+camera (a focal length and baseline given by the user), and re-expressed in another scale
+(:meth:`TargetScale.renormalise`). Prediction, the web page, evaluation and the data sets call it
+rather than re-deriving the rule. :func:`disparity_to_depth` is the package's one disparity ↔ depth.
 
 Imports numpy only (torch only when given a tensor), so configuration and ONNX inference stay light.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -14,6 +23,9 @@ if TYPE_CHECKING:
     import torch
 
 ArrayT = TypeVar("ArrayT", np.ndarray, "torch.Tensor")
+
+#: The quantities a map can be converted to (:meth:`TargetScale.to_quantity`).
+MAP_QUANTITIES = ("normalised", "disparity", "depth")
 
 #: Disparities at or below this (px) are at infinity: their depth is 0 (unknown), never a huge number.
 MIN_DISPARITY = 1e-6
@@ -63,10 +75,121 @@ class TargetScale:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> TargetScale:
+    def from_dict(cls, d: Mapping[str, Any]) -> TargetScale:
         return cls(
             **{k: d[k] for k in ("kind", "max_value", "focal", "baseline", "reference_width") if k in d}
         )
+
+    @classmethod
+    def from_target(cls, target: Mapping[str, Any]) -> TargetScale | None:
+        """A checkpoint's or export's ``target`` dict → its scale; ``None`` when its ``kind`` is neither
+        ``"disparity"`` nor ``"depth"`` (e.g. ``{"kind": "normalised"}``: no physical meaning).
+
+        Raises:
+            ValueError: a disparity or depth target with an invalid ``max_value``.
+        """
+        if target.get("kind") not in ("disparity", "depth"):
+            return None
+        return cls.from_dict(target)
+
+    def width(self, default: int) -> int:
+        """The width (px) at which ``max_value`` and ``focal`` hold: ``reference_width``, else ``default``
+        (a model's input width when its checkpoint does not say)."""
+        return int(self.reference_width) if self.reference_width else int(default)
+
+    def camera(
+        self,
+        width: int,
+        focal: float | None = None,
+        baseline: float | None = None,
+        *,
+        default_width: int | None = None,
+    ) -> tuple[float | None, float | None]:
+        """Focal length (px at ``width``) and baseline (m) of the camera a map at ``width`` px is seen
+        in: ``focal`` and ``baseline`` when given (another camera), else this scale's (its focal
+        scaled from :meth:`width` to ``width``: focal lengths scale with image width), else ``None``.
+        ``default_width`` is :meth:`width`'s default (the map's own width when ``None``)."""
+        if focal is None and self.focal:
+            focal = self.focal * width / self.width(width if default_width is None else default_width)
+        if baseline is None and self.baseline:
+            baseline = self.baseline
+        return focal, baseline
+
+    def to_quantity(
+        self,
+        normalised: np.ndarray,
+        quantity: str,
+        *,
+        focal: float | None = None,
+        baseline: float | None = None,
+        default_width: int | None = None,
+    ) -> np.ndarray:
+        """A normalised ``(..., H, W)`` map at an image's size → ``quantity`` as float32:
+
+        - ``"normalised"``: unchanged;
+        - ``"disparity"`` (px at the map's width ``W``): ``normalised × max_value × W / width`` (a
+          disparity is a horizontal pixel distance, so it scales with the image width; ``width`` is
+          :meth:`width` with ``default_width``, the map's own width when ``None``);
+        - ``"depth"`` (m): ``normalised × max_value`` for a depth scale; for a disparity scale
+          :func:`disparity_to_depth` of that disparity with :meth:`camera` at ``W`` (0 where the
+          disparity is ≤ :data:`MIN_DISPARITY`).
+
+        Raises:
+            ValueError: an unknown quantity, disparity from a depth scale, or depth from a disparity
+                scale without focal length and baseline (neither given nor in the scale).
+        """
+        if quantity not in MAP_QUANTITIES:
+            raise ValueError(f"unknown quantity {quantity!r}; valid: {', '.join(MAP_QUANTITIES)}")
+        if quantity == "normalised":
+            return normalised.astype(np.float32, copy=False)
+        value = normalised.astype(np.float32) * np.float32(self.max_value)
+        if self.kind == "depth":
+            if quantity == "disparity":
+                raise ValueError("a depth scale cannot give disparity; ask for depth or normalised")
+            return value
+        w = normalised.shape[-1]
+        disparity = value * np.float32(w / self.width(w if default_width is None else default_width))
+        if quantity == "disparity":
+            return disparity
+        f, b = self.camera(w, focal, baseline, default_width=default_width)
+        if f is None or b is None:
+            raise ValueError(
+                "disparity → depth needs the focal length (px at the map's width) and the baseline (m)"
+            )
+        return disparity_to_depth(disparity, f, b).astype(np.float32, copy=False)
+
+    def disparity_factor(self, dest: TargetScale) -> float | None:
+        """``(f_d·B_d) / (f·B)``: a disparity in this scale's camera → the disparity of the same depth
+        in ``dest``'s camera; ``None`` when either lacks (or has 0 as) focal length or baseline."""
+        if not (self.focal and self.baseline and dest.focal and dest.baseline):
+            return None
+        return float(dest.focal) * float(dest.baseline) / (float(self.focal) * float(self.baseline))
+
+    def renormalise(self, normalised: ArrayT, dest: TargetScale) -> ArrayT:
+        """A normalised map in this scale → the same physical values normalised in ``dest``'s.
+
+        Same kind only (depth ↔ depth; disparity ↔ disparity of the same depth: scaled by
+        :meth:`disparity_factor` when both scales know their camera — other recording days or rigs —
+        else by the ratio of reference widths). Any array or tensor; ``normalised`` itself when the
+        scales are equal.
+
+        Raises:
+            ValueError: the scales are of different kinds (compare them in metres instead).
+        """
+        if self == dest:
+            return normalised
+        if self.kind != dest.kind:
+            raise ValueError(
+                f"the model predicts normalised {self.kind} but the data's target is normalised {dest.kind}: "
+                "compare them in metres with a depth protocol (kitti, nyu)"
+            )
+        value = self.to_physical(normalised)
+        factor = self.disparity_factor(dest) if self.kind == "disparity" else None
+        if factor is not None:
+            value = value * factor
+        elif self.kind == "disparity" and self.reference_width and dest.reference_width:
+            value = value * (dest.reference_width / self.reference_width)
+        return dest.from_physical(value)
 
     def to_physical(self, normalised: ArrayT) -> ArrayT:
         """Normalised map → disparity (px at ``reference_width``) or depth (m)."""

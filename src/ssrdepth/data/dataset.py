@@ -312,11 +312,9 @@ class DepthDataset(Dataset[dict[str, Any]]):
         (1 when the frame shares the split's calibration)."""
         frame = self.source.frames[index]
         ref = self.scale
-        if frame.focal is None or frame.baseline is None or ref.focal is None or ref.baseline is None:
-            return 1.0
-        fb = float(frame.focal) * float(frame.baseline)
-        ref_fb = float(ref.focal) * float(ref.baseline)
-        return 1.0 if fb == ref_fb else ref_fb / fb
+        own = TargetScale(ref.kind, ref.max_value, frame.focal, frame.baseline, ref.reference_width)
+        factor = own.disparity_factor(ref)  # the rule is TargetScale's
+        return 1.0 if factor is None else factor
 
     def meta(self, i: int) -> dict[str, Any]:
         """Metadata of sample ``i``: source, file, key, the frame's own focal and baseline, depth

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from ssrdepth.core.image import BadSampleError, image_size, read_image, read_pixels, read_text_chunks
+from ssrdepth.core.png16 import decode_png16
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +133,8 @@ def read_depth_map(path: Path, scale: float, invalid: float = 0.0) -> np.ndarray
         raise BadSampleError(
             path, f"depth map has dtype {raw.dtype}; expected 16-bit integers or floats (metres × scale)"
         )
+    if raw.dtype == np.uint16:  # a 16-bit map: the one PNG codec (KITTI's ×256, or the source's scale)
+        return decode_png16(raw, scale, invalid)
     raw = raw.astype(np.float64)
     bad = ~np.isfinite(raw) | (raw == invalid) | (raw <= 0)
     depth = np.where(bad, 0.0, raw / scale)

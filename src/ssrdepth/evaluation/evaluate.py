@@ -109,20 +109,7 @@ def renormalise(pred: torch.Tensor, source: TargetScale, dest: TargetScale) -> t
     ``focal·baseline`` when both scales know them — cameras of other recording days or rigs — else by
     reference width); a different kind is a ValueError (compare in metres with a depth protocol instead).
     """
-    if source == dest:
-        return pred
-    if source.kind != dest.kind:
-        raise ValueError(
-            f"the model predicts normalised {source.kind} but the data's target is normalised {dest.kind}: "
-            "compare them in metres with a depth protocol (kitti, nyu)"
-        )
-    value = source.to_physical(pred)
-    fs, bs, fd, bd = source.focal, source.baseline, dest.focal, dest.baseline
-    if source.kind == "disparity" and fs and bs and fd and bd:
-        value = value * (fd * bd / (fs * bs))
-    elif source.kind == "disparity" and source.reference_width and dest.reference_width:
-        value = value * (dest.reference_width / source.reference_width)
-    return dest.from_physical(value)
+    return source.renormalise(pred, dest)
 
 
 # --------------------------------------------------------------------------------------------- one model
@@ -359,11 +346,8 @@ def load_model(
     path = Path(spec)
     if path.is_file() or path.is_dir():
         net, ckpt = load_for_evaluation(path)
-        try:
-            scale: TargetScale | None = TargetScale.from_dict(ckpt.target)
-        except (ValueError, TypeError):
-            scale = None  # e.g. {"kind": "normalised"}: the output is in the data set's own scale
-        return _Loaded(net, ckpt.model.name, str(ckpt.path), scale, ckpt.input_size)
+        # None for {"kind": "normalised"}: the output is in the data set's own scale
+        return _Loaded(net, ckpt.model.name, str(ckpt.path), ckpt.scale, ckpt.input_size)
     if path.suffix or "/" in str(spec) or "\\" in str(spec):
         raise FileNotFoundError(f"{spec}: no such checkpoint file")
     try:

@@ -231,12 +231,11 @@ def _evaluate_run(
 ) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
     """Evaluate one checkpoint under every protocol; also return a few test samples + predictions."""
     from ssrdepth.checkpoint import load_checkpoint
-    from ssrdepth.core.scale import TargetScale
     from ssrdepth.data import build_dataset
 
     ckpt = load_checkpoint(checkpoint)
     model = ckpt.build_model().to(cfg.device)
-    scale = TargetScale.from_dict(ckpt.target) if ckpt.target.get("kind") in ("disparity", "depth") else None
+    scale = ckpt.scale
     test = build_dataset(run.data, "test", progress=cfg.progress)
     protos = _metric_protocols(run, cfg)
     results = _score(
@@ -323,7 +322,6 @@ def evaluate_real_kitti(
     "baselines_median": {...}}``, or ``{"skipped": reason}`` when ``root`` has no
     ``training/velodyne``."""
     from ssrdepth.checkpoint import load_checkpoint
-    from ssrdepth.core.scale import TargetScale
     from ssrdepth.data import build_dataset
     from ssrdepth.evaluation.evaluate import evaluate_protocols
     from ssrdepth.evaluation.protocols import get_protocol
@@ -374,7 +372,7 @@ def evaluate_real_kitti(
 
     for key, path in checkpoints.items():
         ckpt = load_checkpoint(Path(path))
-        score(ckpt.build_model().to(device), TargetScale.from_dict(ckpt.target), key, "runs", "median")
+        score(ckpt.build_model().to(device), ckpt.scale, key, "runs", "median")
     if baselines is not None:
         models, scale = baselines
         result["baselines"], result["baselines_median"] = {}, {}

@@ -7,7 +7,7 @@ A map is ``(H, W)`` float32 of one *quantity*:
 - ``"disparity"``: pixels **at the width of the map** (disparity scales with image width);
 - ``"depth"``: metres.
 
-Metadata (a plain dict built by :func:`ssrdepth.inference.predict.describe`) goes into PNG text chunks (key
+Metadata (a plain dict built by :func:`ssrdepth.inference.maps.describe`) goes into PNG text chunks (key
 ``"ssrdepth"``, JSON; plus a readable ``"Description"``), into PLY header comments, and into a JSON
 sidecar ``FILE.json`` beside ``.npy``, ``.pfm``, ``.ply`` and video files. Every write is atomic.
 """
@@ -27,6 +27,8 @@ from PIL import Image, PngImagePlugin
 from ssrdepth.core.image import read_pixels, read_text_chunks
 from ssrdepth.core.io import atomic_open, atomic_path, write_json
 from ssrdepth.core.optional import MissingDependency, install_hint
+from ssrdepth.core.png16 import KITTI_SCALE, MAX_CODE, decode_png16
+from ssrdepth.core.png16 import encode_png16 as encode_scaled
 
 #: quantity → unit
 UNITS = {"normalised": "1", "disparity": "px", "depth": "m"}
@@ -37,7 +39,7 @@ UNITS = {"normalised": "1", "disparity": "px", "depth": "m"}
 #: 255.996 m in steps of 1/256 m (~3.9 mm), which covers the kitti protocol's 80 m (millimetres would
 #: clip at 65.535 m); normalised ×65535 (full 16-bit range). The scale used is recorded in every file
 #: (text chunk ``ssrdepth`` → ``png_scale``) and readers take it from there; these are the defaults.
-PNG16_SCALE = {"disparity": 256.0, "depth": 256.0, "normalised": 65535.0}
+PNG16_SCALE = {"disparity": KITTI_SCALE, "depth": KITTI_SCALE, "normalised": float(MAX_CODE)}
 
 #: Output kinds the ``predict`` command can write.
 OUTPUT_KINDS = ("png16", "npy", "pfm", "color", "ply", "video")
@@ -71,10 +73,9 @@ def _finite(values: np.ndarray) -> np.ndarray:
 
 def encode_png16(values: np.ndarray, quantity: str) -> np.ndarray:
     """``(H, W)`` float map → uint16 ``round(value × PNG16_SCALE[quantity])``, clipped to [0, 65535];
-    non-finite and negative values become 0 (invalid)."""
+    non-finite and negative values become 0 (invalid): :func:`ssrdepth.core.png16.encode_png16`."""
     check_quantity(quantity)
-    scaled = np.rint(_finite(values.astype(np.float64)) * PNG16_SCALE[quantity])
-    return np.clip(scaled, 0, 65535).astype(np.uint16)
+    return encode_scaled(values, PNG16_SCALE[quantity])
 
 
 def write_png16(
@@ -108,9 +109,8 @@ def read_png16(path: str | os.PathLike[str]) -> tuple[np.ndarray, dict[str, Any]
     """Decode a 16-bit map written by :func:`write_png16` → ``(values float32 (H, W), metadata)``;
     values are in the file's quantity and unit (``meta["quantity"]``), 0 = invalid.
 
-    The divisor is the file's recorded ``png_scale`` (files written before the depth scale became
-    ×256 record 1000 and still read right); without it, the default :data:`PNG16_SCALE` of the
-    recorded quantity."""
+    The divisor is the file's recorded ``png_scale`` (a depth file that records ×1000 reads right
+    too); without it, the default :data:`PNG16_SCALE` of the recorded quantity."""
     meta = read_png_meta(path)
     scale = png16_scale(meta)
     if scale is None:
@@ -123,7 +123,7 @@ def read_png16(path: str | os.PathLike[str]) -> tuple[np.ndarray, dict[str, Any]
         raise ValueError(
             f"{path}: cannot decode as a 16-bit single-channel PNG (got {raw.dtype}, {raw.shape})"
         )
-    return (raw.astype(np.float32) / np.float32(scale)), meta
+    return decode_png16(raw, scale), meta
 
 
 def png16_scale(meta: dict[str, Any]) -> float | None:
@@ -353,12 +353,15 @@ def read_ply(path: str | os.PathLike[str]) -> np.ndarray:
 
 
 class SideBySideWriter:
-    """Writes ``[input frame | colour map]`` frames to an MP4 (``mp4v``), atomically: frames go to a
-    temporary file that is renamed over ``path`` by :meth:`close` (on error, nothing is left)."""
+    """Writes ``[input frame | colour map]`` frames to a video, atomically: frames go to a temporary
+    file that is renamed over ``path`` by :meth:`close` (on error, nothing is left). The one
+    side-by-side writer: ``ssrdepth predict``'s MP4 (``fourcc`` ``mp4v``) and the web page's WebM
+    (``VP80``, plays in every browser); the container follows ``path``'s suffix."""
 
-    def __init__(self, path: str | os.PathLike[str], fps: float) -> None:
+    def __init__(self, path: str | os.PathLike[str], fps: float, fourcc: str = "mp4v") -> None:
         self.path = Path(path)
         self.fps = fps if fps and fps > 0 else 25.0
+        self.fourcc = fourcc
         self._tmp_ctx: Any = None
         self._tmp: Path | None = None
         self._writer: cv2.VideoWriter | None = None
@@ -371,15 +374,16 @@ class SideBySideWriter:
             self._tmp_ctx = atomic_path(self.path)
             self._tmp = self._tmp_ctx.__enter__()
             h, w = both.shape[:2]
-            fourcc = cv2.VideoWriter.fourcc(*"mp4v")
+            fourcc = cv2.VideoWriter.fourcc(*self.fourcc)
             self._writer = cv2.VideoWriter(str(self._tmp), fourcc, self.fps, (w, h))
             if not self._writer.isOpened():
-                self._abort()
-                raise ValueError(f"{self.path}: OpenCV cannot write an mp4v video here")
+                self.abort()
+                raise ValueError(f"{self.path}: OpenCV cannot write an {self.fourcc} video here")
         self._writer.write(cv2.cvtColor(both, cv2.COLOR_RGB2BGR))
         self.frames += 1
 
-    def _abort(self) -> None:
+    def abort(self) -> None:
+        """Stop and remove the unfinished file (after an error); nothing is left at ``path``."""
         if self._writer is not None:
             self._writer.release()
             self._writer = None
@@ -388,14 +392,17 @@ class SideBySideWriter:
             with suppress(RuntimeError):
                 ctx.__exit__(RuntimeError, RuntimeError("aborted"), None)
 
-    def close(self, meta: dict[str, Any] | None = None) -> Path | None:
-        """Finish the file (rename into place) and write its sidecar; ``None`` if no frame was written."""
+    def close(self, meta: dict[str, Any] | None = None, sidecar: bool = True) -> Path | None:
+        """Finish the file (rename into place) and write its sidecar (unless ``sidecar`` is false);
+        ``None`` if no frame was written."""
         if self._writer is None:
             return None
         self._writer.release()
         self._writer = None
         ctx, self._tmp_ctx = self._tmp_ctx, None
         ctx.__exit__(None, None, None)
+        if not sidecar:
+            return self.path
         write_sidecar(
             self.path,
             {

@@ -1,14 +1,17 @@
 """The work behind ``ssrdepth serve``, without Gradio: check an upload, run the shared model, make the
 page's outputs (colour map, colour bar, numbers, downloads, point cloud, side-by-side video).
 
-Prediction is :mod:`ssrdepth.inference.predict`'s (same decoder, pre-processing, backend choice and unit
-conversion), so a map served here equals ``ssrdepth predict`` on the same file. Maps are ``(H, W)``
-float32 at the image's size in one quantity: ``normalised`` [0, 1], ``disparity`` (px at the image's
-width) or ``depth`` (m).
+Prediction is ``ssrdepth predict``'s: the same model loading and backend choice
+(:mod:`ssrdepth.inference.model`), pre-processing and :func:`~ssrdepth.inference.maps.finish` turning a
+map into values, metadata and colours (:mod:`ssrdepth.inference.maps`), the same frame iterator
+(:mod:`ssrdepth.inference.inputs`) and side-by-side writer for videos, so a map served here equals
+``ssrdepth predict`` on the same file. Maps are ``(H, W)`` float32 at the image's size in one quantity:
+``normalised`` [0, 1], ``disparity`` (px at the image's width) or ``depth`` (m).
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import shutil
@@ -21,31 +24,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from ssrdepth.core.checkpoint_files import BEST, CHECKPOINT_SUFFIXES, LATEST, resolve_checkpoint
 from ssrdepth.core.image import BadSampleError, as_rgb, image_size, read_image
-from ssrdepth.inference.outputs import (
-    UNITS,
-    colorize,
-    depth_to_points,
-    value_range,
-    write_npy,
-    write_ply,
-    write_png16,
-)
-from ssrdepth.inference.predict import (
-    IMAGE_SUFFIXES,
+from ssrdepth.inference.inputs import IMAGE_SUFFIXES, VIDEO_SUFFIXES, video_frames
+from ssrdepth.inference.maps import (
     QUANTITIES,
-    VIDEO_SUFFIXES,
-    DepthModel,
+    cloud_depth,
+    colour_map_name,
     convert,
     describe,
-    load_model,
+    finish,
     predict_normalised,
     resolve_quantity,
 )
+from ssrdepth.inference.model import DepthModel, load_model
+from ssrdepth.inference.outputs import SideBySideWriter, colorize, depth_to_points, write_ply
 from ssrdepth.pretrained import NoBundledModel, bundled_checkpoint, describe_bundled, is_bundled
 
 log = logging.getLogger(__name__)
@@ -115,7 +110,7 @@ def resolve_models(paths: Sequence[str | os.PathLike[str]], demo_root: str | os.
 
 
 class ModelCache:
-    """One loaded :class:`~ssrdepth.inference.predict.DepthModel` per file, shared by every request.
+    """One loaded :class:`~ssrdepth.inference.model.DepthModel` per file, shared by every request.
 
     ``backend="auto"`` is ``predict --backend auto``: the fastest installed backend that passes the parity
     check here (measured once per model file and machine, then cached; docs/deploy.md).
@@ -232,7 +227,7 @@ def is_video(name: str | os.PathLike[str]) -> bool:
 
 @dataclass(frozen=True)
 class Settings:
-    """What the page asks for. ``quantity`` ∈ :data:`ssrdepth.inference.predict.QUANTITIES`; ``focal`` (px at
+    """What the page asks for. ``quantity`` ∈ :data:`ssrdepth.inference.maps.QUANTITIES`; ``focal`` (px at
     the image's width) and ``baseline`` (m) override the checkpoint's camera (``None``: the
     checkpoint's); ``cmap`` is a matplotlib colour map (reversed for depth so that near is bright)."""
 
@@ -299,18 +294,9 @@ def map_stats(values: np.ndarray) -> dict[str, float]:
 def camera(model: DepthModel, width: int, settings: Settings) -> tuple[float | None, float | None]:
     """Focal length (px at ``width``) and baseline (m): the page's, else the checkpoint's, else None."""
     scale = model.scale
-    focal = settings.focal
-    if focal is None and scale is not None and scale.focal:
-        focal = scale.focal * width / model.reference_width
-    baseline = settings.baseline
-    if baseline is None and scale is not None and scale.baseline:
-        baseline = scale.baseline
-    return focal, baseline
-
-
-def colour_map_name(cmap: str, quantity: str) -> str:
-    """``cmap``, reversed for depth so that near is bright in every quantity (as ``predict``)."""
-    return cmap + ("_r" if quantity == "depth" and not cmap.endswith("_r") else "")
+    if scale is None:
+        return settings.focal, settings.baseline
+    return scale.camera(width, settings.focal, settings.baseline, default_width=model.input_size[1])
 
 
 def colorbar(cmap: str, vmin: float, vmax: float, label: str, width: int = 640) -> np.ndarray:
@@ -349,8 +335,7 @@ def _depth_for_cloud(
         return None, None, "no point cloud: give the focal length (px at the image's width)"
     if model.native_quantity == "disparity" and baseline is None:
         return None, None, "no point cloud: give the stereo baseline (m)"
-    depth = convert(model, normalised, "depth", focal=focal, baseline=baseline)
-    return depth, focal, None
+    return cloud_depth(model, normalised, focal, baseline)[0], focal, None
 
 
 def _write_clouds(
@@ -403,22 +388,14 @@ def predict_image(
     normalised = predict_normalised(model, [image])[0]
     t1 = time.perf_counter()
     timing["model"] = t1 - t0
-    values = convert(model, normalised, q, focal=focal, baseline=baseline)
-    extra: dict[str, Any] = {}
-    if q == "depth" and model.native_quantity == "disparity":
-        extra = {"focal_px": focal, "baseline_m": baseline}
-    meta = describe(model, q, (h, w), source, **extra)
-    cmap = colour_map_name(settings.cmap, q)
-    vmin, vmax = value_range(values)
+    result = finish(model, normalised, q, focal=focal, baseline=baseline, cmap=settings.cmap, source=source)
+    values, meta, cmap = result.values, result.meta, result.cmap
     try:
-        colour = colorize(values, cmap, vmin, vmax)
+        colour, (vmin, vmax) = result.colour()
     except ValueError as exc:
         raise UploadError(str(exc)) from None
-    bar = colorbar(cmap, vmin, vmax, f"{q} [{UNITS[q]}]")
-    files = [
-        write_png16(out / f"{stem}_{q}.png", values, q, {**meta, "colormap": cmap}),
-        write_npy(out / f"{stem}_{q}.npy", values, meta),
-    ]
+    bar = colorbar(cmap, vmin, vmax, f"{q} [{result.unit}]")
+    files = result.write(out / stem, ("png16", "npy"), png16_meta={"colormap": cmap})
     notes: list[str] = []
     depth, cloud_focal, note = _depth_for_cloud(model, normalised, settings)
     cloud = None
@@ -431,7 +408,7 @@ def predict_image(
         notes.append(note)
     timing["outputs"] = time.perf_counter() - t1
     return ImageResult(
-        image, values, q, UNITS[q], colour, (vmin, vmax), bar, files, cloud, timing, notes, meta
+        image, values, q, result.unit, colour, (vmin, vmax), bar, files, cloud, timing, notes, meta
     )
 
 
@@ -473,40 +450,40 @@ def predict_video(
     p = check_upload(path, label, max_bytes)
     out = Path(out_dir)
     start = time.perf_counter()
-    cap = cv2.VideoCapture(str(p))
     try:
-        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0) if cap.isOpened() else 0.0
-        frames: list[np.ndarray] = []
-        while cap.isOpened() and len(frames) < max_frames + 1:
-            ok, frame = cap.read()
-            if not ok or frame is None:
-                break
-            frames.append(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB))
+        decoded, fps, _ = video_frames(p)  # the frame iterator of ``ssrdepth predict``
+    except ValueError:
+        raise UploadError(
+            f"{label}: no frame could be decoded (not a video, or an unsupported codec)"
+        ) from None
+    try:
+        frames = list(itertools.islice(decoded, max_frames + 1))
     finally:
-        cap.release()
-    if not frames:
-        raise UploadError(f"{label}: no frame could be decoded (not a video, or an unsupported codec)")
+        decoded.close()  # releases the capture
     truncated = len(frames) > max_frames
     frames = frames[:max_frames]
     fps = fps if 0 < fps <= 240 else 25.0
     first = predict_image(model, frames[0], settings, out, Path(label).stem, label)
     q, cmap, vrange = first.quantity, colour_map_name(settings.cmap, first.quantity), first.vrange
     focal, baseline = camera(model, frames[0].shape[1], settings)
-    h, w = frames[0].shape[:2]
-    video = out / f"{Path(label).stem}_side_by_side.webm"
-    # OpenCV notes that WebM has no codec tags, then writes VP8 all the same.
-    writer = cv2.VideoWriter(str(video), cv2.VideoWriter.fourcc(*"VP80"), fps, (2 * w, h))
-    if not writer.isOpened():
-        raise UploadError("the side-by-side video cannot be written here (OpenCV without VP8)")
+    # The page's one side-by-side writer too; OpenCV notes that WebM has no codec tags, then writes VP8.
+    writer = SideBySideWriter(out / f"{Path(label).stem}_side_by_side.webm", fps, fourcc="VP80")
     try:
         for i in range(0, len(frames), batch_size):
             batch = frames[i : i + batch_size]
             for rgb, n in zip(batch, predict_normalised(model, batch), strict=True):
                 values = convert(model, n, q, focal=focal, baseline=baseline)
-                both = np.concatenate([rgb, colorize(values, cmap, *vrange)], axis=1)
-                writer.write(cv2.cvtColor(both, cv2.COLOR_RGB2BGR))
-    finally:
-        writer.release()
+                try:
+                    writer.write(rgb, colorize(values, cmap, *vrange))
+                except ValueError:
+                    raise UploadError(
+                        "the side-by-side video cannot be written here (OpenCV without VP8)"
+                    ) from None
+    except BaseException:
+        writer.abort()
+        raise
+    video = writer.close(sidecar=False)
+    assert video is not None  # at least the first frame was written
     seconds = time.perf_counter() - start
     log.info("video %s: %d frame(s) in %.1f s", label, len(frames), seconds)
     return VideoResult(first, video, len(frames), fps, truncated, seconds)

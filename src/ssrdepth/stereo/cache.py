@@ -24,6 +24,7 @@ import numpy as np
 
 from ssrdepth.core.image import BadSampleError, read_pixels
 from ssrdepth.core.io import atomic_path, write_json
+from ssrdepth.core.png16 import KITTI_SCALE, MAX_CODE, decode_png16, encode_png16
 from ssrdepth.stereo.matching import (
     MatcherSettings,
     default_settings,
@@ -32,10 +33,10 @@ from ssrdepth.stereo.matching import (
     settings_hash,
 )
 
-#: KITTI's disparity PNG scale: uint16 value = disparity (px) × 256, 0 = invalid.
-DISPARITY_PNG_SCALE = 256.0
+#: KITTI's disparity PNG scale: uint16 value = disparity (px) × 256, 0 = invalid (:mod:`ssrdepth.core.png16`).
+DISPARITY_PNG_SCALE = KITTI_SCALE
 #: Largest disparity a 16-bit PNG can hold (px).
-MAX_PNG_DISPARITY = 65535 / DISPARITY_PNG_SCALE
+MAX_PNG_DISPARITY = MAX_CODE / DISPARITY_PNG_SCALE
 MANIFEST = "manifest.json"
 FORMAT = "16-bit PNG, value = round(disparity px * 256), 0 = invalid (KITTI stereo convention)"
 
@@ -51,13 +52,9 @@ def write_disparity_png(
     disparity = np.asarray(disparity)
     if disparity.ndim != 2:
         raise ValueError(f"disparity must be (H, W), got shape {disparity.shape} for {path}")
-    valid = np.isfinite(disparity) & (disparity > 0)
-    if valid_mask is not None:
-        if valid_mask.shape != disparity.shape:
-            raise ValueError(f"valid_mask shape {valid_mask.shape} != disparity shape {disparity.shape}")
-        valid &= valid_mask.astype(bool)
-    scaled = np.where(valid, np.nan_to_num(disparity, nan=0.0, posinf=0.0) * DISPARITY_PNG_SCALE, 0.0)
-    encoded = np.where(valid, np.clip(np.rint(scaled), 1, 65535), 0).astype(np.uint16)
+    if valid_mask is not None and valid_mask.shape != disparity.shape:
+        raise ValueError(f"valid_mask shape {valid_mask.shape} != disparity shape {disparity.shape}")
+    encoded = encode_png16(disparity, DISPARITY_PNG_SCALE, valid_mask, min_code=1)
     with atomic_path(path) as tmp:
         if not cv2.imwrite(str(tmp), encoded):
             raise ValueError(f"could not write disparity PNG {path}")
@@ -77,8 +74,7 @@ def read_disparity_png(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(
             f"{path} is not a 16-bit single-channel disparity PNG (got {encoded.dtype}, shape {encoded.shape})"
         )
-    valid = encoded > 0
-    return encoded.astype(np.float32) / np.float32(DISPARITY_PNG_SCALE), valid
+    return decode_png16(encoded, DISPARITY_PNG_SCALE), encoded > 0
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ssrdepth.core.io import atomic_path, require_not_file, write_json
+from ssrdepth.core.png16 import KITTI_SCALE, decode_png16, encode_png16
 from ssrdepth.data.synthetic.camera import (
     BASELINE,
     CAMERA_HEIGHT,
@@ -84,7 +85,6 @@ __all__ = [
     "calib_text",
     "check_complete",
     "decode_depth",
-    "disparity_from_depth",
     "encode_depth",
     "generate_synthetic",
     "read_manifest",
@@ -92,8 +92,9 @@ __all__ = [
     "render_views",
 ]
 
-#: Depth PNG encoding: 16-bit, metres × 256, 0 = invalid (KITTI depth-map convention).
-DEPTH_SCALE = 256.0
+#: Depth PNG encoding: 16-bit, metres × 256, 0 = invalid (KITTI depth-map convention,
+#: :mod:`ssrdepth.core.png16`).
+DEPTH_SCALE = KITTI_SCALE
 #: 2: textured road up to the horizon, camera height, lighting and camera response varied per
 #: sequence, region maps. 3: streets composed like KITTI's (residential / city / open; parked rows,
 #: hedges, fences, houses with roofs, ellipsoid crowns, people), cast shadows and sky occlusion, CC0
@@ -225,13 +226,13 @@ def calib_text(cam: Camera) -> str:
 
 
 def encode_depth(depth: np.ndarray) -> np.ndarray:
-    """Metres → 16-bit PNG values (× 256, rounded; 0 stays 0 = invalid)."""
-    return np.clip(np.rint(depth * DEPTH_SCALE), 0, 65535).astype(np.uint16)
+    """Metres → 16-bit PNG values (× 256, rounded; 0 stays 0 = invalid): :func:`~ssrdepth.core.png16.encode_png16`."""
+    return encode_png16(depth, DEPTH_SCALE)
 
 
 def decode_depth(png: np.ndarray) -> np.ndarray:
-    """16-bit PNG values → metres (0 = invalid)."""
-    return png.astype(np.float32) / DEPTH_SCALE
+    """16-bit PNG values → metres (0 = invalid): :func:`~ssrdepth.core.png16.decode_png16`."""
+    return decode_png16(png, DEPTH_SCALE)
 
 
 def _frame_paths(root: Path, sequence: int, frame: int) -> tuple[Path, Path, Path, Path]:
@@ -399,8 +400,3 @@ def check_complete(root: str | os.PathLike[str]) -> dict[str, Any]:
         f"render was interrupted, synthetic.json says complete: false); finish it with: {resume} "
         "(it resumes), or delete the folder"
     )
-
-
-def disparity_from_depth(depth: np.ndarray, focal: float, baseline: float = BASELINE) -> np.ndarray:
-    """Exact disparity (px) = f·B / Z for Z > 0, else 0."""
-    return np.where(depth > 0, focal * baseline / np.maximum(depth, 1e-6), 0.0).astype(np.float32)

@@ -1,0 +1,293 @@
+"""What a predicted map becomes — the one home of the step from images to finished maps in physical
+units: :func:`predict` / :func:`predict_batch` (images → maps in a quantity), :func:`predict_normalised`
+(images → the network's normalised maps at each image's size), :func:`convert` (a normalised map → a
+quantity), and :func:`finish`, the one call that turns a normalised map into a finished
+:class:`MapResult` (values in the asked quantity, metadata from :func:`describe`, colour map, map
+files) for ``ssrdepth predict``'s files and ``ssrdepth serve``'s page alike; :func:`cloud_depth` is
+the depth of a point cloud.
+
+Pre-processing is the training pipeline's (:mod:`ssrdepth.core.image`): RGB → grey by BT.601 luma
+when the model is grey, resize to the checkpoint's ``input_size`` (area averaging when shrinking,
+bilinear when enlarging), [0, 1] floats. The model's ``(h, w)`` output is resized bilinearly back to
+the image's size and then converted to the requested quantity by the checkpoint's
+:class:`~ssrdepth.core.scale.TargetScale` (:meth:`~ssrdepth.core.scale.TargetScale.to_quantity`):
+
+- ``normalised``: the network output in [0, 1];
+- ``disparity`` (px at the **image's** width): ``normalised × max_value × W_image / reference_width``
+  (disparity is proportional to image width; ``reference_width`` is the width at which the
+  checkpoint's ``max_value`` was measured, the model's input width when the checkpoint does not say);
+- ``depth`` (m): ``normalised × max_value`` for depth targets, ``focal × baseline / disparity`` for
+  disparity targets (``focal`` in px at the image's width).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ssrdepth import __version__
+from ssrdepth.core.image import prepare_image, read_image
+from ssrdepth.inference.model import DepthModel
+from ssrdepth.inference.outputs import (
+    UNITS,
+    colorize,
+    value_range,
+    write_color_png,
+    write_npy,
+    write_pfm,
+    write_png16,
+)
+
+QUANTITIES = ("native", "normalised", "disparity", "depth")
+
+
+def resolve_quantity(model: DepthModel, quantity: str) -> str:
+    """``"native"`` → what the model predicts; checks that the request can be served."""
+    if quantity not in QUANTITIES:
+        raise ValueError(f"unknown quantity {quantity!r}; valid: {', '.join(QUANTITIES)}")
+    q = model.native_quantity if quantity == "native" else quantity
+    if q != "normalised" and model.scale is None:
+        raise ValueError(
+            f"{model.source}: the checkpoint's target is {model.target!r}, not disparity or depth; "
+            "only --quantity normalised is available"
+        )
+    if q == "disparity" and model.native_quantity == "depth":
+        raise ValueError(f"{model.source}: a depth model cannot give disparity; use depth or normalised")
+    return q
+
+
+def _focal_baseline(
+    model: DepthModel, width: int, focal: float | None, baseline: float | None
+) -> tuple[float, float]:
+    """Focal length (px at ``width``) and baseline (m): given, else from the checkpoint's target
+    (:meth:`TargetScale.camera`); a ValueError naming the model and the options when one is missing."""
+    scale = model.scale
+    if scale is not None:
+        focal, baseline = scale.camera(width, focal, baseline, default_width=model.input_size[1])
+    if focal is None or baseline is None:
+        raise ValueError(
+            f"{model.source}: disparity → depth needs the focal length and baseline; the checkpoint "
+            "has none, so give --focal PX (at the image's width) and --baseline M"
+        )
+    return float(focal), float(baseline)
+
+
+def convert(
+    model: DepthModel,
+    normalised: np.ndarray,
+    quantity: str,
+    *,
+    focal: float | None = None,
+    baseline: float | None = None,
+) -> np.ndarray:
+    """A normalised ``(H, W)`` map at the image's size → ``quantity`` (see the module docstring).
+
+    ``focal`` is in px at this map's width. Depth is 0 where the disparity is ≤ 1e-6 px (at infinity; :func:`~ssrdepth.core.scale.disparity_to_depth`).
+    """
+    q = resolve_quantity(model, quantity)
+    if q == "normalised":
+        return normalised.astype(np.float32, copy=False)
+    scale = model.scale
+    assert scale is not None  # resolve_quantity checked
+    if q == "depth" and scale.kind == "disparity":  # the camera, or the error naming the options
+        focal, baseline = _focal_baseline(model, normalised.shape[1], focal, baseline)
+    return scale.to_quantity(normalised, q, focal=focal, baseline=baseline, default_width=model.input_size[1])
+
+
+def predict_normalised(model: DepthModel, images: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Images (any sizes, see :func:`~ssrdepth.core.image.as_rgb`) → normalised ``(H_i, W_i)`` float32 maps, one per image,
+    at each image's own size. Runs the model once on the whole batch."""
+    if not images:
+        return []
+    h, w = model.input_size
+    batch = np.stack([prepare_image(im, model.in_channels, (h, w)) for im in images])
+    out = model.run(batch)
+    maps = []
+    for im, y in zip(images, out, strict=True):
+        y2 = y[0]
+        if y2.shape != im.shape[:2]:
+            y2 = cv2.resize(y2, (im.shape[1], im.shape[0]), interpolation=cv2.INTER_LINEAR)
+        maps.append(np.ascontiguousarray(y2, dtype=np.float32))
+    return maps
+
+
+def predict_batch(
+    model: DepthModel,
+    images: Sequence[np.ndarray | str | os.PathLike[str]],
+    quantity: str = "native",
+    *,
+    focal: float | None = None,
+    baseline: float | None = None,
+) -> list[np.ndarray]:
+    """Like :func:`predict` for several images at once (one forward pass)."""
+    q = resolve_quantity(model, quantity)
+    arrays = [read_image(Path(im)) if isinstance(im, (str, os.PathLike)) else im for im in images]
+    return [convert(model, n, q, focal=focal, baseline=baseline) for n in predict_normalised(model, arrays)]
+
+
+def predict(
+    model: DepthModel,
+    image: np.ndarray | str | os.PathLike[str],
+    quantity: str = "native",
+    *,
+    focal: float | None = None,
+    baseline: float | None = None,
+) -> np.ndarray:
+    """Predict one map at the image's own size.
+
+    Args:
+        model: from :func:`~ssrdepth.inference.model.load_model`.
+        image: ``(H, W[, 3])`` RGB uint8 / uint16 / float [0, 1], or an image file's path.
+        quantity: ``"native"`` (what the checkpoint's target is: disparity px or depth m; normalised
+            if it has no physical scale), ``"normalised"``, ``"disparity"`` (px at the image's width)
+            or ``"depth"`` (m).
+        focal, baseline: px at the image's width and m, for disparity → depth when the checkpoint
+            lacks them.
+
+    Returns:
+        ``(H, W)`` float32 map.
+    """
+    return predict_batch(model, [image], quantity, focal=focal, baseline=baseline)[0]
+
+
+def describe(
+    model: DepthModel,
+    quantity: str,
+    image_size: tuple[int, int],
+    source: str | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """The metadata every output carries: what the map is, in which unit, from which model."""
+    meta: dict[str, Any] = {
+        "format": "ssrdepth-prediction",
+        "ssrdepth_version": __version__,
+        "quantity": quantity,
+        "unit": UNITS[quantity],
+        "model": model.name,
+        "in_channels": model.in_channels,
+        "checkpoint": str(model.source),
+        "step": model.step,
+        "backend": model.backend,
+        "precision": model.precision,
+        "input_size": list(model.input_size),
+        "image_size": list(image_size),
+        "normalised_target": model.target,
+    }
+    if model.native_quantity == "disparity":
+        meta["reference_width"] = model.reference_width
+        meta["disparity_width_scale"] = image_size[1] / model.reference_width
+    if source is not None:
+        meta["source"] = source
+    meta.update({k: v for k, v in extra.items() if v is not None})
+    return meta
+
+
+def colour_map_name(cmap: str, quantity: str) -> str:
+    """``cmap``, reversed for depth so that near is bright in every quantity (large depth = far)."""
+    return cmap + ("_r" if quantity == "depth" and not cmap.endswith("_r") else "")
+
+
+@dataclass
+class MapResult:
+    """One predicted map, finished (:func:`finish`): ``values`` ``(H, W)`` float32 in ``quantity``'s
+    unit at the image's size; ``meta``, what every output of it carries (:func:`describe`, plus
+    ``focal_px`` and ``baseline_m`` when depth comes from disparity); ``cmap``, the colour map that
+    draws it (:func:`colour_map_name`)."""
+
+    values: np.ndarray
+    quantity: str
+    meta: dict[str, Any]
+    cmap: str
+
+    @property
+    def unit(self) -> str:
+        return UNITS[self.quantity]
+
+    def colour(self, vrange: tuple[float, float] | None = None) -> tuple[np.ndarray, tuple[float, float]]:
+        """``(H, W, 3)`` uint8 RGB of ``values`` over ``vrange`` (``None``: the 1st–99th percentile,
+        :func:`~ssrdepth.inference.outputs.value_range`), and that range.
+
+        Raises:
+            ValueError: an unknown colour map. MissingDependency: one that needs matplotlib.
+        """
+        vmin, vmax = value_range(self.values) if vrange is None else vrange
+        return colorize(self.values, self.cmap, vmin, vmax), (vmin, vmax)
+
+    def write(
+        self,
+        base: Path,
+        outputs: Sequence[str],
+        vrange: tuple[float, float] | None = None,
+        png16_meta: dict[str, Any] | None = None,
+    ) -> list[Path]:
+        """The map files among ``outputs`` (``png16``, ``npy``, ``pfm``, ``color``; others are not map
+        files and are ignored) as ``BASE_QUANTITY.png`` / ``.npy`` / ``.pfm`` / ``_color.png``.
+        ``vrange`` fixes the colour range (``None``: per image); ``png16_meta`` is added to the 16-bit
+        PNG's metadata."""
+        q, meta = self.quantity, self.meta
+        written: list[Path] = []
+        if "png16" in outputs:
+            written.append(
+                write_png16(
+                    base.with_name(f"{base.name}_{q}.png"), self.values, q, {**meta, **(png16_meta or {})}
+                )
+            )
+        if "npy" in outputs:
+            written.append(write_npy(base.with_name(f"{base.name}_{q}.npy"), self.values, meta))
+        if "pfm" in outputs:
+            written.append(write_pfm(base.with_name(f"{base.name}_{q}.pfm"), self.values, meta))
+        if "color" in outputs:
+            path = base.with_name(f"{base.name}_{q}_color.png")
+            written.append(write_color_png(path, self.values, meta, self.cmap, vrange))
+        return written
+
+
+def finish(
+    model: DepthModel,
+    normalised: np.ndarray,
+    quantity: str = "native",
+    *,
+    focal: float | None = None,
+    baseline: float | None = None,
+    cmap: str = "magma",
+    source: str | None = None,
+    **extra: Any,
+) -> MapResult:
+    """A normalised ``(H, W)`` map at the image's size → the finished result every output is made
+    from, in physical units: values in ``quantity`` (:func:`convert`; ``focal`` px at the image's
+    width and ``baseline`` m override the checkpoint's camera), metadata (:func:`describe` with
+    ``source`` and ``extra``, and the camera used for depth from disparity) and colour map. The one
+    call shared by ``ssrdepth predict``'s files and ``ssrdepth serve``'s page.
+
+    Raises:
+        ValueError: a quantity this model cannot give, or depth from disparity without a camera.
+    """
+    q = resolve_quantity(model, quantity)
+    values = convert(model, normalised, q, focal=focal, baseline=baseline)
+    meta = describe(model, q, values.shape, source, **extra)
+    if q == "depth" and model.native_quantity == "disparity":
+        f, b = _focal_baseline(model, values.shape[1], focal, baseline)
+        meta.update(focal_px=f, baseline_m=b)
+    return MapResult(values, q, meta, colour_map_name(cmap, q))
+
+
+def cloud_depth(
+    model: DepthModel, normalised: np.ndarray, focal: float | None, baseline: float | None
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Depth (m, ``(H, W)`` float32) for a point cloud of a normalised map at the image's size, and
+    the camera metadata it used (``focal_px``, ``baseline_m`` for a disparity model; ``{}`` for a
+    depth model, whose output is metres already). ``focal`` px at the image's width.
+
+    Raises:
+        ValueError: a normalised-only model, or a disparity model without focal length and baseline.
+    """
+    if model.native_quantity == "depth":
+        return convert(model, normalised, "depth"), {}
+    f, b = _focal_baseline(model, normalised.shape[1], focal, baseline)
+    return convert(model, normalised, "depth", focal=f, baseline=b), {"focal_px": f, "baseline_m": b}
