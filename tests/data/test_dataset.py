@@ -146,16 +146,15 @@ def test_cache_folder_and_rendered_files_follow_the_umask(tmp_path: Path) -> Non
 
 
 def test_skipped_files_are_listed_up_to_ten_then_counted(caplog: pytest.LogCaptureFixture) -> None:
-    import io
     import logging
 
     from ssrdepth.data.sample import report_skipped
 
     skipped = [(f"left/{i:03d}.png", "no cached stereo target") for i in range(23)] + [("x.png", "truncated")]
-    out = io.StringIO()
     with caplog.at_level(logging.DEBUG, logger="ssrdepth"):
-        report_skipped(skipped, out)
-    lines = out.getvalue().splitlines()
+        report_skipped(skipped)
+    (warning,) = [r for r in caplog.records if r.levelno == logging.WARNING]
+    lines = warning.getMessage().splitlines()
     assert lines[0] == "skipped 24 bad sample(s):"
     assert lines[1:11] == [f"  left/{i:03d}.png: no cached stereo target" for i in range(10)]
     assert lines[11:] == ["  … and 14 more (13 × 'no cached stereo target', 1 × 'truncated'; each at DEBUG)"]

@@ -106,7 +106,7 @@ def test_resize_never_mixes_invalid_into_valid(tmp_path: Path) -> None:
     np.testing.assert_allclose(sample["target"][0, 0].numpy(), expected / 10.0, rtol=1e-6)
 
 
-def test_rgbd_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_rgbd_bad_input(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     with pytest.raises(ValueError, match="no RGB-D frames matching"):
         build_source(DataConfig(source="rgbd-folder", root=str(tmp_path), target="depth", depth_scale=1000.0))
     with pytest.raises(ValueError, match="needs depth_scale"):
@@ -122,7 +122,7 @@ def test_rgbd_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     skipping = DataConfig(**{**cfg.__dict__, "skip_bad": True})
     ds = build_dataset(skipping, "all", progress=False)  # the cache build decodes and skips the 8-bit map
     assert len(ds) == 1 and ds.meta(0)["key"] == "good"
-    err = capsys.readouterr().err
+    err = caplog.text
     assert "skipped 2 bad sample(s)" in err
     assert "orphan.png: depth map missing" in err
     assert "eight_bit.png: depth map has dtype uint8; expected 16-bit integers or floats" in err
@@ -171,7 +171,7 @@ def test_real_rgbd_frames_with_their_declared_scales(shared_data: Path, tmp_path
     assert 1.0 < np.median(depth[depth > 0]) < 4.0
 
 
-def test_parallel_cache_build_reports_bad_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_parallel_cache_build_reports_bad_files(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     # 64 frames: the cache is built by 2 worker processes; errors travel back naming the file.
     for k in range(64):
         depth = np.full((8, 8), 1000 + k, np.uint16) if k != 37 else np.full((8, 8, 3), 9, np.uint8)
@@ -184,6 +184,6 @@ def test_parallel_cache_build_reports_bad_files(tmp_path: Path, capsys: pytest.C
     ):
         build_dataset(cfg, "all", progress=False)
     ds = build_dataset(DataConfig(**{**cfg.__dict__, "skip_bad": True}), "all", progress=False)
-    assert len(ds) == 63 and "depth/037.png" in capsys.readouterr().err
+    assert len(ds) == 63 and "depth/037.png" in caplog.text
     assert ds.meta(37)["key"] == "038"
     torch.testing.assert_close(ds[37]["depth"], torch.full((1, 8, 8), 1.038))

@@ -233,3 +233,25 @@ def test_real_frames_folder_missing_or_a_file_or_without_lidar_is_skipped_with_i
     assert evaluate_real_kitti({}, tmp_path, (37, 147)) == {
         "skipped": f"{tmp_path}: no KITTI object frames with lidar (training/velodyne) there"
     }
+
+
+@pytest.mark.parametrize(
+    ("source", "protocol", "expected"),
+    [
+        # Exact dense depth: the chosen street protocol and the whole image beside it.
+        ("synthetic", "kitti", ["paper", "normalised", "kitti", "kitti-full"]),
+        ("synthetic", "kitti-full", ["paper", "normalised", "kitti-full"]),
+        # Lidar: the chosen street protocol only; stereo-only sources have no metric truth.
+        ("kitti-object", "kitti-eigen", ["paper", "normalised", "kitti-eigen"]),
+        ("kitti-tracking", "kitti", ["paper", "normalised"]),
+        ("kitti-raw", "kitti", ["paper", "normalised"]),
+        ("stereo-folder", "kitti", ["paper", "normalised"]),
+        # Indoor sensor depth: NYU's protocol whatever the street protocol asked for.
+        ("nyu", "kitti", ["paper", "normalised", "nyu"]),
+    ],
+)
+def test_metric_protocols_follow_the_source_table(source: str, protocol: str, expected: list[str]) -> None:
+    from ssrdepth.experiments.reproduce import RunSpec, _metric_protocols
+
+    run = RunSpec("1", "SC", "SC", DataConfig(source=source, root="unused"), "paper")
+    assert _metric_protocols(run, ReproduceConfig(metric_protocol=protocol)) == expected

@@ -1,4 +1,4 @@
-"""Fixtures for prediction/export/bench tests: small checkpoints made here, with known outputs."""
+"""Fixtures for prediction and export tests: small checkpoints made here, with known outputs."""
 
 from __future__ import annotations
 

@@ -13,6 +13,7 @@ from ssrdepth.cli.common import (
     print_config,
     resolve_command_config,
 )
+from ssrdepth.data.config import STREET_STEREO_SOURCES
 from ssrdepth.experiments.report import format_duration
 from ssrdepth.experiments.reproduce import ReproduceConfig, reproduce
 
@@ -26,7 +27,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--kitti-source",
         default=None,
-        choices=("kitti-tracking", "kitti-raw", "kitti-object", "stereo-folder", "synthetic"),
+        choices=STREET_STEREO_SOURCES,
     )
     p.add_argument("--nyu", default=None, help="folder with nyu_depth_v2_labeled.mat and splits.mat")
     p.add_argument("--out", default=None, help="output folder (runs/ and report/)")

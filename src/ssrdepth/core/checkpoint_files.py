@@ -12,7 +12,7 @@ import logging
 import os
 from pathlib import Path
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 #: File names inside a run folder.
 LATEST = "latest.pt"
@@ -54,7 +54,7 @@ def resolve_checkpoint(path: str | os.PathLike[str], which: str = "best", *, ann
                 why = "its best validation checkpoint" if name == BEST else "its last checkpoint"
                 if name == LATEST and which == "best":
                     why += f"; no {BEST}: the run did not validate"
-                log.log(logging.INFO if announce else logging.DEBUG, "%s: using %s (%s)", p, name, why)
+                logger.log(logging.INFO if announce else logging.DEBUG, "%s: using %s (%s)", p, name, why)
                 return p / name
         raise FileNotFoundError(
             f"{p}: a folder without a checkpoint (looked for {' and '.join(names)})" + _runs_under(p)

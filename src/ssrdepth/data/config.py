@@ -36,6 +36,7 @@ __all__ = [
     "DEFAULT_MAX_DEPTH",
     "SOURCES",
     "STEREO_SOURCES",
+    "STREET_STEREO_SOURCES",
     "TARGETS",
     "DataConfig",
     "DataSource",
@@ -62,6 +63,9 @@ class DataSource:
     scene: ``"street"`` (KITTI-like, up to 80 m), ``"indoor"`` (NYU-like, up to 10 m) or ``"any"``:
         which of the metric evaluation protocols are made for it (the street protocols ``kitti``,
         ``kitti-eigen``, ``kitti-full`` or the indoor one, ``nyu``); the others are warned about.
+    truth: the true depth a frame can be scored against in metres: ``"exact"`` (dense and exact, the
+        renderer's), ``"lidar"`` (sparse, where the frame has a point cloud), ``"sensor"`` (an RGB-D
+        sensor's) or ``"none"`` (stereo pairs only: targets from a matcher, no metric truth).
     root_may_be_file: ``root`` may name a file (NYU's ``.mat``) rather than a folder.
     render: the command that makes the data set at ``{root}`` when its folder is missing (``None``:
         it is downloaded).
@@ -74,6 +78,7 @@ class DataSource:
     camera: str
     loader: str
     scene: str
+    truth: str
     root_may_be_file: bool = False
     render: str | None = None
 
@@ -90,6 +95,7 @@ DATA_SOURCES: dict[str, DataSource] = {
             camera="calib/SSSS.txt (P2, P3) written by ssrdepth generate, the tracking layout",
             loader="kitti:synthetic_source",
             scene="street",
+            truth="exact",
             render="ssrdepth generate --out {root}",
         ),
         DataSource(
@@ -100,6 +106,7 @@ DATA_SOURCES: dict[str, DataSource] = {
             camera="calib/SSSS.txt (P2, P3)",
             loader="kitti:tracking_source",
             scene="street",
+            truth="none",
         ),
         DataSource(
             "kitti-raw",
@@ -109,6 +116,7 @@ DATA_SOURCES: dict[str, DataSource] = {
             camera="DATE/calib_cam_to_cam.txt (P_rect_02, P_rect_03) of each recording day",
             loader="kitti:raw_source",
             scene="street",
+            truth="none",
         ),
         DataSource(
             "kitti-object",
@@ -118,6 +126,7 @@ DATA_SOURCES: dict[str, DataSource] = {
             camera="calib/NNNNNN.txt (P2, P3) of each frame",
             loader="kitti:object_source",
             scene="street",
+            truth="lidar",
         ),
         DataSource(
             "nyu",
@@ -127,6 +136,7 @@ DATA_SOURCES: dict[str, DataSource] = {
             camera="none (RGB-D: metric depth from the Kinect)",
             loader="nyu:labeled_source",
             scene="indoor",
+            truth="sensor",
             root_may_be_file=True,
         ),
         DataSource(
@@ -137,6 +147,7 @@ DATA_SOURCES: dict[str, DataSource] = {
             camera="declared: data.focal (px) and data.baseline (m)",
             loader="folders:stereo_source",
             scene="street",
+            truth="none",
         ),
         DataSource(
             "rgbd-folder",
@@ -146,6 +157,7 @@ DATA_SOURCES: dict[str, DataSource] = {
             camera="none (RGB-D: depth maps with data.depth_scale)",
             loader="folders:rgbd_source",
             scene="any",
+            truth="sensor",
         ),
     )
 }
@@ -159,6 +171,9 @@ DEFAULT_MAX_DEPTH = {name: s.default_max_depth for name, s in DATA_SOURCES.items
 
 #: Sources with stereo pairs (their targets come from the stereo-target cache).
 STEREO_SOURCES = tuple(name for name, s in DATA_SOURCES.items() if s.pairs)
+
+#: Street-scene sources with stereo pairs: the KITTI-like sources of ``reproduce`` (``--kitti-source``).
+STREET_STEREO_SOURCES = tuple(n for n in STEREO_SOURCES if DATA_SOURCES[n].scene == "street")
 
 #: Training-target kinds: stereo-matched disparity, lidar depth, exact/sensor depth.
 TARGETS = ("stereo", "lidar", "depth")

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from ssrdepth.stereo.cache import TargetCache
     from ssrdepth.stereo.matching import MatcherSettings
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 #: Clipping more than this fraction of a sample's valid depth target pixels at ``max_depth`` is reported.
 CLIP_WARN_FRACTION = 0.01
@@ -187,7 +187,9 @@ class ClipReport:
         if fraction <= CLIP_WARN_FRACTION:
             return False
         self.over.append((str(file), fraction))
-        log.debug("%s: %.1f %% of the valid target pixels are beyond %s", file, 100.0 * fraction, self.what)
+        logger.debug(
+            "%s: %.1f %% of the valid target pixels are beyond %s", file, 100.0 * fraction, self.what
+        )
         return True
 
     def warn(self, first_only: bool = False) -> None:
@@ -197,7 +199,7 @@ class ClipReport:
             return
         if first_only:
             file, fraction = self.over[0]
-            log.warning(
+            logger.warning(
                 "%s: %.1f %% of the valid target pixels are beyond %s and clipped to it (first such file "
                 "of %s; the others are logged at DEBUG); raise it with %s",
                 file,
@@ -208,7 +210,7 @@ class ClipReport:
             )
             return
         file, fraction = max(self.over, key=lambda item: item[1])
-        log.warning(
+        logger.warning(
             "%s: %d of %d files have more than %g %% of their valid target pixels beyond %s, clipped to it "
             "(worst: %s, %.1f %%; each file at DEBUG); raise it with %s",
             self.name,

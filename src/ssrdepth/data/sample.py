@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +20,7 @@ import numpy as np
 from ssrdepth.core.image import BadSampleError, image_size, read_image, read_pixels, read_text_chunks
 from ssrdepth.core.png16 import decode_png16
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "BadSampleError",
@@ -118,7 +117,7 @@ def read_depth_map(path: Path, scale: float, invalid: float = 0.0) -> np.ndarray
         raise BadSampleError(path, "depth map not found")
     recorded = recorded_depth_scale(path)
     if recorded is not None and recorded != scale:
-        log.debug("%s: using the recorded depth scale %g, not %g", path, recorded, scale)
+        logger.debug("%s: using the recorded depth scale %g, not %g", path, recorded, scale)
         scale = recorded
     if path.suffix.lower() == ".npy":
         try:
@@ -180,15 +179,13 @@ def check_frames(
 SKIPPED_SHOWN = 10
 
 
-def report_skipped(skipped: list[tuple[str, str]], stream: Any = None) -> None:
-    """Print the skipped files and why (at the end of a listing or cache build): the first
-    :data:`SKIPPED_SHOWN`, then a count of the rest by problem; every one is logged at DEBUG."""
+def report_skipped(skipped: list[tuple[str, str]]) -> None:
+    """Log the skipped files and why (at the end of a listing or cache build), as one WARNING: the
+    first :data:`SKIPPED_SHOWN`, then a count of the rest by problem; every one is logged at DEBUG."""
     if not skipped:
         return
-    out = stream or sys.stderr
-    print(f"skipped {len(skipped)} bad sample(s):", file=out)
-    for file, problem in skipped[:SKIPPED_SHOWN]:
-        print(f"  {file}: {problem}", file=out)
+    lines = [f"skipped {len(skipped)} bad sample(s):"]
+    lines += [f"  {file}: {problem}" for file, problem in skipped[:SKIPPED_SHOWN]]
     rest = skipped[SKIPPED_SHOWN:]
     if rest:
         counts: dict[str, int] = {}
@@ -197,11 +194,10 @@ def report_skipped(skipped: list[tuple[str, str]], stream: Any = None) -> None:
         common = ", ".join(
             f"{n} × {problem!r}" for problem, n in sorted(counts.items(), key=lambda kv: -kv[1])[:3]
         )
-        print(
-            f"  … and {len(rest)} more ({common}{', …' if len(counts) > 3 else ''}; each at DEBUG)", file=out
-        )
+        lines.append(f"  … and {len(rest)} more ({common}{', …' if len(counts) > 3 else ''}; each at DEBUG)")
+    logger.warning("%s", "\n".join(lines))
     for file, problem in skipped:
-        log.debug("skipped %s: %s", file, problem)
+        logger.debug("skipped %s: %s", file, problem)
 
 
 def require_dir(path: Path, what: str) -> None:

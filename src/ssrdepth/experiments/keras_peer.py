@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 #: Where the peer lives relative to the repository root (``../shared/bench/peer_speed.py``); override
 #: with ``$SSRDEPTH_PEER``.

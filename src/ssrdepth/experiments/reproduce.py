@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ssrdepth.data.config import DataConfig
+from ssrdepth.data.config import DATA_SOURCES, DataConfig
 from ssrdepth.models import canonical_name, list_models
 
 logger = logging.getLogger(__name__)
@@ -217,11 +217,14 @@ def _metric_protocols(run: RunSpec, cfg: ReproduceConfig) -> list[str]:
     part of the image, where lidar has points — a network trained on sparse lidar-like targets can look
     good inside the crop and fail above it (docs/stereo.md, the matcher study)."""
     protos = ["paper", "normalised"]
-    if run.data.source == "nyu":
+    source = DATA_SOURCES[run.data.source]
+    if source.truth == "none":
+        return protos
+    if source.scene == "indoor":
         protos.append("nyu")
-    elif run.data.source in ("synthetic", "kitti-object"):
+    elif source.scene == "street":
         protos.append(cfg.metric_protocol)
-        if run.data.source == "synthetic" and cfg.metric_protocol != "kitti-full":
+        if source.truth == "exact" and cfg.metric_protocol != "kitti-full":
             protos.append("kitti-full")
     return protos
 

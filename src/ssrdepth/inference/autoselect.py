@@ -40,7 +40,7 @@ import numpy as np
 from ssrdepth.core.timing import best_of, interleaved_medians, ratio_score, ratios_to_best
 from ssrdepth.inference.backends import REGISTRY, Runner, RunnerFactory, parity_error
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 #: Largest max-abs difference (normalised [0, 1] maps) from eager float32 that a backend may have to
 #: be chosen by ``auto``: bf16 backends land at 2e-3–6e-3 on these networks (BENCHMARKS.md), float32
@@ -160,7 +160,7 @@ def _write_cache(path: Path, key: str, choice: BackendChoice) -> None:
     try:
         write_json(path, data)
     except OSError as exc:  # a read-only home must not stop prediction
-        log.warning("could not write the backend choice cache %s: %s", path, exc)
+        logger.warning("could not write the backend choice cache %s: %s", path, exc)
 
 
 def _time(runners: Mapping[str, Runner], batch: np.ndarray, repeats: int) -> dict[str, float]:
@@ -239,7 +239,7 @@ def choose_backend(
     if not remeasure:
         hit = _read_cache(path).get(key)
         if isinstance(hit, dict) and hit.get("backend") in candidates:
-            log.debug("backend auto: %s read from %s", hit["backend"], path)
+            logger.debug("backend auto: %s read from %s", hit["backend"], path)
             return BackendChoice(str(hit["backend"]), dict(hit.get("table", {})), cached=True, key=key)
     choice = measure(candidates, reference(), sample, batch, tolerance=tolerance, repeats=repeats)
     choice.key = key

@@ -41,7 +41,7 @@ from ssrdepth.inference.runner import BuiltRunner, OnnxModel, Runner, RunnerFact
 if TYPE_CHECKING:  # torch is optional: ONNX files run without it
     import torch
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -87,17 +87,20 @@ def _importable(module: str) -> bool:
 def torch_runner(
     net: torch.nn.Module, device: torch.device, channels_last: bool, bf16: bool = False
 ) -> Runner:
-    """Eager PyTorch under ``torch.inference_mode``; ``bf16``: autocast to bfloat16 (the output is
-    returned as float32)."""
+    """Eager PyTorch under ``torch.inference_mode``, through the shared forward recipe
+    (:mod:`ssrdepth.runtime.forward`: the input in the memory format, the network under the autocast);
+    ``bf16``: autocast to bfloat16 (the output is returned as float32)."""
     import torch
 
-    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    from ssrdepth.runtime.forward import forward, memory_format, model_input
+
+    fmt = memory_format(channels_last)
+    dtype = torch.bfloat16 if bf16 else None
 
     def run(batch: np.ndarray) -> np.ndarray:
-        x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).to(device)
-        x = x.contiguous(memory_format=fmt)
-        with torch.inference_mode(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
-            y = net(x)
+        x = model_input(torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)), device, fmt)
+        with torch.inference_mode():
+            y = forward(net, x, dtype)
         return np.ascontiguousarray(y.float().cpu().numpy())
 
     return run

@@ -33,7 +33,7 @@ if TYPE_CHECKING:  # torch is optional: an ONNX file predicts with onnxruntime a
 
     from ssrdepth.models import DepthNet
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -84,14 +84,17 @@ def _has_module(name: str) -> bool:
 
 
 def resolve_device(device: str) -> torch.device:
-    """``"auto"`` → CUDA when available, else CPU; a CUDA request without CUDA is an error."""
-    torch = require("torch", "prediction from a PyTorch checkpoint (.pt)")
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    dev = torch.device(device)
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device {device!r} requested but CUDA is not available here")
-    return dev
+    """The device of a PyTorch checkpoint's prediction: the one rule of
+    :func:`ssrdepth.runtime.resolve_device` (``"auto"`` → CUDA when available, else the CPU), reached
+    only once torch is known to be installed (an ONNX file predicts without it).
+
+    Raises:
+        ValueError: CUDA asked for where there is none (or a CUDA index beyond the devices here).
+    """
+    require("torch", "prediction from a PyTorch checkpoint (.pt)")
+    from ssrdepth.runtime.device import resolve_device as runtime_device
+
+    return runtime_device(device)
 
 
 def _device_type(device: str) -> str:
@@ -157,7 +160,7 @@ def load_model(
     if is_bundled(path):
         p = bundled_checkpoint()
         given = "" if path is not None else "no checkpoint given: "
-        log.info("%susing the bundled model %s", given, describe_bundled())
+        logger.info("%susing the bundled model %s", given, describe_bundled())
     else:
         assert path is not None
         p = resolve_checkpoint(path)
@@ -336,7 +339,7 @@ def _auto(
         remeasure=opts.remeasure,
     )
     backend, used, settings = describe_choice(choice.backend)
-    log.info("%s%s", choice.summary(str(cache_dir() / CACHE_FILE)), " (an INT8 model)" if int8 else "")
+    logger.info("%s%s", choice.summary(str(cache_dir() / CACHE_FILE)), " (an INT8 model)" if int8 else "")
     return DepthModel(
         **{**common, "device": "cpu"},
         backend=backend,

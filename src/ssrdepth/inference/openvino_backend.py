@@ -34,7 +34,7 @@ import numpy as np
 from ssrdepth.core.timing import best_of, interleaved_medians, ratio_score, ratios_to_best
 from ssrdepth.inference.runner import BuiltRunner, OnnxModel, Runner, RunnerFactory, RunnerRequest
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 #: Values of ``INFERENCE_PRECISION_HINT`` we offer (OpenVINO's names).
 OV_PRECISIONS = ("f32", "bf16")
@@ -136,7 +136,7 @@ def compile_onnx(model: str | os.PathLike[str] | bytes, settings: OpenVINOSettin
             raise FileNotFoundError(f"{path}: no such ONNX file")
         ov_model = core.read_model(model=str(path))
     compiled = core.compile_model(ov_model, "CPU", s.properties())
-    log.debug("compiled ONNX model for OpenVINO CPU with %s", s.properties())
+    logger.debug("compiled ONNX model for OpenVINO CPU with %s", s.properties())
     return compiled
 
 
@@ -244,7 +244,7 @@ def choose_settings(
         ratios.append(ratios_to_best(med))
     best = best_of(ratio_score(ratios) or dict.fromkeys(table, 0.0))
     chosen = next(s for s in cands if s.label == best)
-    log.info(
+    logger.info(
         "OpenVINO settings measured here: %s, the fastest; ms at batch %s: %s",
         chosen.label,
         " / ".join(str(b.shape[0]) for b in batches),

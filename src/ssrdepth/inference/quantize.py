@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 
 class _DropPreprocessAdvice(logging.Filter):
@@ -143,7 +143,7 @@ def quantize_onnx(
     for p in proto.metadata_props:
         if p.key not in kept:
             out.metadata_props.add(key=p.key, value=p.value)
-    log.info("quantised to INT8 (QDQ, per-channel weights, %d calibration batches)", len(batches))
+    logger.info("quantised to INT8 (QDQ, per-channel weights, %d calibration batches)", len(batches))
     record = {"format": "QDQ", "per_channel": per_channel, "calibration_batches": len(batches)}
     return attach_record(bytes(out.SerializeToString()), record)
 
@@ -257,7 +257,9 @@ def quantize_checked(
     if out is not None:
         with atomic_path(out) as tmp:
             tmp.write_bytes(int8_blob)
-        log.info("wrote INT8 model %s (δ<1.25 %.4f vs float32 %.4f)", out, acc.int8_delta1, acc.fp32_delta1)
+        logger.info(
+            "wrote INT8 model %s (δ<1.25 %.4f vs float32 %.4f)", out, acc.int8_delta1, acc.fp32_delta1
+        )
     return int8_blob, acc
 
 

@@ -30,7 +30,7 @@ from ssrdepth.core.io import write_json
 if TYPE_CHECKING:
     from ssrdepth.checkpoint import Checkpoint
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 #: The bundled model's name: its two files are ``NAME.pt`` and ``NAME.json``.
 NAME = "street-scrxu-147x37"
@@ -209,7 +209,7 @@ def write_bundle(
     save_checkpoint(weights, net, input_size=ckpt.input_size, target=ckpt.target, step=ckpt.step, **extra)
     full["sha256"] = file_sha256(weights)
     write_json(weights.with_name(CARD), {k: full[k] for k in CARD_FIELDS} | full)
-    log.info(
+    logger.info(
         "wrote the bundle %s from %s: %s (%.2f MB) and %s",
         NAME,
         ckpt.path,

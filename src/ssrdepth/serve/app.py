@@ -34,7 +34,7 @@ from ssrdepth.serve.service import (
     read_upload,
 )
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 COLOUR_MAPS = ("magma", "turbo", "viridis", "inferno", "plasma", "gray")
 
@@ -112,10 +112,10 @@ class App:
         try:
             result = self._predict(upload, frame, model, quantity, focal, baseline, cmap)
         except UploadError as exc:
-            log.info("refused: %s", exc)
+            logger.info("refused: %s", exc)
             raise gr.Error(str(exc), duration=None, print_exception=False) from None
         except ValueError as exc:  # a model file that cannot be read, a colour map, ...
-            log.warning("request failed: %s", exc)
+            logger.warning("request failed: %s", exc)
             raise gr.Error(str(exc), duration=None, print_exception=False) from None
         image, video, notes = result
         image.timing["total"] = time.perf_counter() - start

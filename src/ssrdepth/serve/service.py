@@ -43,7 +43,7 @@ from ssrdepth.inference.model import DepthModel, load_model
 from ssrdepth.inference.outputs import SideBySideWriter, colorize, depth_to_points, write_ply
 from ssrdepth.pretrained import NoBundledModel, bundled_checkpoint, describe_bundled, is_bundled
 
-log = logging.getLogger(__name__)
+logger = logging.getLogger(__name__)
 
 #: Largest upload accepted (bytes); the page refuses bigger files before they are sent.
 MAX_UPLOAD_BYTES = 50 * 2**20
@@ -105,7 +105,9 @@ def resolve_models(paths: Sequence[str | os.PathLike[str]], demo_root: str | os.
             "some with 'make demo' (about 15 minutes on 2 cores) or 'ssrdepth train ...', or name "
             "checkpoints or ONNX files: ssrdepth serve runs/NAME/best.pt"
         ) from None
-    log.info("no model named and none under %s: serving the bundled model %s", demo_root, describe_bundled())
+    logger.info(
+        "no model named and none under %s: serving the bundled model %s", demo_root, describe_bundled()
+    )
     return [bundled]
 
 
@@ -133,7 +135,7 @@ class ModelCache:
                     warnings.simplefilter("ignore")  # exporter chatter of the in-memory ONNX export
                     model = load_model(key, backend=self.backend, device=self.device, threads=self.threads)
                 self._models[key] = model
-                log.info(
+                logger.info(
                     "loaded %s (%s, %s) from %s in %.1f s",
                     model.name,
                     model.backend,
@@ -485,7 +487,7 @@ def predict_video(
     video = writer.close(sidecar=False)
     assert video is not None  # at least the first frame was written
     seconds = time.perf_counter() - start
-    log.info("video %s: %d frame(s) in %.1f s", label, len(frames), seconds)
+    logger.info("video %s: %d frame(s) in %.1f s", label, len(frames), seconds)
     return VideoResult(first, video, len(frames), fps, truncated, seconds)
 
 

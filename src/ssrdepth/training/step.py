@@ -5,7 +5,6 @@ plans of ``demo``/``reproduce`` and the training rows of ``bench``.
 from __future__ import annotations
 
 import random
-import statistics
 import time
 from pathlib import Path
 from typing import Any
@@ -14,6 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
+from ssrdepth.core.timing import interleaved_medians
 from ssrdepth.runtime import resolve_device
 from ssrdepth.training.config import TrainConfig
 from ssrdepth.training.data_setup import build_data
@@ -48,20 +48,20 @@ def measure_step_seconds(
             parts = build_parts(cfg, ddp, device, data)
             loop = Session(cfg, ddp, device, Path(cfg.out), data, parts, time.perf_counter())
             parts.net.train()
-            times: list[float] = []
             batches = iter(data.loader)
-            for _ in range(warmup + repeats):
-                t0 = time.perf_counter()
+
+            def step() -> None:
+                nonlocal batches
                 try:
                     batch = next(batches)
                 except StopIteration:  # an epoch shorter than the timing: start it again
                     batches = iter(data.loader)
                     batch = next(batches)
                 loop.train_step(batch)
-                if device.type == "cuda":
-                    torch.cuda.synchronize(device)
-                times.append(time.perf_counter() - t0)
+
+            sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else None
+            seconds = interleaved_medians({"step": step}, repeats, warmup, sync=sync)["step"]
         finally:
             random.setstate(py_state)
             np.random.set_state(np_state)
-    return float(statistics.median(times[warmup:]))
+    return float(seconds)
