@@ -73,14 +73,46 @@ def run_commands(src: Path, out: Path) -> None:
          out, env, out / "e_kitti.log")  # fmt: skip
 
 
+#: Folder paths replaced by a placeholder before comparing: ``(path, placeholder)``, longest first. The
+#: source trees (the base's temporary worktree, this checkout) and each run's output folder appear in
+#: checkpoint paths, metadata and logs; they are where a run happened, not what it did.
+PLACES: list[tuple[str, str]] = []
+
+
+def _normalise(text: str) -> str:
+    for place, mark in PLACES:
+        text = text.replace(place, mark)
+    return text.replace(str(ROOT.parent), "<root>")
+
+
 def _strip(o: Any) -> Any:
     if isinstance(o, dict):
         return {k: _strip(v) for k, v in o.items() if not CLOCK_KEYS.search(k.lower())}
     if isinstance(o, list):
         return [_strip(v) for v in o]
     if isinstance(o, str):
-        return CLOCK_TEXT.sub("<time>", o.replace(str(ROOT.parent), "<root>"))
+        return CLOCK_TEXT.sub("<time>", _normalise(o))
     return o
+
+
+def _text_value(v: str) -> Any:
+    """A PNG text chunk: JSON (our metadata) stripped like a JSON file, else the normalised text."""
+    try:
+        return _strip(json.loads(v))
+    except ValueError:
+        return _strip(v)
+
+
+def _png_diff(x: Path, y: Path) -> list[str]:
+    """Pixels (exact, every channel and bit depth) and text chunks (paths normalised) of two PNGs."""
+    import numpy as np
+    from PIL import Image
+
+    with Image.open(x) as ix, Image.open(y) as iy:
+        problems = [] if np.array_equal(np.asarray(ix), np.asarray(iy)) else [": pixels differ"]
+        tx = {k: _text_value(v) for k, v in ix.info.items() if isinstance(v, str)}
+        ty = {k: _text_value(v) for k, v in iy.info.items() if isinstance(v, str)}
+    return problems + _json_diff(tx, ty, " text")
 
 
 def _json_diff(x: Any, y: Any, where: str = "") -> list[str]:
@@ -92,6 +124,12 @@ def _json_diff(x: Any, y: Any, where: str = "") -> list[str]:
             d for i, (u, v) in enumerate(zip(x, y, strict=True)) for d in _json_diff(u, v, f"{where}[{i}]")
         ]
     return [] if x == y else [f"{where}: {str(x)[:80]} ≠ {str(y)[:80]}"]
+
+
+def _normalise_bytes(data: bytes) -> bytes:
+    for place, mark in PLACES:
+        data = data.replace(place.encode(), mark.encode())
+    return data
 
 
 def compare(a: Path, b: Path) -> list[str]:
@@ -114,6 +152,11 @@ def compare(a: Path, b: Path) -> list[str]:
                 _strip(json.loads((a / rel).read_text())), _strip(json.loads((b / rel).read_text()))
             )
             problems += [f"{rel}{d}" for d in diffs]
+        elif rel.suffix == ".png":
+            problems += [f"{rel}{d}" for d in _png_diff(a / rel, b / rel)]
+        elif rel.suffix == ".ply":  # an ASCII header (its comments may name the checkpoint) over binary data
+            if _normalise_bytes((a / rel).read_bytes()) != _normalise_bytes((b / rel).read_bytes()):
+                problems.append(f"{rel}: bytes differ (paths normalised)")
         elif (a / rel).read_bytes() != (b / rel).read_bytes():
             problems.append(f"{rel}: bytes differ")
     return problems
@@ -129,6 +172,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp)
         tree = Path(tmp) / "base-tree"
+        places = [
+            (str(tree), "<src>"),
+            (str(ROOT), "<src>"),
+            (str(out / "base"), "<out>"),
+            (str(out / "here"), "<out>"),
+        ]
+        PLACES[:] = sorted(places, key=lambda pm: -len(pm[0]))
         subprocess.run(["git", "worktree", "add", "--detach", str(tree), args.base], cwd=ROOT, check=True)
         try:
             run_commands(tree, out / "base")
