@@ -11,7 +11,7 @@ from ssrdepth.checkpoint import resolve_checkpoint
 from ssrdepth.cli.common import add_source_arguments, source_changes
 from ssrdepth.core.sizes import parse_size
 from ssrdepth.data.config import TARGETS, DataConfig
-from ssrdepth.evaluation.evaluate import data_config_from_checkpoint, evaluate
+from ssrdepth.evaluation.evaluate import CONFIDENCE_METHODS, data_config_from_checkpoint, evaluate
 from ssrdepth.evaluation.protocols import PROTOCOLS, get_protocol
 
 
@@ -44,6 +44,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--scaling", default=None, choices=("none", "median", "least-squares", "least-squares-shift")
     )
     o.add_argument("--aggregation", default=None, choices=("per-image", "pooled"))
+    p.add_argument(
+        "--confidence",
+        default=None,
+        choices=CONFIDENCE_METHODS,
+        help="also score an uncertainty map by sparsification (AUSE, AURG of AbsRel and RMSE; curves in "
+        "the JSON): flip = disagreement with the mirrored image (a second pass)",
+    )
     r = p.add_argument_group("run")
     r.add_argument("--batch-size", type=int, default=16)
     r.add_argument("--max-images", type=int, default=None, help="evaluate only the first N images")
@@ -90,6 +97,7 @@ def main(args: argparse.Namespace) -> int:
         model_options=None if args.width is None else {"width": args.width},
         seed=args.seed,
         progress=not args.quiet,
+        confidence=args.confidence,
     )
     print(report.markdown, end="")
     for r in report.results:

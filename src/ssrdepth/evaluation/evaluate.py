@@ -41,11 +41,19 @@ from ssrdepth.evaluation.protocols import (
     Protocol,
     get_protocol,
     match_size,
+    pixel_mask,
     protocol_mismatch,
+    select_pixels,
 )
+from ssrdepth.evaluation.uncertainty import SparsificationAccumulator
 from ssrdepth.runtime import forward, load_for_evaluation, model_input
+from ssrdepth.runtime.confidence import flip_disagreement
 
 logger = logging.getLogger(__name__)
+
+#: Uncertainty maps ``evaluate`` can score by sparsification (:mod:`ssrdepth.evaluation.uncertainty`):
+#: ``flip`` — the disagreement with the mirrored image (:func:`ssrdepth.runtime.confidence.flip_disagreement`).
+CONFIDENCE_METHODS = ("flip",)
 
 
 @dataclass(frozen=True)
@@ -125,6 +133,7 @@ def evaluate_model(
     label: str | None = None,
     progress: bool = False,
     num_workers: int = 0,
+    confidence: str | None = None,
 ) -> EvalResult:
     """Evaluate ``model`` on ``dataset`` under ``protocol`` (a preset name or a :class:`Protocol`).
 
@@ -153,6 +162,7 @@ def evaluate_model(
         label=label,
         progress=progress,
         num_workers=num_workers,
+        confidence=confidence,
     )
     if isinstance(result, ValueError):
         raise result
@@ -172,6 +182,7 @@ def evaluate_protocols(
     progress: bool = False,
     num_workers: int = 0,
     per_image: bool = False,
+    confidence: str | None = None,
 ) -> list[EvalResult | ValueError]:
     """Evaluate ``model`` on ``dataset`` under every protocol in ``protocols`` in **one pass**: each
     image is read and run through the network once, and every protocol's accumulator is fed from that
@@ -186,8 +197,15 @@ def evaluate_protocols(
         in the data set's order, measure key → value in the protocol's ``units``, or ``None`` for an image
         with no valid pixel. Only ``per-image`` aggregation has per-image values: under a ``pooled``
         protocol every entry is ``None``.
+    confidence: one of :data:`CONFIDENCE_METHODS` to also score that uncertainty map by sparsification
+        over each protocol's compared pixels: ``extra["sparsification"]``, measure key (``abs_rel``,
+        ``rmse``) → the curves, AUSE and AURG (:class:`~ssrdepth.evaluation.uncertainty.Sparsification`
+        as a dict). ``"flip"`` runs the network a second time on the mirrored images; the scored
+        prediction is the plain one.
     """
     protos = [get_protocol(p) for p in protocols]
+    if confidence is not None and confidence not in CONFIDENCE_METHODS:
+        raise ValueError(f"unknown confidence {confidence!r}; valid: {', '.join(CONFIDENCE_METHODS)}")
     if not protos:
         raise ValueError("no protocol given")
     if batch_size < 1:
@@ -196,7 +214,7 @@ def evaluate_protocols(
     model_scale = scale or data_scale
     dataset = _first_images(dataset, max_images)
     name = label or str(getattr(model, "name", type(model).__name__))
-    feeds = [_Feed(p, model_scale, data_scale) for p in protos]
+    feeds = [_Feed(p, model_scale, data_scale, confidence is not None) for p in protos]
     if any(f.error is None for f in feeds):
         loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
         _one_pass(
@@ -205,6 +223,7 @@ def evaluate_protocols(
             feeds,
             name,
             device,
+            confidence,
         )
     return [f.result(name, per_image) for f in feeds]
 
@@ -226,10 +245,15 @@ class _Feed:
     stops it (set before the pass when it cannot score at all, or by the first batch it cannot compare)."""
 
     def __init__(
-        self, proto: Protocol, model_scale: TargetScale | None, data_scale: TargetScale | None
+        self,
+        proto: Protocol,
+        model_scale: TargetScale | None,
+        data_scale: TargetScale | None,
+        sparsify: bool = False,
     ) -> None:
         self.proto, self.model_scale, self.data_scale = proto, model_scale, data_scale
         self.acc = MetricAccumulator(proto)
+        self.spars = SparsificationAccumulator() if sparsify else None
         self.images: list[dict[str, float] | None] = []
         self.any_depth = False
         self.error: ValueError | None = None
@@ -239,16 +263,35 @@ class _Feed:
                 "with a .scale attribute"
             )
 
-    def add(self, raw: torch.Tensor, batch: dict[str, Any], device: str | torch.device) -> None:
+    def add(
+        self,
+        raw: torch.Tensor,
+        batch: dict[str, Any],
+        device: str | torch.device,
+        uncertainty: torch.Tensor | None = None,
+    ) -> None:
         if self.error is not None:
             return
         try:
             pred, target, valid = _compared(raw, batch, self.proto, self.model_scale, self.data_scale, device)
             self.images.extend(self.acc.add_batch(pred, target, valid))
+            if self.spars is not None and uncertainty is not None:
+                size = (int(target.shape[-2]), int(target.shape[-1]))
+                self._sparsify(pred, target, valid, match_size(uncertainty, size, self.proto))
         except ValueError as exc:  # this protocol cannot compare (kind, size): the others go on
             self.error = exc
             return
         self.any_depth = self.any_depth or (self.proto.space == "depth" and bool(valid.any()))
+
+    def _sparsify(
+        self, pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, uncertainty: torch.Tensor
+    ) -> None:
+        """Each image's compared pixels (as the protocol selects and scales them) with their uncertainty."""
+        assert self.spars is not None
+        p, t, v, u = (a.detach().cpu().numpy() for a in (pred, target, valid, uncertainty))
+        for i in range(p.shape[0]):
+            p_sel, t_sel = select_pixels(p[i], t[i], v[i], self.proto)
+            self.spars.add_image(p_sel, t_sel, u[i][pixel_mask(t[i].astype("float64"), v[i], self.proto)])
 
     def result(self, name: str, per_image: bool) -> EvalResult | ValueError:
         if self.error is None and self.proto.space == "depth" and not self.any_depth:
@@ -260,6 +303,9 @@ class _Feed:
             return self.error
         try:
             scores = self.acc.result()
+            extra: dict[str, Any] = {"per_image": self.images} if per_image else {}
+            if self.spars is not None:
+                extra["sparsification"] = {k: v.as_dict() for k, v in self.spars.result().items()}
         except ValueError as exc:
             return exc
         return EvalResult(
@@ -270,15 +316,21 @@ class _Feed:
             valid_pixels=scores.valid_pixels,
             images_skipped=scores.images_skipped,
             units=self.proto.units,
-            extra={"per_image": self.images} if per_image else {},
+            extra=extra,
         )
 
 
 def _one_pass(
-    model: nn.Module, batches: Any, feeds: list[_Feed], name: str, device: str | torch.device
+    model: nn.Module,
+    batches: Any,
+    feeds: list[_Feed],
+    name: str,
+    device: str | torch.device,
+    confidence: str | None = None,
 ) -> None:
-    """Run ``model`` (eval mode, inference mode, its mode restored) once on each batch and feed every
-    protocol; a channel mismatch or a NaN/inf output is raised (it concerns every protocol)."""
+    """Run ``model`` (eval mode, inference mode, its mode restored) once on each batch (twice with
+    ``confidence="flip"``) and feed every protocol; a channel mismatch or a NaN/inf output is raised
+    (it concerns every protocol)."""
     in_channels = getattr(model, "in_channels", None)
     dev = torch.device(device)
     was_training = model.training
@@ -292,11 +344,15 @@ def _one_pass(
                         f"model {name} takes {in_channels} input channel(s) but the data has "
                         f"{image.shape[1]}: set the data's channels to match (1 = gray, 3 = RGB)"
                     )
-                raw = forward(model, image).float()
+                uncertainty = None
+                if confidence == "flip":
+                    raw, uncertainty = flip_disagreement(model, image)
+                else:
+                    raw = forward(model, image).float()
                 if not bool(torch.isfinite(raw).all()):
                     raise ValueError(f"model {name} produced NaN/inf values: its weights are broken")
                 for feed in feeds:
-                    feed.add(raw, batch, device)
+                    feed.add(raw, batch, device, uncertainty)
     finally:
         model.train(was_training)
 
@@ -408,6 +464,29 @@ def format_markdown(results: list[EvalResult], protocol: Protocol, header: str =
     return "\n".join(lines) + "\n"
 
 
+def format_sparsification(results: list[EvalResult], confidence: str) -> str:
+    """The uncertainty section: per model, AUSE and AURG of AbsRel and RMSE (the curves are in the JSON)."""
+    lines = [
+        "",
+        f"## Uncertainty `{confidence}`: sparsification (Poggi et al. 2020)",
+        "",
+        "| model | AUSE AbsRel ↓ | AURG AbsRel ↑ | AUSE RMSE ↓ | AURG RMSE ↑ | images |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        sp = r.extra["sparsification"]
+        cells = [_fmt(sp[m][k]) for m in ("abs_rel", "rmse") for k in ("ause", "aurg")]
+        lines.append(f"| {r.model} | " + " | ".join(cells) + f" | {sp['abs_rel']['images']} |")
+    lines += [
+        "",
+        "AUSE: area between the curve of removing the most uncertain pixels first and the oracle's "
+        "(removing the largest errors first); 0 is a perfect ordering. AURG: area between a random "
+        "order's curve and the model's; above 0 the uncertainty knows something. RMSE areas in the "
+        "protocol's units.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def format_csv(results: list[EvalResult]) -> str:
     """``measure,<model>,…`` rows: the measures (full precision), then protocol, images, valid_pixels."""
     buf = io.StringIO()
@@ -435,12 +514,16 @@ def evaluate(
     model_options: dict[str, Any] | None = None,
     seed: int = 0,
     progress: bool = True,
+    confidence: str | None = None,
 ) -> EvalReport:
     """Evaluate every model on ``split`` of ``data``; write ``evaluate-<protocol>.{md,csv,json}`` in
     ``out_dir`` (atomically) and return the report.
 
     models: checkpoint paths, or registry names (untrained, built with ``model_options`` and ``seed``:
         for smoke runs only). ``data.channels`` must match every model's input channels.
+    confidence: also score an uncertainty map by sparsification (:func:`evaluate_protocols`): the
+        curves, AUSE and AURG go into each result's ``extra["sparsification"]`` (JSON) and a table of
+        the areas into the Markdown.
     """
     from ssrdepth.data import build_dataset
 
@@ -480,12 +563,10 @@ def evaluate(
             device=device,
             label=label,
             progress=progress,
+            confidence=confidence,
         )
-        results.append(
-            EvalResult(
-                **{**r.as_dict(), "source": m.source, "extra": {"checkpoint_input_size": m.input_size}}
-            )
-        )
+        extra = {**r.extra, "checkpoint_input_size": m.input_size}
+        results.append(EvalResult(**{**r.as_dict(), "source": m.source, "extra": extra}))
     target = (
         "the sample's `depth` map (metres, where > 0)"
         if proto.space == "depth"
@@ -497,6 +578,8 @@ def evaluate(
         f"Compared with {target}."
     )
     markdown = format_markdown(results, proto, header)
+    if confidence is not None:
+        markdown += format_sparsification(results, confidence)
     out = Path(out_dir)
     stem = f"evaluate-{_slug(proto.name)}"
     files = {"markdown": out / f"{stem}.md", "csv": out / f"{stem}.csv", "json": out / f"{stem}.json"}

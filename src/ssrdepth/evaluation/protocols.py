@@ -332,6 +332,37 @@ def _float64(x: ArrayT) -> ArrayT:
     return x.detach().double() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float64)
 
 
+def pixel_mask(target: ArrayT, valid_mask: ArrayT | None, protocol: Protocol) -> Any:
+    """Which pixels of one image ``(H, W)`` or ``(1, H, W)`` ``protocol`` compares (steps 1–5: finite
+    target, the valid mask or ``target > 0``, the crop, the caps), as a bool array of the same shape
+    and kind (torch or NumPy). The one mask of :func:`select_pixels`, also used to select per-pixel
+    values that travel with the prediction (an uncertainty map, :mod:`ssrdepth.evaluation.uncertainty`).
+    """
+    is_torch = isinstance(target, torch.Tensor)
+    t: Any = target
+    valid: Any = torch.isfinite(t) if is_torch else np.isfinite(t)
+    if protocol.mask == "valid":
+        if valid_mask is None:
+            valid = valid & (t > 0)
+        else:
+            valid = valid & (
+                valid_mask.bool()
+                if isinstance(valid_mask, torch.Tensor)
+                else np.asarray(valid_mask, dtype=bool)
+            )
+    height, width = t.shape[-2], t.shape[-1]
+    top, bottom, left, right = crop_box(protocol.crop, height, width)
+    if (top, bottom, left, right) != (0, height, 0, width):
+        box = torch.zeros_like(valid) if is_torch else np.zeros_like(valid)
+        box[..., top:bottom, left:right] = True
+        valid = valid & box
+    if protocol.min_value is not None:
+        valid = valid & (t > protocol.min_value)
+    if protocol.max_value is not None:
+        valid = valid & (t < protocol.max_value)
+    return valid
+
+
 def select_pixels(
     pred: ArrayT, target: ArrayT, valid_mask: ArrayT | None, protocol: Protocol
 ) -> tuple[ArrayT, ArrayT]:
@@ -355,26 +386,7 @@ def select_pixels(
         raise ValueError(
             f"prediction contains {bad} NaN/inf value(s): the model output is broken (nothing is masked)"
         )
-    valid: Any = torch.isfinite(t) if is_torch else np.isfinite(t)
-    if protocol.mask == "valid":
-        if valid_mask is None:
-            valid = valid & (t > 0)
-        else:
-            valid = valid & (
-                valid_mask.bool()
-                if isinstance(valid_mask, torch.Tensor)
-                else np.asarray(valid_mask, dtype=bool)
-            )
-    height, width = t.shape[-2], t.shape[-1]
-    top, bottom, left, right = crop_box(protocol.crop, height, width)
-    if (top, bottom, left, right) != (0, height, 0, width):
-        box = torch.zeros_like(valid) if is_torch else np.zeros_like(valid)
-        box[..., top:bottom, left:right] = True
-        valid = valid & box
-    if protocol.min_value is not None:
-        valid = valid & (t > protocol.min_value)
-    if protocol.max_value is not None:
-        valid = valid & (t < protocol.max_value)
+    valid = pixel_mask(t, valid_mask, protocol)
     p, t = p[valid], t[valid]
     if p.shape[0] == 0:
         return p, t
@@ -503,5 +515,6 @@ __all__ = [
     "evaluate_arrays",
     "get_protocol",
     "match_size",
+    "pixel_mask",
     "select_pixels",
 ]

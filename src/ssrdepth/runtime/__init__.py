@@ -6,6 +6,7 @@ The three siblings may not import each other, so the steps they share live here,
   local rank under DDP);
 - :mod:`~ssrdepth.runtime.forward`: the forward recipe — input to the device in the memory format,
   the network under the precision's autocast;
+- :mod:`~ssrdepth.runtime.confidence`: the flip-disagreement uncertainty (a second, mirrored pass);
 - :mod:`~ssrdepth.runtime.load`: a checkpoint (file or run folder) as a model ready to evaluate;
 - :mod:`~ssrdepth.runtime.metrics`: the valid-pixel per-image metric core (squared error over the
   valid pixels, per-image RMSE, the mean over images that have a valid pixel).
@@ -16,6 +17,7 @@ because checkpoints themselves use it.
 
 from __future__ import annotations
 
+from ssrdepth.runtime.confidence import flip_disagreement
 from ssrdepth.runtime.device import resolve_device
 from ssrdepth.runtime.forward import autocast_dtype, forward, memory_format, model_input, precision_autocast
 from ssrdepth.runtime.load import load_for_evaluation
@@ -24,6 +26,7 @@ from ssrdepth.runtime.metrics import ValidPixelMetrics, valid_pixel_sums
 __all__ = [
     "ValidPixelMetrics",
     "autocast_dtype",
+    "flip_disagreement",
     "forward",
     "load_for_evaluation",
     "memory_format",

@@ -1,0 +1,171 @@
+"""How good an uncertainty map is: sparsification curves and AUSE — the one home of these measures.
+
+The standard for depth uncertainty (Ilg et al. 2018, "Uncertainty estimates and multi-hypotheses
+networks for optical flow"; Poggi et al. 2020, "On the uncertainty of self-supervised monocular depth
+estimation", Sec. 5): per image, remove the fraction ``f`` of the compared pixels with the highest
+uncertainty and measure the error (AbsRel, RMSE) on the rest, for ``f`` = 0, 0.05, …, 0.95. The
+**oracle** removes the pixels in the order of their true error (the best any uncertainty can do), a
+**random** order removes them at random (an uncertainty that knows nothing). The curves are averaged
+over the images; then
+
+- **AUSE** (area under the sparsification error) = ∫ (curve − oracle curve) df, by the trapezoidal rule
+  over the fractions: 0 for a perfect ordering, lower is better;
+- **AURG** (area under the random gain) = ∫ (random curve − curve) df: how much better than knowing
+  nothing, higher is better (negative: worse than random).
+
+The measures are means of per-pixel terms (AbsRel = mean |y′ − y| / y; RMSE = √mean (y′ − y)²), so a
+whole curve comes from prefix sums over the pixels sorted once. Pixels are the protocol's compared
+pixels (:func:`ssrdepth.evaluation.protocols.pixel_mask`), after its scaling and caps.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+#: Removed fractions of each curve: 0, 0.05, …, 0.95 (Poggi et al. 2020 use steps of this order; the
+#: last point keeps 5 % of the pixels).
+DEFAULT_FRACTIONS = tuple(i / 20 for i in range(20))
+
+#: Measure key → (per-pixel term from prediction and target, the term's mean → the measure).
+MEASURES: dict[
+    str, tuple[Callable[[np.ndarray, np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]
+] = {
+    "abs_rel": (lambda p, t: np.abs(p - t) / t, lambda m: m),
+    "rmse": (lambda p, t: (p - t) ** 2, np.sqrt),
+}
+
+_trapezoid: Any = vars(np).get("trapezoid") or vars(np).get("trapz")  # numpy ≥ 2 renamed trapz
+
+
+def sparsification_curve(
+    pred: np.ndarray,
+    target: np.ndarray,
+    uncertainty: np.ndarray,
+    measure: str = "abs_rel",
+    fractions: tuple[float, ...] = DEFAULT_FRACTIONS,
+) -> np.ndarray:
+    """The measure on the pixels left after removing, for each fraction ``f``, the ``⌊f·P⌋`` pixels of
+    highest ``uncertainty`` (ties: the later pixel goes first), one value per fraction.
+
+    pred, target, uncertainty: ``(P,)`` compared pixels of one image (``target`` > 0 for AbsRel),
+    any units (the measure's). fractions: in [0, 1), so that at least one pixel is left.
+
+    Raises:
+        ValueError: unknown measure, mismatched shapes, no pixel, or a fraction outside [0, 1).
+    """
+    if measure not in MEASURES:
+        raise ValueError(f"unknown sparsification measure {measure!r}; valid: {', '.join(MEASURES)}")
+    p, t, u = (np.asarray(a, dtype=np.float64).ravel() for a in (pred, target, uncertainty))
+    if not (p.shape == t.shape == u.shape):
+        raise ValueError(f"shapes differ: pred {p.shape}, target {t.shape}, uncertainty {u.shape}")
+    if p.size == 0:
+        raise ValueError("no pixel to sparsify")
+    if any(not 0.0 <= f < 1.0 for f in fractions):
+        raise ValueError(f"fractions must lie in [0, 1), got {fractions}")
+    term, finish = MEASURES[measure]
+    order = np.argsort(u, kind="stable")  # most certain first; equal values keep their order
+    prefix = np.cumsum(term(p, t)[order])
+    kept = np.array([p.size - int(np.floor(f * p.size)) for f in fractions])
+    return np.asarray(finish(prefix[kept - 1] / kept), dtype=np.float64)
+
+
+def oracle_uncertainty(pred: np.ndarray, target: np.ndarray, measure: str) -> np.ndarray:
+    """The per-pixel true error of ``measure`` ``(P,)``: the ordering of the oracle curve."""
+    term, _ = MEASURES[measure]
+    return term(np.asarray(pred, np.float64), np.asarray(target, np.float64))
+
+
+@dataclass(frozen=True)
+class Sparsification:
+    """One measure's averaged curves and areas: ``fractions`` removed, ``model`` (ordered by the
+    uncertainty), ``oracle`` and ``random`` curves, one value per fraction in the measure's units;
+    ``ause`` and ``aurg`` (see the module); ``images``: how many images were averaged."""
+
+    measure: str
+    fractions: tuple[float, ...]
+    model: tuple[float, ...]
+    oracle: tuple[float, ...]
+    random: tuple[float, ...]
+    ause: float
+    aurg: float
+    images: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "measure": self.measure,
+            "fractions": list(self.fractions),
+            "model": list(self.model),
+            "oracle": list(self.oracle),
+            "random": list(self.random),
+            "ause": self.ause,
+            "aurg": self.aurg,
+            "images": self.images,
+        }
+
+
+class SparsificationAccumulator:
+    """Add images' compared pixels with their uncertainty; :meth:`result` averages the curves.
+
+    seed: of the random ordering (one generator for the whole evaluation, so results repeat).
+    """
+
+    def __init__(
+        self,
+        measures: tuple[str, ...] = ("abs_rel", "rmse"),
+        fractions: tuple[float, ...] = DEFAULT_FRACTIONS,
+        seed: int = 0,
+    ) -> None:
+        for m in measures:
+            if m not in MEASURES:
+                raise ValueError(f"unknown sparsification measure {m!r}; valid: {', '.join(MEASURES)}")
+        self.measures, self.fractions = measures, fractions
+        self._rng = np.random.default_rng(seed)
+        self._sums = {m: np.zeros((3, len(fractions))) for m in measures}
+        self.images = 0
+
+    def add_image(self, pred: np.ndarray, target: np.ndarray, uncertainty: np.ndarray) -> None:
+        """One image's compared pixels ``(P,)``; an image with no pixel is skipped."""
+        if np.asarray(pred).size == 0:
+            return
+        shuffled = self._rng.permutation(np.asarray(pred).size).astype(np.float64)
+        for m in self.measures:
+            curves = [
+                sparsification_curve(pred, target, order, m, self.fractions)
+                for order in (uncertainty, oracle_uncertainty(pred, target, m), shuffled)
+            ]
+            self._sums[m] += np.stack(curves)
+        self.images += 1
+
+    def result(self) -> dict[str, Sparsification]:
+        """Measure key → :class:`Sparsification`. ValueError when no image was added."""
+        if self.images == 0:
+            raise ValueError("no image with a compared pixel: no sparsification curve")
+        out = {}
+        x = np.asarray(self.fractions)
+        for m, sums in self._sums.items():
+            model, oracle, random = sums / self.images
+            out[m] = Sparsification(
+                measure=m,
+                fractions=self.fractions,
+                model=tuple(float(v) for v in model),
+                oracle=tuple(float(v) for v in oracle),
+                random=tuple(float(v) for v in random),
+                ause=float(_trapezoid(model - oracle, x)),
+                aurg=float(_trapezoid(random - model, x)),
+                images=self.images,
+            )
+        return out
+
+
+__all__ = [
+    "DEFAULT_FRACTIONS",
+    "MEASURES",
+    "Sparsification",
+    "SparsificationAccumulator",
+    "oracle_uncertainty",
+    "sparsification_curve",
+]

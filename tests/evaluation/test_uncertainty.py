@@ -1,0 +1,154 @@
+"""Sparsification curves, AUSE and AURG by hand, and the flip uncertainty through evaluate."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from ssrdepth.cli import main as cli_main
+from ssrdepth.evaluation.evaluate import evaluate_protocols
+from ssrdepth.evaluation.metrics import abs_rel, rmse
+from ssrdepth.evaluation.uncertainty import SparsificationAccumulator, sparsification_curve
+from ssrdepth.runtime.confidence import flip_disagreement
+
+from .test_evaluate import tiny_data  # noqa: F401  (the fixture)
+
+QUARTERS = (0.0, 0.25, 0.5, 0.75)
+PRED = np.array([1.0, 2.0, 3.0, 4.0])
+TARGET = np.ones(4)
+UNC = np.array([0.1, 0.4, 0.2, 0.3])  # most uncertain: pixel 1, then 3, then 2, then 0
+
+
+def test_curve_by_hand() -> None:
+    # AbsRel terms |p − t| / t = 0, 1, 2, 3. Removing pixel 1, then 3, then 2 leaves {0, 2, 3}, {0, 2}, {0}.
+    assert sparsification_curve(PRED, TARGET, UNC, "abs_rel", QUARTERS) == pytest.approx(
+        [6 / 4, 5 / 3, 2 / 2, 0.0]
+    )
+    # RMSE: squares 0, 1, 4, 9.
+    assert sparsification_curve(PRED, TARGET, UNC, "rmse", QUARTERS) == pytest.approx(
+        [math.sqrt(14 / 4), math.sqrt(13 / 3), math.sqrt(4 / 2), 0.0]
+    )
+    # Ties: the later pixel goes first, so equal uncertainty removes pixel 3, then 2, then 1.
+    assert sparsification_curve(PRED, TARGET, np.zeros(4), "abs_rel", QUARTERS) == pytest.approx(
+        [1.5, 1.0, 0.5, 0.0]
+    )
+
+
+def test_curve_equals_the_metric_on_the_kept_pixels() -> None:
+    """A second implementation: sort, drop ⌊f·P⌋, call the metric functions of metrics.py."""
+    rng = np.random.default_rng(3)
+    target = rng.uniform(1.0, 80.0, 503)
+    pred = target * rng.uniform(0.6, 1.5, 503)
+    unc = rng.uniform(0, 1, 503)
+    fractions = (0.0, 0.1, 0.33, 0.5, 0.9, 0.99)
+    for measure, fn in (("abs_rel", abs_rel), ("rmse", rmse)):
+        expected = []
+        for f in fractions:
+            keep = np.argsort(unc)[: 503 - int(np.floor(f * 503))]
+            expected.append(fn(pred[keep], target[keep]))
+        assert sparsification_curve(pred, target, unc, measure, fractions) == pytest.approx(expected)
+
+
+def test_ause_and_aurg_by_hand() -> None:
+    acc = SparsificationAccumulator(("abs_rel",), QUARTERS)
+    acc.add_image(PRED, TARGET, UNC)
+    s = acc.result()["abs_rel"]
+    assert s.oracle == pytest.approx((1.5, 1.0, 0.5, 0.0))  # terms removed largest first: 3, 2, 1
+    # model − oracle = 0, 2/3, 1/2, 0; trapezoids of width 1/4.
+    assert s.ause == pytest.approx(0.25 * ((0 + 2 / 3) / 2 + (2 / 3 + 1 / 2) / 2 + (1 / 2 + 0) / 2))
+    # The random curve comes from a seeded permutation: its area minus the model's.
+    x = np.array(QUARTERS)
+    assert s.aurg == pytest.approx(np.trapezoid(np.array(s.random) - np.array(s.model), x))
+    assert s.images == 1 and len(s.random) == 4 and s.random[0] == pytest.approx(1.5)
+    # The true error as the uncertainty is the oracle: AUSE 0.
+    perfect = SparsificationAccumulator(("abs_rel", "rmse"), QUARTERS)
+    perfect.add_image(PRED, TARGET, np.abs(PRED - TARGET))
+    assert {k: v.ause for k, v in perfect.result().items()} == {"abs_rel": 0.0, "rmse": 0.0}
+
+
+def test_bad_inputs() -> None:
+    with pytest.raises(ValueError, match="unknown sparsification measure 'silog'; valid: abs_rel, rmse"):
+        sparsification_curve(PRED, TARGET, UNC, "silog")
+    with pytest.raises(ValueError, match=r"fractions must lie in \[0, 1\)"):
+        sparsification_curve(PRED, TARGET, UNC, "abs_rel", (0.0, 1.0))
+    with pytest.raises(ValueError, match="no image with a compared pixel"):
+        SparsificationAccumulator().result()
+
+
+class Ramp(nn.Module):
+    """Ignores the image: a left-to-right ramp 0.2 … 0.8 (not mirror-symmetric, so the flip disagrees)."""
+
+    in_channels = 1
+    name = "ramp"
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        ramp = torch.linspace(0.2, 0.8, x.shape[-1])
+        return ramp.expand(x.shape[0], 1, x.shape[-2], -1).clone()
+
+
+def test_flip_disagreement_by_hand() -> None:
+    pred, unc = flip_disagreement(Ramp(), torch.zeros(2, 1, 4, 3))
+    assert pred[0, 0, 0].tolist() == pytest.approx([0.2, 0.5, 0.8])
+    # Mirrored back, the second pass reads 0.8, 0.5, 0.2: |a − b| / ((a + b) / 2) = 0.6 / 0.5, 0, 0.6 / 0.5.
+    assert unc[:, :, :, 0].unique().tolist() == pytest.approx([1.2])
+    assert unc[1, 0, 3].tolist() == pytest.approx([1.2, 0.0, 1.2])
+    # A network that commutes with the mirror (a per-pixel map) has no disagreement.
+    with torch.no_grad():
+        _, none = flip_disagreement(nn.Conv2d(1, 1, 1), torch.rand(2, 1, 4, 3))
+    assert float(none.abs().max()) == pytest.approx(0.0, abs=1e-6)
+
+
+class HalfTarget(torch.utils.data.Dataset):
+    """Every normalised target 0.5 (all valid): the ramp's error |a − 0.5| grows with its flip disagreement."""
+
+    def __len__(self) -> int:
+        return 3
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        t = torch.full((1, 4, 12), 0.5)
+        return {
+            "image": t.clone(),
+            "target": t,
+            "valid_mask": torch.ones_like(t, dtype=torch.bool),
+            "depth": t * 0,
+        }
+
+
+def test_evaluate_scores_the_flip_uncertainty() -> None:
+    (r,) = evaluate_protocols(Ramp(), HalfTarget(), ["normalised"], confidence="flip")
+    assert not isinstance(r, ValueError)
+    sp = r.extra["sparsification"]
+    ramp = np.linspace(0.2, 0.8, 12)
+    # Fraction 0 keeps every pixel: the plain AbsRel of the ramp against 0.5, and the protocol's own.
+    assert sp["abs_rel"]["model"][0] == pytest.approx(np.mean(np.abs(ramp - 0.5) / 0.5))
+    assert sp["abs_rel"]["model"][0] == pytest.approx(r.metrics["abs_rel"])
+    # The disagreement 2|a − 0.5| / 0.5 orders the pixels exactly as their error: the oracle's curve.
+    assert sp["abs_rel"]["ause"] == pytest.approx(0.0, abs=1e-8)  # float32 maps: equal up to rounding
+    assert sp["rmse"]["ause"] == pytest.approx(0.0, abs=1e-8)
+    assert sp["abs_rel"]["aurg"] > 0.05 and sp["abs_rel"]["images"] == 3
+    with pytest.raises(ValueError, match="unknown confidence 'dropout'; valid: flip"):
+        evaluate_protocols(Ramp(), HalfTarget(), ["normalised"], confidence="dropout")
+
+
+@pytest.mark.usefixtures("tiny_data")
+def test_evaluate_command_writes_the_areas(tmp_path: Path) -> None:
+    out = tmp_path / "eval"
+    rc = cli_main(
+        ["evaluate", "SC", "--width", "0.25", "--size", "12x8", "--protocol", "normalised",
+         "--confidence", "flip", "--out", str(out), "--quiet"]
+    )  # fmt: skip
+    assert rc == 0
+    md = (out / "evaluate-normalised.md").read_text()
+    assert "## Uncertainty `flip`: sparsification" in md and "| AUSE AbsRel ↓ |" in md
+    (result,) = json.loads((out / "evaluate-normalised.json").read_text())["results"]
+    sp = result["extra"]["sparsification"]
+    assert set(sp) == {"abs_rel", "rmse"} and len(sp["abs_rel"]["fractions"]) == 20
+    assert sp["abs_rel"]["model"][0] == pytest.approx(result["metrics"]["abs_rel"])
+    assert sp["abs_rel"]["images"] == result["images"] == 5
