@@ -51,6 +51,20 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="also score an uncertainty map by sparsification (AUSE, AURG of AbsRel and RMSE; curves in "
         "the JSON): flip = disagreement with the mirrored image (a second pass)",
     )
+    p.add_argument(
+        "--flicker",
+        action="store_true",
+        help="also measure how steady the predictions are over each sequence (scale and error flicker; "
+        "a sequence source: synthetic, kitti-tracking, kitti-raw)",
+    )
+    p.add_argument(
+        "--stabilise",
+        type=float,
+        default=None,
+        metavar="STRENGTH",
+        help="stabilise each sequence's predictions online first (0 ≤ strength < 1; 0.9 is the "
+        "measured default) — to measure what stabilisation does to accuracy and flicker",
+    )
     r = p.add_argument_group("run")
     r.add_argument("--batch-size", type=int, default=16)
     r.add_argument("--max-images", type=int, default=None, help="evaluate only the first N images")
@@ -98,6 +112,8 @@ def main(args: argparse.Namespace) -> int:
         seed=args.seed,
         progress=not args.quiet,
         confidence=args.confidence,
+        flicker=args.flicker,
+        stabilise=args.stabilise,
     )
     print(report.markdown, end="")
     for r in report.results:

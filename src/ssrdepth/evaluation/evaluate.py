@@ -45,9 +45,11 @@ from ssrdepth.evaluation.protocols import (
     protocol_mismatch,
     select_pixels,
 )
+from ssrdepth.evaluation.temporal import FlickerAccumulator
 from ssrdepth.evaluation.uncertainty import SparsificationAccumulator
 from ssrdepth.runtime import forward, load_for_evaluation, model_input
 from ssrdepth.runtime.confidence import flip_disagreement
+from ssrdepth.runtime.stabilise import Stabiliser
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +136,8 @@ def evaluate_model(
     progress: bool = False,
     num_workers: int = 0,
     confidence: str | None = None,
+    flicker: bool = False,
+    stabilise: float | None = None,
 ) -> EvalResult:
     """Evaluate ``model`` on ``dataset`` under ``protocol`` (a preset name or a :class:`Protocol`).
 
@@ -163,6 +167,8 @@ def evaluate_model(
         progress=progress,
         num_workers=num_workers,
         confidence=confidence,
+        flicker=flicker,
+        stabilise=stabilise,
     )
     if isinstance(result, ValueError):
         raise result
@@ -183,6 +189,8 @@ def evaluate_protocols(
     num_workers: int = 0,
     per_image: bool = False,
     confidence: str | None = None,
+    flicker: bool = False,
+    stabilise: float | None = None,
 ) -> list[EvalResult | ValueError]:
     """Evaluate ``model`` on ``dataset`` under every protocol in ``protocols`` in **one pass**: each
     image is read and run through the network once, and every protocol's accumulator is fed from that
@@ -202,6 +210,12 @@ def evaluate_protocols(
         ``rmse``) → the curves, AUSE and AURG (:class:`~ssrdepth.evaluation.uncertainty.Sparsification`
         as a dict). ``"flip"`` runs the network a second time on the mirrored images; the scored
         prediction is the plain one.
+    flicker: also measure how steady the predictions are over each sequence (the data set's
+        ``meta(i)["group"]``, frames in the data set's order): ``extra["flicker"]``
+        (:class:`~ssrdepth.evaluation.temporal.Flicker` as a dict) over each protocol's compared pixels.
+    stabilise: run every sequence's predictions through the online stabiliser of this strength λ
+        (:class:`ssrdepth.runtime.stabilise.Stabiliser`) before any protocol scores them, as
+        ``predict --stabilise`` does for a video.
     """
     protos = [get_protocol(p) for p in protocols]
     if confidence is not None and confidence not in CONFIDENCE_METHODS:
@@ -212,9 +226,10 @@ def evaluate_protocols(
         raise ValueError(f"batch_size must be ≥ 1, got {batch_size}")
     data_scale: TargetScale | None = getattr(dataset, "scale", None)
     model_scale = scale or data_scale
+    groups = _sequences(dataset, max_images) if flicker or stabilise is not None else []
     dataset = _first_images(dataset, max_images)
     name = label or str(getattr(model, "name", type(model).__name__))
-    feeds = [_Feed(p, model_scale, data_scale, confidence is not None) for p in protos]
+    feeds = [_Feed(p, model_scale, data_scale, confidence is not None, flicker) for p in protos]
     if any(f.error is None for f in feeds):
         loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
         _one_pass(
@@ -224,6 +239,7 @@ def evaluate_protocols(
             name,
             device,
             confidence,
+            _Sequences(groups, stabilise),
         )
     return [f.result(name, per_image) for f in feeds]
 
@@ -250,10 +266,12 @@ class _Feed:
         model_scale: TargetScale | None,
         data_scale: TargetScale | None,
         sparsify: bool = False,
+        flicker: bool = False,
     ) -> None:
         self.proto, self.model_scale, self.data_scale = proto, model_scale, data_scale
         self.acc = MetricAccumulator(proto)
         self.spars = SparsificationAccumulator() if sparsify else None
+        self.flicker = FlickerAccumulator() if flicker else None
         self.images: list[dict[str, float] | None] = []
         self.any_depth = False
         self.error: ValueError | None = None
@@ -269,6 +287,7 @@ class _Feed:
         batch: dict[str, Any],
         device: str | torch.device,
         uncertainty: torch.Tensor | None = None,
+        groups: Sequence[Any] = (),
     ) -> None:
         if self.error is not None:
             return
@@ -278,6 +297,12 @@ class _Feed:
             if self.spars is not None and uncertainty is not None:
                 size = (int(target.shape[-2]), int(target.shape[-1]))
                 self._sparsify(pred, target, valid, match_size(uncertainty, size, self.proto))
+            if self.flicker is not None:
+                p, t, v = (a.detach().cpu().numpy() for a in (pred, target, valid))
+                for i, group in enumerate(groups):
+                    self.flicker.add_frame(
+                        group, p[i], t[i], pixel_mask(t[i].astype("float64"), v[i], self.proto)
+                    )
         except ValueError as exc:  # this protocol cannot compare (kind, size): the others go on
             self.error = exc
             return
@@ -306,6 +331,8 @@ class _Feed:
             extra: dict[str, Any] = {"per_image": self.images} if per_image else {}
             if self.spars is not None:
                 extra["sparsification"] = {k: v.as_dict() for k, v in self.spars.result().items()}
+            if self.flicker is not None:
+                extra["flicker"] = self.flicker.result().as_dict()
         except ValueError as exc:
             return exc
         return EvalResult(
@@ -327,10 +354,12 @@ def _one_pass(
     name: str,
     device: str | torch.device,
     confidence: str | None = None,
+    sequences: _Sequences | None = None,
 ) -> None:
     """Run ``model`` (eval mode, inference mode, its mode restored) once on each batch (twice with
-    ``confidence="flip"``) and feed every protocol; a channel mismatch or a NaN/inf output is raised
-    (it concerns every protocol)."""
+    ``confidence="flip"``), stabilise each sequence when asked, and feed every protocol; a channel
+    mismatch or a NaN/inf output is raised (it concerns every protocol)."""
+    sequences = sequences or _Sequences([], None)
     in_channels = getattr(model, "in_channels", None)
     dev = torch.device(device)
     was_training = model.training
@@ -351,10 +380,51 @@ def _one_pass(
                     raw = forward(model, image).float()
                 if not bool(torch.isfinite(raw).all()):
                     raise ValueError(f"model {name} produced NaN/inf values: its weights are broken")
+                groups = sequences.next(raw.shape[0])
+                raw = sequences.stabilised(raw, groups)
                 for feed in feeds:
-                    feed.add(raw, batch, device, uncertainty)
+                    feed.add(raw, batch, device, uncertainty, groups)
     finally:
         model.train(was_training)
+
+
+class _Sequences:
+    """Which sequence each image of the pass belongs to (in the data set's order) and, with a
+    ``strength``, one :class:`Stabiliser` per sequence applied to the network's output."""
+
+    def __init__(self, groups: list[Any], strength: float | None) -> None:
+        self.groups, self.strength, self.seen = groups, strength, 0
+        self.stabilisers: dict[Any, Stabiliser] = {}
+        if strength is not None:
+            Stabiliser(strength)  # a bad strength fails before the pass
+
+    def next(self, n: int) -> list[Any]:
+        """The sequences of the next ``n`` images (an image without one is a sequence of its own)."""
+        out = [
+            self.groups[i] if i < len(self.groups) else ("image", i) for i in range(self.seen, self.seen + n)
+        ]
+        self.seen += n
+        return out
+
+    def stabilised(self, raw: torch.Tensor, groups: list[Any]) -> torch.Tensor:
+        if self.strength is None:
+            return raw
+        maps = raw.detach().cpu().numpy().copy()
+        for i, group in enumerate(groups):
+            stab = self.stabilisers.setdefault(group, Stabiliser(self.strength))
+            maps[i] = stab(maps[i])
+        return torch.from_numpy(maps).to(raw.device)
+
+
+def _sequences(dataset: Dataset[dict[str, Any]], max_images: int | None) -> list[Any]:
+    """``meta(i)["group"]`` of the samples evaluated (the sequence of a video source's frame); an
+    empty list when the data set has no ``meta``."""
+    meta = getattr(dataset, "meta", None)
+    if meta is None:
+        return []
+    n = len(dataset)  # type: ignore[arg-type]
+    n = n if max_images is None else min(n, max(max_images, 0))
+    return [meta(i).get("group", ("image", i)) for i in range(n)]
 
 
 def _compared(
@@ -487,6 +557,30 @@ def format_sparsification(results: list[EvalResult], confidence: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def format_flicker(results: list[EvalResult], stabilise: float | None) -> str:
+    """The steadiness section: per model, the scale and error flicker (ssrdepth.evaluation.temporal)."""
+    how = f"stabilised (strength {stabilise:g})" if stabilise is not None else "frame by frame"
+    lines = [
+        "",
+        f"## Flicker over the sequences, predictions {how}",
+        "",
+        "| model | scale flicker ↓ | error flicker ↓ | frames | sequences | frame pairs |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        f = r.extra["flicker"]
+        lines.append(
+            f"| {r.model} | {_fmt(f['scale_flicker'])} | {_fmt(f['error_flicker'])} | {f['frames']} | "
+            f"{f['sequences']} | {f['pairs']} |"
+        )
+    lines += [
+        "",
+        "Scale flicker: mean |Δ log| of each frame's median ratio prediction / truth between consecutive "
+        "frames. Error flicker: mean |Δ log error| on pixels whose true depth changes by < 5 % between them.",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def format_csv(results: list[EvalResult]) -> str:
     """``measure,<model>,…`` rows: the measures (full precision), then protocol, images, valid_pixels."""
     buf = io.StringIO()
@@ -515,6 +609,8 @@ def evaluate(
     seed: int = 0,
     progress: bool = True,
     confidence: str | None = None,
+    flicker: bool = False,
+    stabilise: float | None = None,
 ) -> EvalReport:
     """Evaluate every model on ``split`` of ``data``; write ``evaluate-<protocol>.{md,csv,json}`` in
     ``out_dir`` (atomically) and return the report.
@@ -524,6 +620,8 @@ def evaluate(
     confidence: also score an uncertainty map by sparsification (:func:`evaluate_protocols`): the
         curves, AUSE and AURG go into each result's ``extra["sparsification"]`` (JSON) and a table of
         the areas into the Markdown.
+    flicker, stabilise: measure steadiness over the sequences / stabilise them first
+        (:func:`evaluate_protocols`); the flicker measures go into ``extra["flicker"]`` and a table.
     """
     from ssrdepth.data import build_dataset
 
@@ -564,6 +662,8 @@ def evaluate(
             label=label,
             progress=progress,
             confidence=confidence,
+            flicker=flicker,
+            stabilise=stabilise,
         )
         extra = {**r.extra, "checkpoint_input_size": m.input_size}
         results.append(EvalResult(**{**r.as_dict(), "source": m.source, "extra": extra}))
@@ -580,6 +680,8 @@ def evaluate(
     markdown = format_markdown(results, proto, header)
     if confidence is not None:
         markdown += format_sparsification(results, confidence)
+    if flicker:
+        markdown += format_flicker(results, stabilise)
     out = Path(out_dir)
     stem = f"evaluate-{_slug(proto.name)}"
     files = {"markdown": out / f"{stem}.md", "csv": out / f"{stem}.csv", "json": out / f"{stem}.json"}
