@@ -114,6 +114,19 @@ def test_serve_refuses_outputs_over_the_upload(tmp_path: Path) -> None:
     assert upload.read_bytes() == b"not decoded: refused before"
 
 
+def test_export_and_quantize_refuse_to_replace_the_checkpoint(make_checkpoint, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from ssrdepth.inference.export import export_checkpoint
+    from ssrdepth.inference.quantize import quantize_checkpoint
+
+    ckpt = make_checkpoint()
+    before = ckpt.read_bytes()
+    with pytest.raises(ValueError, match=r"model.pt is an input and would be overwritten by the onnx export"):
+        export_checkpoint(ckpt, ckpt, "onnx", check=False)
+    with pytest.raises(ValueError, match=r"would be overwritten by the INT8 export.*--out .*model.int8.onnx"):
+        quantize_checkpoint(ckpt, None, tmp_path / "." / "model.pt")
+    assert ckpt.read_bytes() == before
+
+
 # --- kind 3: what a reader cannot read, said ------------------------------------------------------
 
 #: The first box of a HEIC file (ISO/IEC 23008-12): size 24, "ftyp", major brand "heic", then garbage.
@@ -145,6 +158,11 @@ def test_heic_without_its_decoder_names_the_format_and_the_fix(tmp_path: Path) -
     failed = dict(report.failures)
     assert set(failed) == {str(phone / "IMG_0002.HEIC"), str(phone / "renamed.jpg")}
     assert all('pip install "ssrdepth[heif]"' in problem for problem in failed.values())
+    # The web page's upload says the same.
+    from ssrdepth.serve.service import UploadError, read_upload
+
+    with pytest.raises(UploadError, match=r"IMG_0002.HEIC: a HEIC image.*ssrdepth\[heif\]"):
+        read_upload(phone / "IMG_0002.HEIC", "IMG_0002.HEIC")
 
 
 def test_heic_is_read_when_pillow_heif_is_installed(tmp_path: Path) -> None:

@@ -56,7 +56,7 @@ def register_plugins() -> tuple[str, ...]:
     Pillow, once; returns the formats they added. Called by every reader here before opening a file."""
     try:
         heif = importlib.import_module("pillow_heif")
-    except ImportError:
+    except (ImportError, OSError):  # not installed, or its library cannot load: as if absent
         return ()
     heif.register_heif_opener()
     return ("HEIC", "HEIF")

@@ -1,9 +1,8 @@
 """The inputs of ``ssrdepth predict`` — the one home of what it reads: the command line's paths
 split into checkpoint and inputs (:func:`split_checkpoint`), files, folders and glob patterns expanded
 into :class:`InputItem` s with unique output names (:func:`list_inputs`, :func:`gather_inputs`),
-checked before a model is loaded (:func:`check_inputs`), the rule that no output is written over an
-input (:func:`check_not_inputs`), and a video's decoded frames (:func:`video_frames`, the one frame
-iterator of ``ssrdepth predict`` and ``ssrdepth serve``).
+checked before a model is loaded (:func:`check_inputs`), and a video's decoded frames
+(:func:`video_frames`, the one frame iterator of ``ssrdepth predict`` and ``ssrdepth serve``).
 
 What a listed folder or glob holds that is not taken is said, never dropped in silence
 (:meth:`InputListing.notes`): files with a suffix that is no image or video format read here, each
@@ -15,8 +14,6 @@ from __future__ import annotations
 
 import glob
 import os
-import re
-import shlex
 from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -209,59 +206,6 @@ def gather_inputs(inputs: Sequence[str | os.PathLike[str]], recursive: bool = Fa
         ValueError: a folder with no images or videos in it, or no input at all.
     """
     return list_inputs(inputs, recursive).items
-
-
-def _identity(path: Path) -> tuple[int, int] | None:
-    try:
-        st = path.stat()
-    except OSError:
-        return None
-    return (st.st_dev, st.st_ino)
-
-
-def check_not_inputs(
-    outputs: Iterable[tuple[Path, str]],
-    inputs: Iterable[Path],
-    out_dir: Path | None = None,
-    frame_folders: Iterable[tuple[Path, str]] = (),
-) -> None:
-    """Refuse, before anything is written, when a planned output is one of the inputs: the same path
-    once resolved, or the same file (:func:`os.path.samefile`: links). ``outputs``: (path, what is
-    written there); ``frame_folders``: (folder, prefix) of numbered per-frame files
-    (``PREFIX_000000_...``) whose count is not known yet.
-
-    Raises:
-        ValueError: naming the input, the output that would overwrite it, and ``--out`` to change.
-    """
-    ids: dict[tuple[int, int], Path] = {}
-    resolved: dict[Path, Path] = {}
-    for p in inputs:
-        resolved[p.resolve()] = p
-        key = _identity(p)
-        if key is not None:
-            ids[key] = p
-
-    def refuse(inp: Path, out: Path, what: str) -> ValueError:
-        where = out_dir if out_dir is not None else out.parent
-        other = where.parent / f"{where.name}-depth" if where.name else Path("depth")
-        return ValueError(
-            f"{inp} is an input and would be overwritten by {what} ({out}); nothing was written: choose "
-            f"an output folder without inputs in it, e.g. --out {shlex.quote(str(other))}"
-        )
-
-    for out, what in outputs:
-        inp = resolved.get(out.resolve())
-        if inp is None and out.exists():
-            key = _identity(out)
-            inp = ids.get(key) if key is not None else None
-        if inp is not None:
-            raise refuse(inp, out, what)
-    for folder, prefix in frame_folders:
-        pattern = re.compile(re.escape(prefix) + r"_\d{6}_")
-        where = folder.resolve()
-        for path, inp in resolved.items():
-            if path.parent == where and pattern.match(path.name):
-                raise refuse(inp, path, f"the per-frame maps of {prefix}")
 
 
 def check_inputs(items: Sequence[InputItem]) -> None:

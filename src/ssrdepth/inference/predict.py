@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from ssrdepth.core.image import prepare_image, read_image
+from ssrdepth.core.overwrite import check_not_inputs
 from ssrdepth.inference.backends import BACKENDS
 from ssrdepth.inference.inputs import (
     IMAGE_SUFFIXES,
@@ -32,7 +33,6 @@ from ssrdepth.inference.inputs import (
     InputItem,
     InputListing,
     check_inputs,
-    check_not_inputs,
     gather_inputs,
     list_inputs,
     split_checkpoint,
@@ -283,7 +283,7 @@ def predict_files(
     A file that cannot be read is recorded in the report's ``failures`` and the others go on; what
     folders and globs held that is not an input (other formats, ssrdepth's own outputs, text files) is
     logged as one warning and kept in ``skipped``; bad paths, empty folders, impossible output requests
-    and an output that would overwrite an input (:func:`~.inputs.check_not_inputs`) raise before any
+    and an output that would overwrite an input (:func:`~ssrdepth.core.overwrite.check_not_inputs`) raise before any
     file is written.
     """
     from tqdm import tqdm

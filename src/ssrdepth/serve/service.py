@@ -28,7 +28,8 @@ import numpy as np
 
 from ssrdepth.core.checkpoint_files import BEST, CHECKPOINT_SUFFIXES, LATEST, resolve_checkpoint
 from ssrdepth.core.image import BadSampleError, as_rgb, image_size, read_image, unreadable_format
-from ssrdepth.inference.inputs import IMAGE_SUFFIXES, VIDEO_SUFFIXES, check_not_inputs, video_frames
+from ssrdepth.core.overwrite import check_not_inputs
+from ssrdepth.inference.inputs import IMAGE_SUFFIXES, VIDEO_SUFFIXES, video_frames
 from ssrdepth.inference.maps import (
     QUANTITIES,
     cloud_depth,
@@ -349,7 +350,14 @@ def _write_clouds(
     h, w = depth.shape
     intrinsics = (focal, focal, (w - 1) / 2.0, (h - 1) / 2.0)
     points, colours = depth_to_points(depth, intrinsics, image)
-    cloud_meta = {**meta, "quantity": "depth", "unit": "m", "intrinsics": list(intrinsics)}
+    no_depth = int(np.count_nonzero(~(np.isfinite(depth) & (depth > 0))))
+    cloud_meta = {
+        **meta,
+        "quantity": "depth",
+        "unit": "m",
+        "intrinsics": list(intrinsics),
+        "dropped_points": {"no_depth": no_depth, "beyond_max_depth": 0},
+    }
     full = write_ply(out / f"{stem}.ply", points, colours, cloud_meta)
     if len(points):
         # The view: far outliers (disparity near 0) would shrink the scene to a dot; thin to VIEWER_POINTS.
