@@ -345,3 +345,15 @@ def test_a_frame_of_another_size_is_refused_not_dropped(tmp_path: Path) -> None:
         writer.write(other, other)
     writer.abort()
     assert not (tmp_path / "v.mp4").exists()
+
+
+def test_generate_compare_says_which_photos_it_leaves_out(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    from ssrdepth.data.image_stats import list_images
+
+    write_image(tmp_path / "phone" / "a.jpg", 8, 8)
+    (tmp_path / "phone" / "b.HEIC").write_bytes(HEIC_HEAD)
+    caplog.set_level(logging.WARNING)
+    assert [p.name for p in list_images(tmp_path / "phone")] == ["a.jpg"]
+    assert "left out 1 photo(s) of other formats (.heic)" in caplog.text
