@@ -102,6 +102,8 @@ def test_a_side_by_side_video_is_not_read_back_as_a_video(tmp_path: Path) -> Non
     listing = list_inputs([clips])
     assert [it.path.name for it in listing.items] == ["walk.mp4"]
     assert [p.name for p in listing.own_outputs] == ["walk_side_by_side.mp4"]
+    by_glob = list_inputs([str(clips / "*.mp4")])  # the glob does not list the sidecar itself
+    assert [it.path.name for it in by_glob.items] == ["walk.mp4"] and len(by_glob.own_outputs) == 1
 
 
 def test_serve_refuses_outputs_over_the_upload(tmp_path: Path) -> None:

@@ -115,15 +115,16 @@ def _unknown(path: Path) -> str:
     )
 
 
-def _sort_listed(files: Iterable[Path], listing: InputListing) -> list[Path]:
-    """The files of a folder or glob that are inputs; the rest recorded in ``listing``."""
+def _sort_listed(files: Iterable[Path], listing: InputListing, whole_folder: bool = True) -> list[Path]:
+    """The files of a folder (``whole_folder``: every file in it is among ``files``) or of a glob that
+    are inputs; the rest recorded in ``listing``."""
     files = list(files)
-    names = {str(f) for f in files}
+    names = {str(f) for f in files} if whole_folder else None
     keep = []
     for f in files:
         suffix = f.suffix.lower()
         if suffix in IMAGE_SUFFIXES or suffix in VIDEO_SUFFIXES:
-            if is_prediction_file(f, sidecar=str(sidecar_path(f)) in names):
+            if is_prediction_file(f, sidecar=None if names is None else str(sidecar_path(f)) in names):
                 listing.own_outputs.append(f)
             else:
                 keep.append(f)
@@ -179,7 +180,7 @@ def list_inputs(inputs: Sequence[str | os.PathLike[str]], recursive: bool = Fals
             matches = sorted(Path(m) for m in glob.glob(text, recursive=True) if Path(m).is_file())
             if not matches:
                 raise FileNotFoundError(f"{text}: no file matches this pattern")
-            found += [(m, m.stem) for m in _sort_listed(matches, listing)]
+            found += [(m, m.stem) for m in _sort_listed(matches, listing, whole_folder=False)]
         else:
             raise FileNotFoundError(f"{p}: no such file or folder")
     if not found:
