@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image, features
 
+from ssrdepth.cli import main as cli
 from ssrdepth.core.image import BadSampleError, read_image
 from ssrdepth.core.png16 import encode_png16, png16_clipping
 from ssrdepth.inference.inputs import check_inputs, list_inputs
@@ -359,3 +360,26 @@ def test_generate_compare_says_which_photos_it_leaves_out(
     caplog.set_level(logging.WARNING)
     assert [p.name for p in list_images(tmp_path / "phone")] == ["a.jpg"]
     assert "left out 1 photo(s) of other formats (.heic)" in caplog.text
+
+
+def test_the_command_refuses_out_over_its_inputs_and_reruns_cleanly(
+    make_checkpoint,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],  # type: ignore[no-untyped-def]
+) -> None:
+    ckpt = make_checkpoint()
+    photos = tmp_path / "my photos"
+    write_image(photos / "1_image.png", 20, 40, seed=1)
+    write_image(photos / "1_image_disparity.png", 20, 40, seed=2)
+    before = _snapshot(photos)
+    assert cli(["predict", str(ckpt), str(photos), "--out", str(photos), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "1_image_disparity.png is an input and would be overwritten" in err
+    assert f"--out '{tmp_path / 'my photos-depth'}'" in err  # quoted: the folder has a space
+    assert _snapshot(photos) == before
+    # Without the clash: a first and a second run into the photos' own folder predict 2 photos each.
+    (photos / "1_image_disparity.png").rename(photos / "2_image.png")
+    for _ in range(2):
+        assert cli(["predict", str(ckpt), str(photos), "--out", str(photos), "--no-progress"]) == 0
+        assert "2 image(s)" in capsys.readouterr().out
+    assert len(list(photos.iterdir())) == 6
