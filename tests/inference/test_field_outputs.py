@@ -204,7 +204,8 @@ def test_a_folder_says_what_it_left_out(tmp_path: Path, caplog: pytest.LogCaptur
     assert [(p.name, "'.cr2' is not an image or video format" in r) for p, r in listing.skipped] == [
         ("raw.cr2", True)
     ]
-    assert listing.notes()[1] == "left out 2 file(s) that are not images (.json, .txt)"
+    assert listing.notes()[1].startswith("formats read: images .png, .jpg")
+    assert listing.notes()[2] == "left out 2 file(s) that are not images (.json, .txt)"
     caplog.set_level(logging.WARNING)
     report = predict_files(_disparity_model(12, 12, 50.0), [folder], tmp_path / "out", progress=False)
     assert report.images == 1 and "raw.cr2: skipped: '.cr2' is not an image" in caplog.text

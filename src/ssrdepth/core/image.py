@@ -169,7 +169,8 @@ def read_pixels(path: str | os.PathLike[str]) -> np.ndarray:
             wide16 = img.format == "PNG" and rawmode.startswith(("RGB;16", "RGBA;16"))
             if not wide16:
                 array = np.asarray(img.convert(_CONVERT[img.mode]) if img.mode in _CONVERT else img)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    # RuntimeError: what a plugin's decoder (pillow-heif's libheif) raises for a damaged file
+    except (OSError, SyntaxError, ValueError, RuntimeError, Image.DecompressionBombError) as exc:
         missing = unreadable_format(path)
         raise BadSampleError(
             path,

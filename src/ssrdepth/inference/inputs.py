@@ -96,6 +96,10 @@ class InputListing:
     def notes(self) -> list[str]:
         """One line per skipped file, one for ssrdepth's outputs, one for the other files."""
         lines = [f"{path}: skipped: {reason}" for path, reason in self.skipped]
+        if self.skipped:
+            lines.append(
+                f"formats read: images {', '.join(IMAGE_SUFFIXES)}; videos {', '.join(VIDEO_SUFFIXES)}"
+            )
         if self.own_outputs:
             lines.append(
                 f"left out {len(self.own_outputs)} file(s) that ssrdepth wrote (their metadata says so), e.g. "
@@ -109,9 +113,8 @@ class InputListing:
 
 def _unknown(path: Path) -> str:
     return (
-        f"'{path.suffix}' is not an image or video format read here (images: {', '.join(IMAGE_SUFFIXES)}; "
-        f"videos: {', '.join(VIDEO_SUFFIXES)}); convert it to PNG or JPEG, or name the file itself if it "
-        "is one of those under another suffix"
+        f"'{path.suffix}' is not an image or video format read here; convert it to PNG or JPEG (or name "
+        "the file itself if it is an image under another suffix)"
     )
 
 
