@@ -58,6 +58,14 @@ def test_predict_refuses_to_write_over_an_input_and_writes_nothing(tmp_path: Pat
     assert _snapshot(photos) == before  # nothing written, nothing changed
 
 
+def test_an_out_that_is_an_input_file_is_refused(tmp_path: Path) -> None:
+    write_image(tmp_path / "a.png", 8, 8)
+    before = (tmp_path / "a.png").read_bytes()
+    with pytest.raises(ValueError, match=r"a.png is an input and would be overwritten by the output folder"):
+        predict_files(_disparity_model(8, 8, 10.0), [tmp_path / "a.png"], tmp_path / "a.png", progress=False)
+    assert (tmp_path / "a.png").read_bytes() == before
+
+
 def test_a_hard_link_to_an_input_under_an_output_name_is_refused(tmp_path: Path) -> None:
     write_image(tmp_path / "in" / "a.png", 16, 16)
     out = tmp_path / "out"

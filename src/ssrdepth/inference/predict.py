@@ -241,7 +241,7 @@ def planned_outputs(
 ) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
     """Every file ``predict_files`` will write for ``items`` in ``out`` — (path, what it is) — and the
     (folder, prefix) of each video's numbered per-frame files."""
-    files: list[tuple[Path, str]] = []
+    files: list[tuple[Path, str]] = [(out, "the output folder")]  # `--out photo.jpg`
     frames: list[tuple[Path, str]] = []
     for it in items:
         outputs = opts.outputs or (DEFAULT_IMAGE_OUTPUTS if it.kind == "image" else DEFAULT_VIDEO_OUTPUTS)
