@@ -6,6 +6,12 @@ the EXIF orientation is applied as image viewers do (the rule of Pillow's ``Imag
 and a truncated or corrupt file is refused with a :class:`BadSampleError` naming it (Pillow decodes
 with ``ImageFile.LOAD_TRUNCATED_IMAGES`` off, its default; OpenCV would only print a libjpeg warning).
 
+HEIC/HEIF photos (phones) are read through the optional ``pillow-heif`` package (``pip install
+"ssrdepth[heif]"``), registered with Pillow on the first read when it is installed; AVIF through
+Pillow itself (11.3 and later). Without them, a HEIF or AVIF file — recognised by its suffix or by its
+``ftyp`` brand — is refused with a message naming the format and the package that reads it
+(:func:`unreadable_format`).
+
 Preparation: colour conversion, resizing to the model's size (masks never mix invalid into valid), and
 the model input of :func:`prepare_image`, the same for training and prediction.
 
@@ -14,6 +20,8 @@ Conventions: images ``(H, W, 3)`` uint8 RGB in, maps ``(H, W)`` float32 with a b
 
 from __future__ import annotations
 
+import functools
+import importlib
 import os
 import struct
 from pathlib import Path
@@ -24,6 +32,74 @@ from PIL import Image, ImageFile
 
 #: EXIF tag holding the orientation (1..8; 1 = as stored).
 EXIF_ORIENTATION = 0x0112
+
+#: Suffixes of HEIF photos (HEIC: HEVC-coded, the iPhone's default) and of AVIF (AV1-coded HEIF).
+HEIF_SUFFIXES = (".heic", ".heif", ".hif")
+AVIF_SUFFIXES = (".avif",)
+#: ``ftyp`` brands (ISO/IEC 23008-12 and the AVIF specification) → the format's name.
+_FTYP_BRANDS = {
+    **dict.fromkeys((b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs"), "HEIC"),
+    **dict.fromkeys((b"mif1", b"msf1", b"mif2"), "HEIF"),
+    **dict.fromkeys((b"avif", b"avis"), "AVIF"),
+}
+#: What installs a reader of each format.
+_FORMAT_FIX = {
+    "HEIC": 'pip install "ssrdepth[heif]" (the pillow-heif package)',
+    "HEIF": 'pip install "ssrdepth[heif]" (the pillow-heif package)',
+    "AVIF": "pip install -U pillow (Pillow 11.3 and later read AVIF)",
+}
+
+
+@functools.cache
+def register_plugins() -> tuple[str, ...]:
+    """Register the optional image decoders that are installed (pillow-heif for HEIC/HEIF) with
+    Pillow, once; returns the formats they added. Called by every reader here before opening a file."""
+    try:
+        heif = importlib.import_module("pillow_heif")
+    except (ImportError, OSError):  # not installed, or its library cannot load: as if absent
+        return ()
+    heif.register_heif_opener()
+    return ("HEIC", "HEIF")
+
+
+def container_format(path: str | os.PathLike[str]) -> str | None:
+    """``"HEIC"``, ``"HEIF"`` or ``"AVIF"`` when the file is one (its ``ftyp`` brand, else its
+    suffix), else ``None``; reads 12 bytes."""
+    p = Path(path)
+    try:
+        with open(p, "rb") as f:
+            head = f.read(12)
+    except OSError:
+        head = b""
+    if len(head) == 12 and head[4:8] == b"ftyp" and head[8:12] in _FTYP_BRANDS:
+        return _FTYP_BRANDS[head[8:12]]
+    suffix = p.suffix.lower()
+    if suffix in HEIF_SUFFIXES:
+        return "HEIC" if suffix == ".heic" else "HEIF"
+    return "AVIF" if suffix in AVIF_SUFFIXES else None
+
+
+def unreadable_format(path: str | os.PathLike[str]) -> str | None:
+    """Why this Pillow cannot read ``path`` when it is a HEIC/HEIF/AVIF file and the decoder for it is
+    not installed — the format and the package that reads it — else ``None``."""
+    fmt = container_format(path)
+    if fmt is None:
+        return None
+    register_plugins()
+    Image.init()
+    if fmt in ("HEIC", "HEIF") and "HEIF" in Image.OPEN:
+        return None
+    if fmt == "AVIF" and "AVIF" in Image.OPEN:
+        return None
+    return f"a {fmt} image, which this installation cannot decode; to read it: {_FORMAT_FIX[fmt]}"
+
+
+def _decode_problem(path: Path, exc: BaseException, what: str) -> str:
+    """The message of a file Pillow refused: the missing decoder and its fix for HEIC/HEIF/AVIF."""
+    missing = unreadable_format(path)
+    if missing is not None:
+        return missing
+    return f"{what} ({exc})"
 
 
 class BadSampleError(ValueError):
@@ -84,6 +160,7 @@ def read_pixels(path: str | os.PathLike[str]) -> np.ndarray:
         return np.asarray(raw)
     if ImageFile.LOAD_TRUNCATED_IMAGES:  # someone turned Pillow's guard off: truncation would pass
         raise BadSampleError(path, "PIL.ImageFile.LOAD_TRUNCATED_IMAGES is on; turn it off to read safely")
+    register_plugins()
     try:
         with Image.open(path) as img:
             rawmode = str(img.tile[0][3]) if img.tile and len(img.tile[0]) > 3 else ""
@@ -92,10 +169,13 @@ def read_pixels(path: str | os.PathLike[str]) -> np.ndarray:
             wide16 = img.format == "PNG" and rawmode.startswith(("RGB;16", "RGBA;16"))
             if not wide16:
                 array = np.asarray(img.convert(_CONVERT[img.mode]) if img.mode in _CONVERT else img)
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+    # RuntimeError: what a plugin's decoder (pillow-heif's libheif) raises for a damaged file
+    except (OSError, SyntaxError, ValueError, RuntimeError, Image.DecompressionBombError) as exc:
+        missing = unreadable_format(path)
         raise BadSampleError(
             path,
-            f"cannot decode the image (corrupt, truncated or not an image: {exc}); expected a whole image file",
+            missing
+            or f"cannot decode the image (corrupt, truncated or not an image: {exc}); expected a whole image file",
         ) from None
     if wide16:  # 16-bit colour PNG: Pillow keeps 8 bits; the file is verified complete, OpenCV decodes it
         raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
@@ -126,12 +206,15 @@ def read_text_chunks(path: str | os.PathLike[str]) -> dict[str, str]:
     path = Path(path)
     if not path.is_file():
         raise BadSampleError(path, "file not found")
+    register_plugins()
     try:
         with Image.open(path) as img:
-            text = getattr(img, "text", None) or img.info
-            return {str(k): v for k, v in text.items() if isinstance(v, str)}
+            # img.info: the chunks before the pixels (img.text would decode the image to find later ones)
+            return {str(k): v for k, v in img.info.items() if isinstance(v, str)}
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise BadSampleError(path, f"cannot read the image header ({exc}); expected an image file") from None
+        raise BadSampleError(
+            path, _decode_problem(path, exc, "cannot read the image header; expected an image file")
+        ) from None
 
 
 #: The 8 bytes every PNG file starts with (PNG specification, 3rd ed., §5.2).
@@ -180,12 +263,15 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     path = Path(path)
     if not path.is_file():
         raise BadSampleError(path, "file not found")
+    register_plugins()
     try:
         with Image.open(path) as img:
             w, h = img.size
             orientation = _header_orientation(img, path)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        raise BadSampleError(path, f"cannot read the image header ({exc}); expected an image file") from None
+        raise BadSampleError(
+            path, _decode_problem(path, exc, "cannot read the image header; expected an image file")
+        ) from None
     return (w, h) if orientation in (5, 6, 7, 8) else (h, w)
 
 

@@ -26,6 +26,7 @@ EXTRAS: dict[str, str] = {
     "skimage": "demo",
     "elas": "elas",
     "pyelas": "elas",
+    "pillow_heif": "heif",
 }
 
 

@@ -276,6 +276,8 @@ def domain_gap(a: ImageStatistics, b: ImageStatistics) -> dict[str, float]:
 
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+#: Photo formats a folder may hold that are not compared (listed in a warning, not skipped silently).
+_OTHER_PHOTOS = (".heic", ".heif", ".hif", ".avif", ".webp", ".tif", ".tiff", ".bmp", ".dng")
 
 
 def list_images(folder: str | os.PathLike[str]) -> list[Path]:
@@ -284,7 +286,16 @@ def list_images(folder: str | os.PathLike[str]) -> list[Path]:
     root = Path(folder)
     if not root.is_dir():
         raise FileNotFoundError(f"{root}: no such folder; give a folder of images (png/jpg)")
-    paths = sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    files = [p for p in root.rglob("*") if p.is_file()]
+    paths = sorted(p for p in files if p.suffix.lower() in IMAGE_SUFFIXES)
+    others = [p for p in files if p.suffix.lower() in _OTHER_PHOTOS]
+    if others:  # said, not dropped in silence
+        logger.warning(
+            "%s: left out %d photo(s) of other formats (%s): only PNG and JPEG are compared; convert them",
+            root,
+            len(others),
+            ", ".join(sorted({p.suffix.lower() for p in others})),
+        )
     if not paths:
         raise ValueError(f"{root}: no images (png/jpg) found (searched recursively for *.png, *.jpg, *.jpeg)")
     return paths

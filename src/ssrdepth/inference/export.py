@@ -42,6 +42,7 @@ import torch
 from ssrdepth.checkpoint import load_checkpoint
 from ssrdepth.core.image import prepare_image
 from ssrdepth.core.io import atomic_path
+from ssrdepth.core.overwrite import check_not_inputs
 from ssrdepth.inference.onnx import INPUT_NAME, META_KEY, OUTPUT_NAME, onnx_metadata, onnx_session
 from ssrdepth.models import MIN_SIZE, DepthNet
 
@@ -326,6 +327,11 @@ def export_checkpoint(
     size = sample_size or ckpt.input_size
     meta = onnx_metadata(ckpt)
     dest = Path(out) if out is not None else default_output(ckpt.path, fmt)
+    check_not_inputs(  # `--out CKPT.pt` would replace the trained weights with the export
+        [(dest, f"the {fmt} export")],
+        [ckpt.path, *map(Path, check_images)],
+        suggestion=default_output(ckpt.path, fmt),
+    )
     start = time.perf_counter()
     with atomic_path(dest) as tmp:
         if fmt == "onnx":

@@ -1,27 +1,46 @@
 """The inputs of ``ssrdepth predict`` — the one home of what it reads: the command line's paths
 split into checkpoint and inputs (:func:`split_checkpoint`), files, folders and glob patterns expanded
-into :class:`InputItem` s with unique output names (:func:`gather_inputs`), checked before a model is
-loaded (:func:`check_inputs`), and a video's decoded frames (:func:`video_frames`, the one frame
-iterator of ``ssrdepth predict`` and ``ssrdepth serve``).
+into :class:`InputItem` s with unique output names (:func:`list_inputs`, :func:`gather_inputs`),
+checked before a model is loaded (:func:`check_inputs`), and a video's decoded frames
+(:func:`video_frames`, the one frame iterator of ``ssrdepth predict`` and ``ssrdepth serve``).
+
+What a listed folder or glob holds that is not taken is said, never dropped in silence
+(:meth:`InputListing.notes`): files with a suffix that is no image or video format read here, each
+with the reason; ssrdepth's own outputs (their metadata says so: :func:`~.outputs.is_prediction_file`),
+counted, taken only when named; other files (text, JSON, arrays, ...), counted in one line.
 """
 
 from __future__ import annotations
 
 import glob
 import os
-from collections.abc import Generator, Sequence
-from dataclasses import dataclass
+from collections.abc import Generator, Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from ssrdepth.core.checkpoint_files import names_checkpoint
-from ssrdepth.core.image import BadSampleError, image_size
+from ssrdepth.core.image import AVIF_SUFFIXES, HEIF_SUFFIXES, BadSampleError, image_size
+from ssrdepth.inference.outputs import is_prediction_file, sidecar_path
 from ssrdepth.pretrained import BUNDLED, bundled_checkpoint
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".pnm", ".tif", ".tiff", ".webp")
+#: Image suffixes taken from folders and globs; HEIC/HEIF need pillow-heif (``ssrdepth[heif]``) and
+#: AVIF Pillow 11.3+: without them such a file is listed and reported with the fix, not skipped.
+IMAGE_SUFFIXES = (
+    *(".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".pgm", ".pnm", ".tif", ".tiff", ".webp"),
+    *HEIF_SUFFIXES,
+    *AVIF_SUFFIXES,
+)
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
+#: Suffixes of files that are plainly not pictures (text, tables, arrays, clouds, models, archives):
+#: counted in one line when a folder holds them; any other suffix is reported per file.
+OTHER_SUFFIXES = (
+    ".txt", ".json", ".csv", ".tsv", ".md", ".xml", ".yaml", ".yml", ".toml", ".ini", ".cfg", ".log",
+    ".npy", ".npz", ".pfm", ".ply", ".pcd", ".bin", ".pt", ".pth", ".onnx", ".pdf", ".html", ".zip",
+    ".tar", ".gz", ".py", ".sh", ".db", ".mat", ".h5", ".xmp", ".aae",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -63,25 +82,98 @@ def _kind(path: Path) -> str:
     return "video" if path.suffix.lower() in VIDEO_SUFFIXES else "image"
 
 
-def gather_inputs(inputs: Sequence[str | os.PathLike[str]], recursive: bool = False) -> list[InputItem]:
+@dataclass
+class InputListing:
+    """What :func:`list_inputs` found: the ``items`` to process, and what was left out of folders and
+    globs: ``skipped`` (file, reason) for files of a suffix no reader here takes, ``own_outputs``
+    (files ssrdepth wrote), ``other_files`` (text, arrays and the like)."""
+
+    items: list[InputItem]
+    skipped: list[tuple[Path, str]] = field(default_factory=list)
+    own_outputs: list[Path] = field(default_factory=list)
+    other_files: list[Path] = field(default_factory=list)
+
+    def notes(self) -> list[str]:
+        """One line per skipped file, one for ssrdepth's outputs, one for the other files."""
+        lines = [f"{path}: skipped: {reason}" for path, reason in self.skipped]
+        if self.skipped:
+            lines.append(
+                f"formats read: images {', '.join(IMAGE_SUFFIXES)}; videos {', '.join(VIDEO_SUFFIXES)}"
+            )
+        if self.own_outputs:
+            lines.append(
+                f"left out {len(self.own_outputs)} file(s) that ssrdepth wrote (their metadata says so), e.g. "
+                f"{self.own_outputs[0]}: outputs are not read back as photos; name a file to predict it anyway"
+            )
+        if self.other_files:
+            kinds = sorted({f.suffix.lower() or "no suffix" for f in self.other_files})
+            lines.append(f"left out {len(self.other_files)} file(s) that are not images ({', '.join(kinds)})")
+        return lines
+
+
+def _unknown(path: Path) -> str:
+    return (
+        f"'{path.suffix}' is not an image or video format read here; convert it to PNG or JPEG (or name "
+        "the file itself if it is an image under another suffix)"
+    )
+
+
+def _sort_listed(files: Iterable[Path], listing: InputListing, whole_folder: bool = True) -> list[Path]:
+    """The files of a folder (``whole_folder``: every file in it is among ``files``) or of a glob that
+    are inputs; the rest recorded in ``listing``."""
+    files = list(files)
+    names = {str(f) for f in files} if whole_folder else None
+    keep = []
+    for f in files:
+        suffix = f.suffix.lower()
+        if suffix in IMAGE_SUFFIXES or suffix in VIDEO_SUFFIXES:
+            if is_prediction_file(f, sidecar=None if names is None else str(sidecar_path(f)) in names):
+                listing.own_outputs.append(f)
+            else:
+                keep.append(f)
+        elif not suffix or f.name.startswith(".") or suffix in OTHER_SUFFIXES:
+            listing.other_files.append(f)
+        else:
+            listing.skipped.append((f, _unknown(f)))
+    return keep
+
+
+def list_inputs(inputs: Sequence[str | os.PathLike[str]], recursive: bool = False) -> InputListing:
     """Expand files, folders (images and videos inside; ``recursive`` for sub-folders) and glob
-    patterns into a list of items with unique output names.
+    patterns into items with unique output names, and what was left out (:class:`InputListing`). A
+    file named itself is always taken; from folders and globs, ssrdepth's own outputs are not.
 
     Raises:
         FileNotFoundError: a path that does not exist or a pattern that matches nothing.
-        ValueError: a folder with no images or videos in it, or no input at all.
+        ValueError: a folder with no images or videos in it (saying what it holds), or no input at all.
     """
-    suffixes = IMAGE_SUFFIXES + VIDEO_SUFFIXES
+    listing = InputListing([])
     found: list[tuple[Path, str]] = []
     for raw in inputs:
         text = str(raw)
         p = Path(text)
         if p.is_dir():
+            before = (len(listing.skipped), len(listing.own_outputs), len(listing.other_files))
             files = sorted(f for f in (p.rglob("*") if recursive else p.iterdir()) if f.is_file())
-            files = [f for f in files if f.suffix.lower() in suffixes]
+            files = _sort_listed(files, listing)
             if not files:
+                held = [
+                    f"{n} {what}"
+                    for n, what in zip(
+                        (
+                            len(listing.skipped) - before[0],
+                            len(listing.own_outputs) - before[1],
+                            len(listing.other_files) - before[2],
+                        ),
+                        ("file(s) of another format", "output(s) of ssrdepth", "non-image file(s)"),
+                        strict=True,
+                    )
+                    if n
+                ]
                 raise ValueError(
-                    f"{p}: no images or videos in this folder (looked for {', '.join(suffixes)}"
+                    f"{p}: no images or videos in this folder"
+                    f"{' (it holds ' + ', '.join(held) + ')' if held else ''} (looked for "
+                    f"{', '.join(IMAGE_SUFFIXES + VIDEO_SUFFIXES)}"
                     f"{'' if recursive else '; use --recursive for sub-folders'})"
                 )
             found += [(f, f.relative_to(p).with_suffix("").as_posix()) for f in files]
@@ -91,19 +183,33 @@ def gather_inputs(inputs: Sequence[str | os.PathLike[str]], recursive: bool = Fa
             matches = sorted(Path(m) for m in glob.glob(text, recursive=True) if Path(m).is_file())
             if not matches:
                 raise FileNotFoundError(f"{text}: no file matches this pattern")
-            found += [(m, m.stem) for m in matches]
+            found += [(m, m.stem) for m in _sort_listed(matches, listing, whole_folder=False)]
         else:
             raise FileNotFoundError(f"{p}: no such file or folder")
     if not found:
-        raise ValueError("no input given: name images, folders, glob patterns or videos")
-    items, used = [], set()
+        lines = listing.notes()
+        raise ValueError(
+            "no input given: name images, folders, glob patterns or videos"
+            + (f" ({'; '.join(lines)})" if lines else "")
+        )
+    used: set[str] = set()
     for path, name in found:
         unique, n = name, 2
         while unique in used:
             unique, n = f"{name}-{n}", n + 1
         used.add(unique)
-        items.append(InputItem(path, _kind(path), unique))
-    return items
+        listing.items.append(InputItem(path, _kind(path), unique))
+    return listing
+
+
+def gather_inputs(inputs: Sequence[str | os.PathLike[str]], recursive: bool = False) -> list[InputItem]:
+    """The items of :func:`list_inputs` (what was left out is in its :class:`InputListing`).
+
+    Raises:
+        FileNotFoundError: a path that does not exist or a pattern that matches nothing.
+        ValueError: a folder with no images or videos in it, or no input at all.
+    """
+    return list_inputs(inputs, recursive).items
 
 
 def check_inputs(items: Sequence[InputItem]) -> None:

@@ -35,6 +35,7 @@ from ssrdepth import __version__
 from ssrdepth.core.image import prepare_image, read_image
 from ssrdepth.inference.model import DepthModel
 from ssrdepth.inference.outputs import (
+    PREDICTION_FORMAT,
     UNITS,
     colorize,
     value_range,
@@ -165,7 +166,7 @@ def describe(
 ) -> dict[str, Any]:
     """The metadata every output carries: what the map is, in which unit, from which model."""
     meta: dict[str, Any] = {
-        "format": "ssrdepth-prediction",
+        "format": PREDICTION_FORMAT,
         "ssrdepth_version": __version__,
         "quantity": quantity,
         "unit": UNITS[quantity],
@@ -191,6 +192,20 @@ def describe(
 def colour_map_name(cmap: str, quantity: str) -> str:
     """``cmap``, reversed for depth so that near is bright in every quantity (large depth = far)."""
     return cmap + ("_r" if quantity == "depth" and not cmap.endswith("_r") else "")
+
+
+#: The map files :meth:`MapResult.write` makes: output kind → file name after ``BASE_`` (``{q}``: the quantity).
+MAP_FILES = {"png16": "{q}.png", "npy": "{q}.npy", "pfm": "{q}.pfm", "color": "{q}_color.png"}
+
+
+def map_paths(base: Path, quantity: str, outputs: Sequence[str]) -> dict[str, Path]:
+    """Where :meth:`MapResult.write` puts each map file among ``outputs`` (kinds of :data:`MAP_FILES`;
+    others are ignored): ``BASE_QUANTITY.png`` / ``.npy`` / ``.pfm`` / ``_color.png``."""
+    return {
+        kind: base.with_name(f"{base.name}_{name.format(q=quantity)}")
+        for kind, name in MAP_FILES.items()
+        if kind in outputs
+    }
 
 
 @dataclass
@@ -231,20 +246,16 @@ class MapResult:
         ``vrange`` fixes the colour range (``None``: per image); ``png16_meta`` is added to the 16-bit
         PNG's metadata."""
         q, meta = self.quantity, self.meta
+        paths = map_paths(base, q, outputs)
         written: list[Path] = []
-        if "png16" in outputs:
-            written.append(
-                write_png16(
-                    base.with_name(f"{base.name}_{q}.png"), self.values, q, {**meta, **(png16_meta or {})}
-                )
-            )
-        if "npy" in outputs:
-            written.append(write_npy(base.with_name(f"{base.name}_{q}.npy"), self.values, meta))
-        if "pfm" in outputs:
-            written.append(write_pfm(base.with_name(f"{base.name}_{q}.pfm"), self.values, meta))
-        if "color" in outputs:
-            path = base.with_name(f"{base.name}_{q}_color.png")
-            written.append(write_color_png(path, self.values, meta, self.cmap, vrange))
+        if "png16" in paths:
+            written.append(write_png16(paths["png16"], self.values, q, {**meta, **(png16_meta or {})}))
+        if "npy" in paths:
+            written.append(write_npy(paths["npy"], self.values, meta))
+        if "pfm" in paths:
+            written.append(write_pfm(paths["pfm"], self.values, meta))
+        if "color" in paths:
+            written.append(write_color_png(paths["color"], self.values, meta, self.cmap, vrange))
         return written
 
 

@@ -10,11 +10,20 @@ A map is ``(H, W)`` float32 of one *quantity*:
 Metadata (a plain dict built by :func:`ssrdepth.inference.maps.describe`) goes into PNG text chunks (key
 ``"ssrdepth"``, JSON; plus a readable ``"Description"``), into PLY header comments, and into a JSON
 sidecar ``FILE.json`` beside ``.npy``, ``.pfm``, ``.ply`` and video files. Every write is atomic.
+
+What a writer cannot represent is recorded in the file's metadata, and the file and its metadata
+agree: a 16-bit PNG keeps KITTI's ×256 (other tools read it so) and values above its largest
+(255.996 px or m) are stored as that largest value — counted, with the true maximum, in ``clipped``
+and in a warning; a colour map saturates outside its range, counted in ``range_clipped``; a point
+cloud's dropped pixels are counted in ``dropped_points``. The ``.npy`` and ``.pfm`` floats hold every
+value. :func:`is_prediction_file` recognises these files (so that ``predict`` does not take its own
+outputs for photos).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 from contextlib import suppress
 from pathlib import Path
@@ -27,8 +36,10 @@ from PIL import Image, PngImagePlugin
 from ssrdepth.core.image import read_pixels, read_text_chunks
 from ssrdepth.core.io import atomic_open, atomic_path, write_json
 from ssrdepth.core.optional import MissingDependency, install_hint
-from ssrdepth.core.png16 import KITTI_SCALE, MAX_CODE, decode_png16
+from ssrdepth.core.png16 import KITTI_SCALE, MAX_CODE, decode_png16, png16_clipping
 from ssrdepth.core.png16 import encode_png16 as encode_scaled
+
+logger = logging.getLogger(__name__)
 
 #: quantity → unit
 UNITS = {"normalised": "1", "disparity": "px", "depth": "m"}
@@ -45,6 +56,8 @@ PNG16_SCALE = {"disparity": KITTI_SCALE, "depth": KITTI_SCALE, "normalised": flo
 OUTPUT_KINDS = ("png16", "npy", "pfm", "color", "ply", "video")
 
 META_KEY = "ssrdepth"
+#: The ``format`` every predicted map's metadata carries (:func:`ssrdepth.inference.maps.describe`).
+PREDICTION_FORMAT = "ssrdepth-prediction"
 
 
 def check_quantity(quantity: str) -> None:
@@ -62,6 +75,28 @@ def write_sidecar(path: str | os.PathLike[str], meta: dict[str, Any]) -> Path:
     side = sidecar_path(path)
     write_json(side, {"file": Path(path).name, **meta})
     return side
+
+
+def is_prediction_file(path: str | os.PathLike[str], sidecar: bool | None = None) -> bool:
+    """Whether ``path`` is a map, cloud or video that ssrdepth wrote (``predict`` or ``serve``): a PNG
+    whose ``ssrdepth`` text chunk says ``format: ssrdepth-prediction``, or any file whose JSON sidecar
+    (:func:`sidecar_path`) says so. Reads the PNG's header chunks only; ``sidecar`` = whether the
+    sidecar exists, when the caller listed the folder already (``None``: looked up)."""
+    p = Path(path)
+    if p.suffix.lower() == ".png":
+        with suppress(ValueError, OSError):
+            raw = read_text_chunks(p).get(META_KEY)
+            if raw and PREDICTION_FORMAT in raw and json.loads(raw).get("format") == PREDICTION_FORMAT:
+                return True
+    side = sidecar_path(p)
+    if not (side.is_file() if sidecar is None else sidecar):
+        return False
+    try:
+        with open(side, encoding="utf-8") as f:
+            meta = json.load(f)
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and meta.get("format") == PREDICTION_FORMAT and meta.get("file") == p.name
 
 
 def _finite(values: np.ndarray) -> np.ndarray:
@@ -84,16 +119,31 @@ def write_png16(
     """Write a ``(H, W)`` map as a 16-bit grey PNG (``value × scale``), metadata in text chunks."""
     if values.ndim != 2:
         raise ValueError(f"{path}: a PNG map must be (H, W), got shape {values.shape}")
+    check_quantity(quantity)
     scale = PNG16_SCALE[quantity]
+    clip = png16_clipping(values, scale)
+    codes = encode_scaled(values, scale, name=str(path), hint="--save npy or pfm keeps every value")
+    positive = np.isfinite(values) & (values > 0)
     info = {
         **meta,
         "encoding": f"uint16 = {quantity} [{UNITS[quantity]}] x {scale:g}; 0 = invalid",
         "png_scale": scale,
+        "max_storable": MAX_CODE / scale,
+        "clipped": clip.as_meta(),
+        "invalid_pixels": int(np.count_nonzero(codes == 0)),
+        # KITTI's rule: a value under half a step rounds to 0 and reads back as "no value"
+        "rounded_to_invalid": int(np.count_nonzero(positive & (codes == 0))),
     }
     png = PngImagePlugin.PngInfo()
     png.add_text(META_KEY, json.dumps(info, default=str))
-    png.add_text("Description", f"{quantity} [{UNITS[quantity]}] = value / {scale:g}; 0 = invalid")
-    img = Image.fromarray(encode_png16(values, quantity))
+    description = f"{quantity} [{UNITS[quantity]}] = value / {scale:g}; 0 = invalid"
+    if clip.count:
+        description += (
+            f"; {clip.count} value(s) above {clip.limit:.6g} stored as {clip.limit:.6g}"
+            f" (true maximum {clip.true_max:.6g})"
+        )
+    png.add_text("Description", description)
+    img = Image.fromarray(codes)
     with atomic_path(path) as tmp:
         img.save(tmp, format="PNG", pnginfo=png)
     return Path(path)
@@ -228,6 +278,13 @@ def _opencv_lut(cmap: str) -> np.ndarray | None:
     return np.ascontiguousarray(lut[::-1] if reverse else lut)
 
 
+def range_clipped(values: np.ndarray, vmin: float, vmax: float) -> dict[str, int]:
+    """How many finite values a colour map over ``[vmin, vmax]`` saturates: ``{"below": n, "above": m}``
+    (drawn as the first and the last colour; a per-image 1–99 % range saturates about 1 % each side)."""
+    finite = values[np.isfinite(values)]
+    return {"below": int(np.count_nonzero(finite < vmin)), "above": int(np.count_nonzero(finite > vmax))}
+
+
 def colorize(values: np.ndarray, cmap: str, vmin: float, vmax: float) -> np.ndarray:
     """``(H, W)`` → ``(H, W, 3)`` uint8 RGB through a matplotlib colour map (e.g. ``magma``, ``turbo``);
     values are clipped to ``[vmin, vmax]``; non-finite values are drawn black. Without matplotlib,
@@ -262,7 +319,13 @@ def write_color_png(
     """Colour-mapped 8-bit RGB PNG of a ``(H, W)`` map; ``vrange`` fixed or per image (1–99 %)."""
     vmin, vmax = value_range(values, vrange)
     rgb = colorize(values, cmap, vmin, vmax)
-    info = {**meta, "colormap": cmap, "range": [vmin, vmax], "range_kind": "fixed" if vrange else "per-image"}
+    info = {
+        **meta,
+        "colormap": cmap,
+        "range": [vmin, vmax],
+        "range_kind": "fixed" if vrange else "per-image",
+        "range_clipped": range_clipped(values, vmin, vmax),
+    }
     png = PngImagePlugin.PngInfo()
     png.add_text(META_KEY, json.dumps(info, default=str))
     q = meta.get("quantity", "value")
@@ -365,12 +428,20 @@ class SideBySideWriter:
         self._tmp_ctx: Any = None
         self._tmp: Path | None = None
         self._writer: cv2.VideoWriter | None = None
+        self._size: tuple[int, ...] = (0, 0)
         self.frames = 0
 
     def write(self, frame_rgb: np.ndarray, colour_rgb: np.ndarray) -> None:
         """``frame_rgb`` and ``colour_rgb``: ``(H, W, 3)`` uint8 RGB of the same size."""
         both = np.concatenate([frame_rgb, colour_rgb], axis=1)
+        if self._writer is not None and both.shape[:2] != self._size:
+            # OpenCV drops a frame of another size without a word: the file would lack it.
+            raise ValueError(
+                f"{self.path}: frame {self.frames} is {both.shape[1] // 2}×{both.shape[0]} px, the video "
+                f"{self._size[1] // 2}×{self._size[0]}; a video's frames must keep one size"
+            )
         if self._writer is None:
+            self._size = both.shape[:2]
             self._tmp_ctx = atomic_path(self.path)
             self._tmp = self._tmp_ctx.__enter__()
             h, w = both.shape[:2]

@@ -14,6 +14,7 @@ the image and video loops, and re-exports the public names of the rooms.
 from __future__ import annotations
 
 import itertools
+import logging
 import os
 import time
 from collections.abc import Iterator, Sequence
@@ -24,13 +25,16 @@ from typing import Any
 import numpy as np
 
 from ssrdepth.core.image import prepare_image, read_image
+from ssrdepth.core.overwrite import check_not_inputs
 from ssrdepth.inference.backends import BACKENDS
 from ssrdepth.inference.inputs import (
     IMAGE_SUFFIXES,
     VIDEO_SUFFIXES,
     InputItem,
+    InputListing,
     check_inputs,
     gather_inputs,
+    list_inputs,
     split_checkpoint,
 )
 from ssrdepth.inference.inputs import video_frames as _frames
@@ -43,6 +47,7 @@ from ssrdepth.inference.maps import (
     convert,
     describe,
     finish,
+    map_paths,
     predict,
     predict_batch,
     predict_normalised,
@@ -54,9 +59,13 @@ from ssrdepth.inference.outputs import (
     SideBySideWriter,
     colorize,
     depth_to_points,
+    range_clipped,
+    sidecar_path,
     value_range,
     write_ply,
 )
+
+logger = logging.getLogger(__name__)
 
 __all__ = [
     "BACKENDS",
@@ -67,6 +76,7 @@ __all__ = [
     "VIDEO_SUFFIXES",
     "DepthModel",
     "InputItem",
+    "InputListing",
     "MapResult",
     "PredictOptions",
     "PredictReport",
@@ -77,6 +87,7 @@ __all__ = [
     "describe",
     "finish",
     "gather_inputs",
+    "list_inputs",
     "load_model",
     "predict",
     "predict_batch",
@@ -122,10 +133,12 @@ class PredictOptions:
 
 @dataclass
 class PredictReport:
-    """What ``predict_files`` did: files written, inputs that failed (file, problem), counts, time."""
+    """What ``predict_files`` did: files written, inputs that failed (file, problem), what folders and
+    globs held that was left out (``skipped``: one line each, :meth:`InputListing.notes`), counts, time."""
 
     written: list[Path] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
     images: int = 0
     frames: int = 0
     seconds: float = 0.0
@@ -205,8 +218,50 @@ class _Writer:
         image8 = rgb if rgb.dtype == np.uint8 else (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
         points, colours = depth_to_points(depth, self.opts.intrinsics, image8, self.opts.max_depth)
         meta = describe(self.model, "depth", depth.shape, source, **extra, **more)
-        meta.update(intrinsics=list(self.opts.intrinsics), max_depth=self.opts.max_depth)
+        has_depth = np.isfinite(depth) & (depth > 0)
+        beyond = has_depth & (depth > self.opts.max_depth) if self.opts.max_depth is not None else None
+        meta.update(
+            intrinsics=list(self.opts.intrinsics),
+            max_depth=self.opts.max_depth,
+            dropped_points={
+                "no_depth": int(np.count_nonzero(~has_depth)),
+                "beyond_max_depth": int(np.count_nonzero(beyond)) if beyond is not None else 0,
+            },
+        )
         return write_ply(path, points, colours, meta)
+
+
+def _frame_name(item: InputItem, index: int) -> str:
+    """A video's per-frame output name: ``NAME/NAME_000000`` (under a folder named after the video)."""
+    return f"{item.name}/{item.name}_{index:06d}"
+
+
+def planned_outputs(
+    items: Sequence[InputItem], out: Path, quantity: str, opts: PredictOptions
+) -> tuple[list[tuple[Path, str]], list[tuple[Path, str]]]:
+    """Every file ``predict_files`` will write for ``items`` in ``out`` — (path, what it is) — and the
+    (folder, prefix) of each video's numbered per-frame files."""
+    files: list[tuple[Path, str]] = [(out, "the output folder")]  # `--out photo.jpg`
+    frames: list[tuple[Path, str]] = []
+    for it in items:
+        outputs = opts.outputs or (DEFAULT_IMAGE_OUTPUTS if it.kind == "image" else DEFAULT_VIDEO_OUTPUTS)
+        if it.kind == "video":
+            if "video" in outputs:
+                path = out / f"{it.name}_side_by_side.mp4"
+                files += [(path, f"the side-by-side video of {it.path}"), (sidecar_path(path), "its sidecar")]
+            if any(o != "video" for o in outputs):
+                first = out / _frame_name(it, 0)
+                frames.append((first.parent, first.name[: -len("_000000")]))
+            continue
+        base = out / it.name
+        for kind, path in map_paths(base, quantity, outputs).items():
+            files.append((path, f"the {kind} map of {it.path}"))
+            if kind in ("npy", "pfm"):
+                files.append((sidecar_path(path), f"the sidecar of the {kind} map of {it.path}"))
+        if "ply" in outputs:
+            ply = base.with_name(f"{base.name}.ply")
+            files += [(ply, f"the point cloud of {it.path}"), (sidecar_path(ply), "its sidecar")]
+    return files, frames
 
 
 def _batches(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
@@ -225,13 +280,17 @@ def predict_files(
 ) -> PredictReport:
     """The ``predict`` command: every image and video in ``inputs`` → files in ``out_dir``.
 
-    A file that cannot be read is recorded in the report's ``failures`` and the others go on; bad
-    paths, empty folders and impossible output requests raise before any work.
+    A file that cannot be read is recorded in the report's ``failures`` and the others go on; what
+    folders and globs held that is not an input (other formats, ssrdepth's own outputs, text files) is
+    logged as one warning and kept in ``skipped``; bad paths, empty folders, impossible output requests
+    and an output that would overwrite an input (:func:`~ssrdepth.core.overwrite.check_not_inputs`) raise before any
+    file is written.
     """
     from tqdm import tqdm
 
     opts = options or PredictOptions()
-    items = gather_inputs(inputs, recursive)
+    listing = list_inputs(inputs, recursive)
+    items = listing.items
     out = Path(out_dir)
     writer = _Writer(model, opts, out)
     kinds = {it.kind for it in items}
@@ -241,7 +300,11 @@ def predict_files(
             *((opts.outputs or DEFAULT_VIDEO_OUTPUTS) if "video" in kinds else ()),
         ]
     )
-    report = PredictReport()
+    files, frame_folders = planned_outputs(items, out, writer.quantity, opts)
+    check_not_inputs(files, [it.path for it in items], out, frame_folders)
+    report = PredictReport(skipped=listing.notes())
+    if report.skipped:
+        logger.warning("not predicted:\n  %s", "\n  ".join(report.skipped))
     start = time.perf_counter()
     images = [it for it in items if it.kind == "image"]
     videos = [it for it in items if it.kind == "video"]
@@ -288,6 +351,7 @@ def _predict_video(
     vrange = opts.color_range
     done = 0
     size: tuple[int, int] = (0, 0)
+    saturated = {"below": 0, "above": 0}  # colour-map values outside the kept range, all frames
     try:
         with tqdm(total=count, unit="frame", desc=item.path.name, disable=not progress) as bar:
             batch: list[np.ndarray] = []
@@ -307,8 +371,10 @@ def _predict_video(
                         vrange = value_range(values)
                     if video is not None:
                         video.write(rgb, colorize(values, writer.cmap(), *vrange))
+                        for side, n_out in range_clipped(values, *vrange).items():
+                            saturated[side] += n_out
                     if per_frame:
-                        name = f"{item.name}/{item.name}_{done:06d}"
+                        name = _frame_name(item, done)
                         report.written += writer.write(
                             name, rgb, n, per_frame, str(item.path), vrange, frame=done
                         )
@@ -321,7 +387,7 @@ def _predict_video(
         raise
     if video is not None:
         meta = describe(model, writer.quantity, size, str(item.path))
-        meta.update(colormap=writer.cmap(), range=list(vrange) if vrange else None)
+        meta.update(colormap=writer.cmap(), range=list(vrange) if vrange else None, range_clipped=saturated)
         path = video.close(meta)
         if path is not None:
             report.written.append(path)

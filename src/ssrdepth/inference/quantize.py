@@ -299,12 +299,15 @@ def quantize_checkpoint(
         QuantisationRefused: the INT8 model lost more than ``tolerance`` of δ < 1.25.
     """
     from ssrdepth.checkpoint import load_checkpoint
+    from ssrdepth.core.overwrite import check_not_inputs
     from ssrdepth.data.build import build_dataset
     from ssrdepth.inference.export import export_onnx
     from ssrdepth.inference.onnx import onnx_metadata
 
     ckpt = load_checkpoint(checkpoint)  # a run folder → its best.pt / latest.pt (ckpt.path)
     dest = Path(out) if out is not None else ckpt.path.with_suffix(".int8.onnx")
+    suggestion = ckpt.path.with_suffix(".int8.onnx")
+    check_not_inputs([(dest, "the INT8 export")], [ckpt.path], suggestion=suggestion)
     fp32 = export_onnx(
         ckpt.build_model(), None, sample_size=ckpt.input_size, exporter="legacy", metadata=onnx_metadata(ckpt)
     )

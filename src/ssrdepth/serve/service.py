@@ -27,7 +27,8 @@ from typing import Any
 import numpy as np
 
 from ssrdepth.core.checkpoint_files import BEST, CHECKPOINT_SUFFIXES, LATEST, resolve_checkpoint
-from ssrdepth.core.image import BadSampleError, as_rgb, image_size, read_image
+from ssrdepth.core.image import BadSampleError, as_rgb, image_size, read_image, unreadable_format
+from ssrdepth.core.overwrite import check_not_inputs
 from ssrdepth.inference.inputs import IMAGE_SUFFIXES, VIDEO_SUFFIXES, video_frames
 from ssrdepth.inference.maps import (
     QUANTITIES,
@@ -40,7 +41,7 @@ from ssrdepth.inference.maps import (
     resolve_quantity,
 )
 from ssrdepth.inference.model import DepthModel, load_model
-from ssrdepth.inference.outputs import SideBySideWriter, colorize, depth_to_points, write_ply
+from ssrdepth.inference.outputs import UNITS, SideBySideWriter, colorize, depth_to_points, write_ply
 from ssrdepth.pretrained import NoBundledModel, bundled_checkpoint, describe_bundled, is_bundled
 
 logger = logging.getLogger(__name__)
@@ -192,7 +193,8 @@ def read_upload(
     try:
         h, w = image_size(p)
     except BadSampleError:
-        raise refused from None
+        missing = unreadable_format(p)  # HEIC/AVIF without its decoder: say which package reads it
+        raise (UploadError(f"{label}: {missing}") if missing else refused) from None
     if w * h > max_pixels:
         raise UploadError(
             f"{label}: {w}×{h} pixels is more than the {max_pixels / 1e6:.0f} Mpx accepted; "
@@ -348,7 +350,14 @@ def _write_clouds(
     h, w = depth.shape
     intrinsics = (focal, focal, (w - 1) / 2.0, (h - 1) / 2.0)
     points, colours = depth_to_points(depth, intrinsics, image)
-    cloud_meta = {**meta, "quantity": "depth", "unit": "m", "intrinsics": list(intrinsics)}
+    no_depth = int(np.count_nonzero(~(np.isfinite(depth) & (depth > 0))))
+    cloud_meta = {
+        **meta,
+        "quantity": "depth",
+        "unit": "m",
+        "intrinsics": list(intrinsics),
+        "dropped_points": {"no_depth": no_depth, "beyond_max_depth": 0},
+    }
     full = write_ply(out / f"{stem}.ply", points, colours, cloud_meta)
     if len(points):
         # The view: far outliers (disparity near 0) would shrink the scene to a dot; thin to VIEWER_POINTS.
@@ -451,6 +460,18 @@ def predict_video(
     label = name or Path(path).name
     p = check_upload(path, label, max_bytes)
     out = Path(out_dir)
+    stem = Path(label).stem
+    planned = [
+        out / f"{stem}_side_by_side.webm",
+        *(out / f"{stem}_{q}.{e}" for q in UNITS for e in ("png", "npy")),
+    ]
+    try:  # the request folder is fresh; a caller's own folder might hold the upload itself
+        check_not_inputs([(f, "an output of the page") for f in planned], [p], out)
+    except ValueError:
+        raise UploadError(
+            f"{label}: an output of the page would overwrite the upload itself ({p}); give the request "
+            "an empty output folder"
+        ) from None
     start = time.perf_counter()
     try:
         decoded, fps, _ = video_frames(p)  # the frame iterator of ``ssrdepth predict``
@@ -469,7 +490,7 @@ def predict_video(
     q, cmap, vrange = first.quantity, colour_map_name(settings.cmap, first.quantity), first.vrange
     focal, baseline = camera(model, frames[0].shape[1], settings)
     # The page's one side-by-side writer too; OpenCV notes that WebM has no codec tags, then writes VP8.
-    writer = SideBySideWriter(out / f"{Path(label).stem}_side_by_side.webm", fps, fourcc="VP80")
+    writer = SideBySideWriter(out / f"{stem}_side_by_side.webm", fps, fourcc="VP80")
     try:
         for i in range(0, len(frames), batch_size):
             batch = frames[i : i + batch_size]
