@@ -13,7 +13,7 @@ from torch import nn
 from ssrdepth.data.config import TargetScale
 from ssrdepth.evaluation.evaluate import evaluate_protocols
 from ssrdepth.evaluation.temporal import FlickerAccumulator
-from ssrdepth.runtime.stabilise import Stabiliser
+from ssrdepth.core.stabilise import Stabiliser
 
 RNG = np.random.default_rng(5)
 TRUTH = RNG.uniform(2.0, 40.0, (4, 5))

@@ -359,3 +359,24 @@ def test_backend_auto_is_one_readable_line_and_inputs_are_checked_first(
     monkeypatch.setattr(command, "load_model", no_load)
     assert cli(["predict", str(ckpt), str(tmp_path / "typo.png"), "--out", str(tmp_path / "out")]) == 2
     assert "typo.png" in capsys.readouterr().err
+
+
+def test_stabilised_video_maps_follow_the_filter_by_hand(tmp_path: Path) -> None:
+    """predict --stabilise: frame t's map is luma_t pulled towards the previous output, per pixel in log
+    space: log o = log p − λ·exp(−(d/τ)²)·d with d = log p − log o_{t−1} (written out here)."""
+    write_video(tmp_path / "clip.mp4", frames=5, fade=6)  # the background brightens a little per frame
+    opts = PredictOptions(outputs=("video", "npy"), quantity="normalised", batch_size=2, stabilise=0.9)
+    predict_files(brightness_model((48, 96)), [tmp_path / "clip.mp4"], tmp_path / "out", opts, progress=False)
+    side = json.loads((tmp_path / "out" / "clip_side_by_side.mp4.json").read_text())
+    assert side["stabilised"] == {"strength": 0.9, "tolerance": 0.3}
+    previous = None
+    for i, rgb in enumerate(read_video(tmp_path / "clip.mp4")):
+        log_p = np.log(np.maximum(luma(rgb).astype(np.float64), 1e-4))
+        if previous is not None:
+            d = log_p - previous
+            log_p = log_p - 0.9 * np.exp(-((d / 0.3) ** 2)) * d
+        previous = log_p
+        written = np.load(tmp_path / "out" / "clip" / f"clip_{i:06d}_normalised.npy")
+        np.testing.assert_allclose(written, np.exp(log_p), rtol=1e-5)
+    with pytest.raises(ValueError, match=r"strength must lie in \[0, 1\)"):
+        PredictOptions(stabilise=1.5)

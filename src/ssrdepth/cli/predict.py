@@ -7,6 +7,7 @@ import sys
 import warnings
 
 from ssrdepth.core.hardware import PRECISIONS
+from ssrdepth.core.stabilise import DEFAULT_STRENGTH
 from ssrdepth.inference.outputs import OUTPUT_KINDS
 from ssrdepth.inference.predict import (
     BACKENDS,
@@ -88,6 +89,16 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--focal", type=float, default=None, help="focal length (px at the image's width)")
     p.add_argument("--baseline", type=float, default=None, help="stereo baseline (m), e.g. KITTI 0.54")
     p.add_argument("--max-depth", type=float, default=None, help="drop points beyond this depth (m) in .ply")
+    p.add_argument(
+        "--stabilise",
+        type=float,
+        nargs="?",
+        const=DEFAULT_STRENGTH,
+        default=None,
+        metavar="STRENGTH",
+        help=f"steady video: filter the frames' maps online (strength 0 ≤ λ < 1, default {DEFAULT_STRENGTH}; "
+        "docs/metrics.md, measured)",
+    )
     p.add_argument("--recursive", action="store_true", help="look into sub-folders of folder inputs")
     p.add_argument("--no-progress", action="store_true")
 
@@ -104,6 +115,7 @@ def main(args: argparse.Namespace) -> int:
         focal=args.focal,
         baseline=args.baseline,
         max_depth=args.max_depth,
+        stabilise=args.stabilise,
     )
     # argparse fills CHECKPOINT whenever two paths or more are given: the rule decides what it is.
     paths = [args.checkpoint, *args.inputs] if args.checkpoint is not None else list(args.inputs)

@@ -34,6 +34,7 @@ from torch.utils.data import DataLoader, Dataset, Subset
 from tqdm import tqdm
 
 from ssrdepth.core.io import atomic_open, write_json, write_text
+from ssrdepth.core.stabilise import Stabiliser
 from ssrdepth.data.config import DataConfig, TargetScale
 from ssrdepth.evaluation.metrics import HIGHER_IS_BETTER, LABELS
 from ssrdepth.evaluation.protocols import (
@@ -49,7 +50,6 @@ from ssrdepth.evaluation.temporal import FlickerAccumulator
 from ssrdepth.evaluation.uncertainty import SparsificationAccumulator
 from ssrdepth.runtime import forward, load_for_evaluation, model_input
 from ssrdepth.runtime.confidence import flip_disagreement
-from ssrdepth.runtime.stabilise import Stabiliser
 
 logger = logging.getLogger(__name__)
 
@@ -214,7 +214,7 @@ def evaluate_protocols(
         ``meta(i)["group"]``, frames in the data set's order): ``extra["flicker"]``
         (:class:`~ssrdepth.evaluation.temporal.Flicker` as a dict) over each protocol's compared pixels.
     stabilise: run every sequence's predictions through the online stabiliser of this strength λ
-        (:class:`ssrdepth.runtime.stabilise.Stabiliser`) before any protocol scores them, as
+        (:class:`ssrdepth.core.stabilise.Stabiliser`) before any protocol scores them, as
         ``predict --stabilise`` does for a video.
     """
     protos = [get_protocol(p) for p in protocols]

@@ -26,6 +26,7 @@ import numpy as np
 
 from ssrdepth.core.image import prepare_image, read_image
 from ssrdepth.core.overwrite import check_not_inputs
+from ssrdepth.core.stabilise import Stabiliser
 from ssrdepth.inference.backends import BACKENDS
 from ssrdepth.inference.inputs import (
     IMAGE_SUFFIXES,
@@ -111,7 +112,9 @@ class PredictOptions:
     only when asked for). ``intrinsics`` = (fx, fy, cx, cy) px at the input image's size (for ``ply``);
     ``focal`` (px at the image's width) and ``baseline`` (m) override the checkpoint's for depth.
     ``color_range`` fixes the colour map's range (in the map's unit); ``None`` = per image (1–99 %),
-    and for videos the first batch's range, kept for the whole video (no flicker)."""
+    and for videos the first batch's range, kept for the whole video (no flicker). ``stabilise``: for
+    videos, run the frames through the online stabiliser of this strength λ
+    (:class:`ssrdepth.core.stabilise.Stabiliser`, τ its default; ``None``: frame by frame)."""
 
     outputs: tuple[str, ...] | None = None
     quantity: str = "native"
@@ -122,8 +125,11 @@ class PredictOptions:
     focal: float | None = None
     baseline: float | None = None
     max_depth: float | None = None
+    stabilise: float | None = None
 
     def __post_init__(self) -> None:
+        if self.stabilise is not None:
+            Stabiliser(self.stabilise)  # a bad strength fails before anything is read
         bad = [o for o in self.outputs or () if o not in OUTPUT_KINDS]
         if bad:
             raise ValueError(f"unknown output(s) {bad}; valid: {', '.join(OUTPUT_KINDS)}")
@@ -349,6 +355,7 @@ def _predict_video(
     if "video" in outputs:
         video = SideBySideWriter(writer.out / f"{item.name}_side_by_side.mp4", fps)
     vrange = opts.color_range
+    stab = Stabiliser(opts.stabilise) if opts.stabilise is not None else None
     done = 0
     size: tuple[int, int] = (0, 0)
     saturated = {"below": 0, "above": 0}  # colour-map values outside the kept range, all frames
@@ -365,6 +372,8 @@ def _predict_video(
                     break
                 maps = predict_normalised(model, batch)
                 for rgb, n in zip(batch, maps, strict=True):
+                    if stab is not None:
+                        n = stab(n)
                     size = (rgb.shape[0], rgb.shape[1])
                     values = writer.values(n)
                     if vrange is None:
@@ -388,6 +397,8 @@ def _predict_video(
     if video is not None:
         meta = describe(model, writer.quantity, size, str(item.path))
         meta.update(colormap=writer.cmap(), range=list(vrange) if vrange else None, range_clipped=saturated)
+        if stab is not None:
+            meta["stabilised"] = {"strength": stab.strength, "tolerance": stab.tolerance}
         path = video.close(meta)
         if path is not None:
             report.written.append(path)
