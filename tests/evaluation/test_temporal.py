@@ -10,10 +10,10 @@ import pytest
 import torch
 from torch import nn
 
+from ssrdepth.core.stabilise import Stabiliser
 from ssrdepth.data.config import TargetScale
 from ssrdepth.evaluation.evaluate import evaluate_protocols
 from ssrdepth.evaluation.temporal import FlickerAccumulator
-from ssrdepth.core.stabilise import Stabiliser
 
 RNG = np.random.default_rng(5)
 TRUTH = RNG.uniform(2.0, 40.0, (4, 5))

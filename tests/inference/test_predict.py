@@ -380,3 +380,42 @@ def test_stabilised_video_maps_follow_the_filter_by_hand(tmp_path: Path) -> None
         np.testing.assert_allclose(written, np.exp(log_p), rtol=1e-5)
     with pytest.raises(ValueError, match=r"strength must lie in \[0, 1\)"):
         PredictOptions(stabilise=1.5)
+
+
+def test_uncertainty_output_by_hand(tmp_path: Path) -> None:
+    """--save uncertainty: the flip disagreement of a network that is not mirror-symmetric, worked out.
+
+    The stand-in network multiplies its grey input x by a left-to-right ramp r = 0.5 … 1.5. For the
+    mirrored image and mirrored back it gives x·r reversed, so on a uniform grey x the uncertainty is
+    |x·r − x·r_rev| / max(x·(r + r_rev) / 2, 1e-3) = |r − r_rev| (r + r_rev = 2 everywhere): x cancels."""
+    from ssrdepth.inference.predict import DepthModel
+
+    ramp = np.linspace(0.5, 1.5, 12, dtype=np.float32)
+    model = DepthModel(
+        name="ramp", in_channels=1, input_size=(8, 12), target={}, source=Path("ramp"),
+        backend="onnxruntime", device="cpu", step=0, run=lambda batch: batch[:, :1] * ramp,
+    )  # fmt: skip
+    cv2.imwrite(str(tmp_path / "grey.png"), np.full((8, 12, 3), 128, np.uint8))
+    opts = PredictOptions(outputs=("npy", "uncertainty"), quantity="normalised")
+    report = predict_files(model, [tmp_path / "grey.png"], tmp_path / "out", opts, progress=False)
+    assert len(report.written) == 3  # the two maps and the picture; sidecars beside them
+    names = sorted(p.name for p in (tmp_path / "out").iterdir())
+    assert names == [
+        "grey_normalised.npy", "grey_normalised.npy.json", "grey_uncertainty.npy", "grey_uncertainty.npy.json",
+        "grey_uncertainty_color.png",
+    ]  # fmt: skip
+    x = 128 / 255
+    expected = np.tile(np.abs(ramp - ramp[::-1]), (8, 1))  # 1.0, 0.818, …, 0.091, 0.091, …, 1.0
+    np.testing.assert_allclose(np.load(tmp_path / "out" / "grey_uncertainty.npy"), expected, rtol=1e-5)
+    # The map itself is the plain prediction, not the average of the two passes.
+    np.testing.assert_allclose(
+        np.load(tmp_path / "out" / "grey_normalised.npy"), np.tile(x * ramp, (8, 1)), rtol=1e-5
+    )
+    meta = json.loads((tmp_path / "out" / "grey_uncertainty.npy.json").read_text())
+    assert meta["quantity"] == "uncertainty" and meta["method"] == "flip" and "mirrored" in meta["meaning"]
+    # A mirror-symmetric network (the brightness model) is sure everywhere.
+    sym = predict_files(
+        brightness_model((8, 12)), [tmp_path / "grey.png"], tmp_path / "sym", opts, progress=False
+    )
+    assert sym.images == 1
+    assert float(np.abs(np.load(tmp_path / "sym" / "grey_uncertainty.npy")).max()) == 0.0

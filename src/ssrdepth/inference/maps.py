@@ -32,6 +32,8 @@ import cv2
 import numpy as np
 
 from ssrdepth import __version__
+from ssrdepth.core.confidence import MEANING as UNCERTAINTY_MEANING
+from ssrdepth.core.confidence import relative_disagreement
 from ssrdepth.core.image import prepare_image, read_image
 from ssrdepth.inference.model import DepthModel
 from ssrdepth.inference.outputs import (
@@ -104,18 +106,33 @@ def convert(
 def predict_normalised(model: DepthModel, images: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Images (any sizes, see :func:`~ssrdepth.core.image.as_rgb`) → normalised ``(H_i, W_i)`` float32 maps, one per image,
     at each image's own size. Runs the model once on the whole batch."""
+    return predict_with_uncertainty(model, images, uncertainty=False)[0]
+
+
+def predict_with_uncertainty(
+    model: DepthModel, images: Sequence[np.ndarray], uncertainty: bool = True
+) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
+    """Like :func:`predict_normalised`, and with ``uncertainty`` also each map's flip uncertainty
+    ``(H_i, W_i)`` float32 (:mod:`ssrdepth.core.confidence`: dimensionless, 0 = sure), from a second run
+    of the model on the mirrored batch — any backend. Both at each image's own size (the uncertainty is
+    computed at the model's size, then resized)."""
     if not images:
-        return []
+        return [], [] if uncertainty else None
     h, w = model.input_size
     batch = np.stack([prepare_image(im, model.in_channels, (h, w)) for im in images])
     out = model.run(batch)
-    maps = []
-    for im, y in zip(images, out, strict=True):
-        y2 = y[0]
-        if y2.shape != im.shape[:2]:
-            y2 = cv2.resize(y2, (im.shape[1], im.shape[0]), interpolation=cv2.INTER_LINEAR)
-        maps.append(np.ascontiguousarray(y2, dtype=np.float32))
-    return maps
+    unc = None
+    if uncertainty:
+        mirrored = model.run(np.ascontiguousarray(batch[..., ::-1]))[..., ::-1]
+        unc = relative_disagreement(out.astype(np.float32), np.ascontiguousarray(mirrored, dtype=np.float32))
+    maps = [_at_size(y[0], im) for im, y in zip(images, out, strict=True)]
+    return maps, None if unc is None else [_at_size(u[0], im) for im, u in zip(images, unc, strict=True)]
+
+
+def _at_size(y: np.ndarray, image: np.ndarray) -> np.ndarray:
+    if y.shape != image.shape[:2]:
+        y = cv2.resize(y, (image.shape[1], image.shape[0]), interpolation=cv2.INTER_LINEAR)
+    return np.ascontiguousarray(y, dtype=np.float32)
 
 
 def predict_batch(
@@ -194,18 +211,22 @@ def colour_map_name(cmap: str, quantity: str) -> str:
     return cmap + ("_r" if quantity == "depth" and not cmap.endswith("_r") else "")
 
 
-#: The map files :meth:`MapResult.write` makes: output kind → file name after ``BASE_`` (``{q}``: the quantity).
+#: The map files :meth:`MapResult.write` makes: output kind → file name after ``BASE_`` (``{q}``: the
+#: quantity). ``uncertainty``: the flip uncertainty's values (``.npy`` with its sidecar) and picture.
 MAP_FILES = {"png16": "{q}.png", "npy": "{q}.npy", "pfm": "{q}.pfm", "color": "{q}_color.png"}
+UNCERTAINTY_FILES = {"uncertainty": "uncertainty.npy", "uncertainty_color": "uncertainty_color.png"}
+#: The uncertainty picture's colour range is [0, this]: 0.5 = the two maps differ by half their mean.
+UNCERTAINTY_COLOUR_MAX = 0.5
 
 
 def map_paths(base: Path, quantity: str, outputs: Sequence[str]) -> dict[str, Path]:
     """Where :meth:`MapResult.write` puts each map file among ``outputs`` (kinds of :data:`MAP_FILES`;
-    others are ignored): ``BASE_QUANTITY.png`` / ``.npy`` / ``.pfm`` / ``_color.png``."""
-    return {
-        kind: base.with_name(f"{base.name}_{name.format(q=quantity)}")
-        for kind, name in MAP_FILES.items()
-        if kind in outputs
-    }
+    others are ignored): ``BASE_QUANTITY.png`` / ``.npy`` / ``.pfm`` / ``_color.png``; with
+    ``uncertainty`` also ``BASE_uncertainty.npy`` and ``BASE_uncertainty_color.png``."""
+    files = {k: v for k, v in MAP_FILES.items() if k in outputs}
+    if "uncertainty" in outputs:
+        files.update(UNCERTAINTY_FILES)
+    return {kind: base.with_name(f"{base.name}_{name.format(q=quantity)}") for kind, name in files.items()}
 
 
 @dataclass
@@ -219,6 +240,8 @@ class MapResult:
     quantity: str
     meta: dict[str, Any]
     cmap: str
+    #: The flip uncertainty ``(H, W)`` float32 (:mod:`ssrdepth.core.confidence`), when asked for.
+    uncertainty: np.ndarray | None = None
 
     @property
     def unit(self) -> str:
@@ -256,6 +279,28 @@ class MapResult:
             written.append(write_pfm(paths["pfm"], self.values, meta))
         if "color" in paths:
             written.append(write_color_png(paths["color"], self.values, meta, self.cmap, vrange))
+        if "uncertainty" in paths:
+            if self.uncertainty is None:
+                raise ValueError(
+                    f"{base}: the uncertainty output needs the map's uncertainty (finish(uncertainty=…))"
+                )
+            umeta = {
+                **meta,
+                "quantity": "uncertainty",
+                "unit": "",
+                "method": "flip",
+                "meaning": UNCERTAINTY_MEANING,
+            }
+            written.append(write_npy(paths["uncertainty"], self.uncertainty, umeta))
+            written.append(
+                write_color_png(
+                    paths["uncertainty_color"],
+                    self.uncertainty,
+                    umeta,
+                    "viridis",
+                    (0.0, UNCERTAINTY_COLOUR_MAX),
+                )
+            )
         return written
 
 
@@ -268,13 +313,15 @@ def finish(
     baseline: float | None = None,
     cmap: str = "magma",
     source: str | None = None,
+    uncertainty: np.ndarray | None = None,
     **extra: Any,
 ) -> MapResult:
     """A normalised ``(H, W)`` map at the image's size → the finished result every output is made
     from, in physical units: values in ``quantity`` (:func:`convert`; ``focal`` px at the image's
     width and ``baseline`` m override the checkpoint's camera), metadata (:func:`describe` with
-    ``source`` and ``extra``, and the camera used for depth from disparity) and colour map. The one
-    call shared by ``ssrdepth predict``'s files and ``ssrdepth serve``'s page.
+    ``source`` and ``extra``, and the camera used for depth from disparity) and colour map; the map's
+    ``uncertainty`` (:func:`predict_with_uncertainty`) travels with it. The one call shared by
+    ``ssrdepth predict``'s files and ``ssrdepth serve``'s page.
 
     Raises:
         ValueError: a quantity this model cannot give, or depth from disparity without a camera.
@@ -285,7 +332,7 @@ def finish(
     if q == "depth" and model.native_quantity == "disparity":
         f, b = _focal_baseline(model, values.shape[1], focal, baseline)
         meta.update(focal_px=f, baseline_m=b)
-    return MapResult(values, q, meta, colour_map_name(cmap, q))
+    return MapResult(values, q, meta, colour_map_name(cmap, q), uncertainty)
 
 
 def cloud_depth(

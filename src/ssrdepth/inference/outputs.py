@@ -53,7 +53,7 @@ UNITS = {"normalised": "1", "disparity": "px", "depth": "m"}
 PNG16_SCALE = {"disparity": KITTI_SCALE, "depth": KITTI_SCALE, "normalised": float(MAX_CODE)}
 
 #: Output kinds the ``predict`` command can write.
-OUTPUT_KINDS = ("png16", "npy", "pfm", "color", "ply", "video")
+OUTPUT_KINDS = ("png16", "npy", "pfm", "color", "ply", "video", "uncertainty")
 
 META_KEY = "ssrdepth"
 #: The ``format`` every predicted map's metadata carries (:func:`ssrdepth.inference.maps.describe`).

@@ -52,6 +52,7 @@ from ssrdepth.inference.maps import (
     predict,
     predict_batch,
     predict_normalised,
+    predict_with_uncertainty,
     resolve_quantity,
 )
 from ssrdepth.inference.model import DepthModel, load_model, resolve_device
@@ -94,6 +95,7 @@ __all__ = [
     "predict_batch",
     "predict_files",
     "predict_normalised",
+    "predict_with_uncertainty",
     "prepare_image",
     "resolve_device",
     "resolve_quantity",
@@ -194,6 +196,7 @@ class _Writer:
         outputs: Sequence[str],
         source: str,
         vrange: tuple[float, float] | None = None,
+        uncertainty: np.ndarray | None = None,
         **extra: Any,
     ) -> list[Path]:
         result = finish(
@@ -204,6 +207,7 @@ class _Writer:
             baseline=self.opts.baseline,
             cmap=self.opts.cmap,
             source=source,
+            uncertainty=uncertainty,
             **extra,
         )
         base = self.out / name
@@ -262,7 +266,7 @@ def planned_outputs(
         base = out / it.name
         for kind, path in map_paths(base, quantity, outputs).items():
             files.append((path, f"the {kind} map of {it.path}"))
-            if kind in ("npy", "pfm"):
+            if kind in ("npy", "pfm", "uncertainty"):
                 files.append((sidecar_path(path), f"the sidecar of the {kind} map of {it.path}"))
         if "ply" in outputs:
             ply = base.with_name(f"{base.name}.ply")
@@ -324,9 +328,10 @@ def predict_files(
                 except ValueError as exc:
                     report.failures.append((str(it.path), str(exc)))
                     bar.update(1)
-            maps = predict_normalised(model, [im for _, im in loaded])
-            for (it, rgb), n in zip(loaded, maps, strict=True):
-                report.written += writer.write(it.name, rgb, n, outputs, str(it.path))
+            maps, unc = predict_with_uncertainty(model, [im for _, im in loaded], "uncertainty" in outputs)
+            for k, ((it, rgb), n) in enumerate(zip(loaded, maps, strict=True)):
+                u = None if unc is None else unc[k]
+                report.written += writer.write(it.name, rgb, n, outputs, str(it.path), uncertainty=u)
                 report.images += 1
                 bar.update(1)
     for it in videos:
@@ -370,8 +375,8 @@ def _predict_video(
                         continue
                 if not batch:
                     break
-                maps = predict_normalised(model, batch)
-                for rgb, n in zip(batch, maps, strict=True):
+                maps, unc = predict_with_uncertainty(model, batch, "uncertainty" in per_frame)
+                for k, (rgb, n) in enumerate(zip(batch, maps, strict=True)):
                     if stab is not None:
                         n = stab(n)
                     size = (rgb.shape[0], rgb.shape[1])
@@ -384,8 +389,9 @@ def _predict_video(
                             saturated[side] += n_out
                     if per_frame:
                         name = _frame_name(item, done)
+                        u = None if unc is None else unc[k]
                         report.written += writer.write(
-                            name, rgb, n, per_frame, str(item.path), vrange, frame=done
+                            name, rgb, n, per_frame, str(item.path), vrange, uncertainty=u, frame=done
                         )
                     done += 1
                     bar.update(1)

@@ -1,10 +1,7 @@
-"""The one per-pixel uncertainty that needs no training change: disagreement with the mirrored image.
+"""The flip uncertainty of a torch network (evaluation, training's tools): its two forward passes.
 
-A street (or a room) mirrored left–right is as plausible as the original, so a network that has learnt
-depth predicts the same map, mirrored, for the mirrored image; where the two disagree, it is guessing.
-This is the test-time flip of Godard et al. 2017 (Monodepth, Sec. 4.2, who average the two maps) used as
-an uncertainty, as Poggi et al. 2020 ("On the uncertainty of self-supervised monocular depth
-estimation", "Post" in their Table 1) do. It costs a second forward pass.
+The formula and its sources are in :mod:`ssrdepth.core.confidence`; this runs the network on the image
+and on its mirror image (a second forward pass) under the shared forward recipe.
 """
 
 from __future__ import annotations
@@ -12,11 +9,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ssrdepth.core.confidence import relative_disagreement
 from ssrdepth.runtime.forward import forward
-
-#: Floor of the mean map in the relative disagreement (normalised units): keeps the sky (disparity ≈ 0)
-#: from dividing by zero; below it the difference itself is the measure.
-RELATIVE_FLOOR = 1e-3
 
 
 def flip_disagreement(
@@ -28,14 +22,13 @@ def flip_disagreement(
         :func:`~ssrdepth.runtime.forward.model_input`). dtype: the autocast dtype (``None``: float32).
 
     Returns ``(prediction, uncertainty)``, both ``(N, 1, h, w)`` float32: ``prediction = net(image)``
-    unchanged (normalised [0, 1]), and ``uncertainty = |a − b| / max((a + b) / 2, 1e-3)`` with ``a`` the
-    prediction and ``b`` the prediction for the mirrored image mirrored back — the relative
-    disagreement, dimensionless and the same whether the map is disparity or depth (a relative error in
-    disparity is the same relative error in depth, to first order). 0 where the two agree.
+    unchanged (normalised [0, 1]), and the relative disagreement with ``b``, the prediction for the
+    mirrored image mirrored back (:func:`ssrdepth.core.confidence.relative_disagreement`, the one
+    formula). 0 where the two agree.
     """
     a = forward(net, image, dtype).float()
     b = forward(net, torch.flip(image, dims=(-1,)), dtype).float().flip(dims=(-1,))
-    return a, (a - b).abs() / ((a + b) / 2).clamp(min=RELATIVE_FLOOR)
+    return a, relative_disagreement(a, b)
 
 
-__all__ = ["RELATIVE_FLOOR", "flip_disagreement"]
+__all__ = ["flip_disagreement"]
