@@ -273,6 +273,10 @@ class DepthDataset(Dataset[dict[str, Any]]):
     def _with_targets(self, indices: list[int]) -> list[int]:
         cache = self._cache
         assert cache is not None  # called for stereo targets only
+        from ssrdepth.data.targets import check_targets  # targets made from other images: refused
+
+        what = f"{self.cfg.source} ({self.split})"
+        check_targets(self.cfg, cache, [self.source.frames[i] for i in indices], what)
         missing = [i for i in indices if not cache.has(self.source.frames[i].key)]
         if not missing:
             return indices
