@@ -248,7 +248,7 @@ def check_targets(cfg: DataConfig, cache: TargetCache, frames: Sequence[Frame], 
     if stale:
         named = "; ".join(stale[:3]) + (f"; and {len(stale) - 3} more" if len(stale) > 3 else "")
         raise ValueError(
-            f"{len(stale)} of {len(frames)} stereo targets of {what} in {cache.directory} were computed "
-            f"from other images than the ones there now: {named}; compute them again with: "
+            f"{len(stale)} of {len(frames)} stereo targets of {what} in {cache.directory} do not match "
+            f"the files there now: {named}; compute them again with: "
             f"{prepare_targets_command(cfg)}"
         )
