@@ -276,7 +276,8 @@ class DepthDataset(Dataset[dict[str, Any]]):
         from ssrdepth.data.targets import check_targets  # targets made from other images: refused
 
         what = f"{self.cfg.source} ({self.split})"
-        check_targets(self.cfg, cache, [self.source.frames[i] for i in indices], what)
+        frames = [self.source.frames[i] for i in indices]
+        check_targets(self.cfg, cache, frames, what, prepare_targets_command(self.cfg))
         missing = [i for i in indices if not cache.has(self.source.frames[i].key)]
         if not missing:
             return indices

@@ -230,16 +230,16 @@ def target_inputs(cfg: DataConfig, frame: Frame) -> list[Path]:
     return [f for f in files if f is not None]
 
 
-def check_targets(cfg: DataConfig, cache: TargetCache, frames: Sequence[Frame], what: str) -> None:
+def check_targets(
+    cfg: DataConfig, cache: TargetCache, frames: Sequence[Frame], what: str, command: str
+) -> None:
     """Refuse cached targets of ``frames`` that were computed from other files than the ones there now
-    (or that carry no record of them): a ValueError naming how many, the first frames and why, and the
-    command that computes them again. Frames without a target are left to the caller.
+    (or that carry no record of them): a ValueError naming how many, the first frames and why, and
+    ``command``, the one that computes them again. Frames without a target are left to the caller.
 
     Raises:
         ValueError: some targets are stale.
     """
-    from ssrdepth.data.dataset import prepare_targets_command
-
     stale = []
     for frame in frames:
         reason = cache.check(frame.key, target_inputs(cfg, frame))
@@ -249,6 +249,5 @@ def check_targets(cfg: DataConfig, cache: TargetCache, frames: Sequence[Frame], 
         named = "; ".join(stale[:3]) + (f"; and {len(stale) - 3} more" if len(stale) > 3 else "")
         raise ValueError(
             f"{len(stale)} of {len(frames)} stereo targets of {what} in {cache.directory} do not match "
-            f"the files there now: {named}; compute them again with: "
-            f"{prepare_targets_command(cfg)}"
+            f"the files there now: {named}; compute them again with: {command}"
         )
