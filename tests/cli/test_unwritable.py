@@ -212,3 +212,25 @@ def test_predict_into_a_read_only_out_is_one_line(
     err = one_line_without_traceback(capsys.readouterr().err)
     assert err.startswith(f"ssrdepth predict: error: cannot write {out}")
     assert "Read-only file system; give another place that is writable as --out" in err
+
+
+def test_train_into_a_read_only_out_is_one_line(
+    tmp_path: Path, read_only: MakeReadOnly, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ssrdepth.data import generate_synthetic, list_stereo_pairs
+    from ssrdepth.data.targets import prepare_targets
+
+    root = tmp_path / "synthetic"
+    generate_synthetic(root, 8, size=(32, 96), sequence_length=4, workers=1, progress=False)
+    cfg = DataConfig(source="synthetic", root=str(root), max_disparity=32)
+    prepare_targets(list_stereo_pairs(cfg), target_cache(cfg), workers=1, progress=False)
+    (tmp_path / "ro").mkdir()
+    read_only(tmp_path / "ro")
+    out = tmp_path / "ro" / "run"
+    args = ["train", "--preset", "synthetic-tiny", "--out", str(out), "--no-progress"]
+    args += ["--set", f"data.root={root}", "--set", "data.max_disparity=32", "--set", "length=2"]
+    args += ["--set", "tensorboard=false", "--set", "batch_size=2"]
+    assert main(args) == 1
+    err = capsys.readouterr().err.splitlines()[-1]
+    assert "Traceback" not in err and err.startswith(f"ssrdepth train: error: cannot write {out}")
+    assert err.endswith(": Read-only file system; give another place that is writable as --out")

@@ -122,6 +122,26 @@ def file_record(path: str | os.PathLike[str], sha256: bool = True) -> dict[str, 
     return record
 
 
+def file_stamp(path: str | os.PathLike[str]) -> list[Any]:
+    """``[path, size, mtime_ns, ctime_ns]`` of a file (``[path, None]`` when it cannot be read): the
+    cheap part of a cache key. The change time moves whenever the file is rewritten or replaced, even
+    by a copy that restores the modification time, and cannot be set back."""
+    try:
+        st = Path(path).stat()
+    except OSError:
+        return [str(path), None]
+    return [str(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns]
+
+
+def files_fingerprint(paths: Iterator[Path] | list[Path]) -> str:
+    """SHA-256 (16 hex digits) of the :func:`file_stamp` of every file in ``paths``, in order: changes
+    when any file is added, removed, rewritten or replaced."""
+    h = hashlib.sha256()
+    for path in paths:
+        h.update(json.dumps(file_stamp(path)).encode())
+    return h.hexdigest()[:16]
+
+
 def same_file_content(record: dict[str, Any], path: str | os.PathLike[str]) -> bool | None:
     """Whether the file at ``path`` holds what ``record`` (:func:`file_record`) describes: ``True`` when
     path, size and both times are unchanged (nothing read), else decided by its SHA-256; ``None`` when

@@ -41,7 +41,7 @@ import numpy as np
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from ssrdepth.core.io import make_temp_dir, writable_cache_root, write_hint, write_json
+from ssrdepth.core.io import file_stamp, make_temp_dir, writable_cache_root, write_hint, write_json
 from ssrdepth.data.config import DataConfig, TargetScale
 from ssrdepth.data.dataset import ClipReport, DepthDataset, matcher_settings, to_tensors
 from ssrdepth.data.sample import BadSampleError, report_skipped
@@ -59,15 +59,6 @@ def arrays_root(cfg: DataConfig) -> Path:
     if cfg.cache_dir is None and root.is_file():
         return writable_cache_root(root.parent / ".ssrdepth", root) / "arrays"
     return cfg.cache_root() / "arrays"
-
-
-def _stat(path: Path) -> list[Any]:
-    """Path, size, modification and change times (ns) of an input file: its part of the cache key."""
-    try:
-        st = path.stat()
-    except OSError:
-        return [str(path), None]
-    return [str(path), st.st_size, st.st_mtime_ns, st.st_ctime_ns]
 
 
 def cache_settings(base: DepthDataset) -> dict[str, Any]:
@@ -105,9 +96,9 @@ def cache_hash(base: DepthDataset) -> str:
         for path in frame.files():
             if path not in seen:  # shared files (calibration, the NYU .mat) once
                 seen.add(path)
-                stats.append(_stat(path))
+                stats.append(file_stamp(path))
         if cache is not None:
-            stats.append(_stat(cache.path_for(frame.key)))
+            stats.append(file_stamp(cache.path_for(frame.key)))
     h.update(json.dumps(stats).encode())
     return h.hexdigest()[:16]
 
