@@ -231,23 +231,24 @@ def target_inputs(cfg: DataConfig, frame: Frame) -> list[Path]:
 
 
 def check_targets(
-    cfg: DataConfig, cache: TargetCache, frames: Sequence[Frame], what: str, command: str
+    cache: TargetCache, items: Sequence[tuple[str, Sequence[Path]]], what: str, command: str
 ) -> None:
-    """Refuse cached targets of ``frames`` that were computed from other files than the ones there now
-    (or that carry no record of them): a ValueError naming how many, the first frames and why, and
-    ``command``, the one that computes them again. Frames without a target are left to the caller.
+    """Refuse cached targets that were computed from other files than the ones there now (or that
+    carry no record of them): ``items`` are ``(key, input files)`` (:func:`target_inputs`); a ValueError
+    names how many, the first keys and why, and ``command``, the one that computes them again. Keys
+    without a target are left to the caller.
 
     Raises:
         ValueError: some targets are stale.
     """
     stale = []
-    for frame in frames:
-        reason = cache.check(frame.key, target_inputs(cfg, frame))
+    for key, inputs in items:
+        reason = cache.check(key, inputs)
         if reason is not None and reason != "not cached":
-            stale.append(f"{frame.key} ({reason})")
+            stale.append(f"{key} ({reason})")
     if stale:
         named = "; ".join(stale[:3]) + (f"; and {len(stale) - 3} more" if len(stale) > 3 else "")
         raise ValueError(
-            f"{len(stale)} of {len(frames)} stereo targets of {what} in {cache.directory} do not match "
+            f"{len(stale)} of {len(items)} stereo targets of {what} in {cache.directory} do not match "
             f"the files there now: {named}; compute them again with: {command}"
         )
