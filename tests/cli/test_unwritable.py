@@ -234,3 +234,48 @@ def test_train_into_a_read_only_out_is_one_line(
     err = capsys.readouterr().err.splitlines()[-1]
     assert "Traceback" not in err and err.startswith(f"ssrdepth train: error: cannot write {out}")
     assert err.endswith(": Read-only file system; give another place that is writable as --out")
+
+
+def test_no_space_under_out_is_one_line_naming_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import ssrdepth.cli.generate as command
+
+    out = tmp_path / "street"
+    full = out / "training" / "image_02" / "0000" / "000000.png"
+
+    def fail(args: object) -> int:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(full))
+
+    monkeypatch.setattr(command, "main", fail)
+    assert main(["generate", "--out", str(out)]) == 1
+    err = one_line_without_traceback(capsys.readouterr().err)
+    assert err == (
+        f"ssrdepth generate: error: cannot write {full}: No space left on device; "
+        "give another place with room to spare as --out\n"
+    )
+
+
+def test_export_to_a_read_only_place_is_one_line(
+    tmp_path: Path, read_only: MakeReadOnly, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pytest.importorskip("onnx")
+    from ssrdepth.checkpoint import save_checkpoint
+    from ssrdepth.models import create_model
+
+    ckpt = save_checkpoint(
+        tmp_path / "m.pt",
+        create_model("SCRX", 1, width=0.125),
+        input_size=(37, 147),
+        target={"kind": "disparity", "max_value": 192.0},
+        step=1,
+    )
+    (tmp_path / "ro").mkdir()
+    read_only(tmp_path / "ro")
+    out = tmp_path / "ro" / "m.onnx"
+    assert main(["export", str(ckpt), "--format", "onnx", "--exporter", "legacy", "--out", str(out)]) == 1
+    err = one_line_without_traceback(capsys.readouterr().err)
+    assert err == (
+        f"ssrdepth export: error: cannot write {out}: Read-only file system; "
+        "give another place that is writable as --out\n"
+    )
