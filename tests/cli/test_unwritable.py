@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 from ssrdepth.cli import main
-from ssrdepth.core.io import CannotWriteError, atomic_open, write_text
+from ssrdepth.core.io import CannotWriteError, atomic_open, write_hint, write_text
 from ssrdepth.data import DataConfig, build_dataset, target_cache
 
 MakeReadOnly = Callable[[Path], None]
@@ -107,6 +107,16 @@ def test_no_space_while_writing_is_named_and_loses_nothing(tmp_path: Path) -> No
 
 
 # ------------------------------------------------------------------------- caches of a data root
+
+
+def test_a_permission_error_reading_an_input_is_not_called_a_write(tmp_path: Path) -> None:
+    image = tmp_path / "data" / "a.png"
+    with pytest.raises(PermissionError), write_hint("--cache-dir", tmp_path / "cache"):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(image))
+    cached = tmp_path / "cache" / "t.png"
+    with pytest.raises(CannotWriteError) as info, write_hint("--cache-dir", tmp_path / "cache"):
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(cached))
+    assert str(info.value) == f"cannot write {cached}: Permission denied; --cache-dir"
 
 
 def test_a_refused_write_survives_the_trip_from_a_worker_process() -> None:

@@ -89,7 +89,8 @@ def cannot_write_message(exc: OSError, args: argparse.Namespace | None = None) -
         hint = "free some space" if full else "choose a place you can write to"
         hint += f" ({', '.join(options)})" if options else ""
         if exc.errno in (errno.EACCES, errno.EPERM) and not isinstance(exc, CannotWriteError):
-            verb = "access"
+            verb = "access"  # perhaps a read: an input that is not ours
+            hint = f"check its permissions, or {hint}"
     where = path if path is not None else "a file"
     return f"cannot {verb} {where}: {reason}; {hint}"
 

@@ -59,7 +59,8 @@ def is_write_error(exc: BaseException) -> bool:
 @contextlib.contextmanager
 def write_hint(hint: str, path: str | os.PathLike[str] | None = None) -> Iterator[None]:
     """Turn a refused write inside the block into a :class:`CannotWriteError` with ``hint`` (kept when
-    the error already has a hint); ``path`` names the place when the error does not."""
+    the error already has a hint); ``path`` (the folder written to) names the place when the error
+    does not, and a permission error about a file outside it (reading an input) is left as it is."""
     try:
         yield
     except CannotWriteError as exc:
@@ -69,6 +70,11 @@ def write_hint(hint: str, path: str | os.PathLike[str] | None = None) -> Iterato
     except OSError as exc:
         if not is_write_error(exc):
             raise
+        if path is not None and exc.errno in (errno.EACCES, errno.EPERM) and exc.filename is not None:
+            inside = Path(path).absolute()
+            failed = Path(os.fsdecode(exc.filename)).absolute()
+            if failed != inside and inside not in failed.parents:
+                raise
         where = exc.filename if exc.filename is not None else path
         raise CannotWriteError(
             where if where is not None else "?", exc.strerror or str(exc), hint, exc.errno or errno.EROFS
@@ -97,7 +103,8 @@ def _refused_as(path: str | os.PathLike[str], temp: Path | None = None) -> Itera
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file's bytes (hex), read in 1 MiB chunks."""
+    """SHA-256 of a file's bytes (64 lowercase hex digits): the bundled model's check, the records of
+    the caches."""
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
 
