@@ -80,7 +80,8 @@ def cannot_write_message(exc: OSError, args: argparse.Namespace | None = None) -
     full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
     room = "with room to spare" if full else "that is writable"
     verb = "write"
-    if path is not None and out and (path == Path(out) or Path(out) in path.parents):
+    out_dir = Path(out).absolute() if out else None
+    if path is not None and out_dir is not None and out_dir in (path.absolute(), *path.absolute().parents):
         hint = f"give another place {room} as --out"
     elif path is not None and ".ssrdepth" in path.parts and hasattr(args, "cache_dir"):
         hint = f"give a folder {room} as --cache-dir (data.cache_dir)"
