@@ -209,9 +209,10 @@ _FALLBACKS_LOGGED: set[Path] = set()
 def writable_cache_root(preferred: str | os.PathLike[str], source: str | os.PathLike[str]) -> Path:
     """``preferred`` (a cache folder inside a data set, e.g. ``ROOT/.ssrdepth``) when files can be
     written there; else the per-user ``user_cache_dir()/data/<16 hex digits of source's path>``, with
-    one log line saying where (the data root is read-only or not ours; ``--cache-dir`` chooses)."""
+    one log line saying where (the data root is read-only or not ours; ``--cache-dir`` chooses).
+    A ``source`` that does not exist keeps ``preferred``: the data set's reader names it."""
     preferred = Path(preferred)
-    if can_write_in(preferred):
+    if not Path(source).exists() or can_write_in(preferred):  # a missing root: its reader says so
         return preferred
     digest = hashlib.sha256(str(Path(source).absolute()).encode()).hexdigest()[:16]
     fallback = user_cache_dir() / "data" / digest
