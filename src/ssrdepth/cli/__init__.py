@@ -10,10 +10,12 @@ only when their command runs, so ``ssrdepth --help`` stays fast.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 #: command name → (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -61,6 +63,37 @@ def print_error(command: str, message: object) -> None:
     sys.stdout.flush()
     sys.stderr.write(f"ssrdepth {command}: error: {str(message).rstrip()}\n")
     sys.stderr.flush()
+
+
+def cannot_write_message(exc: OSError, args: argparse.Namespace | None = None) -> str:
+    """One line for a write the place refused: ``cannot write PATH: REASON; WAY OUT``. The way out is
+    the error's own (:class:`~ssrdepth.core.io.CannotWriteError` raised where the option is known), else
+    ``--out`` when the path lies under the command's ``--out``, ``--cache-dir`` for a data-set cache, or
+    a writable place in general. A permission error elsewhere may be a read: it says "cannot access"."""
+    from ssrdepth.core.io import CannotWriteError
+
+    if isinstance(exc, CannotWriteError) and exc.hint:
+        return str(exc)
+    path = Path(exc.filename) if exc.filename is not None else None
+    reason = exc.strerror or str(exc)
+    out = getattr(args, "out", None)
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    room = "with room to spare" if full else "that is writable"
+    verb = "write"
+    out_dir = Path(out).absolute() if out else None
+    if path is not None and out_dir is not None and out_dir in (path.absolute(), *path.absolute().parents):
+        hint = f"give another place {room} as --out"
+    elif path is not None and ".ssrdepth" in path.parts and hasattr(args, "cache_dir"):
+        hint = f"give a folder {room} as --cache-dir (data.cache_dir)"
+    else:
+        options = [f"--{o.replace('_', '-')}" for o in ("out", "cache_dir") if hasattr(args, o)]
+        hint = "free some space" if full else "choose a place you can write to"
+        hint += f" ({', '.join(options)})" if options else ""
+        if exc.errno in (errno.EACCES, errno.EPERM) and not isinstance(exc, CannotWriteError):
+            verb = "access"  # perhaps a read: an input that is not ours
+            hint = f"check its permissions, or {hint}"
+    where = path if path is not None else "a file"
+    return f"cannot {verb} {where}: {reason}; {hint}"
 
 
 def _show_library_logs() -> None:
@@ -141,6 +174,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print_error(name, missing_message(exc))
         return 2
+    except OSError as exc:
+        # A write the place refused (read-only, permission, no space): one line, the place and the fix.
+        from ssrdepth.core.io import is_write_error
+
+        if not is_write_error(exc):
+            raise
+        print_error(name, cannot_write_message(exc, ns))
+        return 1
     except KeyboardInterrupt:
         sys.stdout.flush()
         sys.stderr.write(f"ssrdepth {name}: interrupted; finished outputs are kept\n")

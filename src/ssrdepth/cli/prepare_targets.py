@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from ssrdepth.cli.common import add_source_arguments, source_changes
-from ssrdepth.data.targets import prepare_targets
+from ssrdepth.core.io import write_hint
+from ssrdepth.data.targets import CACHE_DIR_HINT, prepare_targets
 from ssrdepth.stereo.cache import TargetCache
 
 
@@ -27,12 +28,14 @@ def main(args: argparse.Namespace) -> int:
     pairs = list_stereo_pairs(cfg)
     if not pairs:
         raise ValueError(f"no stereo pairs found for source {args.source!r} under {args.root}")
-    summary = prepare_targets(
-        pairs, cache, workers=args.workers, progress=not args.no_progress, skip_bad=args.skip_bad
-    )
+    with write_hint(CACHE_DIR_HINT, cache.directory):
+        summary = prepare_targets(
+            pairs, cache, workers=args.workers, progress=not args.no_progress, skip_bad=args.skip_bad
+        )
+    stale = f" ({summary.stale} replacing targets of changed images)" if summary.stale else ""
     print(
-        f"{summary.computed} computed, {summary.skipped} already cached, {len(summary.failed)} failed "
-        f"of {summary.total} pairs in {summary.seconds:.1f} s → {summary.directory}"
+        f"{summary.computed} computed{stale}, {summary.skipped} already cached, {len(summary.failed)} "
+        f"failed of {summary.total} pairs in {summary.seconds:.1f} s → {summary.directory}"
     )
     for line in summary.failed:
         print(f"  failed: {line}")

@@ -11,14 +11,22 @@ that file) with
 
 The hash covers every setting that changes the arrays (source, root, split, size, channels, target,
 matcher settings, depth scaling, split ratio/seed, folder options, this format's version) and the
-size and modification time of every input file (images, depth maps, scans, calibration, cached
-stereo targets): change any of them and a new cache is built. The cache is written into a temporary
+path, size, modification and change times of every input file (images, depth maps, scans,
+calibration, cached stereo targets): change any of them and a new cache is built. The change time
+(``st_ctime``) moves whenever a file is rewritten or replaced, even by a copy that restores the
+modification time, and cannot be set back, so a replaced file is never read from an old cache.
+
+When the data root is not writable the cache goes to a per-user folder
+(:func:`~ssrdepth.core.io.writable_cache_root`); a failed write (read-only, no space) is a
+:class:`~ssrdepth.core.io.CannotWriteError` naming the folder and ``--cache-dir``, with every array
+file allocated before it is filled so that a full disk is an error, not a crash. The cache is written into a temporary
 folder and renamed when complete, so an interrupted build leaves nothing half-made. Old caches are
 not deleted (several sizes may be in use); remove ``cache_root()/arrays`` to reclaim the space.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import multiprocessing
@@ -33,10 +41,11 @@ import numpy as np
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
-from ssrdepth.core.io import make_temp_dir, write_json
+from ssrdepth.core.io import file_stamp, make_temp_dir, writable_cache_root, write_hint, write_json
 from ssrdepth.data.config import DataConfig, TargetScale
 from ssrdepth.data.dataset import ClipReport, DepthDataset, matcher_settings, to_tensors
 from ssrdepth.data.sample import BadSampleError, report_skipped
+from ssrdepth.data.targets import CACHE_DIR_HINT
 from ssrdepth.stereo.matching import settings_dict
 
 FORMAT_VERSION = 2  # 2: stereo targets in the split's focal × baseline; one image reader
@@ -48,16 +57,8 @@ def arrays_root(cfg: DataConfig) -> Path:
     (the NYU .mat), ``.ssrdepth`` beside it instead of inside it."""
     root = Path(cfg.root)
     if cfg.cache_dir is None and root.is_file():
-        return root.parent / ".ssrdepth" / "arrays"
+        return writable_cache_root(root.parent / ".ssrdepth", root) / "arrays"
     return cfg.cache_root() / "arrays"
-
-
-def _stat(path: Path) -> list[Any]:
-    try:
-        st = path.stat()
-    except OSError:
-        return [str(path), None]
-    return [str(path), st.st_size, st.st_mtime_ns]
 
 
 def cache_settings(base: DepthDataset) -> dict[str, Any]:
@@ -83,7 +84,8 @@ def cache_settings(base: DepthDataset) -> dict[str, Any]:
 
 
 def cache_hash(base: DepthDataset) -> str:
-    """SHA-256 (16 hex digits) of the settings and of the inputs' sizes and modification times."""
+    """SHA-256 (16 hex digits) of the settings and of the inputs' paths, sizes, modification and change
+    times."""
     h = hashlib.sha256(json.dumps(cache_settings(base), sort_keys=True, default=str).encode())
     stats: list[Any] = []
     cache = getattr(base, "_cache", None)
@@ -94,9 +96,9 @@ def cache_hash(base: DepthDataset) -> str:
         for path in frame.files():
             if path not in seen:  # shared files (calibration, the NYU .mat) once
                 seen.add(path)
-                stats.append(_stat(path))
+                stats.append(file_stamp(path))
         if cache is not None:
-            stats.append(_stat(cache.path_for(frame.key)))
+            stats.append(file_stamp(cache.path_for(frame.key)))
     h.update(json.dumps(stats).encode())
     return h.hexdigest()[:16]
 
@@ -171,9 +173,11 @@ def cached_dataset(base: DepthDataset, progress: bool = True, workers: int | Non
         dataset = CachedDataset(base, directory)
         report_skipped(dataset.skipped)
         return dataset
-    tmp = make_temp_dir(parent, prefix=f".{name}.")
+    with write_hint(CACHE_DIR_HINT):
+        tmp = make_temp_dir(parent, prefix=f".{name}.")
     try:
-        _build(base, tmp, progress, workers)
+        with write_hint(CACHE_DIR_HINT, tmp):
+            _build(base, tmp, progress, workers)
         try:
             os.replace(tmp, directory)
         except OSError:
@@ -207,6 +211,8 @@ def _build(base: DepthDataset, directory: Path, progress: bool, workers: int | N
         )
         for k in names
     }
+    for k in names:  # take the disk space now: a full disk is an OSError here, not a crash mid-write
+        _allocate(directory / f"{k}.npy")
     kept: list[int] = []
     skipped = list(base.skipped)
     bar = tqdm(
@@ -247,6 +253,20 @@ def _build(base: DepthDataset, directory: Path, progress: bool, workers: int | N
             "scale": base.scale.as_dict(),
         },
     )
+
+
+def _allocate(path: Path) -> None:
+    """Allocate ``path``'s blocks on disk (``posix_fallocate``, where the file system supports it)."""
+    if not hasattr(os, "posix_fallocate"):
+        return
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+    finally:
+        os.close(fd)
 
 
 def _consume(

@@ -254,8 +254,13 @@ class DataConfig:
 
     def cache_root(self) -> Path:
         """Where derived data (stereo targets, preprocessed arrays) is cached for this data set:
-        ``cache_dir`` if given, else ``ROOT/.ssrdepth``."""
-        return Path(self.cache_dir) if self.cache_dir else Path(self.root) / ".ssrdepth"
+        ``cache_dir`` if given, else ``ROOT/.ssrdepth``, or a per-user folder when the data root is not
+        writable (logged: :func:`~ssrdepth.core.io.writable_cache_root`)."""
+        if self.cache_dir:
+            return Path(self.cache_dir)
+        from ssrdepth.core.io import writable_cache_root
+
+        return writable_cache_root(Path(self.root) / ".ssrdepth", self.root)
 
 
 @dataclass(frozen=True)

@@ -273,6 +273,11 @@ class DepthDataset(Dataset[dict[str, Any]]):
     def _with_targets(self, indices: list[int]) -> list[int]:
         cache = self._cache
         assert cache is not None  # called for stereo targets only
+        from ssrdepth.data.targets import check_targets, target_inputs  # made from other images: refused
+
+        items = [(f.key, target_inputs(self.cfg, f)) for f in (self.source.frames[i] for i in indices)]
+        what = f"{self.cfg.source} ({self.split})"
+        check_targets(cache, items, what, prepare_targets_command(self.cfg))
         missing = [i for i in indices if not cache.has(self.source.frames[i].key)]
         if not missing:
             return indices

@@ -20,6 +20,8 @@ from tqdm import tqdm
 from ssrdepth.data.config import DataConfig
 from ssrdepth.data.dataset import build_source, target_cache
 from ssrdepth.data.kitti_calib import read_tracking_calib
+from ssrdepth.data.targets import target_inputs
+from ssrdepth.stereo.cache import record_inputs
 from ssrdepth.stereo.geometry import HDL64_RANGE, depth_to_disparity, lidar_like_mask
 from ssrdepth.stereo.matching import REFERENCES, LidarLikeSettings
 
@@ -65,10 +67,13 @@ def prepare_reference_targets(cfg: DataConfig, progress: bool = True) -> dict[st
         )
     cache = target_cache(cfg)
     start = time.perf_counter()
-    todo = [i for i, f in enumerate(source.frames) if f.key not in cache]
+    todo = [i for i, f in enumerate(source.frames) if cache.check(f.key, target_inputs(cfg, f)) is not None]
     densities = []
     for i in tqdm(todo, desc=f"targets {cfg.matcher}", unit="pair", disable=not progress):
         frame = source.frames[i]
+        inputs = record_inputs(
+            target_inputs(cfg, frame)
+        )  # before reading: a file replaced meanwhile is stale
         depth = source.depth(i)
         if depth is None or frame.focal is None or frame.baseline is None:
             raise ValueError(f"{frame.image}: no exact depth or calibration for this frame")
@@ -76,7 +81,7 @@ def prepare_reference_targets(cfg: DataConfig, progress: bool = True) -> dict[st
         disparity, valid = reference_disparity(
             depth, frame.focal, frame.baseline, cache.settings, pp, frame.key
         )
-        cache.write(frame.key, disparity, valid)
+        cache.write(frame.key, disparity, valid, inputs=inputs)
         densities.append(float(valid.mean()))
     return {
         "directory": str(cache.directory),

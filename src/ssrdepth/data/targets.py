@@ -2,12 +2,15 @@
 
 Python API: :func:`prepare_targets` (a list of :class:`~ssrdepth.data.config.StereoPair` → targets
 in a :class:`~ssrdepth.stereo.cache.TargetCache`). All cores match in parallel, one pair per task;
-pairs already cached with the same settings are skipped, and each target is written to a temporary
-file then renamed, so an interrupted run keeps every finished target and a re-run resumes.
+pairs already cached with the same settings from the same images are skipped (a pair whose images
+changed since, or whose target has no record of them, is matched again: :meth:`TargetCache.check`),
+and each target is written to a temporary file then renamed, so an interrupted run keeps every
+finished target and a re-run resumes. Training refuses stale targets (:func:`check_targets`).
 """
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
 import os
 import signal
@@ -23,17 +26,26 @@ import numpy as np
 from tqdm import tqdm
 
 from ssrdepth.core.image import read_image, to_channels
-from ssrdepth.stereo.cache import TargetCache
-from ssrdepth.stereo.matching import compute_disparity
+from ssrdepth.stereo.cache import TargetCache, record_inputs
+from ssrdepth.stereo.matching import REFERENCES, compute_disparity
 
 if TYPE_CHECKING:  # workers never import torch (pulled in by ssrdepth.data)
-    from ssrdepth.data.config import StereoPair
+    from ssrdepth.data.config import DataConfig, StereoPair
+    from ssrdepth.data.sample import Frame
+
+logger = logging.getLogger(__name__)
+
+#: The way out of a failed cache write (stereo targets, preprocessed arrays), in
+#: :class:`~ssrdepth.core.io.CannotWriteError`'s message.
+CACHE_DIR_HINT = "give a writable folder with room to spare as --cache-dir (data.cache_dir)"
 
 
 @dataclass(frozen=True)
 class PrepareSummary:
     """What :func:`prepare_targets` did. ``mean_density``: mean fraction of valid pixels over the
-    pairs computed in this run (NaN when none was); ``failed``: ``"key: error"`` of skipped bad pairs."""
+    pairs computed in this run (NaN when none was); ``failed``: ``"key: error"`` of skipped bad pairs;
+    ``stale``: of the pairs computed, those whose cached target was made from other images (or has no
+    record of its images) and was replaced."""
 
     directory: str
     method: str
@@ -44,6 +56,7 @@ class PrepareSummary:
     failed: list[str] = field(default_factory=list)
     seconds: float = 0.0
     mean_density: float = float("nan")
+    stale: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -59,7 +72,12 @@ def _read_gray(path: Path) -> np.ndarray:
 
 def match_pair(key: str, left_path: str | Path, right_path: str | Path, cache: TargetCache) -> float:
     """Match one pair from its image files and store its target in ``cache`` under ``key``;
-    returns its density (valid fraction)."""
+    returns its density (valid fraction). The files' records (size, times, SHA-256) are taken before
+    they are read and stored with the target (:meth:`TargetCache.check`)."""
+    for path in (left_path, right_path):
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"stereo image not found: {path}")
+    inputs = record_inputs([left_path, right_path])
     left = _read_gray(Path(left_path))
     right = _read_gray(Path(right_path))
     if left.shape != right.shape:
@@ -68,7 +86,7 @@ def match_pair(key: str, left_path: str | Path, right_path: str | Path, cache: T
             f"{right_path} is {right.shape[1]}×{right.shape[0]}; a rectified pair has equal sizes"
         )
     disparity, valid = compute_disparity(left, right, settings=cache.settings)
-    cache.write(key, disparity, valid)
+    cache.write(key, disparity, valid, inputs=inputs)
     return float(valid.mean())
 
 
@@ -124,7 +142,25 @@ def prepare_targets(
         dup = sorted({k for k in keys if keys.count(k) > 1})[:5]
         raise ValueError(f"stereo pair keys must be unique; repeated: {dup}")
     cache.check_manifest()
-    todo = [(p.key, str(p.left), str(p.right)) for p in pairs if p.key not in cache]
+    todo: list[tuple[str, str, str]] = []
+    stale: list[str] = []
+    for p in pairs:
+        reason = cache.check(p.key, (p.left, p.right))
+        if reason is None:
+            continue
+        todo.append((p.key, str(p.left), str(p.right)))
+        if reason != "not cached":
+            stale.append(f"{p.key}: {reason}")
+    if stale:
+        logger.info(
+            "%d cached target%s of %s no longer match%s the images and %s computed again (first: %s)",
+            len(stale),
+            "" if len(stale) == 1 else "s",
+            cache.directory,
+            "es" if len(stale) == 1 else "",
+            "is" if len(stale) == 1 else "are",
+            stale[0],
+        )
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     densities: list[float] = []
     failed: list[str] = []
@@ -183,4 +219,36 @@ def prepare_targets(
         failed=failed,
         seconds=time.perf_counter() - start,
         mean_density=float(np.mean(densities)) if densities else float("nan"),
+        stale=len(stale),
     )
+
+
+def target_inputs(cfg: DataConfig, frame: Frame) -> list[Path]:
+    """The files a frame's cached target is computed from: the left and right images for a matcher,
+    the depth map and calibration for a reference target (``exact``, ``lidar-like``)."""
+    files = [frame.depth, frame.calib] if cfg.matcher in REFERENCES else [frame.image, frame.right]
+    return [f for f in files if f is not None]
+
+
+def check_targets(
+    cache: TargetCache, items: Sequence[tuple[str, Sequence[Path]]], what: str, command: str
+) -> None:
+    """Refuse cached targets that were computed from other files than the ones there now (or that
+    carry no record of them): ``items`` are ``(key, input files)`` (:func:`target_inputs`); a ValueError
+    names how many, the first keys and why, and ``command``, the one that computes them again. Keys
+    without a target are left to the caller.
+
+    Raises:
+        ValueError: some targets are stale.
+    """
+    stale = []
+    for key, inputs in items:
+        reason = cache.check(key, inputs)
+        if reason is not None and reason != "not cached":
+            stale.append(f"{key} ({reason})")
+    if stale:
+        named = "; ".join(stale[:3]) + (f"; and {len(stale) - 3} more" if len(stale) > 3 else "")
+        raise ValueError(
+            f"{len(stale)} of {len(items)} stereo targets of {what} in {cache.directory} do not match "
+            f"the files there now: {named}; compute them again with: {command}"
+        )

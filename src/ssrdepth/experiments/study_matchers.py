@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
-from ssrdepth.core.io import write_json
+from ssrdepth.core.io import files_fingerprint, write_json
 from ssrdepth.data.config import DataConfig
 from ssrdepth.stereo.matching import (
     REFERENCES,
@@ -188,6 +188,14 @@ def _stored(path: Path, key: dict[str, Any], fresh: str | None) -> dict[str, Any
     return stored
 
 
+def _data_files(root: str | os.PathLike[str]) -> str:
+    """The fingerprint (:func:`~ssrdepth.core.io.files_fingerprint`) of every file under ``root`` but
+    ssrdepth's caches: a stored result is reused only for the files it was measured on."""
+    base = Path(root)
+    files = sorted(p for p in base.rglob("*") if p.is_file() and ".ssrdepth" not in p.relative_to(base).parts)
+    return files_fingerprint(files)
+
+
 def _data_root(cfg: StudyConfig) -> Path:
     if cfg.data is not None:
         return Path(cfg.data)
@@ -209,7 +217,12 @@ def target_quality(base: DataConfig, variant: Variant, cfg: StudyConfig) -> dict
     from ssrdepth.stereo.cache import TargetCache
 
     settings = variant.settings(cfg.max_disparity)
-    key = {"settings": settings_dict(settings), "pairs": cfg.quality_pairs, "data": str(base.root)}
+    key = {
+        "settings": settings_dict(settings),
+        "pairs": cfg.quality_pairs,
+        "data": str(base.root),
+        "files": _data_files(base.root),
+    }
     path = Path(cfg.out) / "quality" / variant.name / "result.json"
     stored = _stored(path, key, cfg.fresh)
     if stored is not None:
@@ -238,6 +251,7 @@ def matcher_cost(base: DataConfig, variants: list[Variant], cfg: StudyConfig) ->
         "repeats": cfg.cost_repeats,
         "workers": workers,
         "data": str(base.root),
+        "files": _data_files(base.root),
     }
     path = Path(cfg.out) / "cost" / "result.json"
     stored = _stored(path, key, cfg.fresh)
@@ -302,6 +316,7 @@ def real_pair_quality(variants: list[Variant], cfg: StudyConfig) -> dict[str, An
     key: dict[str, Any] = {
         "variants": {v.name: [v.method, list(map(list, v.overrides))] for v in matchers},
         "aloe": cfg.aloe,
+        "aloe_files": _data_files(cfg.aloe) if cfg.aloe else None,
         "motorcycle": cfg.motorcycle,
     }
     path = Path(cfg.out) / "real_pairs" / "result.json"

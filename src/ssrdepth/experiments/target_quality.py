@@ -100,19 +100,24 @@ def synthetic_target_quality(
         ValueError: not a synthetic source, targets not prepared, or a file missing or unreadable.
     """
     from ssrdepth.data import list_stereo_pairs, target_cache
-    from ssrdepth.data.dataset import missing_targets_message
+    from ssrdepth.data.dataset import missing_targets_message, prepare_targets_command
     from ssrdepth.data.synthetic import decode_depth
+    from ssrdepth.data.targets import check_targets
+    from ssrdepth.stereo.matching import REFERENCES
 
     if cfg.source != "synthetic":
         raise ValueError(f"target quality needs exact depth: source must be 'synthetic', got {cfg.source!r}")
     pairs = spread(list_stereo_pairs(cfg), max_pairs)
     cache = cache if cache is not None else target_cache(cfg)
+    what = f"{cfg.source} (target quality)"
     sums: dict[str, np.ndarray] = {}  # row → [pixels, valid, error sum, outliers]
     root = Path(cfg.root) / "training"
+    if cache.method not in REFERENCES:  # matched targets: made from these very images
+        check_targets(cache, [(p.key, (p.left, p.right)) for p in pairs], what, prepare_targets_command(cfg))
     missing = [pair.key for pair in pairs if not cache.has(pair.key)]
     if missing:
         keys = [pair.key for pair in pairs]
-        raise ValueError(missing_targets_message(cfg, cache, keys, missing, f"{cfg.source} (target quality)"))
+        raise ValueError(missing_targets_message(cfg, cache, keys, missing, what))
     for pair in pairs:
         disparity, valid = cache.read(pair.key)
         depth = decode_depth(_read_png(root / "depth" / f"{pair.key}.png"))

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from ssrdepth.core.io import file_sha256, user_cache_dir
 from ssrdepth.core.timing import best_of, interleaved_medians, ratio_score, ratios_to_best
 from ssrdepth.inference.backends import REGISTRY, Runner, RunnerFactory, parity_error
 
@@ -98,21 +99,8 @@ def _ms(value: Any) -> str:
 
 
 def cache_dir() -> Path:
-    """Where the choice cache lives (see the module docstring)."""
-    env = os.environ.get("SSRDEPTH_CACHE_DIR")
-    if env:
-        return Path(env)
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    return (Path(xdg) if xdg else Path.home() / ".cache") / "ssrdepth"
-
-
-def file_digest(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file's bytes (hex)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    """Where the choice cache lives (see the module docstring): :func:`ssrdepth.core.io.user_cache_dir`."""
+    return user_cache_dir()
 
 
 def machine_key(threads: int | None = None) -> dict[str, Any]:
@@ -138,10 +126,11 @@ def machine_key(threads: int | None = None) -> dict[str, Any]:
 
 
 def choice_key(model_path: str | os.PathLike[str], batch: int, threads: int | None = None) -> str:
-    """Cache key: model file digest + machine + batch."""
+    """Cache key: the SHA-256 of the model file's bytes (a file replaced or retrained under the same
+    name, size and times is measured again) + machine + batch."""
     machine = json.dumps(machine_key(threads), sort_keys=True)
     m = hashlib.sha256(machine.encode()).hexdigest()[:16]
-    return f"{file_digest(model_path)[:32]}-{m}-b{batch}"
+    return f"{file_sha256(model_path)[:32]}-{m}-b{batch}"
 
 
 def _read_cache(path: Path) -> dict[str, Any]:
@@ -255,7 +244,6 @@ __all__ = [
     "cache_dir",
     "choice_key",
     "choose_backend",
-    "file_digest",
     "machine_key",
     "measure",
 ]

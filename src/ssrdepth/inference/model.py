@@ -207,16 +207,32 @@ def _load_onnx(p: Path, device_type: str, prec: str, opts: _LoadOptions) -> Dept
 
 
 def _export_beside(p: Path, step: int) -> Path | None:
-    """``CHECKPOINT.onnx`` beside the checkpoint when it was exported from it (same name and step) and
-    is not older; else ``None``."""
+    """``CHECKPOINT.onnx`` beside the checkpoint when it was exported from this very file: its metadata
+    holds the checkpoint's step and the SHA-256 of its bytes (a checkpoint retrained or replaced under
+    the same name and step differs there; an export without the hash, from an older ssrdepth, is not
+    trusted); else ``None``, with a log line saying why the file beside is passed over."""
+    from ssrdepth.core.io import file_sha256
+
     beside = p.with_suffix(".onnx")
-    if not beside.is_file() or beside.stat().st_mtime < p.stat().st_mtime:
+    if not beside.is_file():
         return None
     try:
         stored = session_metadata(onnx_session(beside), beside)
     except ValueError:
         return None
-    return beside if stored.get("checkpoint") == p.name and stored.get("step") == step else None
+    if stored.get("step") == step and stored.get("checkpoint_sha256") == file_sha256(p):
+        return beside
+    logger.info(
+        "%s was not exported from %s as it is now (%s); exporting in memory instead "
+        "(re-export with: ssrdepth export %s)",
+        beside,
+        p.name,
+        "no record of the checkpoint's SHA-256"
+        if not stored.get("checkpoint_sha256")
+        else "another step or SHA-256",
+        p,
+    )
+    return None
 
 
 def _load_checkpoint(p: Path, device: str, precision: str, opts: _LoadOptions) -> DepthModel:

@@ -10,6 +10,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from ssrdepth import __version__
+from ssrdepth.core.io import file_sha256
 from ssrdepth.core.optional import require
 
 if TYPE_CHECKING:
@@ -61,6 +62,8 @@ def onnx_metadata(ckpt: Checkpoint) -> dict[str, Any]:
         "target": dict(ckpt.target),
         "step": ckpt.step,
         "checkpoint": ckpt.path.name,
+        # What the export was made from: a retrained checkpoint under the same name and step differs here.
+        "checkpoint_sha256": file_sha256(ckpt.path) if ckpt.path.is_file() else None,
     }
 
 

@@ -18,14 +18,13 @@ Nothing here imports torch at import time: finding and checking the files works 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ssrdepth.core.io import write_json
+from ssrdepth.core.io import file_sha256, write_json
 
 if TYPE_CHECKING:
     from ssrdepth.checkpoint import Checkpoint
@@ -162,12 +161,6 @@ def describe_bundled(card: dict[str, Any] | None = None) -> str:
     """
     c = bundled_card() if card is None else card
     return f"{NAME} (trained on {c['trained_on']}, {c['steps']} steps)"
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """The SHA-256 of a file's bytes, as 64 lowercase hex digits."""
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def write_bundle(

@@ -4,17 +4,24 @@ Layout, for a data set whose :meth:`DataConfig.cache_root` is ``ROOT``::
 
     ROOT/targets/{method}-{settings_hash}/manifest.json   method, settings, hash, format
     ROOT/targets/{method}-{settings_hash}/{key}.png       uint16 = round(disparity px × 256), 0 = invalid
+    ROOT/targets/{method}-{settings_hash}/{key}.inputs.json   what the target was computed from
 
 The directory name carries the hash of every matcher setting, so a change of settings opens a new,
-empty directory and never reuses stale targets. Each PNG is written to a temporary file and renamed,
-so a target that exists is complete (an interrupted run loses nothing and is resumed by skipping
-the keys already present).
+empty directory and never reuses stale targets. Each target records the files it was computed from
+(path, size, modification and change times, SHA-256 of the bytes: :func:`ssrdepth.core.io.file_record`);
+:meth:`TargetCache.check` compares them with the files there now, so a pair whose images were replaced
+under the same names (even by a copy with preserved times) is stale, not cached. A target without that
+record (made by an older ssrdepth) is treated as stale too. Each file is written to a temporary file
+and renamed, the PNG before its record, so a target that exists is complete (an interrupted run loses
+nothing and is resumed by skipping the keys already present and current).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,7 +30,7 @@ import cv2
 import numpy as np
 
 from ssrdepth.core.image import BadSampleError, read_pixels
-from ssrdepth.core.io import atomic_path, write_json
+from ssrdepth.core.io import atomic_path, file_record, same_file_content, write_json
 from ssrdepth.core.png16 import KITTI_SCALE, MAX_CODE, decode_png16, encode_png16
 from ssrdepth.stereo.matching import (
     MatcherSettings,
@@ -38,6 +45,10 @@ DISPARITY_PNG_SCALE = KITTI_SCALE
 #: Largest disparity a 16-bit PNG can hold (px).
 MAX_PNG_DISPARITY = MAX_CODE / DISPARITY_PNG_SCALE
 MANIFEST = "manifest.json"
+#: What a target's record file is named after its key: ``{key}.inputs.json``.
+RECORD_SUFFIX = ".inputs.json"
+#: Why a target without a record is not trusted (:meth:`TargetCache.check`).
+NO_RECORD = "no record of the images it was computed from (made by an older ssrdepth)"
 FORMAT = "16-bit PNG, value = round(disparity px * 256), 0 = invalid (KITTI stereo convention)"
 
 
@@ -58,6 +69,13 @@ def write_disparity_png(
     with atomic_path(path) as tmp:
         if not cv2.imwrite(str(tmp), encoded):
             raise ValueError(f"could not write disparity PNG {path}")
+
+
+def record_inputs(paths: Sequence[str | os.PathLike[str]]) -> list[dict[str, Any]]:
+    """The records (:func:`ssrdepth.core.io.file_record`) of the files a target is computed from, for
+    :meth:`TargetCache.write`: take them before reading the files, so a file replaced meanwhile makes
+    the target stale rather than trusted."""
+    return [file_record(p) for p in paths]
 
 
 def read_disparity_png(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
@@ -190,12 +208,63 @@ class TargetCache:
             )
         return read_disparity_png(path)
 
-    def write(self, key: str, disparity: np.ndarray, valid_mask: np.ndarray | None = None) -> Path:
-        """Store ``(H, W)`` disparity (px) with its validity mask, atomically; returns the path."""
+    def record_path(self, key: str) -> Path:
+        """The record of what ``key``'s target was computed from: ``{key}.inputs.json``."""
+        return self.directory / f"{key}{RECORD_SUFFIX}"
+
+    def write(
+        self,
+        key: str,
+        disparity: np.ndarray,
+        valid_mask: np.ndarray | None = None,
+        inputs: Sequence[Mapping[str, Any]] | None = None,
+    ) -> Path:
+        """Store ``(H, W)`` disparity (px) with its validity mask, atomically; returns the path.
+
+        ``inputs``: the records (:func:`record_inputs`, taken *before* the files were read) of the files
+        the target was computed from, which :meth:`check` compares later; ``None`` records that the
+        caller vouches for the target (nothing is checked: targets written by hand through the API).
+        """
         self.check_manifest()
         path = self.path_for(key)
+        record = self.record_path(key)
+        with contextlib.suppress(FileNotFoundError):
+            record.unlink()  # never an old record beside a new target, even if interrupted here
         write_disparity_png(path, disparity, valid_mask)
+        write_json(record, {"inputs": [dict(r) for r in inputs] if inputs is not None else None})
         return path
+
+    def check(self, key: str, inputs: Sequence[str | os.PathLike[str]]) -> str | None:
+        """Whether ``key``'s target is cached and was computed from the files ``inputs`` hold now:
+        ``None`` when it is, else why not (``"not cached"``, :data:`NO_RECORD`, ``"LEFT.png changed
+        since"``). Files whose times changed but whose bytes did not keep the target (their record is
+        refreshed where the cache is writable)."""
+        if not self.path_for(key).is_file():
+            return "not cached"
+        record_file = self.record_path(key)
+        try:
+            record = json.loads(record_file.read_text(encoding="utf-8"))
+            recorded = record["inputs"]
+        except FileNotFoundError:
+            return NO_RECORD
+        except (OSError, ValueError, KeyError, TypeError):
+            return f"its record {record_file} is unreadable"
+        if recorded is None:  # written through the API without inputs: the caller vouched for it
+            return None
+        if not isinstance(recorded, list) or len(recorded) != len(inputs):
+            return f"it was computed from other files ({len(recorded or [])} recorded, {len(inputs)} now)"
+        refreshed = False
+        for i, (old, path) in enumerate(zip(recorded, inputs, strict=True)):
+            same = same_file_content(old, path) if isinstance(old, dict) else False
+            if same is False:
+                return f"{path} changed since it was computed (or is gone)"
+            if same is None:  # same bytes, new times: remember them so the next check reads nothing
+                recorded[i] = {**file_record(path, sha256=False), "sha256": old["sha256"]}
+                refreshed = True
+        if refreshed:
+            with contextlib.suppress(OSError):  # a read-only cache still serves its targets
+                write_json(record_file, {"inputs": recorded})
+        return None
 
     def others(self, keys: Sequence[str]) -> list[CachedTargets]:
         """The target sets beside this one (same cache root, other matcher settings) that hold any of
