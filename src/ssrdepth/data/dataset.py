@@ -39,10 +39,10 @@ def build_source(cfg: DataConfig) -> Source:
     spec = cfg.data_source
     root = Path(cfg.root)
     if not spec.root_may_be_file:
-        render = f" (render one with: {spec.render.format(root='DIR')})" if spec.render else ""
+        render = f" (render one with: {spec.render_command('DIR')})" if spec.render else ""
         require_not_file(root, f"the {cfg.source} data set's folder as --root / data.root", render)
     if not root.exists():
-        hint = f"; render it with: {spec.render.format(root=root)}" if spec.render else ""
+        hint = f"; render it with: {spec.render_command(root)}" if spec.render else ""
         raise FileNotFoundError(f"{root}: data root not found{hint}")
     module, _, function = spec.loader.partition(":")
     loader: Callable[[Path, DataConfig], Source] = getattr(
@@ -64,13 +64,14 @@ def target_cache(cfg: DataConfig) -> TargetCache:
 
 
 def prepare_targets_command(cfg: DataConfig) -> str:
-    """The shell command that fills ``cfg``'s stereo-target cache."""
-    cmd = f"ssrdepth prepare-targets --source {cfg.source} --root {cfg.root} --matcher {cfg.matcher}"
-    if cfg.max_disparity is not None:
-        cmd += f" --max-disparity {cfg.max_disparity}"
-    if cfg.cache_dir:
-        cmd += f" --cache-dir {cfg.cache_dir}"
-    return cmd
+    """The shell command that fills ``cfg``'s stereo-target cache, quoted for the shell and with every
+    option the data source needs (:meth:`~ssrdepth.data.config.DataConfig.source_arguments`)."""
+    from ssrdepth.core.advice import command_line
+
+    args = cfg.source_arguments()
+    if "--matcher" not in args:
+        args += ["--matcher", cfg.matcher]
+    return command_line("prepare-targets", *args)
 
 
 def missing_targets_message(
