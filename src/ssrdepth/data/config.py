@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from ssrdepth.core.advice import command_line
 from ssrdepth.core.scale import TargetScale
+from ssrdepth.core.units import check_baseline, check_max_depth
 
 if TYPE_CHECKING:  # the matchers need OpenCV: imported when the settings are first asked for
     from ssrdepth.stereo.matching import MatcherSettings
@@ -240,6 +241,9 @@ class DataConfig:
             raise ValueError(
                 f"max_depth must be > 0 m (or unset for the source's default), got {self.max_depth}"
             )
+        # Units that cannot be right (millimetres for metres): said with the value that fixes them.
+        check_max_depth(self.max_depth, "--max-depth")
+        check_baseline(self.baseline, "--baseline")
 
     @property
     def data_source(self) -> DataSource:

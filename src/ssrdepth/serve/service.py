@@ -28,6 +28,7 @@ import numpy as np
 
 from ssrdepth.core.checkpoint_files import BEST, CHECKPOINT_SUFFIXES, LATEST, resolve_checkpoint
 from ssrdepth.core.image import BadSampleError, as_rgb, image_size, read_image
+from ssrdepth.core.units import check_baseline
 from ssrdepth.inference.inputs import (
     IMAGE_SUFFIXES,
     VIDEO_SUFFIXES,
@@ -260,6 +261,10 @@ class Settings:
         for what, v in (("focal length", self.focal), ("baseline", self.baseline)):
             if v is not None and not (np.isfinite(v) and v > 0):
                 raise UploadError(f"the {what} must be a positive number, or empty to use the checkpoint's")
+        try:
+            check_baseline(self.baseline, "the baseline field")
+        except ValueError as exc:
+            raise UploadError(str(exc)) from None
 
 
 @dataclass
