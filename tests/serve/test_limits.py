@@ -108,6 +108,7 @@ def test_the_page_refuses_the_video_path_like_the_image_path(tmp_path: Path) -> 
         (InputLimits(max_seconds=0.25), 3),  # 10 fps: frames at 0, 0.1, 0.2 s start within 0.25 s
         (InputLimits(max_seconds=0.3), 3),
         (InputLimits(max_frames=5, max_seconds=1.0), 5),
+        (InputLimits(max_video_pixels=4 * H * W + 100), 4),  # 4 frames of 64 × 32 px fit
         (InputLimits(), 7),
     ],
 )

@@ -136,12 +136,14 @@ class InputLimits:
 
     max_pixels: pixels of one image or one video frame (W × H). max_frames: frames of a video that are
     decoded (the rest are not read). max_seconds: seconds of a video that are decoded (frames past it,
-    by the container's fps, are not read). ``None``: no limit.
+    by the container's fps, are not read). max_video_pixels: pixels of all decoded frames of a video
+    together (frames × W × H: larger frames, fewer of them). ``None``: no limit.
     """
 
     max_pixels: int | None = None
     max_frames: int | None = None
     max_seconds: float | None = None
+    max_video_pixels: int | None = None
 
     def check_pixels(self, width: int, height: int, what: str | os.PathLike[str]) -> None:
         """Refuse an image or frame of ``width`` × ``height`` px beyond ``max_pixels``.
@@ -155,14 +157,17 @@ class InputLimits:
                 f"{self.max_pixels / 1e6:g} Mpx accepted (max_pixels); use a smaller image or video"
             )
 
-    def frames_to_read(self, count: int, fps: float) -> int | None:
-        """How many frames of a video with ``count`` frames (0: unknown) at ``fps`` (0: unknown) are
-        decoded: the least of ``count``, ``max_frames`` and ``max_seconds`` × ``fps``; None: all."""
+    def frames_to_read(self, count: int, fps: float, pixels: int = 0) -> int | None:
+        """How many frames of a video with ``count`` frames (0: unknown) at ``fps`` (0: unknown) of
+        ``pixels`` each (0: unknown) are decoded: the least of ``count``, ``max_frames``,
+        ``max_seconds`` × ``fps`` and ``max_video_pixels`` / ``pixels`` (at least 1); None: all."""
         bounds = [count] if count > 0 else []
         if self.max_frames is not None:
             bounds.append(self.max_frames)
         if self.max_seconds is not None and fps > 0:
             bounds.append(max(1, math.ceil(self.max_seconds * fps - 1e-9)))
+        if self.max_video_pixels is not None and pixels > 0:
+            bounds.append(max(1, self.max_video_pixels // pixels))
         return min(bounds) if bounds else None
 
 
@@ -242,7 +247,6 @@ def video_frames(
         except InputTooLarge:
             cap.release()
             raise
-    budget = limits.frames_to_read(info.frames, info.fps)
     ok, first = cap.read()
     if not ok or first is None:
         cap.release()
@@ -252,6 +256,7 @@ def video_frames(
     except InputTooLarge:
         cap.release()
         raise
+    budget = limits.frames_to_read(info.frames, info.fps, first.shape[0] * first.shape[1])
 
     def gen() -> Generator[np.ndarray, None, None]:
         try:

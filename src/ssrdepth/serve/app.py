@@ -184,6 +184,8 @@ class App:
         lim = self.limits
         parts = [f"at most {lim.max_frames} frames"] if lim.max_frames is not None else []
         parts += [f"{lim.max_seconds:g} s"] if lim.max_seconds is not None else []
+        if lim.max_video_pixels is not None:
+            parts += [f"{lim.max_video_pixels / 1e6:g} Mpx in all"]
         return ", ".join(parts) + " of a video are processed"
 
     def build(self) -> Any:

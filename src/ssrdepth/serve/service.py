@@ -61,9 +61,11 @@ MAX_PIXELS = 40_000_000
 MAX_VIDEO_FRAMES = 150
 #: Seconds of a video that are processed (frames past them are not decoded).
 MAX_VIDEO_SECONDS = 10.0
+#: Pixels of all processed frames of a video together: 150 full-HD frames (fewer of larger frames).
+MAX_VIDEO_PIXELS = MAX_VIDEO_FRAMES * 1920 * 1080
 #: The page's limits, the same for every input path (uploaded images, videos, webcam frames, the HTTP
 #: API): checked from headers and container properties before anything is decoded.
-PAGE_LIMITS = InputLimits(MAX_PIXELS, MAX_VIDEO_FRAMES, MAX_VIDEO_SECONDS)
+PAGE_LIMITS = InputLimits(MAX_PIXELS, MAX_VIDEO_FRAMES, MAX_VIDEO_SECONDS, MAX_VIDEO_PIXELS)
 #: Points in the page's 3D view (the downloadable cloud keeps every pixel).
 VIEWER_POINTS = 150_000
 
@@ -524,7 +526,8 @@ def predict_video(
     video = writer.close(sidecar=False)
     assert video is not None  # at least the first frame was written
     seconds = time.perf_counter() - start
-    truncated = info.frames > done if info.frames > 0 else limits.frames_to_read(0, info.fps) == done
+    budget = limits.frames_to_read(0, info.fps, head.shape[0] * head.shape[1])
+    truncated = info.frames > done if info.frames > 0 else budget == done
     logger.info("video %s: %d frame(s) in %.1f s", label, done, seconds)
     return VideoResult(first, video, done, fps, truncated, seconds)
 
