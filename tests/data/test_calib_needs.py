@@ -98,3 +98,17 @@ def test_a_malformed_entry_is_still_refused(object_tree: Path) -> None:
     path.write_text(path.read_text().replace("P3: ", "P3: 1 2 3\nP3_old: "))
     with pytest.raises(ValueError, match="P3 has 3 values, expected 12"):
         read_object_calib(path)
+
+
+def test_evaluate_a_monocular_model_against_lidar_without_p3(object_tree: Path, tmp_path: Path) -> None:
+    """The reported case: ``ssrdepth evaluate`` against lidar on a one-camera KITTI-layout tree."""
+    from ssrdepth.cli import main as cli
+
+    t = object_tree / "training"
+    for k in range(3):
+        _drop(t / "calib" / f"{k:06d}.txt", "P3")
+        (t / "image_3" / f"{k:06d}.png").unlink()
+    argv = ["evaluate", "SC", "--width", "0.125", "--source", "kitti-object", "--root", str(object_tree)]
+    argv += ["--target", "lidar", "--max-depth", "20", "--split", "all", "--quiet"]
+    assert cli([*argv, "--protocol", "kitti", "--out", str(tmp_path / "eval")]) == 0
+    assert any((tmp_path / "eval").iterdir())
