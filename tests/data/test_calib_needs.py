@@ -112,3 +112,9 @@ def test_evaluate_a_monocular_model_against_lidar_without_p3(object_tree: Path, 
     argv += ["--target", "lidar", "--max-depth", "20", "--split", "all", "--quiet"]
     assert cli([*argv, "--protocol", "kitti", "--out", str(tmp_path / "eval")]) == 0
     assert any((tmp_path / "eval").iterdir())
+
+
+def test_a_calibration_in_millimetres_is_named(tracking_tree: Callable[..., Path]) -> None:
+    root = tracking_tree({"0000": 1}, baseline=540.0)  # P3[0, 3] = f · (0.06 − 540): millimetres
+    with pytest.raises(ValueError, match=r"0000\.txt: stereo baseline 540 m from P2/P3 .*not millimetres"):
+        build_source(DataConfig(source="kitti-tracking", root=str(root)))

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ssrdepth.core.units import MAX_BASELINE
 from ssrdepth.data.config import DataConfig
 from ssrdepth.data.kitti_calib import (
     StereoCalibration,
@@ -73,6 +74,14 @@ def load_calib(kind: str, path: Path) -> StereoCalibration:
     if baseline is not None and not baseline > 0:
         raise BadSampleError(
             path, f"non-positive stereo baseline {baseline:.4f} m from P2/P3 (swapped cameras?)"
+        )
+    if baseline is not None and baseline > MAX_BASELINE:  # P[0, 3] = f·t with t in millimetres
+        p3 = _P3_NAMES[kind]
+        raise BadSampleError(
+            path,
+            f"stereo baseline {baseline:g} m from P2/{p3} is no camera rig (KITTI's: 0.54 m): the "
+            f"translations P[0, 3] = f·t must have t in metres, not millimetres (divide {p3}[0, 3] and "
+            "P2[0, 3] by 1000)",
         )
     return calib
 
