@@ -118,3 +118,12 @@ def test_a_calibration_in_millimetres_is_named(tracking_tree: Callable[..., Path
     root = tracking_tree({"0000": 1}, baseline=540.0)  # P3[0, 3] = f · (0.06 − 540): millimetres
     with pytest.raises(ValueError, match=r"0000\.txt: stereo baseline 540 m from P2/P3 .*not millimetres"):
         build_source(DataConfig(source="kitti-tracking", root=str(root)))
+
+
+def test_raw_scans_without_their_calibration_name_the_file(raw_tree: Path) -> None:
+    date = raw_tree / "2011_09_26"
+    _scan(date / "2011_09_26_drive_0002_sync/velodyne_points/data/0000000001.bin")
+    with pytest.raises(ValueError, match=r"calib_velo_to_cam\.txt: not found: lidar targets need it"):
+        build_source(DataConfig(source="kitti-raw", root=str(raw_tree), target="lidar"))
+    # Stereo targets do not use the scans: the same tree builds.
+    assert len(build_source(DataConfig(source="kitti-raw", root=str(raw_tree))).frames) == 4

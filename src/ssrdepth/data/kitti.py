@@ -252,12 +252,15 @@ def kitti_tracking(
     return KittiSource(name, root, frames, kind, skipped, calib_kind="tracking")
 
 
-def kitti_raw(root: Path, skip_bad: bool = False, need_right: bool = True) -> KittiSource:
+def kitti_raw(
+    root: Path, skip_bad: bool = False, need_right: bool = True, need_lidar: bool = False
+) -> KittiSource:
     """KITTI raw (``DATE/DATE_drive_XXXX_sync/image_02/data/*.png``, ``DATE/calib_cam_to_cam.txt``,
     optional ``velodyne_points/data/*.bin`` with ``DATE/calib_velo_to_cam.txt``).
 
     ``need_right=False`` (lidar or depth targets) accepts frames without ``image_03`` and calibrations
-    without ``P_rect_03``.
+    without ``P_rect_03``. ``need_lidar`` (lidar targets) refuses scans without the
+    ``calib_velo_to_cam.txt`` that projects them (otherwise they are left unused).
     """
     root = Path(root)
     require_dir(root, "KITTI raw root")
@@ -271,8 +274,14 @@ def kitti_raw(root: Path, skip_bad: bool = False, need_right: bool = True) -> Ki
         calib = _calib_or_skip("raw", calib_path, skip_bad, skipped, need_right)
         if calib is None:
             continue
+        scans = drive / "velodyne_points" / "data"
+        if need_lidar and calib.velo_to_cam is None and scans.is_dir() and any(scans.glob("*.bin")):
+            raise BadSampleError(
+                drive.parent / "calib_velo_to_cam.txt",
+                f"not found: lidar targets need it to project the scans of {drive.name} (R, T)",
+            )
         for img in _images(drive / "image_02" / "data"):
-            velo = drive / "velodyne_points" / "data" / f"{img.stem}.bin"
+            velo = scans / f"{img.stem}.bin"
             use_velo = velo.is_file() and calib.velo_to_cam is not None
             right = drive / "image_03" / "data" / img.name
             has_velodyne |= use_velo
@@ -353,7 +362,7 @@ def tracking_source(root: Path, cfg: DataConfig) -> KittiSource:
 
 def raw_source(root: Path, cfg: DataConfig) -> KittiSource:
     """The ``kitti-raw`` source of ``cfg`` (:func:`kitti_raw`; right images only for stereo targets)."""
-    return kitti_raw(root, cfg.skip_bad, need_right=cfg.target == "stereo")
+    return kitti_raw(root, cfg.skip_bad, need_right=cfg.target == "stereo", need_lidar=cfg.target == "lidar")
 
 
 def object_source(root: Path, cfg: DataConfig) -> KittiSource:
