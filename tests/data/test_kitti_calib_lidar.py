@@ -68,10 +68,12 @@ def test_calibration_errors_name_the_file(tmp_path: Path) -> None:
     bad.write_text(f"P2: {P_RECT_02}\nP3: 1 2 3\nR0_rect: {R_RECT_00}\n")
     with pytest.raises(ValueError, match=r"bad.txt: P3 has 3 values, expected 12"):
         read_object_calib(bad)
-    bad.write_text(f"P2: {P_RECT_02}\n")
-    with pytest.raises(ValueError, match="missing P3"):
+    bad.write_text(f"P2: {P_RECT_02}\n")  # one camera: P3 and R0_rect are needed only by stereo / lidar
+    assert read_object_calib(bad).P3 is None
+    bad.write_text(f"P3: {P_RECT_02}\n")
+    with pytest.raises(ValueError, match=r"bad\.txt: missing P2"):
         read_object_calib(bad)
-    assert read_calib_file(bad)["P2"].shape == (12,)
+    assert read_calib_file(bad)["P3"].shape == (12,)
 
 
 @pytest.mark.shared_data

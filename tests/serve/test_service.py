@@ -15,6 +15,7 @@ from PIL import Image, ImageOps
 
 from ssrdepth.cli import main as cli
 from ssrdepth.core.image import read_image
+from ssrdepth.inference.inputs import InputLimits
 from ssrdepth.inference.outputs import read_ply, read_png16
 from ssrdepth.inference.predict import load_model, predict
 from ssrdepth.serve.service import (
@@ -82,8 +83,8 @@ def test_bad_uploads_are_refused_with_a_reason(tmp_path: Path) -> None:
     assert cv2.imwrite(str(big), _rgb(200, 300))
     with pytest.raises(UploadError, match=r"is 1\d\d\.\d kB, more than the 0.1 kB accepted"):
         read_upload(big, max_bytes=100)
-    with pytest.raises(UploadError, match=r"300×200 pixels is more than"):
-        read_upload(big, max_pixels=10_000)
+    with pytest.raises(UploadError, match=r"300×200 pixels \(0\.06 Mpx\) is more than"):
+        read_upload(big, limits=InputLimits(max_pixels=10_000))
     with pytest.raises(UploadError, match="camera frame is empty"):
         check_frame(np.zeros((0, 0, 3), np.uint8))
     assert check_frame(np.zeros((4, 5), np.uint8)).shape == (4, 5, 3)
@@ -174,7 +175,7 @@ def test_short_video_side_by_side(tmp_path: Path) -> None:
     video = tmp_path / "clip.mp4"
     write_video(video, 7, h=32, w=64, fade=12)  # the background brightens: 40 … 88 in 5 frames
     model = brightness_model((32, 64))  # its map is the frame's luma: it moves with the bar
-    res = predict_video(model, video, Settings(), tmp_path / "out", max_frames=5)
+    res = predict_video(model, video, Settings(), tmp_path / "out", limits=InputLimits(max_frames=5))
     assert (res.frames, res.truncated) == (5, True)
     inputs = read_video(video)[:5]
     # The first frame's map, written beside the video, is its luma; its 1–99 % is the clip's colour range.

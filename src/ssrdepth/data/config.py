@@ -21,12 +21,16 @@ only moves tensors. ``dataset.scale`` is the :class:`TargetScale` shared by the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+import shlex
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from ssrdepth.core.advice import command_line
 from ssrdepth.core.scale import TargetScale
+from ssrdepth.core.units import check_baseline, check_max_depth
 
 if TYPE_CHECKING:  # the matchers need OpenCV: imported when the settings are first asked for
     from ssrdepth.stereo.matching import MatcherSettings
@@ -81,6 +85,14 @@ class DataSource:
     truth: str
     root_may_be_file: bool = False
     render: str | None = None
+
+    def render_command(self, root: str | os.PathLike[str]) -> str | None:
+        """:attr:`render` for ``root``, quoted for the shell (:func:`ssrdepth.core.advice.command_line`)."""
+        if self.render is None:
+            return None
+        words = shlex.split(self.render)
+        assert words[0] == "ssrdepth"
+        return command_line(*(os.fspath(root) if w == "{root}" else w for w in words[1:]))
 
 
 #: The one table of data sources: adding a source is a row here plus its loader module.
@@ -229,6 +241,9 @@ class DataConfig:
             raise ValueError(
                 f"max_depth must be > 0 m (or unset for the source's default), got {self.max_depth}"
             )
+        # Units that cannot be right (millimetres for metres): said with the value that fixes them.
+        check_max_depth(self.max_depth, "--max-depth")
+        check_baseline(self.baseline, "--baseline")
 
     @property
     def data_source(self) -> DataSource:
@@ -252,6 +267,21 @@ class DataConfig:
         """
         return _matcher_settings(self.matcher, self.max_disparity)
 
+    def source_arguments(self) -> list[str]:
+        """The command-line options that name this data set, for a suggested command
+        (``prepare-targets``, ``train``'s shortcuts, ``evaluate``): ``--source`` and ``--root`` and every
+        source option that differs from its default (``--pattern A B``, ``--focal``, ``--baseline``,
+        ``--depth-scale``, …, ``--skip-bad``). Join with :func:`ssrdepth.core.advice.command_line`."""
+        default: dict[str, Any] = {f.name: f.default for f in fields(DataConfig)}
+        args = ["--source", self.source, "--root", str(self.root)]
+        for key in _SOURCE_OPTION_FIELDS:
+            value = getattr(self, key)
+            if value is None or value == default[key]:
+                continue
+            flag = "--" + key.replace("_", "-")
+            args += [flag, *map(str, value)] if isinstance(value, tuple) else [flag, _number(value)]
+        return [*args, "--skip-bad"] if self.skip_bad else args
+
     def cache_root(self) -> Path:
         """Where derived data (stereo targets, preprocessed arrays) is cached for this data set:
         ``cache_dir`` if given, else ``ROOT/.ssrdepth``, or a per-user folder when the data root is not
@@ -261,6 +291,26 @@ class DataConfig:
         from ssrdepth.core.io import writable_cache_root
 
         return writable_cache_root(Path(self.root) / ".ssrdepth", self.root)
+
+
+#: The ``DataConfig`` fields that ``add_source_arguments`` offers as ``--KEY`` options (besides
+#: ``--source``, ``--root`` and ``--skip-bad``).
+_SOURCE_OPTION_FIELDS = (
+    "pattern",
+    "focal",
+    "baseline",
+    "depth_scale",
+    "depth_invalid",
+    "nyu_depth",
+    "max_depth",
+    "matcher",
+    "max_disparity",
+    "cache_dir",
+)
+
+
+def _number(value: object) -> str:
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,9 @@ logger = logging.getLogger(__name__)
 
 #: Clipping more than this fraction of a sample's valid depth target pixels at ``max_depth`` is reported.
 CLIP_WARN_FRACTION = 0.01
+#: Clipping this fraction or more is rarely a maximum set too low: the clip warning names the declared
+#: units (``--depth-scale``; ``--focal`` / ``--baseline``) as the likelier mistake.
+MOSTLY_CLIPPED = 0.9
 
 
 def build_source(cfg: DataConfig) -> Source:
@@ -39,10 +42,10 @@ def build_source(cfg: DataConfig) -> Source:
     spec = cfg.data_source
     root = Path(cfg.root)
     if not spec.root_may_be_file:
-        render = f" (render one with: {spec.render.format(root='DIR')})" if spec.render else ""
+        render = f" (render one with: {spec.render_command('DIR')})" if spec.render else ""
         require_not_file(root, f"the {cfg.source} data set's folder as --root / data.root", render)
     if not root.exists():
-        hint = f"; render it with: {spec.render.format(root=root)}" if spec.render else ""
+        hint = f"; render it with: {spec.render_command(root)}" if spec.render else ""
         raise FileNotFoundError(f"{root}: data root not found{hint}")
     module, _, function = spec.loader.partition(":")
     loader: Callable[[Path, DataConfig], Source] = getattr(
@@ -64,13 +67,15 @@ def target_cache(cfg: DataConfig) -> TargetCache:
 
 
 def prepare_targets_command(cfg: DataConfig) -> str:
-    """The shell command that fills ``cfg``'s stereo-target cache."""
-    cmd = f"ssrdepth prepare-targets --source {cfg.source} --root {cfg.root} --matcher {cfg.matcher}"
-    if cfg.max_disparity is not None:
-        cmd += f" --max-disparity {cfg.max_disparity}"
-    if cfg.cache_dir:
-        cmd += f" --cache-dir {cfg.cache_dir}"
-    return cmd
+    """The shell command that fills ``cfg``'s stereo-target cache, quoted for the shell and with every
+    option the data source needs (:meth:`~ssrdepth.data.config.DataConfig.source_arguments`)."""
+    from ssrdepth.core.advice import command_line
+
+    args = cfg.source_arguments()
+    if "--matcher" not in args:  # named even when the default, beside --max-disparity
+        at = args.index("--max-disparity") if "--max-disparity" in args else len(args)
+        args[at:at] = ["--matcher", cfg.matcher]
+    return command_line("prepare-targets", *args)
 
 
 def missing_targets_message(
@@ -173,11 +178,13 @@ class ClipReport:
     :data:`CLIP_WARN_FRACTION` is logged at DEBUG as it comes, and :meth:`warn` writes one WARNING line
     (how many files, the worst one, the fix) instead of a line per file.
 
-    ``name``: the data set and split; ``what``: the maximum (``"max_depth 80 m"``); ``fix``: how to raise it.
+    ``name``: the data set and split; ``what``: the maximum (``"max_depth 80 m"``); ``fix``: how to raise it;
+    ``units``: the declared units that, when wrong, clip nearly every pixel (said when the worst file is
+    past :data:`MOSTLY_CLIPPED`: raising the maximum is then not the fix).
     """
 
-    def __init__(self, name: str, what: str, fix: str) -> None:
-        self.name, self.what, self.fix = name, what, fix
+    def __init__(self, name: str, what: str, fix: str, units: str = "") -> None:
+        self.name, self.what, self.fix, self.units = name, what, fix, units
         self.files = 0
         self.over: list[tuple[str, float]] = []
 
@@ -197,8 +204,11 @@ class ClipReport:
         while the files are still being read)."""
         if not self.over:
             return
+        file, fraction = self.over[0] if first_only else max(self.over, key=lambda item: item[1])
+        fix = self.fix
+        if self.units and fraction >= MOSTLY_CLIPPED:
+            fix += f"; but {100.0 * fraction:.0f} % clipped is more likely wrong units: {self.units}"
         if first_only:
-            file, fraction = self.over[0]
             logger.warning(
                 "%s: %.1f %% of the valid target pixels are beyond %s and clipped to it (first such file "
                 "of %s; the others are logged at DEBUG); raise it with %s",
@@ -206,10 +216,9 @@ class ClipReport:
                 100.0 * fraction,
                 self.what,
                 self.name,
-                self.fix,
+                fix,
             )
             return
-        file, fraction = max(self.over, key=lambda item: item[1])
         logger.warning(
             "%s: %d of %d files have more than %g %% of their valid target pixels beyond %s, clipped to it "
             "(worst: %s, %.1f %%; each file at DEBUG); raise it with %s",
@@ -220,7 +229,7 @@ class ClipReport:
             self.what,
             file,
             100.0 * fraction,
-            self.fix,
+            fix,
         )
 
 
@@ -341,10 +350,20 @@ class DepthDataset(Dataset[dict[str, Any]]):
         if cfg.target == "stereo":
             what = f"max_disparity {cfg.matcher_settings.max_disparity} px (in the split's camera)"
             fix = "--max-disparity / --set data.max_disparity=PX"
+            units = (
+                f"check --focal {cfg.focal:g} (px at the images' width) and --baseline {cfg.baseline:g} (m)"
+                if cfg.source == "stereo-folder" and cfg.focal and cfg.baseline
+                else ""
+            )
         else:
             what = f"max_depth {cfg.depth_limit:g} m"
             fix = f"--max-depth / --set data.max_depth=METRES ({cfg.source} default: {cfg.data_source.default_max_depth:g} m)"
-        return ClipReport(f"{cfg.source} ({self.split})", what, fix)
+            units = (
+                f"check --depth-scale {cfg.depth_scale:g} (stored value per metre; millimetres: 1000)"
+                if cfg.depth_scale
+                else ""
+            )
+        return ClipReport(f"{cfg.source} ({self.split})", what, fix, units)
 
     def target_file(self, i: int) -> Path | str:
         """The file sample ``i``'s target comes from (the cached stereo PNG, the depth map or scan)."""

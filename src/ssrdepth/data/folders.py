@@ -23,12 +23,14 @@ from pathlib import Path
 
 import numpy as np
 
+from ssrdepth.core.units import check_baseline, check_depth_median, check_focal
 from ssrdepth.data.config import DataConfig
 from ssrdepth.data.sample import (
     BadSampleError,
     Frame,
     Source,
     check_frames,
+    image_size,
     read_depth_map,
     require_dir,
     require_frames,
@@ -71,16 +73,25 @@ def _group(root: Path, path: Path) -> str:
 
 @dataclass
 class FolderSource(Source):
-    """A stereo or RGB-D folder (see the module docstring)."""
+    """A stereo or RGB-D folder (see the module docstring). ``scene`` (the source table's) bounds the
+    median depth a map may have before its declared ``depth_scale`` is refused as mis-specified."""
 
     depth_scale: float = 1.0
     depth_invalid: float = 0.0
+    scene: str = "any"
 
     def depth(self, i: int) -> np.ndarray | None:
+        """Depth ``(H, W)`` float32 m (0 = invalid). Raises ValueError naming the file and the fix when
+        its median depth cannot occur with the declared ``depth_scale`` (e.g. millimetres read with
+        ``--depth-scale 1``: :func:`ssrdepth.core.units.check_depth_median`)."""
         frame = self.frames[i]
         if frame.depth is None:
             return None
-        return read_depth_map(frame.depth, self.depth_scale, self.depth_invalid)
+        depth = read_depth_map(frame.depth, self.depth_scale, self.depth_invalid)
+        valid = depth[depth > 0]
+        if valid.size:
+            check_depth_median(float(np.median(valid)), self.depth_scale, str(frame.depth), self.scene)
+        return depth
 
     def meta(self, i: int) -> dict[str, object]:
         out = super().meta(i)
@@ -118,6 +129,13 @@ def stereo_folder(
         for name, left, right in match_pattern(root, pair)
     ]
     require_frames(frames, root, f"stereo pairs matching {pair[0]!r} / {pair[1]!r}")
+    check_baseline(baseline)
+    first = frames[0].image
+    try:
+        width = image_size(first)[1]
+    except BadSampleError:
+        width = 0  # reported with the pair's other checks
+    check_focal(focal, width, what=str(first))
     skipped: list[tuple[str, str]] = []
     frames = check_frames(frames, _check_second, skip_bad, skipped)
     require_frames(frames, root, "complete stereo pairs")
@@ -130,8 +148,10 @@ def rgbd_folder(
     depth_scale: float | None = None,
     depth_invalid: float = 0.0,
     skip_bad: bool = False,
+    scene: str = "any",
 ) -> FolderSource:
-    """RGB-D frames under ``root`` paired by ``pattern`` (image, depth), metres = value / depth_scale."""
+    """RGB-D frames under ``root`` paired by ``pattern`` (image, depth), metres = value / depth_scale;
+    each map's median depth is checked against ``scene`` when it is read (:meth:`FolderSource.depth`)."""
     root = Path(root)
     require_dir(root, "RGB-D folder")
     pair = (str(pattern[0]), str(pattern[1])) if pattern else RGBD_PATTERN
@@ -156,6 +176,7 @@ def rgbd_folder(
         skipped,
         depth_scale=float(depth_scale),
         depth_invalid=depth_invalid,
+        scene=scene,
     )
 
 
@@ -167,4 +188,6 @@ def stereo_source(root: Path, cfg: DataConfig) -> FolderSource:
 
 def rgbd_source(root: Path, cfg: DataConfig) -> FolderSource:
     """The ``rgbd-folder`` source of ``cfg`` (:func:`rgbd_folder` with its pattern and depth encoding)."""
-    return rgbd_folder(root, cfg.pattern, cfg.depth_scale, cfg.depth_invalid, cfg.skip_bad)
+    return rgbd_folder(
+        root, cfg.pattern, cfg.depth_scale, cfg.depth_invalid, cfg.skip_bad, cfg.data_source.scene
+    )

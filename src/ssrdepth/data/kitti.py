@@ -12,6 +12,11 @@
 Calibration is parsed by :mod:`ssrdepth.data.kitti_calib` (``f = P2[0, 0]``, ``B = (P2[0, 3] − P3[0, 3]) / f``)
 and lidar projected by :mod:`ssrdepth.data.kitti_lidar` (``P2 · R0_rect · Tr_velo_to_cam``, nearest point
 per pixel): the sparse lidar depth is the ``depth`` of a sample and the ``"lidar"`` target.
+
+What a frame must have follows the targets (``need_right``: stereo targets only): right images and
+``P3`` (the baseline) are required for stereo targets alone; lidar needs ``R0_rect`` and the velodyne
+transform (checked when a scan is projected); a monocular rig with lidar or depth targets needs only
+the left images and ``P2``.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ssrdepth.core.units import MAX_BASELINE
 from ssrdepth.data.config import DataConfig
 from ssrdepth.data.kitti_calib import (
     StereoCalibration,
@@ -56,7 +62,8 @@ _READERS: dict[str, Callable[[Path], StereoCalibration]] = {
 @lru_cache(maxsize=4096)
 def load_calib(kind: str, path: Path) -> StereoCalibration:
     """The :class:`StereoCalibration` of a KITTI calibration file (``kind``: object, tracking, raw),
-    cached per file; raises :class:`BadSampleError` naming the file when it is missing or incomplete."""
+    cached per file; raises :class:`BadSampleError` naming the file when it is missing, lacks ``P2``
+    or has a malformed entry. ``P3`` may be missing (one camera: no baseline, see :func:`require_stereo`)."""
     try:
         calib = _READERS[kind](path)
         focal, baseline = calib.focal, calib.baseline
@@ -64,9 +71,32 @@ def load_calib(kind: str, path: Path) -> StereoCalibration:
         raise BadSampleError(path, str(exc).replace(f"{path}: ", "")) from None
     if not focal > 0:
         raise BadSampleError(path, f"invalid focal length {focal} in P2")
-    if not baseline > 0:
+    if baseline is not None and not baseline > 0:
         raise BadSampleError(
             path, f"non-positive stereo baseline {baseline:.4f} m from P2/P3 (swapped cameras?)"
+        )
+    if baseline is not None and baseline > MAX_BASELINE:  # P[0, 3] = f·t with t in millimetres
+        p3 = _P3_NAMES[kind]
+        raise BadSampleError(
+            path,
+            f"stereo baseline {baseline:g} m from P2/{p3} is no camera rig (KITTI's: 0.54 m): the "
+            f"translations P[0, 3] = f·t must have t in metres, not millimetres (divide {p3}[0, 3] and "
+            "P2[0, 3] by 1000)",
+        )
+    return calib
+
+
+_P3_NAMES = {"object": "P3", "tracking": "P3", "raw": "P_rect_03"}
+
+
+def require_stereo(calib: StereoCalibration, kind: str, path: Path) -> StereoCalibration:
+    """``calib`` when it has camera 3's projection (stereo targets need the baseline); else a
+    :class:`BadSampleError` naming the file, the missing entry and the targets that need none."""
+    if calib.P3 is None:
+        raise BadSampleError(
+            path,
+            f"missing {_P3_NAMES[kind]} (camera 3's projection): stereo targets need it for the baseline; "
+            "for a one-camera rig use lidar or depth targets (--target lidar / data.target)",
         )
     return calib
 
@@ -136,6 +166,8 @@ class KittiSource(Source):
         calib = load_calib(self.calib_kind, frame.calib)
         if calib.velo_to_cam is None:
             raise BadSampleError(frame.calib, "no velodyne → camera transform (Tr_velo_to_cam) for the lidar")
+        if calib.R0_rect is None:
+            raise BadSampleError(frame.calib, "no rectifying rotation (R0_rect / R_rect) for the lidar")
         try:
             points = read_velodyne(frame.velodyne)
         except (ValueError, FileNotFoundError) as exc:
@@ -158,10 +190,11 @@ def _split_dirs(root: Path) -> list[Path]:
 
 
 def _calib_or_skip(
-    kind: str, path: Path, skip_bad: bool, skipped: list[tuple[str, str]]
+    kind: str, path: Path, skip_bad: bool, skipped: list[tuple[str, str]], stereo: bool = True
 ) -> StereoCalibration | None:
     try:
-        return load_calib(kind, path)
+        calib = load_calib(kind, path)
+        return require_stereo(calib, kind, path) if stereo else calib
     except BadSampleError as exc:
         if not skip_bad:
             raise
@@ -170,12 +203,18 @@ def _calib_or_skip(
 
 
 def kitti_tracking(
-    root: Path, skip_bad: bool = False, depth_folder: str | None = None, name: str = "kitti-tracking"
+    root: Path,
+    skip_bad: bool = False,
+    depth_folder: str | None = None,
+    name: str = "kitti-tracking",
+    need_right: bool = True,
 ) -> KittiSource:
     """KITTI tracking stereo (``training|testing/image_02|image_03/SSSS/NNNNNN.png``, ``calib/SSSS.txt``,
     optional ``velodyne/SSSS/NNNNNN.bin``).
 
     ``depth_folder`` (synthetic: ``"depth"``) names a sibling of ``image_02`` holding exact depth PNGs.
+    ``need_right=False`` (lidar or depth targets) accepts frames without ``image_03`` and calibrations
+    without ``P3``.
     """
     root = Path(root)
     skipped: list[tuple[str, str]] = []
@@ -187,18 +226,19 @@ def kitti_tracking(
         for seq_dir in sorted(p for p in (part / "image_02").iterdir() if p.is_dir()):
             seq = seq_dir.name
             calib_path = part / "calib" / f"{seq}.txt"
-            calib = _calib_or_skip("tracking", calib_path, skip_bad, skipped)
+            calib = _calib_or_skip("tracking", calib_path, skip_bad, skipped, need_right)
             if calib is None:
                 continue
             for img in _images(seq_dir):
                 velo = part / "velodyne" / seq / f"{img.stem}.bin"
+                right = part / "image_03" / seq / img.name
                 has_velodyne |= velo.is_file()
                 frames.append(
                     Frame(
                         key=f"{prefix}{seq}/{img.stem}",
                         group=f"{prefix}{seq}",
                         image=img,
-                        right=part / "image_03" / seq / img.name,
+                        right=right if (need_right or right.is_file()) else None,
                         depth=part / depth_folder / seq / f"{img.stem}.png" if depth_folder else None,
                         velodyne=velo if velo.is_file() else None,
                         calib=calib_path,
@@ -212,9 +252,16 @@ def kitti_tracking(
     return KittiSource(name, root, frames, kind, skipped, calib_kind="tracking")
 
 
-def kitti_raw(root: Path, skip_bad: bool = False) -> KittiSource:
+def kitti_raw(
+    root: Path, skip_bad: bool = False, need_right: bool = True, need_lidar: bool = False
+) -> KittiSource:
     """KITTI raw (``DATE/DATE_drive_XXXX_sync/image_02/data/*.png``, ``DATE/calib_cam_to_cam.txt``,
-    optional ``velodyne_points/data/*.bin`` with ``DATE/calib_velo_to_cam.txt``)."""
+    optional ``velodyne_points/data/*.bin`` with ``DATE/calib_velo_to_cam.txt``).
+
+    ``need_right=False`` (lidar or depth targets) accepts frames without ``image_03`` and calibrations
+    without ``P_rect_03``. ``need_lidar`` (lidar targets) refuses scans without the
+    ``calib_velo_to_cam.txt`` that projects them (otherwise they are left unused).
+    """
     root = Path(root)
     require_dir(root, "KITTI raw root")
     skipped: list[tuple[str, str]] = []
@@ -224,19 +271,26 @@ def kitti_raw(root: Path, skip_bad: bool = False) -> KittiSource:
         if not (drive / "image_02" / "data").is_dir():
             continue
         calib_path = drive.parent / "calib_cam_to_cam.txt"
-        calib = _calib_or_skip("raw", calib_path, skip_bad, skipped)
+        calib = _calib_or_skip("raw", calib_path, skip_bad, skipped, need_right)
         if calib is None:
             continue
+        scans = drive / "velodyne_points" / "data"
+        if need_lidar and calib.velo_to_cam is None and scans.is_dir() and any(scans.glob("*.bin")):
+            raise BadSampleError(
+                drive.parent / "calib_velo_to_cam.txt",
+                f"not found: lidar targets need it to project the scans of {drive.name} (R, T)",
+            )
         for img in _images(drive / "image_02" / "data"):
-            velo = drive / "velodyne_points" / "data" / f"{img.stem}.bin"
+            velo = scans / f"{img.stem}.bin"
             use_velo = velo.is_file() and calib.velo_to_cam is not None
+            right = drive / "image_03" / "data" / img.name
             has_velodyne |= use_velo
             frames.append(
                 Frame(
                     key=f"{drive.name}/{img.stem}",
                     group=drive.name,
                     image=img,
-                    right=drive / "image_03" / "data" / img.name,
+                    right=right if (need_right or right.is_file()) else None,
                     velodyne=velo if use_velo else None,
                     calib=calib_path,
                     focal=calib.focal,
@@ -253,7 +307,8 @@ def kitti_raw(root: Path, skip_bad: bool = False) -> KittiSource:
 def kitti_object(root: Path, skip_bad: bool = False, need_right: bool = True) -> KittiSource:
     """KITTI object (``training|testing/image_2|image_3/NNNNNN.png``, ``calib/NNNNNN.txt``, ``velodyne``).
 
-    ``need_right=False`` (lidar or depth targets) accepts frames without ``image_3``.
+    ``need_right=False`` (lidar or depth targets) accepts frames without ``image_3`` and calibrations
+    without ``P3``.
     """
     root = Path(root)
     skipped: list[tuple[str, str]] = []
@@ -264,7 +319,7 @@ def kitti_object(root: Path, skip_bad: bool = False, need_right: bool = True) ->
         prefix = "" if part.name == "training" else "testing/"
         for img in _images(part / "image_2"):
             calib_path = part / "calib" / f"{img.stem}.txt"
-            calib = _calib_or_skip("object", calib_path, skip_bad, skipped)
+            calib = _calib_or_skip("object", calib_path, skip_bad, skipped, need_right)
             if calib is None:
                 continue
             velo = part / "velodyne" / f"{img.stem}.bin"
@@ -301,13 +356,13 @@ def synthetic_source(root: Path, cfg: DataConfig) -> KittiSource:
 
 
 def tracking_source(root: Path, cfg: DataConfig) -> KittiSource:
-    """The ``kitti-tracking`` source of ``cfg`` (:func:`kitti_tracking`)."""
-    return kitti_tracking(root, cfg.skip_bad)
+    """The ``kitti-tracking`` source of ``cfg`` (:func:`kitti_tracking`; right images only for stereo targets)."""
+    return kitti_tracking(root, cfg.skip_bad, need_right=cfg.target == "stereo")
 
 
 def raw_source(root: Path, cfg: DataConfig) -> KittiSource:
-    """The ``kitti-raw`` source of ``cfg`` (:func:`kitti_raw`)."""
-    return kitti_raw(root, cfg.skip_bad)
+    """The ``kitti-raw`` source of ``cfg`` (:func:`kitti_raw`; right images only for stereo targets)."""
+    return kitti_raw(root, cfg.skip_bad, need_right=cfg.target == "stereo", need_lidar=cfg.target == "lidar")
 
 
 def object_source(root: Path, cfg: DataConfig) -> KittiSource:

@@ -10,6 +10,11 @@ Three layouts (Geiger et al. 2013, the KITTI devkits):
 
 The rectified projection matrices are ``P_i = K [I | t_i]`` in rectified camera-0 coordinates, so
 ``P_i[0, 3] = f·t_i,x`` and the baseline between cameras 2 and 3 is ``(P2[0, 3] − P3[0, 3]) / f``.
+
+Each entry is required only where it is used: ``P2`` always (the left camera: focal length, principal
+point); ``P3`` only for the stereo baseline (stereo targets); ``R0_rect`` and the velodyne transform
+only for projecting lidar. A one-camera rig (no ``P3``) reads, and serves lidar or depth targets; an
+entry that is present but malformed is refused wherever it is.
 """
 
 from __future__ import annotations
@@ -54,6 +59,13 @@ def _matrix(
     raise ValueError(f"{path}: missing {' or '.join(keys)}")
 
 
+def _optional(
+    values: dict[str, np.ndarray], keys: tuple[str, ...], shape: tuple[int, int], path: Path
+) -> np.ndarray | None:
+    """:func:`_matrix` when one of ``keys`` is present (malformed values still refused), else None."""
+    return _matrix(values, keys, shape, path) if any(k in values for k in keys) else None
+
+
 def _homogeneous(m: np.ndarray) -> np.ndarray:
     """3×3 or 3×4 → 4×4."""
     out = np.eye(4)
@@ -65,14 +77,15 @@ def _homogeneous(m: np.ndarray) -> np.ndarray:
 class StereoCalibration:
     """Rectified KITTI colour stereo pair (cameras 2 = left, 3 = right) and, when known, the lidar.
 
-    P2, P3: ``(3, 4)`` rectified projection matrices (px). R0_rect: ``(3, 3)`` rectifying rotation of
-    camera 0. velo_to_cam: ``(3, 4)`` velodyne → camera-0 (unrectified) rigid transform (m), or None.
+    P2, P3: ``(3, 4)`` rectified projection matrices (px); P3 None for a one-camera rig. R0_rect:
+    ``(3, 3)`` rectifying rotation of camera 0, or None when the file has none (only lidar needs it).
+    velo_to_cam: ``(3, 4)`` velodyne → camera-0 (unrectified) rigid transform (m), or None.
     image_size: ``(H, W)`` of the rectified images when the file states it, else None.
     """
 
     P2: np.ndarray
-    P3: np.ndarray
-    R0_rect: np.ndarray
+    P3: np.ndarray | None
+    R0_rect: np.ndarray | None
     velo_to_cam: np.ndarray | None = None
     image_size: tuple[int, int] | None = None
 
@@ -87,15 +100,24 @@ class StereoCalibration:
         return float(self.P2[0, 2]), float(self.P2[1, 2])
 
     @property
-    def baseline(self) -> float:
-        """Distance between cameras 2 and 3 (m), from the projection matrices."""
+    def baseline(self) -> float | None:
+        """Distance between cameras 2 and 3 (m), from the projection matrices; None without ``P3``
+        (a one-camera rig: no stereo)."""
+        if self.P3 is None:
+            return None
         return float((self.P2[0, 3] - self.P3[0, 3]) / self.P2[0, 0])
 
     def velo_to_image(self) -> np.ndarray:
         """``(3, 4)`` matrix taking homogeneous velodyne points (m) to homogeneous left-image pixels:
-        ``P2 · R0_rect · Tr_velo_to_cam``; the third coordinate is the depth in camera 2 (m)."""
+        ``P2 · R0_rect · Tr_velo_to_cam``; the third coordinate is the depth in camera 2 (m).
+
+        Raises:
+            ValueError: the velodyne → camera transform or the rectifying rotation is missing.
+        """
         if self.velo_to_cam is None:
             raise ValueError("this calibration has no velodyne → camera transform")
+        if self.R0_rect is None:
+            raise ValueError("this calibration has no rectifying rotation (R0_rect / R_rect) for the lidar")
         return self.P2 @ _homogeneous(self.R0_rect) @ _homogeneous(self.velo_to_cam)
 
 
@@ -103,12 +125,11 @@ def read_object_calib(path: str | Path) -> StereoCalibration:
     """KITTI object ``calib/NNNNNN.txt`` (``P2``, ``P3``, ``R0_rect``, ``Tr_velo_to_cam``)."""
     path = Path(path)
     v = read_calib_file(path)
-    velo = _matrix(v, ("Tr_velo_to_cam",), (3, 4), path) if "Tr_velo_to_cam" in v else None
     return StereoCalibration(
         P2=_matrix(v, ("P2",), (3, 4), path),
-        P3=_matrix(v, ("P3",), (3, 4), path),
-        R0_rect=_matrix(v, ("R0_rect",), (3, 3), path),
-        velo_to_cam=velo,
+        P3=_optional(v, ("P3",), (3, 4), path),
+        R0_rect=_optional(v, ("R0_rect",), (3, 3), path),
+        velo_to_cam=_optional(v, ("Tr_velo_to_cam",), (3, 4), path),
     )
 
 
@@ -116,12 +137,11 @@ def read_tracking_calib(path: str | Path) -> StereoCalibration:
     """KITTI tracking ``calib/SSSS.txt`` (``P2``, ``P3``, ``R_rect``, ``Tr_velo_cam``)."""
     path = Path(path)
     v = read_calib_file(path)
-    has_velo = "Tr_velo_cam" in v or "Tr_velo_to_cam" in v
     return StereoCalibration(
         P2=_matrix(v, ("P2",), (3, 4), path),
-        P3=_matrix(v, ("P3",), (3, 4), path),
-        R0_rect=_matrix(v, ("R_rect", "R0_rect"), (3, 3), path),
-        velo_to_cam=_matrix(v, ("Tr_velo_cam", "Tr_velo_to_cam"), (3, 4), path) if has_velo else None,
+        P3=_optional(v, ("P3",), (3, 4), path),
+        R0_rect=_optional(v, ("R_rect", "R0_rect"), (3, 3), path),
+        velo_to_cam=_optional(v, ("Tr_velo_cam", "Tr_velo_to_cam"), (3, 4), path),
     )
 
 
@@ -145,8 +165,8 @@ def read_raw_calib(cam_to_cam: str | Path, velo_to_cam: str | Path | None = None
         velo = np.hstack([rotation, translation])
     return StereoCalibration(
         P2=_matrix(v, ("P_rect_02",), (3, 4), cam_to_cam),
-        P3=_matrix(v, ("P_rect_03",), (3, 4), cam_to_cam),
-        R0_rect=_matrix(v, ("R_rect_00",), (3, 3), cam_to_cam),
+        P3=_optional(v, ("P_rect_03",), (3, 4), cam_to_cam),
+        R0_rect=_optional(v, ("R_rect_00",), (3, 3), cam_to_cam),
         velo_to_cam=velo,
         image_size=size,
     )

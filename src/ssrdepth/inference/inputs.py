@@ -1,8 +1,10 @@
 """The inputs of ``ssrdepth predict`` — the one home of what it reads: the command line's paths
 split into checkpoint and inputs (:func:`split_checkpoint`), files, folders and glob patterns expanded
 into :class:`InputItem` s with unique output names (:func:`list_inputs`, :func:`gather_inputs`),
-checked before a model is loaded (:func:`check_inputs`), and a video's decoded frames
-(:func:`video_frames`, the one frame iterator of ``ssrdepth predict`` and ``ssrdepth serve``).
+checked before a model is loaded (:func:`check_inputs`), a video's decoded frames
+(:func:`video_frames`, the one frame iterator of ``ssrdepth predict`` and ``ssrdepth serve``) and the
+one home of what an input may cost (:class:`InputLimits`: pixels, frames, seconds, checked before
+decoding by every input path).
 
 What a listed folder or glob holds that is not taken is said, never dropped in silence
 (:meth:`InputListing.notes`): files with a suffix that is no image or video format read here, each
@@ -13,6 +15,7 @@ counted, taken only when named; other files (text, JSON, arrays, ...), counted i
 from __future__ import annotations
 
 import glob
+import math
 import os
 from collections.abc import Generator, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -233,30 +236,154 @@ def check_inputs(items: Sequence[InputItem]) -> None:
         )
 
 
-def video_frames(path: Path) -> tuple[Generator[np.ndarray, None, None], float, int]:
-    """Decoded RGB frames of a video, its fps (0 when unknown) and (estimated) frame count: the one
-    frame iterator of ``ssrdepth predict`` and ``ssrdepth serve``; the capture is released when the
-    frames run out or the generator is closed. ValueError naming the file when OpenCV cannot open it
-    or decode its first frame."""
+@dataclass(frozen=True)
+class InputLimits:
+    """What one input may cost, checked before it is decoded: the one home of these limits, used by
+    every input path (``predict``'s video reader, the page's images, videos, webcam frames and API).
+
+    max_pixels: pixels of one image or one video frame (W × H). max_frames: frames of a video that are
+    decoded (the rest are not read). max_seconds: seconds of a video that are decoded (frames past it,
+    by the container's fps, are not read). max_video_pixels: pixels of all decoded frames of a video
+    together (frames × W × H: larger frames, fewer of them). ``None``: no limit.
+    """
+
+    max_pixels: int | None = None
+    max_frames: int | None = None
+    max_seconds: float | None = None
+    max_video_pixels: int | None = None
+
+    def check_pixels(self, width: int, height: int, what: str | os.PathLike[str]) -> None:
+        """Refuse an image or frame of ``width`` × ``height`` px beyond ``max_pixels``.
+
+        Raises:
+            InputTooLarge: naming ``what`` (the file), its size and the limit.
+        """
+        if self.max_pixels is not None and width * height > self.max_pixels:
+            raise InputTooLarge(
+                f"{what}: {width}×{height} pixels ({width * height / 1e6:.3g} Mpx) is more than the "
+                f"{self.max_pixels / 1e6:g} Mpx accepted (max_pixels); use a smaller image or video"
+            )
+
+    def frames_to_read(self, count: int, fps: float, pixels: int = 0) -> int | None:
+        """How many frames of a video with ``count`` frames (0: unknown) at ``fps`` (0: unknown) of
+        ``pixels`` each (0: unknown) are decoded: the least of ``count``, ``max_frames``,
+        ``max_seconds`` × ``fps`` and ``max_video_pixels`` / ``pixels`` (at least 1); None: all."""
+        bounds = [count] if count > 0 else []
+        if self.max_frames is not None:
+            bounds.append(self.max_frames)
+        if self.max_seconds is not None and fps > 0:
+            bounds.append(max(1, math.ceil(self.max_seconds * fps - 1e-9)))
+        if self.max_video_pixels is not None and pixels > 0:
+            bounds.append(max(1, self.max_video_pixels // pixels))
+        return min(bounds) if bounds else None
+
+
+class InputTooLarge(ValueError):
+    """An input beyond an :class:`InputLimits` limit; the message names the file and the limit."""
+
+
+#: ``ssrdepth predict``'s limits: Pillow's decompression-bomb limit (2 × ``Image.MAX_IMAGE_PIXELS``,
+#: which :func:`~ssrdepth.core.image.read_image` enforces for images) for video frames too; videos
+#: are streamed whole.
+PREDICT_LIMITS = InputLimits(max_pixels=2 * 89_478_485)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What a video's container states, read without decoding a frame: ``width`` × ``height`` px
+    (0 when not stated), ``frames`` (0 when not stated), ``fps`` (0 when not stated)."""
+
+    width: int
+    height: int
+    frames: int
+    fps: float
+
+    @property
+    def seconds(self) -> float | None:
+        """Duration (s) from frames and fps, None when either is unknown."""
+        return self.frames / self.fps if self.frames > 0 and self.fps > 0 else None
+
+
+def _open(path: Path) -> tuple[cv2.VideoCapture, VideoInfo]:
     cap = cv2.VideoCapture(str(path))
     if not cap.isOpened():
         cap.release()
         raise ValueError(f"{path}: cannot open this video (unsupported container or codec, or not a video)")
-    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-    count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    info = VideoInfo(
+        int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0),
+        int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0),
+        max(int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0),
+        float(cap.get(cv2.CAP_PROP_FPS) or 0.0),
+    )
+    return cap, info
+
+
+def video_info(path: Path, limits: InputLimits = PREDICT_LIMITS) -> VideoInfo:
+    """The container's frame size, frame count and fps, read without decoding a frame, with the frame
+    size checked against ``limits``.
+
+    Raises:
+        ValueError: OpenCV cannot open the file; :class:`InputTooLarge` when its frames are too large.
+    """
+    cap, info = _open(Path(path))
+    cap.release()
+    if info.width and info.height:
+        limits.check_pixels(info.width, info.height, path)
+    return info
+
+
+def video_frames(
+    path: Path, limits: InputLimits = PREDICT_LIMITS
+) -> tuple[Generator[np.ndarray, None, None], float, int]:
+    """Decoded RGB frames of a video, its fps (0 when unknown) and the (estimated) number of frames
+    the iterator yields: the one frame iterator of ``ssrdepth predict`` and ``ssrdepth serve``.
+
+    ``limits`` are enforced before decoding: the frame size the container states is checked first; at
+    most :meth:`InputLimits.frames_to_read` frames are decoded. Frames are streamed (one decoded at a
+    time); each decoded frame's size is checked too (a container may state none). The capture is
+    released when the frames run out or the generator is closed.
+
+    Raises:
+        ValueError: naming the file when OpenCV cannot open it or decode its first frame;
+            :class:`InputTooLarge` (a ValueError) when its frames are beyond ``limits.max_pixels``.
+    """
+    cap, info = _open(Path(path))
+    if info.width and info.height:
+        try:
+            limits.check_pixels(info.width, info.height, path)
+        except InputTooLarge:
+            cap.release()
+            raise
     ok, first = cap.read()
     if not ok or first is None:
         cap.release()
         raise ValueError(f"{path}: no frame could be decoded (unsupported codec or empty video)")
+    try:
+        limits.check_pixels(first.shape[1], first.shape[0], path)
+    except InputTooLarge:
+        cap.release()
+        raise
+    budget = limits.frames_to_read(info.frames, info.fps, first.shape[0] * first.shape[1])
 
     def gen() -> Generator[np.ndarray, None, None]:
         try:
             frame: np.ndarray | None = first
-            while frame is not None:
+            done = 0
+            while frame is not None and (budget is None or done < budget):
+                if frame.shape[:2] != first.shape[:2]:
+                    limits.check_pixels(frame.shape[1], frame.shape[0], path)
                 yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+                done += 1
+                if budget is not None and done >= budget:
+                    break
+                # No fps stated: the decoder's timestamps bound the duration.
+                timed = limits.max_seconds is not None and info.fps <= 0
+                if timed and cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0 >= (limits.max_seconds or 0.0):
+                    break
                 ok, nxt = cap.read()
                 frame = nxt if ok else None
         finally:
             cap.release()
 
-    return gen(), fps, max(count, 1)
+    estimate = max(info.frames, 1) if budget is None else budget
+    return gen(), info.fps, estimate

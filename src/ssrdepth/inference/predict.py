@@ -27,6 +27,7 @@ import numpy as np
 from ssrdepth.core.image import prepare_image, read_image
 from ssrdepth.core.overwrite import check_not_inputs
 from ssrdepth.core.stabilise import Stabiliser
+from ssrdepth.core.units import check_baseline, check_max_depth
 from ssrdepth.inference.backends import BACKENDS
 from ssrdepth.inference.inputs import (
     IMAGE_SUFFIXES,
@@ -137,6 +138,8 @@ class PredictOptions:
             raise ValueError(f"unknown output(s) {bad}; valid: {', '.join(OUTPUT_KINDS)}")
         if self.batch_size < 1:
             raise ValueError(f"batch size must be ≥ 1, got {self.batch_size}")
+        check_baseline(self.baseline)  # metres: a baseline in millimetres is refused with the fix
+        check_max_depth(self.max_depth)
 
 
 @dataclass

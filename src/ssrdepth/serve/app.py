@@ -18,10 +18,12 @@ from typing import Any
 
 import numpy as np
 
+from ssrdepth.inference.inputs import InputLimits
 from ssrdepth.inference.predict import QUANTITIES
 from ssrdepth.pretrained import NAME, bundled_path
 from ssrdepth.serve.service import (
     MAX_UPLOAD_BYTES,
+    PAGE_LIMITS,
     ImageResult,
     ModelCache,
     RequestFolders,
@@ -80,7 +82,9 @@ def _model_text(cache: ModelCache, path: str) -> str:
 
 
 class App:
-    """The page's handlers around a :class:`ModelCache` and per-request output folders."""
+    """The page's handlers around a :class:`ModelCache` and per-request output folders. ``limits``
+    (pixels, frames, seconds) hold for every input: uploaded images and videos, webcam frames and the
+    HTTP API (the same handler)."""
 
     def __init__(
         self,
@@ -88,6 +92,7 @@ class App:
         cache: ModelCache | None = None,
         folders: RequestFolders | None = None,
         max_bytes: int = MAX_UPLOAD_BYTES,
+        limits: InputLimits = PAGE_LIMITS,
     ) -> None:
         if not models:
             raise ValueError("no model to serve")
@@ -95,6 +100,7 @@ class App:
         self.cache = cache or ModelCache()
         self.folders = folders or RequestFolders()
         self.max_bytes = max_bytes
+        self.limits = limits
 
     def predict(
         self,
@@ -155,18 +161,32 @@ class App:
         if upload is not None:
             name = Path(upload).name
             if is_video(name):
-                video = predict_video(m, upload, settings, out, name, max_bytes=self.max_bytes)
-                notes = [f"video: first {video.frames} frames only"] if video.truncated else []
+                video = predict_video(
+                    m, upload, settings, out, name, limits=self.limits, max_bytes=self.max_bytes
+                )
+                notes = (
+                    [f"video: first {video.frames} frames only ({self._video_limits()})"]
+                    if video.truncated
+                    else []
+                )
                 return video.first, video, notes
-            image = read_upload(upload, name, max_bytes=self.max_bytes)
+            image = read_upload(upload, name, max_bytes=self.max_bytes, limits=self.limits)
             stem, source = Path(name).stem, name
         else:
             assert frame is not None
-            image, stem, source = check_frame(frame), "webcam", "webcam"
+            image, stem, source = check_frame(frame, self.limits), "webcam", "webcam"
         decode = time.perf_counter() - t0
         result = predict_image(m, image, settings, out, stem, source)
         result.timing = {"decode": decode, **result.timing}
         return result, None, []
+
+    def _video_limits(self) -> str:
+        lim = self.limits
+        parts = [f"at most {lim.max_frames} frames"] if lim.max_frames is not None else []
+        parts += [f"{lim.max_seconds:g} s"] if lim.max_seconds is not None else []
+        if lim.max_video_pixels is not None:
+            parts += [f"{lim.max_video_pixels / 1e6:g} Mpx in all"]
+        return ", ".join(parts) + " of a video are processed"
 
     def build(self) -> Any:
         """The ``gr.Blocks`` page."""
@@ -237,12 +257,13 @@ def launch(
     *,
     cache: ModelCache | None = None,
     max_bytes: int = MAX_UPLOAD_BYTES,
+    limits: InputLimits = PAGE_LIMITS,
     block: bool = True,
 ) -> Any:
     """Build the page and serve it on ``host:port`` (127.0.0.1: this machine only). The first model
     is loaded before the server starts. ``block=False`` returns the running ``gr.Blocks`` (tests;
     stop it with ``.close()``)."""
-    app = App(models, cache, max_bytes=max_bytes)
+    app = App(models, cache, max_bytes=max_bytes, limits=limits)
     page = app.build()
     page.queue(default_concurrency_limit=1)  # one request at a time: the model uses every core
     page.launch(

@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +29,15 @@ import numpy as np
 from ssrdepth.core.checkpoint_files import BEST, CHECKPOINT_SUFFIXES, LATEST, resolve_checkpoint
 from ssrdepth.core.image import BadSampleError, as_rgb, image_size, read_image, unreadable_format
 from ssrdepth.core.overwrite import check_not_inputs
-from ssrdepth.inference.inputs import IMAGE_SUFFIXES, VIDEO_SUFFIXES, video_frames
+from ssrdepth.core.units import check_baseline
+from ssrdepth.inference.inputs import (
+    IMAGE_SUFFIXES,
+    VIDEO_SUFFIXES,
+    InputLimits,
+    InputTooLarge,
+    video_frames,
+    video_info,
+)
 from ssrdepth.inference.maps import (
     QUANTITIES,
     cloud_depth,
@@ -52,6 +60,13 @@ MAX_UPLOAD_BYTES = 50 * 2**20
 MAX_PIXELS = 40_000_000
 #: Frames of a video that are processed (a "short video": 10 s at 15 fps).
 MAX_VIDEO_FRAMES = 150
+#: Seconds of a video that are processed (frames past them are not decoded).
+MAX_VIDEO_SECONDS = 10.0
+#: Pixels of all processed frames of a video together: 150 full-HD frames (fewer of larger frames).
+MAX_VIDEO_PIXELS = MAX_VIDEO_FRAMES * 1920 * 1080
+#: The page's limits, the same for every input path (uploaded images, videos, webcam frames, the HTTP
+#: API): checked from headers and container properties before anything is decoded.
+PAGE_LIMITS = InputLimits(MAX_PIXELS, MAX_VIDEO_FRAMES, MAX_VIDEO_SECONDS, MAX_VIDEO_PIXELS)
 #: Points in the page's 3D view (the downloadable cloud keeps every pixel).
 VIEWER_POINTS = 150_000
 
@@ -172,14 +187,15 @@ def read_upload(
     name: str | None = None,
     *,
     max_bytes: int = MAX_UPLOAD_BYTES,
-    max_pixels: int = MAX_PIXELS,
+    limits: InputLimits = PAGE_LIMITS,
 ) -> np.ndarray:
     """Decode an uploaded image → ``(H, W, 3)`` uint8 RGB as viewers show it.
 
     PNG, JPEG, BMP, TIFF, WebP, PNM; 8- or 16-bit, grey, RGB or RGBA: ssrdepth's one image reader
     (:func:`ssrdepth.core.image.read_image`, as ``ssrdepth predict`` reads files: EXIF orientation
     applied, 16-bit scaled to 8, grey repeated, alpha dropped). The size is checked from the header
-    before any pixel is decoded. ``name`` (the user's file name) is what messages mention.
+    against ``limits`` before any pixel is decoded. ``name`` (the user's file name) is what messages
+    mention.
 
     Raises:
         UploadError: empty, too large (bytes or pixels), or not an image that can be decoded.
@@ -195,23 +211,26 @@ def read_upload(
     except BadSampleError:
         missing = unreadable_format(p)  # HEIC/AVIF without its decoder: say which package reads it
         raise (UploadError(f"{label}: {missing}") if missing else refused) from None
-    if w * h > max_pixels:
-        raise UploadError(
-            f"{label}: {w}×{h} pixels is more than the {max_pixels / 1e6:.0f} Mpx accepted; "
-            "upload a smaller image"
-        )
+    _check_pixels(limits, w, h, label)
     try:
         return read_image(p)
     except BadSampleError:
         raise refused from None
 
 
-def check_frame(frame: np.ndarray, max_pixels: int = MAX_PIXELS) -> np.ndarray:
-    """A webcam or pasted frame as ``(H, W, 3)`` uint8 RGB (grey repeated, alpha dropped)."""
+def _check_pixels(limits: InputLimits, width: int, height: int, label: str) -> None:
+    try:
+        limits.check_pixels(width, height, label)
+    except InputTooLarge as exc:
+        raise UploadError(str(exc)) from None
+
+
+def check_frame(frame: np.ndarray, limits: InputLimits = PAGE_LIMITS) -> np.ndarray:
+    """A webcam or pasted frame as ``(H, W, 3)`` uint8 RGB (grey repeated, alpha dropped), within
+    ``limits.max_pixels``."""
     if not isinstance(frame, np.ndarray) or frame.ndim not in (2, 3) or min(frame.shape[:2]) < 1:
         raise UploadError("the camera frame is empty or not an image; allow the camera and take a picture")
-    if frame.shape[0] * frame.shape[1] > max_pixels:
-        raise UploadError(f"the frame has more than the {max_pixels / 1e6:.0f} Mpx accepted")
+    _check_pixels(limits, frame.shape[1], frame.shape[0], "the camera frame")
     try:
         rgb = as_rgb(frame)
     except ValueError as exc:
@@ -246,6 +265,10 @@ class Settings:
         for what, v in (("focal length", self.focal), ("baseline", self.baseline)):
             if v is not None and not (np.isfinite(v) and v > 0):
                 raise UploadError(f"the {what} must be a positive number, or empty to use the checkpoint's")
+        try:
+            check_baseline(self.baseline, "the baseline field")
+        except ValueError as exc:
+            raise UploadError(str(exc)) from None
 
 
 @dataclass
@@ -440,6 +463,12 @@ class VideoResult:
     seconds: float
 
 
+def _batches(frames: Iterator[np.ndarray], size: int) -> Iterator[list[np.ndarray]]:
+    """Lists of up to ``size`` frames, taken from ``frames`` as they are decoded."""
+    while batch := list(itertools.islice(frames, size)):
+        yield batch
+
+
 def predict_video(
     model: DepthModel,
     path: str | os.PathLike[str],
@@ -447,15 +476,16 @@ def predict_video(
     out_dir: str | os.PathLike[str],
     name: str | None = None,
     *,
-    max_frames: int = MAX_VIDEO_FRAMES,
+    limits: InputLimits = PAGE_LIMITS,
     max_bytes: int = MAX_UPLOAD_BYTES,
     batch_size: int = 8,
 ) -> VideoResult:
-    """Predict the first ``max_frames`` frames of a video; the colour range is the first frame's,
-    kept for the whole clip (no flicker).
+    """Predict the first frames of a video within ``limits`` (frames, seconds; each frame's pixels
+    checked from the container before decoding, like an image's); the colour range is the first
+    frame's, kept for the whole clip (no flicker). Frames are streamed: at most one batch is held.
 
     Raises:
-        UploadError: empty, too large, or not a video OpenCV can decode.
+        UploadError: empty, too large (bytes or pixels), or not a video OpenCV can decode.
     """
     label = name or Path(path).name
     p = check_upload(path, label, max_bytes)
@@ -474,26 +504,28 @@ def predict_video(
         ) from None
     start = time.perf_counter()
     try:
-        decoded, fps, _ = video_frames(p)  # the frame iterator of ``ssrdepth predict``
+        info = video_info(p, limits)
+        decoded, fps, _ = video_frames(p, limits)  # the frame iterator of ``ssrdepth predict``
+    except InputTooLarge as exc:
+        raise UploadError(str(exc).replace(str(p), label, 1)) from None
     except ValueError:
         raise UploadError(
             f"{label}: no frame could be decoded (not a video, or an unsupported codec)"
         ) from None
-    try:
-        frames = list(itertools.islice(decoded, max_frames + 1))
-    finally:
-        decoded.close()  # releases the capture
-    truncated = len(frames) > max_frames
-    frames = frames[:max_frames]
     fps = fps if 0 < fps <= 240 else 25.0
-    first = predict_image(model, frames[0], settings, out, Path(label).stem, label)
+    done = 0
+    try:
+        head = next(decoded)  # video_frames decoded it already: a video has a first frame
+        first = predict_image(model, head, settings, out, stem, label)
+    except BaseException:
+        decoded.close()
+        raise
     q, cmap, vrange = first.quantity, colour_map_name(settings.cmap, first.quantity), first.vrange
-    focal, baseline = camera(model, frames[0].shape[1], settings)
+    focal, baseline = camera(model, head.shape[1], settings)
     # The page's one side-by-side writer too; OpenCV notes that WebM has no codec tags, then writes VP8.
     writer = SideBySideWriter(out / f"{stem}_side_by_side.webm", fps, fourcc="VP80")
     try:
-        for i in range(0, len(frames), batch_size):
-            batch = frames[i : i + batch_size]
+        for batch in _batches(itertools.chain([head], decoded), batch_size):
             for rgb, n in zip(batch, predict_normalised(model, batch), strict=True):
                 values = convert(model, n, q, focal=focal, baseline=baseline)
                 try:
@@ -502,14 +534,22 @@ def predict_video(
                     raise UploadError(
                         "the side-by-side video cannot be written here (OpenCV without VP8)"
                     ) from None
+                done += 1
+    except InputTooLarge as exc:  # a later frame larger than the container stated
+        writer.abort()
+        raise UploadError(str(exc).replace(str(p), label, 1)) from None
     except BaseException:
         writer.abort()
         raise
+    finally:
+        decoded.close()  # releases the capture
     video = writer.close(sidecar=False)
     assert video is not None  # at least the first frame was written
     seconds = time.perf_counter() - start
-    logger.info("video %s: %d frame(s) in %.1f s", label, len(frames), seconds)
-    return VideoResult(first, video, len(frames), fps, truncated, seconds)
+    budget = limits.frames_to_read(0, info.fps, head.shape[0] * head.shape[1])
+    truncated = info.frames > done if info.frames > 0 else budget == done
+    logger.info("video %s: %d frame(s) in %.1f s", label, done, seconds)
+    return VideoResult(first, video, done, fps, truncated, seconds)
 
 
 # --------------------------------------------------------------------------------------------------

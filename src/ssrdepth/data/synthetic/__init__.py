@@ -45,6 +45,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from ssrdepth.core.advice import command_line
 from ssrdepth.core.io import atomic_path, require_not_file, write_json
 from ssrdepth.core.png16 import KITTI_SCALE, decode_png16, encode_png16
 from ssrdepth.data.synthetic.camera import (
@@ -366,17 +367,25 @@ def read_manifest(root: str | os.PathLike[str]) -> dict[str, Any]:
     if not manifest.is_file():
         raise FileNotFoundError(
             f"{root}: no synthetic data set here (synthetic.json missing); "
-            f"render one with: ssrdepth generate --out {root}"
+            f"render one with: {command_line('generate', '--out', root)}"
         )
     try:
         info = json.loads(manifest.read_text(encoding="utf-8"))
     except ValueError as exc:
         raise ValueError(
-            f"{manifest}: unreadable ({exc}); delete the folder and render it again with ssrdepth generate"
+            f"{manifest}: unreadable ({exc}); delete the folder and render it again with: "
+            + command_line("generate", "--out", root)
         ) from None
     if not isinstance(info, dict):
         raise ValueError(f"{manifest}: not a synthetic data set manifest (expected a JSON object)")
     return info
+
+
+def _feature_flags(features: dict[str, Any]) -> list[str]:
+    """``ssrdepth generate``'s options that render with ``features`` (a manifest's), for a resume command."""
+    flags = [] if features.get("layout", "streets") == "streets" else ["--layout", str(features["layout"])]
+    off = {"shadows": "--no-shadows", "photos": "--no-photos", "camera": "--no-camera-effects"}
+    return flags + [flag for key, flag in off.items() if features.get(key, True) is False]
 
 
 def check_complete(root: str | os.PathLike[str]) -> dict[str, Any]:
@@ -391,10 +400,11 @@ def check_complete(root: str | os.PathLike[str]) -> dict[str, Any]:
         return info
     st = info.get("settings", {})
     done = len(list((Path(root) / "training" / "image_03").glob("*/*.png")))
-    resume = (
-        f"ssrdepth generate --out {root} --pairs {st.get('n_pairs')} --seed {st.get('seed')} "
-        f"--size {st.get('width')}x{st.get('height')} --sequence-length {st.get('sequence_length')}"
-    )
+    resume = command_line(
+        "generate", "--out", root, "--pairs", st.get("n_pairs"), "--seed", st.get("seed"),
+        "--size", f"{st.get('width')}x{st.get('height')}", "--sequence-length", st.get("sequence_length"),
+        *_feature_flags(st.get("features") or {}),
+    )  # fmt: skip
     raise ValueError(
         f"{root}: the synthetic set is incomplete ({done} of {st.get('n_pairs')} pairs rendered; the "
         f"render was interrupted, synthetic.json says complete: false); finish it with: {resume} "
