@@ -9,6 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
+from ssrdepth.core.image import read_image
 from ssrdepth.inference.outputs import read_ply, read_png16
 from ssrdepth.inference.predict import load_model, predict
 from ssrdepth.serve.service import map_stats
@@ -33,7 +34,13 @@ def _image(path: Path, h: int = 90, w: int = 240) -> Path:
     return path
 
 
-def _call(server: Server, file: Path, quantity: str = "native", focal: float | None = None) -> tuple:
+def _call(
+    server: Server,
+    file: Path,
+    quantity: str = "native",
+    focal: float | None = None,
+    uncertainty: bool = False,
+) -> tuple:
     from gradio_client import Client, handle_file
 
     client = Client(server.url, verbose=False)
@@ -46,6 +53,8 @@ def _call(server: Server, file: Path, quantity: str = "native", focal: float | N
             focal,
             None,
             "magma",
+            uncertainty,
+            False,
             api_name="/predict",
         )
     )
@@ -58,7 +67,7 @@ def _numbers(text: str) -> dict[str, float]:
 def test_served_map_equals_predict(server: Server, tmp_path: Path) -> None:
     require_module("gradio_client", "the API test needs the [serve] extra (gradio_client)")
     image = _image(tmp_path / "street.png")
-    comparison, bar, numbers, timing, downloads, cloud, video, notes = _call(server, image)
+    comparison, bar, numbers, timing, downloads, cloud, video, notes, uncertainty = _call(server, image)
     expected = predict(load_model(server.checkpoint), image)  # the predict command's backend (auto)
     assert numbers.startswith("disparity [px], 240×90 px")
     for key, value in map_stats(expected).items():
@@ -75,6 +84,15 @@ def test_served_map_equals_predict(server: Server, tmp_path: Path) -> None:
     assert before.shape == after.shape == (90, 240, 3) and after.std() > 0
     assert cv2.imread(bar).shape[1] > 100
     assert "model" in timing and "total" in timing
+    assert uncertainty is None  # not asked for
+    # Asked for: the picture, and the values as a download equal to predict's flip uncertainty.
+    *_, downloads_u, _, _, _, picture = _call(server, image, uncertainty=True)
+    from ssrdepth.inference.maps import predict_with_uncertainty
+
+    _, (expected_u,) = predict_with_uncertainty(load_model(server.checkpoint), [read_image(image)])
+    served_u = next(Path(f) for f in downloads_u if Path(f).name.endswith("_uncertainty.npy"))
+    np.testing.assert_allclose(np.load(served_u), expected_u, rtol=1e-5, atol=1e-6)
+    assert cv2.imread(picture).shape == (90, 240, 3)
 
 
 def test_depth_with_the_checkpoints_camera(server: Server, tmp_path: Path) -> None:

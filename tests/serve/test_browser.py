@@ -130,6 +130,25 @@ def test_upload_a_photo_and_read_the_numbers(browser: Any, server: Server, kitti
     page.close()
 
 
+def test_uncertainty_map_is_shown_when_ticked(browser: Any, server: Server, kitti_image: Path) -> None:
+    from playwright.sync_api import expect
+
+    page = _open(browser, server)
+    page.locator("#ssrdepth-uncertainty-on input[type=checkbox]").check()
+    expect(page.locator("#ssrdepth-stabilise input[type=checkbox]")).not_to_be_checked()
+    page.locator("#ssrdepth-upload input[type=file]").set_input_files(str(kitti_image))
+    picture = page.locator("#ssrdepth-uncertainty img")
+    expect(picture).to_be_visible(timeout=TIMEOUT_MS)
+    page.wait_for_function("im => im.complete && im.naturalWidth > 0", arg=picture.element_handle())
+    # The picture is the map's size, and its values are a download next to the maps.
+    expected = predict(load_model(server.checkpoint), kitti_image)
+    size = picture.evaluate("im => [im.naturalWidth, im.naturalHeight]")
+    assert size == [expected.shape[1], expected.shape[0]]
+    links = page.locator("#ssrdepth-downloads a").evaluate_all("links => links.map(a => a.href)")
+    assert any(h.endswith(f"{kitti_image.stem}_uncertainty.npy") for h in links), links
+    page.close()
+
+
 def test_corrupt_upload_shows_a_message(browser: Any, server: Server, tmp_path: Path) -> None:
     from playwright.sync_api import expect
 

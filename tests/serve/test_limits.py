@@ -95,9 +95,9 @@ def test_the_page_refuses_the_video_path_like_the_image_path(tmp_path: Path) -> 
     assert cv2.imwrite(str(image), np.zeros((H, W, 3), np.uint8))
     for upload in (image, video):
         with pytest.raises(UploadError, match=rf"^{upload.name}: 64×32 pixels .*max_pixels"):
-            app._predict(str(upload), None, str(ckpt), "native", None, None, "magma")
+            app._predict(str(upload), None, str(ckpt), Settings())
     with pytest.raises(UploadError, match="max_pixels"):
-        app._predict(None, np.zeros((H, W, 3), np.uint8), str(ckpt), "native", None, None, "magma")
+        app._predict(None, np.zeros((H, W, 3), np.uint8), str(ckpt), Settings())
     assert PAGE_LIMITS.max_pixels == 40_000_000  # 40.8 Mpx is over it, as an image or as a video frame
 
 

@@ -236,3 +236,40 @@ def test_binds_to_this_machine_by_default() -> None:
     add_arguments(parser)
     args = parser.parse_args(["model.pt"])
     assert (args.host, args.port, args.models) == ("127.0.0.1", 7860, ["model.pt"])
+
+
+def test_uncertainty_and_steady_video_on_the_page(tmp_path: Path) -> None:
+    from ssrdepth.inference.predict import DepthModel
+
+    # Uncertainty: a network that is not mirror-symmetric (its grey input times a left-to-right ramp
+    # 0.5 … 1.5); on a uniform grey photo the flip disagreement is |r − r_rev| (worked out in
+    # tests/inference/test_predict.py::test_uncertainty_output_by_hand).
+    ramp = np.linspace(0.5, 1.5, 50, dtype=np.float32)
+    model = DepthModel(
+        name="ramp", in_channels=1, input_size=(30, 50), target={}, source=Path("ramp"),
+        backend="onnxruntime", device="cpu", step=0, run=lambda batch: batch[:, :1] * ramp,
+    )  # fmt: skip
+    grey = np.full((30, 50, 3), 128, np.uint8)
+    res = predict_image(model, grey, Settings(uncertainty=True), tmp_path / "u", "grey")
+    assert res.uncertainty is not None and res.uncertainty_colour is not None
+    np.testing.assert_allclose(res.uncertainty, np.tile(np.abs(ramp - ramp[::-1]), (30, 1)), rtol=1e-5)
+    assert res.uncertainty_colour.shape == (30, 50, 3)
+    assert {p.name for p in res.files} >= {"grey_uncertainty.npy", "grey_uncertainty_color.png"}
+    assert predict_image(model, grey, Settings(), tmp_path / "plain", "grey").uncertainty is None
+    # Steady video: the colour half of each frame is the stabilised map (the filter written out here).
+    video = tmp_path / "clip.mp4"
+    write_video(video, 8, h=32, w=64, fade=12)
+    res_v = predict_video(brightness_model((32, 64)), video, Settings(stabilise=True), tmp_path / "v")
+    inputs = read_video(video)
+    lo, hi = res_v.first.vrange
+    previous, moved = None, 0.0
+    for i, (frame, rgb) in enumerate(zip(read_video(res_v.video), inputs, strict=True)):
+        log_p = np.log(np.maximum(luma(rgb).astype(np.float64), 1e-4))
+        if previous is not None:
+            d = log_p - previous
+            log_p = log_p - 0.9 * np.exp(-((d / 0.3) ** 2)) * d
+        previous = log_p
+        steady = np.exp(log_p).astype(np.float32)
+        assert mean_abs(frame[:, 64:], magma(steady, lo, hi)) < VP8, i
+        moved = max(moved, mean_abs(magma(steady, lo, hi), magma(luma(rgb), lo, hi)))
+    assert moved > 2 * VP8  # the filter changed the maps by more than the codec's error

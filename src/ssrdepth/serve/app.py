@@ -111,12 +111,18 @@ class App:
         focal: float | None,
         baseline: float | None,
         cmap: str,
+        uncertainty: bool = False,
+        stabilise: bool = False,
     ) -> tuple[Any, ...]:
         """One request: the uploaded file when there is one, else the webcam frame."""
         gr = _gradio()
         start = time.perf_counter()
         try:
-            result = self._predict(upload, frame, model, quantity, focal, baseline, cmap)
+            settings = Settings(
+                quantity or "native", focal or None, baseline or None, cmap or "magma", bool(uncertainty),
+                bool(stabilise),
+            )  # fmt: skip
+            result = self._predict(upload, frame, model, settings)
         except UploadError as exc:
             logger.info("refused: %s", exc)
             raise gr.Error(str(exc), duration=None, print_exception=False) from None
@@ -137,6 +143,7 @@ class App:
             str(image.cloud) if image.cloud else None,
             str(video.video) if video is not None else None,
             "\n".join(f"- {n}" for n in [*notes, *image.notes]),
+            image.uncertainty_colour,
         )
 
     def _predict(
@@ -144,17 +151,13 @@ class App:
         upload: str | None,
         frame: np.ndarray | None,
         model: str | None,
-        quantity: str,
-        focal: float | None,
-        baseline: float | None,
-        cmap: str,
+        settings: Settings,
     ) -> tuple[ImageResult, Any, list[str]]:
         if upload is None and frame is None:
             raise UploadError("nothing to predict: upload an image or a video, or take a webcam picture")
         path = model or str(self.models[0])
         if Path(path) not in self.models and Path(path).resolve() not in [m.resolve() for m in self.models]:
             raise UploadError(f"unknown model {path!r}; choose one of: {', '.join(map(str, self.models))}")
-        settings = Settings(quantity or "native", focal or None, baseline or None, cmap or "magma")
         m = self.cache.get(path)
         out = self.folders.new()
         t0 = time.perf_counter()
@@ -216,6 +219,14 @@ class App:
                         focal = gr.Number(label="Focal length (px at the image's width; 0: the model's)")
                         baseline = gr.Number(label="Baseline (m; 0: the model's)")
                     cmap = gr.Dropdown(list(COLOUR_MAPS), value="magma", label="Colour map")
+                    with gr.Row():
+                        uncertainty = gr.Checkbox(
+                            label="Uncertainty (flip disagreement; a second pass)",
+                            elem_id="ssrdepth-uncertainty-on",
+                        )
+                        stabilise = gr.Checkbox(
+                            label="Steady video (stabilise)", elem_id="ssrdepth-stabilise"
+                        )
                     button = gr.Button("Estimate depth", variant="primary", elem_id="ssrdepth-run")
                 with gr.Column(scale=3):
                     comparison = gr.ImageSlider(
@@ -228,6 +239,11 @@ class App:
                         numbers = gr.Textbox(label="Numbers", lines=5, elem_id="ssrdepth-numbers")
                         timing = gr.Textbox(label="Timing", lines=2, elem_id="ssrdepth-timing")
                     notes = gr.Markdown(elem_id="ssrdepth-notes")
+                    unc_image = gr.Image(
+                        label="Uncertainty (0 … 0.5: how much the map and its mirrored twin disagree)",
+                        format="png",
+                        elem_id="ssrdepth-uncertainty",
+                    )
                     downloads = gr.File(
                         label="Downloads", file_count="multiple", elem_id="ssrdepth-downloads"
                     )
@@ -237,8 +253,8 @@ class App:
                     video = gr.Video(
                         label="Input | prediction (video)", visible=False, elem_id="ssrdepth-video"
                     )
-            inputs = [upload, frame, model, quantity, focal, baseline, cmap]
-            outputs = [comparison, bar, numbers, timing, downloads, cloud, video, notes]
+            inputs = [upload, frame, model, quantity, focal, baseline, cmap, uncertainty, stabilise]
+            outputs = [comparison, bar, numbers, timing, downloads, cloud, video, notes, unc_image]
             events = [
                 button.click(self.predict, inputs, outputs, api_name="predict"),
                 upload.upload(self.predict, inputs, outputs, api_name=False),

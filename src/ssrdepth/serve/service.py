@@ -29,6 +29,7 @@ import numpy as np
 from ssrdepth.core.checkpoint_files import BEST, CHECKPOINT_SUFFIXES, LATEST, resolve_checkpoint
 from ssrdepth.core.image import BadSampleError, as_rgb, image_size, read_image, unreadable_format
 from ssrdepth.core.overwrite import check_not_inputs
+from ssrdepth.core.stabilise import Stabiliser
 from ssrdepth.core.units import check_baseline
 from ssrdepth.inference.inputs import (
     IMAGE_SUFFIXES,
@@ -40,12 +41,14 @@ from ssrdepth.inference.inputs import (
 )
 from ssrdepth.inference.maps import (
     QUANTITIES,
+    UNCERTAINTY_COLOUR_MAX,
     cloud_depth,
     colour_map_name,
     convert,
     describe,
     finish,
     predict_normalised,
+    predict_with_uncertainty,
     resolve_quantity,
 )
 from ssrdepth.inference.model import DepthModel, load_model
@@ -252,12 +255,16 @@ def is_video(name: str | os.PathLike[str]) -> bool:
 class Settings:
     """What the page asks for. ``quantity`` ∈ :data:`ssrdepth.inference.maps.QUANTITIES`; ``focal`` (px at
     the image's width) and ``baseline`` (m) override the checkpoint's camera (``None``: the
-    checkpoint's); ``cmap`` is a matplotlib colour map (reversed for depth so that near is bright)."""
+    checkpoint's); ``cmap`` is a matplotlib colour map (reversed for depth so that near is bright);
+    ``uncertainty``: also the flip uncertainty (a second forward pass, :mod:`ssrdepth.core.confidence`);
+    ``stabilise``: a video's maps through the online stabiliser (:mod:`ssrdepth.core.stabilise`)."""
 
     quantity: str = "native"
     focal: float | None = None
     baseline: float | None = None
     cmap: str = "magma"
+    uncertainty: bool = False
+    stabilise: bool = False
 
     def __post_init__(self) -> None:
         if self.quantity not in QUANTITIES:
@@ -290,6 +297,9 @@ class ImageResult:
     timing: dict[str, float]
     notes: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
+    #: The flip uncertainty ``(H, W)`` float32 and its picture (``(H, W, 3)`` uint8), when asked for.
+    uncertainty: np.ndarray | None = None
+    uncertainty_colour: np.ndarray | None = None
 
     def stats(self) -> dict[str, float]:
         """min, median, mean, max of the finite values (in ``unit``)."""
@@ -419,17 +429,25 @@ def predict_image(
         )
     timing: dict[str, float] = {}
     t0 = time.perf_counter()
-    normalised = predict_normalised(model, [image])[0]
+    maps, unc = predict_with_uncertainty(model, [image], settings.uncertainty)
+    normalised, uncertainty = maps[0], None if unc is None else unc[0]
     t1 = time.perf_counter()
     timing["model"] = t1 - t0
-    result = finish(model, normalised, q, focal=focal, baseline=baseline, cmap=settings.cmap, source=source)
+    result = finish(
+        model, normalised, q, focal=focal, baseline=baseline, cmap=settings.cmap, source=source,
+        uncertainty=uncertainty,
+    )  # fmt: skip
     values, meta, cmap = result.values, result.meta, result.cmap
     try:
         colour, (vmin, vmax) = result.colour()
     except ValueError as exc:
         raise UploadError(str(exc)) from None
     bar = colorbar(cmap, vmin, vmax, f"{q} [{result.unit}]")
-    files = result.write(out / stem, ("png16", "npy"), png16_meta={"colormap": cmap})
+    kinds = ("png16", "npy", "uncertainty") if uncertainty is not None else ("png16", "npy")
+    files = result.write(out / stem, kinds, png16_meta={"colormap": cmap})
+    unc_colour = (
+        colorize(uncertainty, "viridis", 0.0, UNCERTAINTY_COLOUR_MAX) if uncertainty is not None else None
+    )
     notes: list[str] = []
     depth, cloud_focal, note = _depth_for_cloud(model, normalised, settings)
     cloud = None
@@ -442,8 +460,9 @@ def predict_image(
         notes.append(note)
     timing["outputs"] = time.perf_counter() - t1
     return ImageResult(
-        image, values, q, result.unit, colour, (vmin, vmax), bar, files, cloud, timing, notes, meta
-    )
+        image, values, q, result.unit, colour, (vmin, vmax), bar, files, cloud, timing, notes, meta,
+        uncertainty, unc_colour,
+    )  # fmt: skip
 
 
 # --------------------------------------------------------------------------------------------------
@@ -524,10 +543,11 @@ def predict_video(
     focal, baseline = camera(model, head.shape[1], settings)
     # The page's one side-by-side writer too; OpenCV notes that WebM has no codec tags, then writes VP8.
     writer = SideBySideWriter(out / f"{stem}_side_by_side.webm", fps, fourcc="VP80")
+    stab = Stabiliser() if settings.stabilise else None
     try:
         for batch in _batches(itertools.chain([head], decoded), batch_size):
             for rgb, n in zip(batch, predict_normalised(model, batch), strict=True):
-                values = convert(model, n, q, focal=focal, baseline=baseline)
+                values = convert(model, stab(n) if stab is not None else n, q, focal=focal, baseline=baseline)
                 try:
                     writer.write(rgb, colorize(values, cmap, *vrange))
                 except ValueError:
