@@ -130,6 +130,23 @@ def test_quick_demo_runs_every_step_and_says_what_ran(tmp_path: Path) -> None:
     # The whole demo (rendering and planning too) is at least the grid's time, and said as formatted.
     assert results["demo_seconds"] >= results["seconds"]
     assert f"this report) took {format_duration(results['demo_seconds'])} on this machine." in report
+    # How sure, how steady: the section's numbers are `ssrdepth evaluate --confidence flip --flicker`'s
+    # for the same checkpoint and split.
+    import json
+
+    from ssrdepth.cli import main as cli_main
+
+    assert (
+        "## How sure, and how steady" in report
+        and (tmp_path / "demo" / "report" / "sparsification.png").is_file()
+    )
+    best = results["runs"]["table1-SCRX"]["checkpoint"]
+    assert cli_main(["evaluate", best, "--protocol", "kitti", "--confidence", "flip", "--flicker",
+                     "--max-images", str(cfg.eval_max_images), "--out", str(tmp_path / "eval"),
+                     "--quiet"]) == 0  # fmt: skip
+    (r,) = json.loads((tmp_path / "eval" / "evaluate-kitti.json").read_text())["results"]
+    assert f"AUSE of AbsRel {r['extra']['sparsification']['abs_rel']['ause']:.4f}" in report
+    assert f"scale flicker {r['extra']['flicker']['scale_flicker']:.4f} →" in report
 
 
 def test_split_smaller_than_the_batch_names_both_fixes(tmp_path: Path) -> None:

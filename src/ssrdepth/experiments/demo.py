@@ -473,6 +473,9 @@ def demo(cfg: DemoConfig) -> dict[str, Any]:
     best = next((r for r in t1 if r["model"] == "SCRX"), t1[0] if t1 else None)
     if best is not None:
         sections.append(motorcycle_section(out / "report", Path(best["checkpoint"])))
+        from ssrdepth.experiments.confidence_report import confidence_section
+
+        sections.append(confidence_section(out / "report", Path(best["checkpoint"]), cfg.eval_max_images))
     gap = domain_gap_section(root, Path(rcfg.real_kitti or ""), out / "report")
     if gap:
         sections.append(gap)
