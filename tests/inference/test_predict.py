@@ -419,3 +419,31 @@ def test_uncertainty_output_by_hand(tmp_path: Path) -> None:
     )
     assert sym.images == 1
     assert float(np.abs(np.load(tmp_path / "sym" / "grey_uncertainty.npy")).max()) == 0.0
+
+
+def test_an_image_over_the_pixel_limit_is_refused_before_decoding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """predict's images obey the same InputLimits as its video frames and the page: the header's size is
+    checked before a pixel is decoded, and the failure names the file and the limit."""
+    import ssrdepth.inference.predict as predict_module
+    from ssrdepth.inference.inputs import InputLimits
+
+    write_image(tmp_path / "big.png", 20, 30)  # 600 px
+    write_image(tmp_path / "small.png", 8, 10)  # 80 px
+    write_video(tmp_path / "clip.mp4", frames=3)  # 96×48 = 4,608 px a frame
+    decoded: list[str] = []
+    real_read = predict_module.read_image
+    monkeypatch.setattr(predict_module, "read_image", lambda p: decoded.append(Path(p).name) or real_read(p))
+    opts = PredictOptions(outputs=("npy",), quantity="normalised", limits=InputLimits(max_pixels=100))
+    report = predict_files(
+        brightness_model((8, 10)), [tmp_path / "big.png", tmp_path / "small.png", tmp_path / "clip.mp4"],
+        tmp_path / "out", opts, progress=False,
+    )  # fmt: skip
+    assert report.images == 1 and report.frames == 0 and decoded == ["small.png"]
+    failures = dict(report.failures)
+    assert (
+        "30×20" in failures[str(tmp_path / "big.png")]
+        and "(max_pixels)" in failures[str(tmp_path / "big.png")]
+    )
+    assert "(max_pixels)" in failures[str(tmp_path / "clip.mp4")]

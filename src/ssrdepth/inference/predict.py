@@ -24,15 +24,17 @@ from typing import Any
 
 import numpy as np
 
-from ssrdepth.core.image import prepare_image, read_image
+from ssrdepth.core.image import image_size, prepare_image, read_image
 from ssrdepth.core.overwrite import check_not_inputs
 from ssrdepth.core.stabilise import Stabiliser
 from ssrdepth.core.units import check_baseline, check_max_depth
 from ssrdepth.inference.backends import BACKENDS
 from ssrdepth.inference.inputs import (
     IMAGE_SUFFIXES,
+    PREDICT_LIMITS,
     VIDEO_SUFFIXES,
     InputItem,
+    InputLimits,
     InputListing,
     check_inputs,
     gather_inputs,
@@ -117,7 +119,9 @@ class PredictOptions:
     ``color_range`` fixes the colour map's range (in the map's unit); ``None`` = per image (1–99 %),
     and for videos the first batch's range, kept for the whole video (no flicker). ``stabilise``: for
     videos, run the frames through the online stabiliser of this strength λ
-    (:class:`ssrdepth.core.stabilise.Stabiliser`, τ its default; ``None``: frame by frame)."""
+    (:class:`ssrdepth.core.stabilise.Stabiliser`, τ its default; ``None``: frame by frame). ``limits``:
+    what one input may cost (pixels of an image or frame, frames and seconds of a video), checked from
+    the header or container before anything is decoded (:class:`~ssrdepth.inference.inputs.InputLimits`)."""
 
     outputs: tuple[str, ...] | None = None
     quantity: str = "native"
@@ -129,6 +133,7 @@ class PredictOptions:
     baseline: float | None = None
     max_depth: float | None = None
     stabilise: float | None = None
+    limits: InputLimits = PREDICT_LIMITS
 
     def __post_init__(self) -> None:
         if self.stabilise is not None:
@@ -327,6 +332,8 @@ def predict_files(
             loaded = []
             for it in chunk:
                 try:
+                    height, width = image_size(it.path)
+                    opts.limits.check_pixels(width, height, it.path)  # before decoding, like a video's frames
                     loaded.append((it, read_image(it.path)))
                 except ValueError as exc:
                     report.failures.append((str(it.path), str(exc)))
@@ -356,7 +363,7 @@ def _predict_video(
 ) -> int:
     from tqdm import tqdm
 
-    frames, fps, count = _frames(item.path)
+    frames, fps, count = _frames(item.path, opts.limits)
     outputs = opts.outputs or DEFAULT_VIDEO_OUTPUTS
     per_frame = [o for o in outputs if o != "video"]
     video: SideBySideWriter | None = None
