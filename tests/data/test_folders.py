@@ -187,3 +187,41 @@ def test_parallel_cache_build_reports_bad_files(tmp_path: Path, caplog: pytest.L
     assert len(ds) == 63 and "depth/037.png" in caplog.text
     assert ds.meta(37)["key"] == "038"
     torch.testing.assert_close(ds[37]["depth"], torch.full((1, 8, 8), 1.038))
+
+
+def test_frames_of_another_suffix_are_named_not_dropped(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A pattern asking for .png beside photos saved as .jpg / .HEIC: none matching is an error that
+    names them and gives the --pattern that takes them; some left out beside matches are a warning."""
+    import shlex
+
+    import cv2
+
+    from ssrdepth.data.folders import rgbd_folder, stereo_folder
+
+    rgb = np.full((8, 12, 3), 90, np.uint8)
+    for side in ("left", "right"):
+        (tmp_path / "rig" / side).mkdir(parents=True)
+        for name in ("a", "b"):
+            cv2.imwrite(str(tmp_path / "rig" / side / f"{name}.jpg"), rgb)
+    with pytest.raises(ValueError) as err:
+        stereo_folder(tmp_path / "rig", focal=10.0, baseline=0.5)
+    text = str(err.value)
+    assert "no stereo pairs matching 'left/{name}.png'" in text and "2 file(s) like left/a.jpg" in text
+    fix = shlex.split(text.split("give ")[-1])
+    assert fix == ["--pattern", "left/{name}.jpg", "right/{name}.jpg"]
+    assert len(stereo_folder(tmp_path / "rig", tuple(fix[1:]), focal=10.0, baseline=0.5).frames) == 2  # type: ignore[arg-type]
+    # RGB-D: the colour image's suffix changes, the depth map stays a PNG.
+    (tmp_path / "rgbd" / "rgb").mkdir(parents=True)
+    (tmp_path / "rgbd" / "depth").mkdir()
+    cv2.imwrite(str(tmp_path / "rgbd" / "rgb" / "a.png"), rgb)
+    (tmp_path / "rgbd" / "rgb" / "b.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic")
+    for name in ("a", "b"):
+        cv2.imwrite(str(tmp_path / "rgbd" / "depth" / f"{name}.png"), np.full((8, 12), 2000, np.uint16))
+    with caplog.at_level("WARNING", logger="ssrdepth"):
+        src = rgbd_folder(tmp_path / "rgbd", depth_scale=1000.0)
+    assert [f.key for f in src.frames] == ["a"]
+    warning = caplog.text
+    assert "1 file(s) like rgb/b.HEIC" in warning and "pillow-heif" in warning
+    assert "--pattern 'rgb/{name}.HEIC' 'depth/{name}.png'" in warning

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import shlex
 
-__all__ = ["command_line"]
+__all__ = ["command_line", "options"]
 
 Word = str | int | float | os.PathLike[str]
 
@@ -24,3 +24,9 @@ def command_line(*args: Word) -> str:
     """``ssrdepth ARGS…`` as one shell-quoted line, e.g. ``command_line("generate", "--out", "my data")``
     → ``ssrdepth generate --out 'my data'``. Floats that are whole print without ``.0``."""
     return shlex.join(["ssrdepth", *(_word(a) for a in args)])
+
+
+def options(*args: Word) -> str:
+    """Options to add to the command the user ran, shell-quoted like :func:`command_line`, e.g.
+    ``options("--pattern", "left/{name}.jpg", "right/{name}.jpg")`` → ``--pattern 'left/{name}.jpg' …``."""
+    return shlex.join(_word(a) for a in args)

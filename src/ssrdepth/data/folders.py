@@ -16,6 +16,7 @@ folder the split is a contiguous cut in name order (see :mod:`ssrdepth.data.spli
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ssrdepth.core.advice import options
 from ssrdepth.core.units import check_baseline, check_depth_median, check_focal
 from ssrdepth.data.config import DataConfig
 from ssrdepth.data.sample import (
@@ -35,6 +37,8 @@ from ssrdepth.data.sample import (
     require_dir,
     require_frames,
 )
+
+logger = logging.getLogger(__name__)
 
 STEREO_PATTERN = ("left/{name}.png", "right/{name}.png")
 RGBD_PATTERN = ("rgb/{name}.png", "depth/{name}.png")
@@ -64,6 +68,54 @@ def match_pattern(root: Path, pattern: tuple[str, str]) -> list[tuple[str, Path,
                 name = m.group("name")
                 found.append((name, root / rel, root / pattern[1].format(name=name)))
     return sorted(found)
+
+
+def lookalikes(root: Path, pattern: str) -> list[Path]:
+    """Files under ``root`` that match ``pattern`` but for their suffix (``left/{name}.png`` →
+    ``left/x.jpg``, ``left/y.HEIC``): the frames a pattern would leave out without a word. Sorted."""
+    head, tail = pattern.split("{name}")
+    stem_tail, dot, _ = tail.rpartition(".")
+    if not dot:
+        return []
+    near = re.compile(re.escape(head) + "(?P<name>.+?)" + re.escape(stem_tail) + r"\.[^/.]+\Z")
+    exact = _compile(pattern)
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for filename in filenames:
+            rel = (Path(dirpath) / filename).relative_to(root).as_posix()
+            if near.match(rel) and not exact.match(rel):
+                found.append(root / rel)
+    return sorted(found)
+
+
+def _pattern_frames(root: Path, pair: tuple[str, str], what: str, both: bool) -> list[tuple[str, Path, Path]]:
+    """:func:`match_pattern`, saying what it leaves out: no match at all is an error that names the
+    files of another suffix and the ``--pattern`` that takes them (``both``: the second file has the
+    first's suffix too, as a stereo pair's right image; else only the first changes, as an RGB-D
+    frame's colour image beside its PNG depth map); files left out beside matches are one warning."""
+    matched = match_pattern(root, pair)
+    others = lookalikes(root, pair[0])
+    if not others:
+        return matched
+    suffixes = sorted({p.suffix for p in others})
+    example = others[0].relative_to(root).as_posix()
+    note = (
+        f"{len(others)} file(s) like {example} have another suffix ({', '.join(suffixes)}) than {pair[0]!r}"
+    )
+    if any(sfx.lower() in (".heic", ".heif", ".hif") for sfx in suffixes):
+        note += ' (HEIC/HEIF photos need pillow-heif: pip install "ssrdepth[heif]")'
+    first = pair[0].rsplit(".", 1)[0] + suffixes[0]
+    second = (
+        pair[1].rsplit(".", 1)[0] + suffixes[0] if both and "." in pair[1].rsplit("/", 1)[-1] else pair[1]
+    )
+    fix = options("--pattern", first, second)
+    if not matched:
+        raise ValueError(
+            f"{root}: no {what} matching {pair[0]!r} / {pair[1]!r}; {note}: give {fix}"
+        )
+    logger.warning("%s: %s and are not taken; to take them give %s", root, note, fix)
+    return matched
 
 
 def _group(root: Path, path: Path) -> str:
@@ -126,7 +178,7 @@ def stereo_folder(
         )
     frames = [
         Frame(key=name, group=_group(root, left), image=left, right=right, focal=focal, baseline=baseline)
-        for name, left, right in match_pattern(root, pair)
+        for name, left, right in _pattern_frames(root, pair, "stereo pairs", both=True)
     ]
     require_frames(frames, root, f"stereo pairs matching {pair[0]!r} / {pair[1]!r}")
     check_baseline(baseline)
@@ -162,7 +214,7 @@ def rgbd_folder(
         )
     frames = [
         Frame(key=name, group=_group(root, image), image=image, depth=depth)
-        for name, image, depth in match_pattern(root, pair)
+        for name, image, depth in _pattern_frames(root, pair, "RGB-D frames", both=False)
     ]
     require_frames(frames, root, f"RGB-D frames matching {pair[0]!r} / {pair[1]!r}")
     skipped: list[tuple[str, str]] = []
