@@ -111,9 +111,7 @@ def _pattern_frames(root: Path, pair: tuple[str, str], what: str, both: bool) ->
     )
     fix = options("--pattern", first, second)
     if not matched:
-        raise ValueError(
-            f"{root}: no {what} matching {pair[0]!r} / {pair[1]!r}; {note}: give {fix}"
-        )
+        raise ValueError(f"{root}: no {what} matching {pair[0]!r} / {pair[1]!r}; {note}: give {fix}")
     logger.warning("%s: %s and are not taken; to take them give %s", root, note, fix)
     return matched
 
