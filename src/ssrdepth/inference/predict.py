@@ -27,6 +27,7 @@ import numpy as np
 from ssrdepth.core.image import prepare_image, read_image
 from ssrdepth.core.overwrite import check_not_inputs
 from ssrdepth.core.stabilise import Stabiliser
+from ssrdepth.inference.align import AlignRequest, align_depth
 from ssrdepth.inference.backends import BACKENDS
 from ssrdepth.inference.inputs import (
     IMAGE_SUFFIXES,
@@ -116,7 +117,9 @@ class PredictOptions:
     ``color_range`` fixes the colour map's range (in the map's unit); ``None`` = per image (1–99 %),
     and for videos the first batch's range, kept for the whole video (no flicker). ``stabilise``: for
     videos, run the frames through the online stabiliser of this strength λ
-    (:class:`ssrdepth.core.stabilise.Stabiliser`, τ its default; ``None``: frame by frame)."""
+    (:class:`ssrdepth.core.stabilise.Stabiliser`, τ its default; ``None``: frame by frame). ``align``:
+    scale the depth to points, known distances or the camera height (:mod:`ssrdepth.inference.align`;
+    depth only, still images only, the fit in every output's metadata under ``alignment``)."""
 
     outputs: tuple[str, ...] | None = None
     quantity: str = "native"
@@ -128,6 +131,7 @@ class PredictOptions:
     baseline: float | None = None
     max_depth: float | None = None
     stabilise: float | None = None
+    align: AlignRequest | None = None
 
     def __post_init__(self) -> None:
         if self.stabilise is not None:
@@ -157,10 +161,13 @@ class _Writer:
 
     def __init__(self, model: DepthModel, opts: PredictOptions, out_dir: Path) -> None:
         self.model, self.opts, self.out = model, opts, out_dir
-        self.quantity = resolve_quantity(model, opts.quantity)
+        aligned = opts.align is not None and opts.quantity == "native"  # alignment gives metres
+        self.quantity = resolve_quantity(model, "depth" if aligned else opts.quantity)
 
     def check(self, outputs: Sequence[str]) -> None:
         """Fail before any work when an output cannot be made with what was given."""
+        if self.opts.align is not None and self.quantity != "depth":
+            raise ValueError(f"alignment scales depth (m): use --quantity depth, not {self.quantity}")
         if "ply" in outputs:
             if self.opts.intrinsics is None:
                 raise ValueError(
@@ -210,6 +217,11 @@ class _Writer:
             uncertainty=uncertainty,
             **extra,
         )
+        if self.opts.align is not None:
+            result.values, al = align_depth(
+                result.values, self.opts.align, self.opts.intrinsics, self.focal()
+            )
+            result.meta["alignment"] = al.as_meta()
         base = self.out / name
         written = result.write(base, outputs, vrange or self.opts.color_range)
         if "ply" in outputs:
@@ -218,7 +230,11 @@ class _Writer:
 
     def depth_for_ply(self, normalised: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
         assert self.opts.intrinsics is not None
-        return cloud_depth(self.model, normalised, self.opts.intrinsics[0], self.opts.baseline)
+        depth, meta = cloud_depth(self.model, normalised, self.opts.intrinsics[0], self.opts.baseline)
+        if self.opts.align is not None:
+            depth, al = align_depth(depth, self.opts.align, self.opts.intrinsics)
+            meta = {**meta, "alignment": al.as_meta()}
+        return depth, meta
 
     def _ply(
         self, path: Path, rgb: np.ndarray, normalised: np.ndarray, source: str, extra: dict[str, Any]
@@ -304,6 +320,10 @@ def predict_files(
     out = Path(out_dir)
     writer = _Writer(model, opts, out)
     kinds = {it.kind for it in items}
+    if opts.align is not None:
+        opts.align.check_inputs(
+            sum(it.kind == "image" for it in items), sum(it.kind == "video" for it in items)
+        )
     writer.check(
         [
             *((opts.outputs or DEFAULT_IMAGE_OUTPUTS) if "image" in kinds else ()),
