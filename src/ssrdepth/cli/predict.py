@@ -108,7 +108,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _add_align_arguments(p: argparse.ArgumentParser) -> None:
-    g = p.add_argument_group("metres from what you have (one image; docs/deploy.md)")
+    g = p.add_argument_group("metres from what you have (docs/deploy.md: Metres on your camera)")
     g.add_argument(
         "--align",
         default=None,
