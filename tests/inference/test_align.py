@@ -31,7 +31,7 @@ from ssrdepth.inference.align import (
     read_points_png,
     read_points_velodyne,
 )
-from ssrdepth.inference.outputs import read_png16
+from ssrdepth.inference.outputs import read_ply, read_png16
 
 from .conftest import MakeCheckpoint, write_image
 
@@ -211,6 +211,12 @@ def test_velodyne_reader_and_fit(tmp_path: Path) -> None:
     np.testing.assert_allclose(aligned, 10.0, rtol=1e-6)
     with pytest.raises(ValueError, match="needs its calibration: --align-calib"):
         AlignRequest(path=path)
+    cut = tmp_path / "cut.bin"
+    cut.write_bytes(path.read_bytes()[:-3])
+    with pytest.raises(ValueError, match=r"cut\.bin: 93 bytes is not a whole number"):
+        AlignRequest(path=cut, calib=calib)
+    with pytest.raises(FileNotFoundError, match="velodyne scan not found"):
+        AlignRequest(path=tmp_path / "none.bin", calib=calib)
     with pytest.raises(ValueError, match="no velodyne → camera transform"):
         (tmp_path / "nolidar.txt").write_text(
             "\n".join(f"{k}: 1 0 0 0 0 1 0 0 0 0 1 0" for k in ("P0", "P1", "P2", "P3"))
@@ -251,6 +257,14 @@ def test_command_aligns_to_a_csv(
     sidecar = json.loads((out / "photo_depth.npy.json").read_text())
     assert sidecar["alignment"] == meta["alignment"]
     np.testing.assert_allclose(np.load(out / "photo_depth.npy"), 30.0, rtol=1e-3)
+
+    # The point cloud is aligned too: every point 30 m ahead.
+    rc = cli(["predict", str(ckpt), str(image), "--out", str(tmp_path / "o3"), "--save", "ply", "--align", str(points),
+              "--intrinsics", "50,50,32,20", "--no-progress", "--backend", "torch"])  # fmt: skip
+    assert rc == 0, capsys.readouterr().err
+    cloud = json.loads((tmp_path / "o3" / "photo.ply.json").read_text())
+    assert cloud["alignment"]["scale"] == pytest.approx(1.5, rel=1e-3)
+    np.testing.assert_allclose(read_ply(tmp_path / "o3" / "photo.ply")["z"], 30.0, rtol=1e-3)
 
     # Known distances on the command line, the inverse-depth fit.
     rc = cli(["predict", str(ckpt), str(image), "--out", str(tmp_path / "o2"), "--save", "npy",

@@ -554,6 +554,7 @@ class AlignRequest:
                     f"{self.path}: a velodyne scan needs its calibration: --align-calib CALIB.txt"
                 )
             read_calibration(self.calib)
+            read_velodyne(self.path)  # a missing or cut-off scan fails before any model runs
 
     @property
     def per_image(self) -> bool:
