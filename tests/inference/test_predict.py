@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -306,8 +307,8 @@ def test_video_is_streamed_not_decoded_whole(tmp_path: Path, monkeypatch: pytest
     decoded = 0
     original = predict_module._frames
 
-    def counting_frames(path: Path) -> tuple[Iterator[np.ndarray], float, int]:
-        frames, fps, count = original(path)
+    def counting_frames(path: Path, *limits: Any) -> tuple[Iterator[np.ndarray], float, int]:
+        frames, fps, count = original(path, *limits)
 
         def gen() -> Iterator[np.ndarray]:
             nonlocal decoded

@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
+from pathlib import Path
 
 from ssrdepth.core.hardware import PRECISIONS
 from ssrdepth.core.stabilise import DEFAULT_STRENGTH
+from ssrdepth.inference.align import MODES as ALIGN_MODES
+from ssrdepth.inference.align import AlignRequest
 from ssrdepth.inference.outputs import OUTPUT_KINDS
 from ssrdepth.inference.predict import (
     BACKENDS,
@@ -99,8 +102,58 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help=f"steady video: filter the frames' maps online (strength 0 ≤ λ < 1, default {DEFAULT_STRENGTH}; "
         "docs/metrics.md, measured)",
     )
+    _add_align_arguments(p)
     p.add_argument("--recursive", action="store_true", help="look into sub-folders of folder inputs")
     p.add_argument("--no-progress", action="store_true")
+
+
+def _add_align_arguments(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("metres from what you have (docs/deploy.md: Metres on your camera)")
+    g.add_argument(
+        "--align",
+        default=None,
+        metavar="FILE",
+        help="scale the depth to known points: CSV u,v,depth (px of the input image, m), a sparse 16-bit "
+        "depth PNG (m × 256, 0 = none) or a KITTI velodyne scan .bin (with --align-calib)",
+    )
+    g.add_argument(
+        "--align-calib", default=None, metavar="CALIB", help="KITTI calibration of the --align scan"
+    )
+    g.add_argument(
+        "--align-point",
+        action="append",
+        default=[],
+        metavar="U,V,DEPTH",
+        help="a known distance (px of the input image, m); repeat for several (3 or more)",
+    )
+    g.add_argument(
+        "--camera-height",
+        type=float,
+        default=None,
+        metavar="METRES",
+        help="scale from the camera's height above a flat ground in view (KITTI 1.65); needs --intrinsics "
+        "or --focal",
+    )
+    g.add_argument(
+        "--align-mode",
+        choices=ALIGN_MODES,
+        default="scale",
+        help="point fit: scale (depth = s·pred) or scale-shift (1/depth = a/pred + b, inverse depth)",
+    )
+
+
+def _align_request(args: argparse.Namespace) -> AlignRequest | None:
+    if args.align is None and not args.align_point and args.camera_height is None:
+        if args.align_calib is not None:
+            raise ValueError("--align-calib is the calibration of a velodyne scan: give --align SCAN.bin")
+        return None
+    return AlignRequest(
+        path=Path(args.align) if args.align is not None else None,
+        calib=Path(args.align_calib) if args.align_calib is not None else None,
+        points=tuple(_floats(t, 3, "--align-point") for t in args.align_point),  # type: ignore[misc]
+        camera_height=args.camera_height,
+        mode=args.align_mode,
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -116,6 +169,7 @@ def main(args: argparse.Namespace) -> int:
         baseline=args.baseline,
         max_depth=args.max_depth,
         stabilise=args.stabilise,
+        align=_align_request(args),
     )
     # argparse fills CHECKPOINT whenever two paths or more are given: the rule decides what it is.
     paths = [args.checkpoint, *args.inputs] if args.checkpoint is not None else list(args.inputs)

@@ -24,10 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from ssrdepth.core.image import image_size, prepare_image, read_image
+from ssrdepth.core.image import BadSampleError, image_size, prepare_image, read_image
 from ssrdepth.core.overwrite import check_not_inputs
 from ssrdepth.core.stabilise import Stabiliser
 from ssrdepth.core.units import check_baseline, check_max_depth
+from ssrdepth.inference.align import AlignRequest, align_depth
 from ssrdepth.inference.backends import BACKENDS
 from ssrdepth.inference.inputs import (
     IMAGE_SUFFIXES,
@@ -121,7 +122,9 @@ class PredictOptions:
     videos, run the frames through the online stabiliser of this strength λ
     (:class:`ssrdepth.core.stabilise.Stabiliser`, τ its default; ``None``: frame by frame). ``limits``:
     what one input may cost (pixels of an image or frame, frames and seconds of a video), checked from
-    the header or container before anything is decoded (:class:`~ssrdepth.inference.inputs.InputLimits`)."""
+    the header or container before anything is decoded (:class:`~ssrdepth.inference.inputs.InputLimits`). ``align``:
+    scale the depth to points, known distances or the camera height (:mod:`ssrdepth.inference.align`;
+    depth only, still images only, the fit in every output's metadata under ``alignment``)."""
 
     outputs: tuple[str, ...] | None = None
     quantity: str = "native"
@@ -134,6 +137,7 @@ class PredictOptions:
     max_depth: float | None = None
     stabilise: float | None = None
     limits: InputLimits = PREDICT_LIMITS
+    align: AlignRequest | None = None
 
     def __post_init__(self) -> None:
         if self.stabilise is not None:
@@ -165,10 +169,13 @@ class _Writer:
 
     def __init__(self, model: DepthModel, opts: PredictOptions, out_dir: Path) -> None:
         self.model, self.opts, self.out = model, opts, out_dir
-        self.quantity = resolve_quantity(model, opts.quantity)
+        aligned = opts.align is not None and opts.quantity == "native"  # alignment gives metres
+        self.quantity = resolve_quantity(model, "depth" if aligned else opts.quantity)
 
     def check(self, outputs: Sequence[str]) -> None:
         """Fail before any work when an output cannot be made with what was given."""
+        if self.opts.align is not None and self.quantity != "depth":
+            raise ValueError(f"alignment scales depth (m): use --quantity depth, not {self.quantity}")
         if "ply" in outputs:
             if self.opts.intrinsics is None:
                 raise ValueError(
@@ -218,6 +225,11 @@ class _Writer:
             uncertainty=uncertainty,
             **extra,
         )
+        if self.opts.align is not None:
+            result.values, al = align_depth(
+                result.values, self.opts.align, self.opts.intrinsics, self.focal()
+            )
+            result.meta["alignment"] = al.as_meta()
         base = self.out / name
         written = result.write(base, outputs, vrange or self.opts.color_range)
         if "ply" in outputs:
@@ -226,7 +238,11 @@ class _Writer:
 
     def depth_for_ply(self, normalised: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
         assert self.opts.intrinsics is not None
-        return cloud_depth(self.model, normalised, self.opts.intrinsics[0], self.opts.baseline)
+        depth, meta = cloud_depth(self.model, normalised, self.opts.intrinsics[0], self.opts.baseline)
+        if self.opts.align is not None:
+            depth, al = align_depth(depth, self.opts.align, self.opts.intrinsics)
+            meta = {**meta, "alignment": al.as_meta()}
+        return depth, meta
 
     def _ply(
         self, path: Path, rgb: np.ndarray, normalised: np.ndarray, source: str, extra: dict[str, Any]
@@ -282,6 +298,16 @@ def planned_outputs(
     return files, frames
 
 
+def _check_image_limits(path: Path, limits: InputLimits) -> None:
+    """An image's size from its header against ``limits``, before a pixel is decoded; a header that
+    cannot be read is left to the decoder, whose message says more."""
+    try:
+        height, width = image_size(path)
+    except BadSampleError:
+        return
+    limits.check_pixels(width, height, path)
+
+
 def _batches(items: Sequence[Any], size: int) -> Iterator[list[Any]]:
     for i in range(0, len(items), size):
         yield list(items[i : i + size])
@@ -312,6 +338,10 @@ def predict_files(
     out = Path(out_dir)
     writer = _Writer(model, opts, out)
     kinds = {it.kind for it in items}
+    if opts.align is not None:
+        opts.align.check_inputs(
+            sum(it.kind == "image" for it in items), sum(it.kind == "video" for it in items)
+        )
     writer.check(
         [
             *((opts.outputs or DEFAULT_IMAGE_OUTPUTS) if "image" in kinds else ()),
@@ -332,8 +362,7 @@ def predict_files(
             loaded = []
             for it in chunk:
                 try:
-                    height, width = image_size(it.path)
-                    opts.limits.check_pixels(width, height, it.path)  # before decoding, like a video's frames
+                    _check_image_limits(it.path, opts.limits)
                     loaded.append((it, read_image(it.path)))
                 except ValueError as exc:
                     report.failures.append((str(it.path), str(exc)))
