@@ -65,7 +65,7 @@ def write_disparity_png(
         raise ValueError(f"disparity must be (H, W), got shape {disparity.shape} for {path}")
     if valid_mask is not None and valid_mask.shape != disparity.shape:
         raise ValueError(f"valid_mask shape {valid_mask.shape} != disparity shape {disparity.shape}")
-    encoded = encode_png16(disparity, DISPARITY_PNG_SCALE, valid_mask, min_code=1)
+    encoded = encode_png16(disparity, DISPARITY_PNG_SCALE, valid_mask, min_code=1, name=str(path))
     with atomic_path(path) as tmp:
         if not cv2.imwrite(str(tmp), encoded):
             raise ValueError(f"could not write disparity PNG {path}")
