@@ -197,19 +197,26 @@ def test_generate_into_a_read_only_out_is_one_line(
     assert err.endswith(": Read-only file system; give another place that is writable as --out\n")
 
 
-def test_predict_into_a_read_only_out_is_one_line(
-    tmp_path: Path, read_only: MakeReadOnly, capsys: pytest.CaptureFixture[str]
-) -> None:
+def _tiny_checkpoint(path: Path) -> Path:
+    """A small SCRX checkpoint (disparity, 147×37 gray) for the commands that need one."""
     from ssrdepth.checkpoint import save_checkpoint
     from ssrdepth.models import create_model
 
-    ckpt = save_checkpoint(
-        tmp_path / "m.pt",
-        create_model("SCRX", 1, width=0.125),
-        input_size=(37, 147),
-        target={"kind": "disparity", "max_value": 192.0},
-        step=1,
+    return Path(
+        save_checkpoint(
+            path,
+            create_model("SCRX", 1, width=0.125),
+            input_size=(37, 147),
+            target={"kind": "disparity", "max_value": 192.0},
+            step=1,
+        )
     )
+
+
+def test_predict_into_a_read_only_out_is_one_line(
+    tmp_path: Path, read_only: MakeReadOnly, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ckpt = _tiny_checkpoint(tmp_path / "m.pt")
     image = tmp_path / "a.png"
     assert cv2.imwrite(str(image), np.full((40, 131, 3), 90, np.uint8))
     (tmp_path / "ro").mkdir()
@@ -270,16 +277,7 @@ def test_export_to_a_read_only_place_is_one_line(
     tmp_path: Path, read_only: MakeReadOnly, capsys: pytest.CaptureFixture[str]
 ) -> None:
     pytest.importorskip("onnx")
-    from ssrdepth.checkpoint import save_checkpoint
-    from ssrdepth.models import create_model
-
-    ckpt = save_checkpoint(
-        tmp_path / "m.pt",
-        create_model("SCRX", 1, width=0.125),
-        input_size=(37, 147),
-        target={"kind": "disparity", "max_value": 192.0},
-        step=1,
-    )
+    ckpt = _tiny_checkpoint(tmp_path / "m.pt")
     (tmp_path / "ro").mkdir()
     read_only(tmp_path / "ro")
     out = tmp_path / "ro" / "m.onnx"
