@@ -1,0 +1,114 @@
+"""The canonical-camera rule for every model kind (Metric3D, Yin et al. 2023): a depth model trained at
+focal f_train gives depth × f_new / f_train in a camera of focal f_new; a disparity model f_new·B / d.
+Stand-in models with known outputs; the answers are worked out by hand."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ssrdepth.core.scale import TargetScale
+from ssrdepth.data.intrinsics import Intrinsics
+from ssrdepth.inference.maps import convert, finish, predict
+from ssrdepth.inference.model import DepthModel
+from ssrdepth.inference.predict import PredictOptions, predict_files
+
+#: A depth target: 10 m ↔ 1.0, trained on a camera of focal 40 px at 64 px wide.
+DEPTH_TARGET = {"kind": "depth", "max_value": 10.0, "focal": 40.0, "reference_width": 64}
+KITTI = {"kind": "disparity", "max_value": 192.0, "focal": 721.5, "baseline": 0.54, "reference_width": 1242}
+
+
+def stand_in(target: dict[str, object], value: float = 0.5, size: tuple[int, int] = (24, 64)) -> DepthModel:
+    """A network whose normalised output is ``value`` everywhere."""
+    return DepthModel(
+        name="constant", in_channels=1, input_size=size, target=target, source=Path(f"stand-in-{id(target)}"),
+        backend="onnxruntime", device="cpu", step=0,
+        run=lambda batch: np.full((batch.shape[0], 1, *batch.shape[2:]), value, np.float32),
+    )  # fmt: skip
+
+
+def test_depth_model_converts_by_the_focal_ratio() -> None:
+    model = stand_in(DEPTH_TARGET)
+    image = np.zeros((48, 128, 3), np.uint8)  # training focal at 128 px: 80 px
+    assert predict(model, image, "depth") == pytest.approx(np.full((48, 128), 5.0))
+    assert predict(model, image, "depth", focal=56.0) == pytest.approx(np.full((48, 128), 3.5))  # 0.7×
+    assert predict(model, image, "depth", focal=112.0) == pytest.approx(np.full((48, 128), 7.0))  # 1.4×
+    cam = Intrinsics.from_focal(28.0, 32, 12, "test")  # 28 px at 32 wide = 112 px at 128 wide
+    assert predict(model, image, "depth", intrinsics=cam) == pytest.approx(np.full((48, 128), 7.0))
+
+
+def test_a_perfect_model_at_f_train_is_exact_in_another_camera() -> None:
+    """A scene seen by a camera of focal f_new looks to a network trained at f_train like the scene at
+    depth D · f_train / f_new; converting back by f_new / f_train gives D exactly."""
+    scale = TargetScale.from_dict(DEPTH_TARGET)
+    truth = np.linspace(1.0, 9.0, 24 * 64, dtype=np.float32).reshape(24, 64)
+    for f_new in (28.0, 56.0):  # 0.7× and 1.4× the training focal (px at 64 wide)
+        seen = truth * 40.0 / f_new / 10.0  # the normalised map a perfect f_train model predicts
+        model = stand_in(DEPTH_TARGET)
+        out = convert(model, seen, "depth", focal=f_new)
+        assert out == pytest.approx(truth, rel=1e-6)
+        assert scale.focal_ratio(64, f_new) == pytest.approx(f_new / 40.0)
+
+
+def test_disparity_model_follows_the_same_rule() -> None:
+    model = stand_in(KITTI, value=0.25)  # 48 px at 1242 wide → 24 px at 621 wide
+    image = np.zeros((188, 621, 3), np.uint8)
+    own = predict(model, image, "depth")  # 360.75 · 0.54 / 24
+    assert own == pytest.approx(np.full((188, 621), 360.75 * 0.54 / 24), rel=1e-5)
+    other = predict(model, image, "depth", focal=0.7 * 360.75)
+    assert other == pytest.approx(0.7 * own, rel=1e-5)
+
+
+def test_old_depth_checkpoint_warns_and_keeps_its_depth(caplog: pytest.LogCaptureFixture) -> None:
+    model = stand_in({"kind": "depth", "max_value": 10.0})
+    with caplog.at_level(logging.WARNING, logger="ssrdepth.inference.maps"):
+        out = predict(model, np.zeros((24, 64, 3), np.uint8), "depth", focal=20.0)
+    assert out == pytest.approx(np.full((24, 64), 5.0))
+    assert "does not record its training camera" in caplog.text
+    result = finish(model, np.full((24, 64), 0.5, np.float32), "depth", focal=20.0, focal_source="--focal")
+    assert result.meta["focal_ratio"] == 1.0 and "focal_note" in result.meta
+
+
+def test_renormalise_depth_between_cameras() -> None:
+    model = TargetScale("depth", 10.0, 40.0, None, 64)
+    assert model.depth_factor(TargetScale("depth", 10.0, 20.0, None, 32)) == pytest.approx(1.0)
+    assert model.depth_factor(TargetScale("depth", 10.0, 28.0, None, 64)) == pytest.approx(0.7)
+    dest = TargetScale("depth", 20.0, 56.0, None, 64)  # normalised by 20 m, camera 1.4×
+    assert float(model.renormalise(np.float32(0.5), dest)) == pytest.approx(5.0 * 1.4 / 20.0)
+    assert TargetScale("depth", 10.0).depth_factor(dest) is None
+
+
+def test_predict_files_writes_the_focal_and_its_source(tmp_path: Path) -> None:
+    model = stand_in(DEPTH_TARGET)
+    Image.fromarray(np.full((48, 64, 3), 90, np.uint8)).save(tmp_path / "a.png")
+    calib = tmp_path / "cam.json"  # 100 px at 128 wide = 50 px at 64 wide: ratio 50 / 40
+    calib.write_text(json.dumps({"K": [100, 0, 64, 0, 100, 48, 0, 0, 1], "image_width": 128}))
+    opts = PredictOptions(outputs=("npy",), quantity="depth", calib=str(calib))
+    predict_files(model, [tmp_path / "a.png"], tmp_path / "out", opts, progress=False)
+    values = np.load(tmp_path / "out" / "a_depth.npy")
+    assert values == pytest.approx(np.full((48, 64), 6.25))
+    meta = json.loads((tmp_path / "out" / "a_depth.npy.json").read_text())
+    assert meta["focal_px"] == pytest.approx(50.0) and meta["focal_ratio"] == pytest.approx(1.25)
+    assert meta["focal_source"].startswith("calib ") and "cam.json" in meta["focal_source"]
+    # nothing given: the photo's EXIF (36 mm equivalent on a 3:2 frame: fx = 72 · 20 / 36 = 40)
+    exif = Image.Exif()
+    exif[0xA405] = 20
+    Image.fromarray(np.full((48, 72, 3), 90, np.uint8)).save(tmp_path / "p.jpg", exif=exif)
+    predict_files(
+        model, [tmp_path / "p.jpg"], tmp_path / "o2", PredictOptions(("npy",), "depth"), progress=False
+    )
+    meta = json.loads((tmp_path / "o2" / "p_depth.npy.json").read_text())
+    assert meta["focal_source"].startswith("EXIF") and meta["focal_px"] == pytest.approx(40.0)
+    # training focal at 72 wide: 45 px → depth 5 · 40 / 45
+    assert np.load(tmp_path / "o2" / "p_depth.npy") == pytest.approx(np.full((48, 72), 5 * 40 / 45), rel=1e-5)
+    with pytest.raises(FileNotFoundError, match=r"missing\.yaml"):
+        predict_files(
+            model, [tmp_path / "a.png"], tmp_path / "o3",
+            PredictOptions(("npy",), "depth", calib=str(tmp_path / "missing.yaml")), progress=False,
+        )  # fmt: skip
+    assert not (tmp_path / "o3").exists()
