@@ -76,11 +76,11 @@ def test_old_depth_checkpoint_warns_and_keeps_its_depth(caplog: pytest.LogCaptur
 
 def test_renormalise_depth_between_cameras() -> None:
     model = TargetScale("depth", 10.0, 40.0, None, 64)
-    assert model.depth_factor(TargetScale("depth", 10.0, 20.0, None, 32)) == pytest.approx(1.0)
-    assert model.depth_factor(TargetScale("depth", 10.0, 28.0, None, 64)) == pytest.approx(0.7)
+    assert model.camera_factor(TargetScale("depth", 10.0, 20.0, None, 32)) == pytest.approx(1.0)
+    assert model.camera_factor(TargetScale("depth", 10.0, 28.0, None, 64)) == pytest.approx(0.7)
     dest = TargetScale("depth", 20.0, 56.0, None, 64)  # normalised by 20 m, camera 1.4×
     assert float(model.renormalise(np.float32(0.5), dest)) == pytest.approx(5.0 * 1.4 / 20.0)
-    assert TargetScale("depth", 10.0).depth_factor(dest) is None
+    assert TargetScale("depth", 10.0).camera_factor(dest) is None
 
 
 def test_predict_files_writes_the_focal_and_its_source(tmp_path: Path) -> None:
@@ -112,3 +112,21 @@ def test_predict_files_writes_the_focal_and_its_source(tmp_path: Path) -> None:
             PredictOptions(("npy",), "depth", calib=str(tmp_path / "missing.yaml")), progress=False,
         )  # fmt: skip
     assert not (tmp_path / "o3").exists()
+
+
+def test_evaluation_scores_in_the_data_camera() -> None:
+    """A depth protocol converts the model's metres to the data set's camera (its recorded focal)."""
+    import torch
+
+    from ssrdepth.evaluation.evaluate import _compared
+    from ssrdepth.evaluation.protocols import get_protocol
+
+    proto = get_protocol("nyu")
+    raw = torch.full((1, 1, 8, 16), 0.5)
+    batch = {"depth": torch.full((1, 1, 8, 16), 2.0)}
+    model = TargetScale("depth", 10.0, 40.0, None, 64)
+    data = TargetScale("depth", 10.0, 14.0, None, 32)  # 28 px at 64 wide: 0.7× the training focal
+    pred, _, _ = _compared(raw, batch, proto, model, data, "cpu")
+    assert torch.allclose(pred, torch.full_like(pred, 3.5))
+    pred, _, _ = _compared(raw, batch, proto, model, TargetScale("depth", 10.0), "cpu")  # camera unknown
+    assert torch.allclose(pred, torch.full_like(pred, 5.0))

@@ -187,10 +187,11 @@ class TargetScale:
             return None
         return float(dest.focal) * float(dest.baseline) / (float(self.focal) * float(self.baseline))
 
-    def depth_factor(self, dest: TargetScale) -> float | None:
-        """``(f_d / W_d) / (f / W)``: a depth in this scale's camera → the depth the same network
-        output means in ``dest``'s camera (focal lengths per image width, so the widths need not
-        match); ``None`` when either lacks its focal length or reference width."""
+    def camera_factor(self, dest: TargetScale) -> float | None:
+        """``(f_d / W_d) / (f / W)``: the canonical-camera factor (Yin et al. 2023) taking a depth a
+        network trained in this scale's camera predicts (m) to the depth it means on an image of
+        ``dest``'s camera — any kind (focal lengths per image width, so the widths need not match);
+        ``None`` when either lacks its focal length or reference width."""
         if not (self.focal and self.reference_width and dest.focal and dest.reference_width):
             return None
         return (float(dest.focal) / dest.reference_width) / (float(self.focal) / self.reference_width)
@@ -198,7 +199,7 @@ class TargetScale:
     def renormalise(self, normalised: ArrayT, dest: TargetScale) -> ArrayT:
         """A normalised map in this scale → the same physical values normalised in ``dest``'s.
 
-        Same kind only (depth ↔ depth: scaled by :meth:`depth_factor` when both scales know their
+        Same kind only (depth ↔ depth: scaled by :meth:`camera_factor` when both scales know their
         training focal and width — the canonical-camera rule; disparity ↔ disparity of the same depth:
         scaled by :meth:`disparity_factor` when both scales know their camera — other recording days
         or rigs — else by the ratio of reference widths). Any array or tensor; ``normalised`` itself
@@ -215,7 +216,7 @@ class TargetScale:
                 "compare them in metres with a depth protocol (kitti, nyu)"
             )
         value = self.to_physical(normalised)
-        factor = self.disparity_factor(dest) if self.kind == "disparity" else self.depth_factor(dest)
+        factor = self.disparity_factor(dest) if self.kind == "disparity" else self.camera_factor(dest)
         if factor is not None:
             value = value * factor
         elif self.kind == "disparity" and self.reference_width and dest.reference_width:
