@@ -130,3 +130,32 @@ def test_evaluation_scores_in_the_data_camera() -> None:
     assert torch.allclose(pred, torch.full_like(pred, 3.5))
     pred, _, _ = _compared(raw, batch, proto, model, TargetScale("depth", 10.0), "cpu")  # camera unknown
     assert torch.allclose(pred, torch.full_like(pred, 5.0))
+
+
+@pytest.mark.slow
+def test_bundled_model_on_sets_rendered_with_other_lenses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The issue's measured check: the bundled model on synthetic sets rendered at 0.7× and 1.4× its
+    training focal scores, in the sets' own cameras, within the native set's AbsRel + 0.02 (and far
+    better than with the training camera's focal: docs/deploy.md, "Metres on your camera")."""
+    from ssrdepth.data import DataConfig, build_dataset, generate_synthetic
+    from ssrdepth.evaluation.evaluate import evaluate_model, load_model
+    from ssrdepth.pretrained import bundled_checkpoint, bundled_path
+
+    monkeypatch.delenv("SSRDEPTH_BUNDLE_DIR")  # the shipped model, not the tests' empty folder
+    if not bundled_path().is_file():
+        pytest.skip("this ssrdepth ships no pretrained model")
+    loaded = load_model(bundled_checkpoint())
+    assert loaded.scale is not None and loaded.input_size is not None
+    h, w = loaded.input_size
+    absrel = {}
+    for fs in (0.7, 1.0, 1.4):
+        root = tmp_path / f"f{fs}"
+        generate_synthetic(root, 20, seed=7, sequence_length=10, workers=1, progress=False, focal_scale=fs)
+        cfg = DataConfig(source="synthetic", root=str(root), target="depth", size=(h, w))
+        ds = build_dataset(cfg, "all", cache=False)
+        assert ds.scale.focal == pytest.approx(721.5377 * 621 / 1242 * fs)
+        result = evaluate_model(loaded.model, ds, "kitti", scale=loaded.scale)
+        absrel[fs] = result.metrics["abs_rel"]
+    assert absrel[0.7] < absrel[1.0] + 0.02 and absrel[1.4] < absrel[1.0] + 0.02, absrel
