@@ -18,6 +18,8 @@ from ssrdepth.inference.maps import convert, finish, predict
 from ssrdepth.inference.model import DepthModel
 from ssrdepth.inference.predict import PredictOptions, predict_files
 
+from .conftest import MakeCheckpoint
+
 #: A depth target: 10 m ↔ 1.0, trained on a camera of focal 40 px at 64 px wide.
 DEPTH_TARGET = {"kind": "depth", "max_value": 10.0, "focal": 40.0, "reference_width": 64}
 KITTI = {"kind": "disparity", "max_value": 192.0, "focal": 721.5, "baseline": 0.54, "reference_width": 1242}
@@ -159,3 +161,35 @@ def test_bundled_model_on_sets_rendered_with_other_lenses(
         result = evaluate_model(loaded.model, ds, "kitti", scale=loaded.scale)
         absrel[fs] = result.metrics["abs_rel"]
     assert absrel[0.7] < absrel[1.0] + 0.02 and absrel[1.4] < absrel[1.0] + 0.02, absrel
+
+
+def test_predict_command_camera_options(make_checkpoint: MakeCheckpoint, tmp_path: Path) -> None:
+    """``ssrdepth predict --fov/--calib/--no-exif`` on a depth checkpoint (training focal 40 px at 64
+    wide): each camera scales the training camera's map by f_new / f_train."""
+    from ssrdepth.cli import main as cli
+
+    ckpt = make_checkpoint(target=DEPTH_TARGET, size=(16, 64), constant=0.5)
+    exif = Image.Exif()
+    exif[0xA405] = 20  # fx = 72 · 20 / 36 = 40 px at 72 wide
+    Image.fromarray(np.full((48, 72, 3), 90, np.uint8)).save(tmp_path / "p.jpg", exif=exif)
+    train_at_72 = 40.0 * 72 / 64
+
+    def run(*options: str) -> tuple[np.ndarray, dict[str, object]]:
+        out = tmp_path / f"o{len(list(tmp_path.iterdir()))}"
+        args = ["predict", str(ckpt), str(tmp_path / "p.jpg"), "--out", str(out), "--save", "npy"]
+        assert cli([*args, "--quantity", "depth", "--no-progress", *options]) == 0
+        return np.load(out / "p_depth.npy"), json.loads((out / "p_depth.npy.json").read_text())
+
+    base, meta = run("--no-exif")  # the training camera: the network's own metres
+    assert meta["focal_source"] == "checkpoint (training camera)" and meta["focal_ratio"] == 1.0
+    assert meta["training_focal_px"] == pytest.approx(train_at_72)
+    values, meta = run("--fov", "90")  # fx = 36 / tan(45°) = 36 px
+    assert values == pytest.approx(base * 36 / train_at_72, rel=1e-5)
+    assert meta["focal_source"] == "--fov 90°"
+    values, meta = run()  # the photo's EXIF
+    assert values == pytest.approx(base * 40 / train_at_72, rel=1e-5)
+    calib = tmp_path / "cam.yaml"
+    calib.write_text("width: 144\nheight: 96\nK: [90, 0, 72, 0, 90, 48, 0, 0, 1]\n")  # 45 px at 72
+    values, meta = run("--calib", str(calib), "--fov", "90")  # --calib before --fov
+    assert values == pytest.approx(base * 45 / train_at_72, rel=1e-5)
+    assert str(calib) in str(meta["focal_source"])

@@ -281,8 +281,8 @@ def map_paths(base: Path, quantity: str, outputs: Sequence[str]) -> dict[str, Pa
 @dataclass
 class MapResult:
     """One predicted map, finished (:func:`finish`): ``values`` ``(H, W)`` float32 in ``quantity``'s
-    unit at the image's size; ``meta``, what every output of it carries (:func:`describe`, plus
-    ``focal_px`` and ``baseline_m`` when depth comes from disparity); ``cmap``, the colour map that
+    unit at the image's size; ``meta``, what every output of it carries (:func:`describe`, plus the
+    camera of a depth map, :func:`camera_meta`: ``focal_px``, ``focal_source``, …); ``cmap``, the colour map that
     draws it (:func:`colour_map_name`)."""
 
     values: np.ndarray
@@ -418,8 +418,8 @@ def cloud_depth(
     model: DepthModel, normalised: np.ndarray, focal: float | None, baseline: float | None
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Depth (m, ``(H, W)`` float32) for a point cloud of a normalised map at the image's size, and
-    the camera metadata it used (``focal_px``, ``baseline_m`` for a disparity model; ``{}`` for a
-    depth model, whose output is metres already). ``focal`` px at the image's width.
+    the camera metadata it used (``focal_px``, ``baseline_m`` for a disparity model; for a depth
+    model its metres in this camera, :func:`camera_meta`). ``focal`` px at the image's width.
 
     Raises:
         ValueError: a normalised-only model, or a disparity model without focal length and baseline.
