@@ -193,3 +193,16 @@ def test_predict_command_camera_options(make_checkpoint: MakeCheckpoint, tmp_pat
     values, meta = run("--calib", str(calib), "--fov", "90")  # --calib before --fov
     assert values == pytest.approx(base * 45 / train_at_72, rel=1e-5)
     assert str(calib) in str(meta["focal_source"])
+
+
+def test_renormalise_disparity_by_the_same_rule() -> None:
+    """A disparity network on another camera: its metres × f_d / f (per width), so its disparity of that
+    depth in the data's rig is × (B_d / B)·(W_d / W) — not the old "same metres" f_d·B_d / (f·B)."""
+    model = TargetScale.from_dict(KITTI)
+    x = np.float32(0.5)  # 96 px at 1242
+    long_lens = TargetScale("disparity", 192.0, 2 * 721.5, 0.54, 1242)
+    assert float(model.renormalise(x, long_lens)) == pytest.approx(0.5)
+    half_baseline = TargetScale("disparity", 192.0, 2 * 721.5, 0.27, 1242)
+    assert float(model.renormalise(x, half_baseline)) == pytest.approx(0.25)
+    half_width = TargetScale("disparity", 96.0, 360.75, 0.54, 621)  # the same camera at half width
+    assert float(model.renormalise(x, half_width)) == pytest.approx(0.5)  # 48 px / 96

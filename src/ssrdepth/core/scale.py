@@ -200,10 +200,12 @@ class TargetScale:
         """A normalised map in this scale → the same physical values normalised in ``dest``'s.
 
         Same kind only (depth ↔ depth: scaled by :meth:`camera_factor` when both scales know their
-        training focal and width — the canonical-camera rule; disparity ↔ disparity of the same depth:
-        scaled by :meth:`disparity_factor` when both scales know their camera — other recording days
-        or rigs — else by the ratio of reference widths). Any array or tensor; ``normalised`` itself
-        when the scales are equal.
+        training focal and width — the canonical-camera rule; disparity ↔ disparity: by the same rule,
+        the network's depth in ``dest``'s camera, as ``dest``'s disparity — × ``(B_d / B)·(W_d / W)``,
+        i.e. :meth:`disparity_factor` / :meth:`camera_factor` — when both scales know their camera and
+        width (other recording days or rigs), :meth:`disparity_factor` when they lack a width, else by
+        the ratio of reference widths). Any array or tensor; ``normalised`` itself when the scales
+        are equal.
 
         Raises:
             ValueError: the scales are of different kinds (compare them in metres instead).
@@ -217,6 +219,11 @@ class TargetScale:
             )
         value = self.to_physical(normalised)
         factor = self.disparity_factor(dest) if self.kind == "disparity" else self.camera_factor(dest)
+        camera = self.camera_factor(dest) if self.kind == "disparity" else None
+        if factor is not None and camera is not None:
+            # The canonical-camera rule for disparity: the network sees the data's camera, so its metres
+            # are × ``camera`` — its disparity of that depth is × (B_d / B)·(W_d / W).
+            factor = factor / camera
         if factor is not None:
             value = value * factor
         elif self.kind == "disparity" and self.reference_width and dest.reference_width:
