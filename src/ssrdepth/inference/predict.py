@@ -174,16 +174,20 @@ class _Writer:
         self.quantity = resolve_quantity(model, opts.quantity)
         self._camera = opts.camera()
         self._logged: set[str] = set()
+        self._cameras: dict[tuple[int, int, str | None], Intrinsics | None] = {}  # a file read once per size
 
     def intrinsics(self, shape: tuple[int, ...], path: str | None = None) -> Intrinsics | None:
         """The camera of an image of ``shape`` ``(H, W, …)`` read from ``path`` (EXIF; ``None`` for
         video frames), by the options' precedence; the source is logged once per source."""
-        cam = resolve_intrinsics(self._camera, int(shape[1]), int(shape[0]), path)
-        key = cam.source if cam is not None else ""
-        if cam is not None and not (cam.source.startswith("EXIF") and key in self._logged):
-            if key not in self._logged:
-                logger.info("focal length %.1f px (at %d px wide) from %s", cam.fx, cam.width, cam.source)
-            self._logged.add(key)
+        key = (int(shape[1]), int(shape[0]), path)
+        if key not in self._cameras:
+            if len(self._cameras) > 256:  # many photos: keep the memory flat
+                self._cameras.clear()
+            self._cameras[key] = resolve_intrinsics(self._camera, key[0], key[1], path)
+        cam = self._cameras[key]
+        if cam is not None and cam.source not in self._logged:
+            self._logged.add(cam.source)
+            logger.info("focal length %.1f px (at %d px wide) from %s", cam.fx, cam.width, cam.source)
         return cam
 
     def check(self, outputs: Sequence[str]) -> None:
