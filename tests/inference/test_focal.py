@@ -18,7 +18,7 @@ from ssrdepth.inference.maps import convert, finish, predict
 from ssrdepth.inference.model import DepthModel
 from ssrdepth.inference.predict import PredictOptions, predict_files
 
-from .conftest import MakeCheckpoint
+from .conftest import MakeCheckpoint, write_video
 
 #: A depth target: 10 m ↔ 1.0, trained on a camera of focal 40 px at 64 px wide.
 DEPTH_TARGET = {"kind": "depth", "max_value": 10.0, "focal": 40.0, "reference_width": 64}
@@ -206,3 +206,14 @@ def test_renormalise_disparity_by_the_same_rule() -> None:
     assert float(model.renormalise(x, half_baseline)) == pytest.approx(0.25)
     half_width = TargetScale("disparity", 96.0, 360.75, 0.54, 621)  # the same camera at half width
     assert float(model.renormalise(x, half_width)) == pytest.approx(0.5)  # 48 px / 96
+
+
+def test_video_frames_use_the_given_camera(tmp_path: Path) -> None:
+    model = stand_in(DEPTH_TARGET)
+    write_video(tmp_path / "clip.mp4", 3, h=48, w=96)
+    opts = PredictOptions(outputs=("video", "npy"), quantity="depth", focal=120.0)  # train at 96 wide: 60 px
+    predict_files(model, [tmp_path / "clip.mp4"], tmp_path / "out", opts, progress=False)
+    frame = np.load(tmp_path / "out" / "clip" / "clip_000000_depth.npy")
+    assert frame == pytest.approx(np.full((48, 96), 10.0))  # 5 m × 120 / 60
+    meta = json.loads((tmp_path / "out" / "clip_side_by_side.mp4.json").read_text())
+    assert (meta["focal_px"], meta["focal_source"], meta["focal_ratio"]) == (120.0, "--focal", 2.0)

@@ -437,8 +437,9 @@ def _predict_video(
         raise
     if video is not None:
         meta = describe(model, writer.quantity, size, str(item.path))
-        focal, focal_source = writer.focal(size)
-        meta.update(camera_meta(model, size[1], focal, opts.baseline, writer.quantity, focal_source))
+        if size[1] > 0:  # a video without a decodable frame has no camera to describe
+            focal, focal_source = writer.focal(size)
+            meta.update(camera_meta(model, size[1], focal, opts.baseline, writer.quantity, focal_source))
         meta.update(colormap=writer.cmap(), range=list(vrange) if vrange else None, range_clipped=saturated)
         if stab is not None:
             meta["stabilised"] = {"strength": stab.strength, "tolerance": stab.tolerance}
