@@ -31,14 +31,18 @@ def generate(
     workers: int | None = None,
     progress: bool = True,
     features: Features | None = None,
+    focal_scale: float = 1.0,
 ) -> SyntheticSettings:
     """Render ``n_pairs`` stereo pairs with exact depth into ``out``; ``size`` is (H, W); ``features``
-    switches parts of the generator off (default: all on; :class:`~ssrdepth.data.synthetic.Features`).
+    switches parts of the generator off (default: all on; :class:`~ssrdepth.data.synthetic.Features`);
+    ``focal_scale`` × KITTI's focal length: a set seen by another camera.
 
     Deterministic in ``seed``; re-running resumes an interrupted render; a folder rendered with
     other settings is refused (ValueError).
     """
-    return generate_synthetic(out, n_pairs, seed, size, sequence_length, workers, progress, features)
+    return generate_synthetic(
+        out, n_pairs, seed, size, sequence_length, workers, progress, features, focal_scale
+    )
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -75,6 +79,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--no-camera-effects",
         action="store_true",
         help="no over-exposed sky, vignetting, JPEG or per-frame exposure",
+    )
+    parser.add_argument(
+        "--focal-scale",
+        type=float,
+        default=1.0,
+        metavar="F",
+        help="the camera's focal length × KITTI's (e.g. 0.7 or 1.4: a set seen by another camera; default 1)",
     )
     parser.add_argument(
         "--compare",
@@ -134,6 +145,7 @@ def main(args: argparse.Namespace) -> int:
             photos=not args.no_photos,
             camera=not args.no_camera_effects,
         ),
+        focal_scale=args.focal_scale,
     )
     print(
         f"{settings.n_pairs} pairs ({settings.width}×{settings.height}, {len(settings.sequences())} sequence(s), "

@@ -89,7 +89,32 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--intrinsics", default=None, metavar="FX,FY,CX,CY", help="pinhole camera (px) for --save ply"
     )
-    p.add_argument("--focal", type=float, default=None, help="focal length (px at the image's width)")
+    p.add_argument(
+        "--focal",
+        type=float,
+        default=None,
+        help="focal length (px at the image's width); depth of every model kind is converted to this camera",
+    )
+    p.add_argument(
+        "--calib",
+        default=None,
+        metavar="FILE",
+        help="camera calibration: KITTI calib (P2 / P_rect_02), OpenCV YAML/JSON camera matrix or ROS "
+        "CameraInfo YAML (precedence: --intrinsics/--focal > --calib > --fov > EXIF > the checkpoint's)",
+    )
+    p.add_argument(
+        "--fov", type=float, default=None, metavar="DEG", help="horizontal field of view (degrees)"
+    )
+    p.add_argument(
+        "--no-exif", action="store_true", help="do not read the focal length from the images' EXIF"
+    )
+    p.add_argument(
+        "--sensor-width",
+        type=float,
+        default=None,
+        metavar="MM",
+        help="sensor width (mm, long side) for an EXIF FocalLength without a 35 mm equivalent",
+    )
     p.add_argument("--baseline", type=float, default=None, help="stereo baseline (m), e.g. KITTI 0.54")
     p.add_argument("--max-depth", type=float, default=None, help="drop points beyond this depth (m) in .ply")
     p.add_argument(
@@ -166,6 +191,10 @@ def main(args: argparse.Namespace) -> int:
         color_range=_floats(args.color_range, 2, "--color-range") if args.color_range else None,  # type: ignore[arg-type]
         intrinsics=_floats(args.intrinsics, 4, "--intrinsics") if args.intrinsics else None,  # type: ignore[arg-type]
         focal=args.focal,
+        calib=args.calib,
+        fov=args.fov,
+        exif=not args.no_exif,
+        sensor_width=args.sensor_width,
         baseline=args.baseline,
         max_depth=args.max_depth,
         stabilise=args.stabilise,

@@ -54,7 +54,10 @@ class TargetScale:
 
     kind: ``"disparity"`` (pixels at ``reference_width``) or ``"depth"`` (metres).
     max_value: the physical value that maps to 1.0 (px or m).
-    focal, baseline: pixels at ``reference_width`` and metres; needed for disparity → depth.
+    focal, baseline: pixels at ``reference_width`` and metres; needed for disparity → depth. For a
+    depth scale ``focal`` is the training camera's (no baseline): a network that learnt depth at focal
+    ``f`` predicts depth × ``f_new / f`` for a camera of focal ``f_new`` (:meth:`focal_ratio`, the
+    canonical-camera rule of Metric3D, Yin et al. 2023); ``None`` (older checkpoints): no conversion.
     reference_width: image width (px) at which ``max_value`` and ``focal`` are measured; a disparity
     at another width scales with width, while depth does not.
     """
@@ -115,6 +118,22 @@ class TargetScale:
             baseline = self.baseline
         return focal, baseline
 
+    def focal_ratio(
+        self, width: int, focal: float | None, *, default_width: int | None = None
+    ) -> float | None:
+        """``f_new / f_train``, both in px at the map's ``width`` (the training focal scaled from
+        :meth:`width` to ``width``, ``default_width`` as in :meth:`camera`): what a depth map of the
+        training camera is multiplied by in a camera of focal ``focal`` (px at ``width``) — the
+        canonical-camera rule (Yin et al. 2023, Metric3D). ``1.0`` when ``focal`` is ``None``;
+        ``None`` when a focal is given but this scale has no training focal (cannot be applied).
+        For a disparity scale the same rule is ``f_new·B / d`` (:meth:`to_quantity`)."""
+        if focal is None:
+            return 1.0
+        train, _ = self.camera(width, None, None, default_width=default_width)
+        if not train:
+            return None
+        return float(focal) / float(train)
+
     def to_quantity(
         self,
         normalised: np.ndarray,
@@ -130,7 +149,9 @@ class TargetScale:
         - ``"disparity"`` (px at the map's width ``W``): ``normalised × max_value × W / width`` (a
           disparity is a horizontal pixel distance, so it scales with the image width; ``width`` is
           :meth:`width` with ``default_width``, the map's own width when ``None``);
-        - ``"depth"`` (m): ``normalised × max_value`` for a depth scale; for a disparity scale
+        - ``"depth"`` (m): ``normalised × max_value`` for a depth scale, × :meth:`focal_ratio` when
+          ``focal`` (px at ``W``) is given and the scale knows its training focal (else unchanged:
+          callers warn, the rule cannot be applied); for a disparity scale
           :func:`disparity_to_depth` of that disparity with :meth:`camera` at ``W`` (0 where the
           disparity is ≤ :data:`MIN_DISPARITY`).
 
@@ -146,7 +167,8 @@ class TargetScale:
         if self.kind == "depth":
             if quantity == "disparity":
                 raise ValueError("a depth scale cannot give disparity; ask for depth or normalised")
-            return value
+            ratio = self.focal_ratio(normalised.shape[-1], focal, default_width=default_width)
+            return value if ratio is None or ratio == 1.0 else value * np.float32(ratio)
         w = normalised.shape[-1]
         disparity = value * np.float32(w / self.width(w if default_width is None else default_width))
         if quantity == "disparity":
@@ -165,13 +187,25 @@ class TargetScale:
             return None
         return float(dest.focal) * float(dest.baseline) / (float(self.focal) * float(self.baseline))
 
+    def camera_factor(self, dest: TargetScale) -> float | None:
+        """``(f_d / W_d) / (f / W)``: the canonical-camera factor (Yin et al. 2023) taking a depth a
+        network trained in this scale's camera predicts (m) to the depth it means on an image of
+        ``dest``'s camera — any kind (focal lengths per image width, so the widths need not match);
+        ``None`` when either lacks its focal length or reference width."""
+        if not (self.focal and self.reference_width and dest.focal and dest.reference_width):
+            return None
+        return (float(dest.focal) / dest.reference_width) / (float(self.focal) / self.reference_width)
+
     def renormalise(self, normalised: ArrayT, dest: TargetScale) -> ArrayT:
         """A normalised map in this scale → the same physical values normalised in ``dest``'s.
 
-        Same kind only (depth ↔ depth; disparity ↔ disparity of the same depth: scaled by
-        :meth:`disparity_factor` when both scales know their camera — other recording days or rigs —
-        else by the ratio of reference widths). Any array or tensor; ``normalised`` itself when the
-        scales are equal.
+        Same kind only (depth ↔ depth: scaled by :meth:`camera_factor` when both scales know their
+        training focal and width — the canonical-camera rule; disparity ↔ disparity: by the same rule,
+        the network's depth in ``dest``'s camera, as ``dest``'s disparity — × ``(B_d / B)·(W_d / W)``,
+        i.e. :meth:`disparity_factor` / :meth:`camera_factor` — when both scales know their camera and
+        width (other recording days or rigs), :meth:`disparity_factor` when they lack a width, else by
+        the ratio of reference widths). Any array or tensor; ``normalised`` itself when the scales
+        are equal.
 
         Raises:
             ValueError: the scales are of different kinds (compare them in metres instead).
@@ -184,7 +218,12 @@ class TargetScale:
                 "compare them in metres with a depth protocol (kitti, nyu)"
             )
         value = self.to_physical(normalised)
-        factor = self.disparity_factor(dest) if self.kind == "disparity" else None
+        factor = self.disparity_factor(dest) if self.kind == "disparity" else self.camera_factor(dest)
+        camera = self.camera_factor(dest) if self.kind == "disparity" else None
+        if factor is not None and camera is not None:
+            # The canonical-camera rule for disparity: the network sees the data's camera, so its metres
+            # are × ``camera`` — its disparity of that depth is × (B_d / B)·(W_d / W).
+            factor = factor / camera
         if factor is not None:
             value = value * factor
         elif self.kind == "disparity" and self.reference_width and dest.reference_width:

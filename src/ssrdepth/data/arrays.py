@@ -48,7 +48,7 @@ from ssrdepth.data.sample import BadSampleError, report_skipped
 from ssrdepth.data.targets import CACHE_DIR_HINT
 from ssrdepth.stereo.matching import settings_dict
 
-FORMAT_VERSION = 2  # 2: stereo targets in the split's focal × baseline; one image reader
+FORMAT_VERSION = 3  # 2: stereo targets in the split's focal × baseline; one image reader. 3: depth targets record their focal
 ARRAYS = ("image", "target", "valid_mask", "depth")
 
 

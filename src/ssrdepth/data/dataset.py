@@ -307,11 +307,14 @@ class DepthDataset(Dataset[dict[str, Any]]):
         return TargetScale("depth", self.cfg.depth_limit)
 
     def _scale(self, index: int) -> TargetScale:
-        """The target scale of frame ``index`` (stereo: its own focal, baseline and width)."""
-        if self.cfg.target != "stereo":
-            return TargetScale("depth", self.cfg.depth_limit)
+        """The target scale of frame ``index`` (stereo: its own focal, baseline and width; depth: its
+        camera's focal and width when known, the training camera of the canonical-camera rule)."""
         frame = self.source.frames[index]
         width = self.source.image_size(index)[1]
+        if self.cfg.target != "stereo":
+            if frame.focal is None:
+                return TargetScale("depth", self.cfg.depth_limit)
+            return TargetScale("depth", self.cfg.depth_limit, frame.focal, None, width)
         return TargetScale(
             "disparity",
             float(self.cfg.matcher_settings.max_disparity),

@@ -199,9 +199,12 @@ def rgbd_folder(
     depth_invalid: float = 0.0,
     skip_bad: bool = False,
     scene: str = "any",
+    focal: float | None = None,
 ) -> FolderSource:
     """RGB-D frames under ``root`` paired by ``pattern`` (image, depth), metres = value / depth_scale;
-    each map's median depth is checked against ``scene`` when it is read (:meth:`FolderSource.depth`)."""
+    each map's median depth is checked against ``scene`` when it is read (:meth:`FolderSource.depth`);
+    ``focal`` (px at the images' width, optional): the camera's, recorded as a depth model's training
+    focal (:class:`~ssrdepth.core.scale.TargetScale`)."""
     root = Path(root)
     require_dir(root, "RGB-D folder")
     pair = (str(pattern[0]), str(pattern[1])) if pattern else RGBD_PATTERN
@@ -211,7 +214,7 @@ def rgbd_folder(
             f"millimetres, 5000 for TUM RGB-D, 256 for KITTI-style maps; got {depth_scale}"
         )
     frames = [
-        Frame(key=name, group=_group(root, image), image=image, depth=depth)
+        Frame(key=name, group=_group(root, image), image=image, depth=depth, focal=focal)
         for name, image, depth in _pattern_frames(root, pair, "RGB-D frames", both=False)
     ]
     require_frames(frames, root, f"RGB-D frames matching {pair[0]!r} / {pair[1]!r}")
@@ -239,5 +242,11 @@ def stereo_source(root: Path, cfg: DataConfig) -> FolderSource:
 def rgbd_source(root: Path, cfg: DataConfig) -> FolderSource:
     """The ``rgbd-folder`` source of ``cfg`` (:func:`rgbd_folder` with its pattern and depth encoding)."""
     return rgbd_folder(
-        root, cfg.pattern, cfg.depth_scale, cfg.depth_invalid, cfg.skip_bad, cfg.data_source.scene
+        root,
+        cfg.pattern,
+        cfg.depth_scale,
+        cfg.depth_invalid,
+        cfg.skip_bad,
+        cfg.data_source.scene,
+        focal=cfg.focal,
     )

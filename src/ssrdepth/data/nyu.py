@@ -31,6 +31,9 @@ DEPTH_KEYS = {"filled": "depths", "raw": "rawDepths"}
 N_FRAMES, N_TRAIN, N_TEST = 1449, 795, 654
 #: (H, W) of the labeled frames (Kinect, 640×480).
 NYU_SIZE = (480, 640)
+#: The Kinect colour camera's focal length (px at 640 wide): fx_rgb of the NYU toolbox's camera_params.m
+#: (Silberman et al. 2012); a depth model trained on NYU records it as its training camera.
+NYU_FOCAL = 5.1885790117450188e02
 
 
 def _open_h5(path: Path) -> Any:
@@ -162,7 +165,7 @@ def nyu_labeled(root: Path, depth: str = "filled") -> NyuSource:
             raise BadSampleError(
                 mat, f"{key!r} has shape {depths.shape}; expected {(n, w, h)} to match 'images'"
             )
-    frames = [Frame(key=f"{i:04d}", group=f"{i:04d}", image=mat, item=i) for i in range(n)]
+    frames = [Frame(key=f"{i:04d}", group=f"{i:04d}", image=mat, item=i, focal=NYU_FOCAL) for i in range(n)]
     if not frames:
         raise BadSampleError(mat, "holds no frames")
     return NyuSource(

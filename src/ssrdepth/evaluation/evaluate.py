@@ -436,12 +436,16 @@ def _compared(
     device: str | torch.device,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The prediction, target and valid mask that ``proto`` compares for one batch of network output
-    ``raw`` ``(N, 1, h, w)``: metres from ``model_scale`` against ``"depth"`` (> 0), or the normalised
+    ``raw`` ``(N, 1, h, w)``: metres from ``model_scale`` in the data's camera (× :meth:`TargetScale.camera_factor`
+    when both scales know their focal length) against ``"depth"`` (> 0), or the normalised
     output (re-expressed in the data's scale) against ``"target"`` where ``"valid_mask"``."""
     if proto.space == "depth":
         assert model_scale is not None
         target = batch["depth"].to(device)
         pred = prediction_to_depth(match_size(raw, tuple(target.shape[-2:]), proto), model_scale)
+        factor = model_scale.camera_factor(data_scale) if data_scale is not None else None
+        if factor is not None and factor != 1.0:  # the data's camera (canonical-camera rule)
+            pred = pred * factor
         pred = pred.clamp(max=proto.max_value)  # infinitely far (zero disparity) → the cap
         return pred, target, target > 0
     target = batch["target"].to(device)

@@ -18,10 +18,18 @@ the image's size and then converted to the requested quantity by the checkpoint'
   checkpoint's ``max_value`` was measured, the model's input width when the checkpoint does not say);
 - ``depth`` (m): ``normalised × max_value`` for depth targets, ``focal × baseline / disparity`` for
   disparity targets (``focal`` in px at the image's width).
+
+A camera given for the image (``focal``, px at the image's width, e.g. from
+:func:`~ssrdepth.data.intrinsics.resolve_intrinsics`) is applied to every model kind by the
+canonical-camera rule (Metric3D, Yin et al. 2023; :meth:`~ssrdepth.core.scale.TargetScale.focal_ratio`):
+depth × ``f_new / f_train`` for depth models whose checkpoint records its training focal, ``f_new·B / d``
+for disparity models. A depth checkpoint without a training focal (older ones) cannot apply it: its
+depth is unchanged and a warning says so.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,6 +43,7 @@ from ssrdepth import __version__
 from ssrdepth.core.confidence import MEANING as UNCERTAINTY_MEANING
 from ssrdepth.core.confidence import relative_disagreement
 from ssrdepth.core.image import prepare_image, read_image
+from ssrdepth.data.intrinsics import Intrinsics
 from ssrdepth.inference.model import DepthModel
 from ssrdepth.inference.outputs import (
     PREDICTION_FORMAT,
@@ -48,6 +57,27 @@ from ssrdepth.inference.outputs import (
 )
 
 QUANTITIES = ("native", "normalised", "disparity", "depth")
+
+logger = logging.getLogger(__name__)
+_WARNED: set[str] = set()  # the models whose "cannot apply the focal" warning was given
+
+
+def focal_unapplied(model: DepthModel, focal: float | None) -> bool:
+    """Whether a given ``focal`` cannot be applied to ``model``'s depth (a depth checkpoint that does
+    not record its training focal); warns once per model file when so."""
+    scale = model.scale
+    if focal is None or scale is None or scale.kind != "depth" or scale.focal:
+        return False
+    if str(model.source) not in _WARNED:
+        _WARNED.add(str(model.source))
+        logger.warning(
+            "%s: the checkpoint does not record its training camera's focal length, so the given focal "
+            "(%.1f px) cannot convert its depth to this camera; depth is the training camera's (retrain "
+            "with this ssrdepth to record it)",
+            model.source,
+            focal,
+        )
+    return True
 
 
 def resolve_quantity(model: DepthModel, quantity: str) -> str:
@@ -100,6 +130,8 @@ def convert(
     assert scale is not None  # resolve_quantity checked
     if q == "depth" and scale.kind == "disparity":  # the camera, or the error naming the options
         focal, baseline = _focal_baseline(model, normalised.shape[1], focal, baseline)
+    if q == "depth" and scale.kind == "depth":
+        focal_unapplied(model, focal)  # the warning; to_quantity leaves such a depth unchanged
     return scale.to_quantity(normalised, q, focal=focal, baseline=baseline, default_width=model.input_size[1])
 
 
@@ -142,11 +174,24 @@ def predict_batch(
     *,
     focal: float | None = None,
     baseline: float | None = None,
+    intrinsics: Intrinsics | None = None,
 ) -> list[np.ndarray]:
     """Like :func:`predict` for several images at once (one forward pass)."""
     q = resolve_quantity(model, quantity)
     arrays = [read_image(Path(im)) if isinstance(im, (str, os.PathLike)) else im for im in images]
-    return [convert(model, n, q, focal=focal, baseline=baseline) for n in predict_normalised(model, arrays)]
+    maps = predict_normalised(model, arrays)
+    return [
+        convert(model, n, q, focal=image_focal(n.shape[1], focal, intrinsics), baseline=baseline)
+        for n in maps
+    ]
+
+
+def image_focal(width: int, focal: float | None, intrinsics: Intrinsics | None) -> float | None:
+    """The focal length (px at an image ``width`` px wide): ``focal`` (already at it), else
+    ``intrinsics`` rescaled to it (:meth:`~ssrdepth.data.intrinsics.Intrinsics.at_width`), else ``None``."""
+    if focal is not None:
+        return float(focal)
+    return intrinsics.at_width(width).fx if intrinsics is not None else None
 
 
 def predict(
@@ -156,6 +201,7 @@ def predict(
     *,
     focal: float | None = None,
     baseline: float | None = None,
+    intrinsics: Intrinsics | None = None,
 ) -> np.ndarray:
     """Predict one map at the image's own size.
 
@@ -165,13 +211,16 @@ def predict(
         quantity: ``"native"`` (what the checkpoint's target is: disparity px or depth m; normalised
             if it has no physical scale), ``"normalised"``, ``"disparity"`` (px at the image's width)
             or ``"depth"`` (m).
-        focal, baseline: px at the image's width and m, for disparity → depth when the checkpoint
-            lacks them.
+        focal, baseline: px at the image's width and m: the camera of the image (depth in it by the
+            canonical-camera rule, for depth and disparity models; the checkpoint's when ``None``).
+        intrinsics: the camera as :class:`~ssrdepth.data.intrinsics.Intrinsics` (from
+            :func:`~ssrdepth.data.intrinsics.read_calib`, :func:`~ssrdepth.data.intrinsics.exif_intrinsics`,
+            …), rescaled to the image's width; ``focal`` wins when both are given.
 
     Returns:
         ``(H, W)`` float32 map.
     """
-    return predict_batch(model, [image], quantity, focal=focal, baseline=baseline)[0]
+    return predict_batch(model, [image], quantity, focal=focal, baseline=baseline, intrinsics=intrinsics)[0]
 
 
 def describe(
@@ -232,8 +281,8 @@ def map_paths(base: Path, quantity: str, outputs: Sequence[str]) -> dict[str, Pa
 @dataclass
 class MapResult:
     """One predicted map, finished (:func:`finish`): ``values`` ``(H, W)`` float32 in ``quantity``'s
-    unit at the image's size; ``meta``, what every output of it carries (:func:`describe`, plus
-    ``focal_px`` and ``baseline_m`` when depth comes from disparity); ``cmap``, the colour map that
+    unit at the image's size; ``meta``, what every output of it carries (:func:`describe`, plus the
+    camera of a depth map, :func:`camera_meta`: ``focal_px``, ``focal_source``, …); ``cmap``, the colour map that
     draws it (:func:`colour_map_name`)."""
 
     values: np.ndarray
@@ -329,23 +378,56 @@ def finish(
     q = resolve_quantity(model, quantity)
     values = convert(model, normalised, q, focal=focal, baseline=baseline)
     meta = describe(model, q, values.shape, source, **extra)
-    if q == "depth" and model.native_quantity == "disparity":
-        f, b = _focal_baseline(model, values.shape[1], focal, baseline)
-        meta.update(focal_px=f, baseline_m=b)
+    meta.update(camera_meta(model, values.shape[1], focal, baseline, q, meta.pop("focal_source", None)))
     return MapResult(values, q, meta, colour_map_name(cmap, q), uncertainty)
+
+
+def camera_meta(
+    model: DepthModel,
+    width: int,
+    focal: float | None,
+    baseline: float | None,
+    quantity: str,
+    focal_source: str | None = None,
+) -> dict[str, Any]:
+    """The camera a depth map at ``width`` px was made in, for its metadata: ``focal_px`` (px at the
+    image's width) and ``focal_source`` (where it came from: ``focal_source`` when ``focal`` was given,
+    else the checkpoint's training camera), ``baseline_m`` for depth from disparity, and for a depth
+    model ``training_focal_px`` and ``focal_ratio`` (the canonical-camera factor applied; 1 when
+    none could be). ``{}`` for other quantities or when no focal is known."""
+    scale = model.scale
+    if quantity != "depth" or scale is None:
+        return {}
+    source = focal_source or ("given" if focal is not None else "checkpoint (training camera)")
+    if scale.kind == "disparity":
+        f, b = _focal_baseline(model, width, focal, baseline)
+        return {"focal_px": f, "focal_source": source, "baseline_m": b}
+    train, _ = scale.camera(width, default_width=model.input_size[1])
+    ratio = scale.focal_ratio(width, focal, default_width=model.input_size[1])
+    used = focal if focal is not None else train
+    if used is None:
+        return {}
+    out: dict[str, Any] = {"focal_px": float(used), "focal_source": source}
+    out.update(training_focal_px=train, focal_ratio=1.0 if ratio is None else ratio)
+    if ratio is None:
+        out["focal_note"] = "the checkpoint records no training focal: depth is the training camera's"
+    return out
 
 
 def cloud_depth(
     model: DepthModel, normalised: np.ndarray, focal: float | None, baseline: float | None
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Depth (m, ``(H, W)`` float32) for a point cloud of a normalised map at the image's size, and
-    the camera metadata it used (``focal_px``, ``baseline_m`` for a disparity model; ``{}`` for a
-    depth model, whose output is metres already). ``focal`` px at the image's width.
+    the camera metadata it used (``focal_px``, ``baseline_m`` for a disparity model; for a depth
+    model its metres in this camera, :func:`camera_meta`). ``focal`` px at the image's width.
 
     Raises:
         ValueError: a normalised-only model, or a disparity model without focal length and baseline.
     """
     if model.native_quantity == "depth":
-        return convert(model, normalised, "depth"), {}
+        width = normalised.shape[1]
+        return convert(model, normalised, "depth", focal=focal), camera_meta(
+            model, width, focal, None, "depth"
+        )
     f, b = _focal_baseline(model, normalised.shape[1], focal, baseline)
     return convert(model, normalised, "depth", focal=f, baseline=b), {"focal_px": f, "baseline_m": b}

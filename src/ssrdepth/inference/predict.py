@@ -18,7 +18,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from ssrdepth.core.image import BadSampleError, image_size, prepare_image, read_
 from ssrdepth.core.overwrite import check_not_inputs
 from ssrdepth.core.stabilise import Stabiliser
 from ssrdepth.core.units import check_baseline, check_max_depth
+from ssrdepth.data.intrinsics import CameraOptions, Intrinsics, resolve_intrinsics
 from ssrdepth.inference.align import AlignRequest, align_depth
 from ssrdepth.inference.backends import BACKENDS
 from ssrdepth.inference.inputs import (
@@ -47,6 +48,7 @@ from ssrdepth.inference.maps import (
     QUANTITIES,
     MapResult,
     _focal_baseline,
+    camera_meta,
     cloud_depth,
     colour_map_name,
     convert,
@@ -116,7 +118,11 @@ class PredictOptions:
     """What ``predict_files`` writes. ``outputs`` ⊂ :data:`ssrdepth.inference.outputs.OUTPUT_KINDS`; ``None``
     means png16 + color for images and a side-by-side video for videos (per-frame files for a video
     only when asked for). ``intrinsics`` = (fx, fy, cx, cy) px at the input image's size (for ``ply``);
-    ``focal`` (px at the image's width) and ``baseline`` (m) override the checkpoint's for depth.
+    ``focal`` (px at the image's width) and ``baseline`` (m) override the checkpoint's for depth;
+    ``calib`` (a calibration file), ``fov`` (degrees) and ``exif`` (read the image's EXIF when nothing
+    else is given; ``sensor_width`` mm for its FocalLength) are the other sources of the focal length,
+    resolved per image by :func:`~ssrdepth.data.intrinsics.resolve_intrinsics` (--intrinsics/--focal >
+    --calib > --fov > EXIF > the checkpoint's training camera) and applied to every model kind.
     ``color_range`` fixes the colour map's range (in the map's unit); ``None`` = per image (1–99 %),
     and for videos the first batch's range, kept for the whole video (no flicker). ``stabilise``: for
     videos, run the frames through the online stabiliser of this strength λ
@@ -138,6 +144,14 @@ class PredictOptions:
     stabilise: float | None = None
     limits: InputLimits = PREDICT_LIMITS
     align: AlignRequest | None = None
+    calib: str | None = None
+    fov: float | None = None
+    exif: bool = True
+    sensor_width: float | None = None
+
+    def camera(self) -> CameraOptions:
+        """The camera sources given, for :func:`~ssrdepth.data.intrinsics.resolve_intrinsics`."""
+        return CameraOptions(self.intrinsics, self.focal, self.calib, self.fov, self.exif, self.sensor_width)
 
     def __post_init__(self) -> None:
         if self.stabilise is not None:
@@ -171,9 +185,27 @@ class _Writer:
         self.model, self.opts, self.out = model, opts, out_dir
         aligned = opts.align is not None and opts.quantity == "native"  # alignment gives metres
         self.quantity = resolve_quantity(model, "depth" if aligned else opts.quantity)
+        self._camera = opts.camera()
+        self._logged: set[str] = set()
+        self._cameras: dict[tuple[int, int, str | None], Intrinsics | None] = {}  # a file read once per size
+
+    def intrinsics(self, shape: tuple[int, ...], path: str | None = None) -> Intrinsics | None:
+        """The camera of an image of ``shape`` ``(H, W, …)`` read from ``path`` (EXIF; ``None`` for
+        video frames), by the options' precedence; the source is logged once per source."""
+        key = (int(shape[1]), int(shape[0]), path)
+        if key not in self._cameras:
+            if len(self._cameras) > 256:  # many photos: keep the memory flat
+                self._cameras.clear()
+            self._cameras[key] = resolve_intrinsics(self._camera, key[0], key[1], path)
+        cam = self._cameras[key]
+        if cam is not None and cam.source not in self._logged:
+            self._logged.add(cam.source)
+            logger.info("focal length %.1f px (at %d px wide) from %s", cam.fx, cam.width, cam.source)
+        return cam
 
     def check(self, outputs: Sequence[str]) -> None:
         """Fail before any work when an output cannot be made with what was given."""
+        self._camera.check()  # an unreadable --calib or a bad --fov fails before any image is read
         if self.opts.align is not None and self.quantity != "depth":
             raise ValueError(f"alignment scales depth (m): use --quantity depth, not {self.quantity}")
         if "ply" in outputs:
@@ -187,18 +219,19 @@ class _Writer:
                 fx = self.opts.intrinsics[0]
                 _focal_baseline(self.model, self.model.reference_width, fx, self.opts.baseline)
         if self.quantity == "depth" and self.model.native_quantity == "disparity":
-            focal = self.opts.focal
-            if focal is None and self.opts.intrinsics is not None:
-                focal = self.opts.intrinsics[0]
-            _focal_baseline(self.model, self.model.reference_width, focal, self.opts.baseline)
+            w = self.model.reference_width  # the given camera (not EXIF: per image), at a nominal size
+            cam = resolve_intrinsics(replace(self._camera, exif=False), w, self.model.input_size[0])
+            _focal_baseline(self.model, w, cam.fx if cam is not None else None, self.opts.baseline)
 
-    def focal(self) -> float | None:
-        if self.opts.focal is not None:
-            return self.opts.focal
-        return self.opts.intrinsics[0] if self.opts.intrinsics is not None else None
+    def focal(self, shape: tuple[int, ...], path: str | None = None) -> tuple[float | None, str | None]:
+        """The focal length (px at the image's width) of an image of ``shape`` and where it came from;
+        ``(None, None)``: none given, the checkpoint's training camera."""
+        cam = self.intrinsics(shape, path)
+        return (cam.fx, cam.source) if cam is not None else (None, None)
 
     def values(self, normalised: np.ndarray) -> np.ndarray:
-        return convert(self.model, normalised, self.quantity, focal=self.focal(), baseline=self.opts.baseline)
+        focal, _ = self.focal(normalised.shape)
+        return convert(self.model, normalised, self.quantity, focal=focal, baseline=self.opts.baseline)
 
     def cmap(self) -> str:
         return colour_map_name(self.opts.cmap, self.quantity)
@@ -214,21 +247,23 @@ class _Writer:
         uncertainty: np.ndarray | None = None,
         **extra: Any,
     ) -> list[Path]:
+        focal, focal_source = self.focal(normalised.shape, None if "frame" in extra else source)
         result = finish(
             self.model,
             normalised,
             self.quantity,
-            focal=self.focal(),
+            focal=focal,
             baseline=self.opts.baseline,
             cmap=self.opts.cmap,
             source=source,
             uncertainty=uncertainty,
+            focal_source=focal_source,
             **extra,
         )
         if self.opts.align is not None:
-            result.values, al = align_depth(
-                result.values, self.opts.align, self.opts.intrinsics, self.focal()
-            )
+            cam = self.intrinsics(normalised.shape, None if "frame" in extra else source)
+            given = self.opts.intrinsics or ((cam.fx, cam.fy, cam.cx, cam.cy) if cam is not None else None)
+            result.values, al = align_depth(result.values, self.opts.align, given, focal)
             result.meta["alignment"] = al.as_meta()
         base = self.out / name
         written = result.write(base, outputs, vrange or self.opts.color_range)
@@ -441,6 +476,9 @@ def _predict_video(
         raise
     if video is not None:
         meta = describe(model, writer.quantity, size, str(item.path))
+        if size[1] > 0:  # a video without a decodable frame has no camera to describe
+            focal, focal_source = writer.focal(size)
+            meta.update(camera_meta(model, size[1], focal, opts.baseline, writer.quantity, focal_source))
         meta.update(colormap=writer.cmap(), range=list(vrange) if vrange else None, range_clipped=saturated)
         if stab is not None:
             meta["stabilised"] = {"strength": stab.strength, "tolerance": stab.tolerance}

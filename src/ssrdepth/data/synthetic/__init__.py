@@ -195,9 +195,11 @@ class SyntheticSettings:
     baseline: float = BASELINE
     version: int = GENERATOR_VERSION
     features: Features = field(default_factory=Features)
+    #: The focal length × KITTI's (scaled to the width): sets rendered by another camera.
+    focal_scale: float = 1.0
 
     def camera(self) -> Camera:
-        return Camera.kitti_like((self.height, self.width), self.baseline)
+        return Camera.kitti_like((self.height, self.width), self.baseline, self.focal_scale)
 
     def sequences(self) -> list[int]:
         """Frames per sequence: full sequences of ``sequence_length``, the remainder last."""
@@ -282,11 +284,12 @@ def generate_synthetic(
     workers: int | None = None,
     progress: bool = True,
     features: Features | None = None,
+    focal_scale: float = 1.0,
 ) -> SyntheticSettings:
     """Render ``n_pairs`` stereo pairs with exact depth into ``root`` (KITTI tracking layout).
 
     ``size`` is (H, W) (default half KITTI, 188×621); the camera is KITTI's scaled to it with a
-    0.54 m baseline. Deterministic in ``seed`` and ``features`` (default: everything on): the same
+    0.54 m baseline, its focal length × ``focal_scale`` (another camera; written in the calibration). Deterministic in ``seed`` and ``features`` (default: everything on): the same
     call gives identical files. An interrupted run resumes (finished frames are kept); a folder
     rendered with other settings, or by another generator version, is refused (ValueError naming
     both). ``workers`` processes render sequences in parallel (default: CPU count, at most 8).
@@ -299,8 +302,15 @@ def generate_synthetic(
         raise ValueError(f"size must be (H, W) with H, W ≥ 16, got {size}")
     out = require_not_file(root, "the folder to render into (--out)")
     settings = SyntheticSettings(
-        n_pairs, seed, int(size[0]), int(size[1]), sequence_length, features=features or Features()
+        n_pairs,
+        seed,
+        int(size[0]),
+        int(size[1]),
+        sequence_length,
+        features=features or Features(),
+        focal_scale=float(focal_scale),
     )
+    settings.camera()  # a bad focal scale fails before anything is written
     manifest = out / "synthetic.json"
     old: dict[str, Any] = {}
     if manifest.exists():
@@ -313,7 +323,7 @@ def generate_synthetic(
                 "training and evaluation as it is; to render the new one, choose another folder or "
                 "delete this one (the demo: --fresh all)"
             )
-        if old.get("settings") != asdict(settings):
+        if {"focal_scale": 1.0, **(old.get("settings") or {})} != asdict(settings):  # older: KITTI's focal
             raise ValueError(
                 f"{out} already holds a synthetic set rendered with other settings ({manifest}); "
                 "choose another folder or delete it"

@@ -36,11 +36,17 @@ class Camera:
     baseline: float = BASELINE
 
     @classmethod
-    def kitti_like(cls, size: tuple[int, int] = DEFAULT_SIZE, baseline: float = BASELINE) -> Camera:
-        """KITTI's intrinsics scaled to ``size`` = (H, W) (pixel-centre convention)."""
+    def kitti_like(
+        cls, size: tuple[int, int] = DEFAULT_SIZE, baseline: float = BASELINE, focal_scale: float = 1.0
+    ) -> Camera:
+        """KITTI's intrinsics scaled to ``size`` = (H, W) (pixel-centre convention); ``focal_scale``
+        multiplies the focal length (another camera: a longer or shorter lens, same principal point)."""
+        if not focal_scale > 0:
+            raise ValueError(f"the focal scale must be > 0, got {focal_scale}")
         h, w = size
         sx, sy = w / KITTI_SIZE[1], h / KITTI_SIZE[0]
-        return cls(h, w, KITTI_FOCAL * sx, (KITTI_CX + 0.5) * sx - 0.5, (KITTI_CY + 0.5) * sy - 0.5, baseline)
+        focal = KITTI_FOCAL * sx * focal_scale
+        return cls(h, w, focal, (KITTI_CX + 0.5) * sx - 0.5, (KITTI_CY + 0.5) * sy - 0.5, baseline)
 
     def projection(self, tx: float = 0.0) -> np.ndarray:
         """KITTI 3×4 projection matrix of a camera displaced by ``tx`` metres along x (P3: tx = -B)."""
