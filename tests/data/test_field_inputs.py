@@ -163,7 +163,10 @@ def test_mixed_calibrations_a_perfect_prediction_is_exact_depth_on_both_days(tmp
     assert days == set(calibs)
 
 
-def test_a_model_of_one_recording_day_renormalised_to_another_keeps_its_depth() -> None:
+def test_a_model_of_one_recording_day_renormalised_to_another_follows_the_camera_rule() -> None:
+    """A monocular network sees apparent size, so in a camera with focal f_new it means depth ×
+    f_new / f_train (the canonical-camera rule, Yin et al. 2023, issue 23): 20 m in the model's
+    camera (f 60 px) is 20 × 70 / 60 m in the data's (f 70 px), whatever the data's baseline."""
     from ssrdepth.data.config import TargetScale
     from ssrdepth.evaluation.evaluate import prediction_to_depth, renormalise
 
@@ -172,7 +175,7 @@ def test_a_model_of_one_recording_day_renormalised_to_another_keeps_its_depth() 
     pred = torch.full((1, 1, 4, 4), 60.0 * 0.54 / 20.0 / 192.0)  # 20 m in the model's camera
     torch.testing.assert_close(prediction_to_depth(pred, model), torch.full_like(pred, 20.0))
     torch.testing.assert_close(
-        prediction_to_depth(renormalise(pred, model, data), data), torch.full_like(pred, 20.0)
+        prediction_to_depth(renormalise(pred, model, data), data), torch.full_like(pred, 20.0 * 70.0 / 60.0)
     )
     # The same rig at half the width: focal halves with the width, the old width rule still holds.
     half = TargetScale("disparity", 192.0, focal=30.0, baseline=0.54, reference_width=40)

@@ -275,6 +275,18 @@ def image_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     return (w, h) if orientation in (5, 6, 7, 8) else (h, w)
 
 
+def read_exif(path: str | os.PathLike[str]) -> tuple[Image.Exif, int, int] | None:
+    """The EXIF block of an image file and its stored size ``(exif, W, H)`` (before any orientation is
+    applied), from the header only; ``None`` when the file cannot be opened as an image. The one reader
+    of image files also for their metadata (e.g. :func:`ssrdepth.data.intrinsics.exif_intrinsics`)."""
+    register_plugins()
+    try:
+        with Image.open(Path(path)) as img:
+            return img.getexif(), img.size[0], img.size[1]
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
+        return None
+
+
 def uint16_to_uint8(image: np.ndarray) -> np.ndarray:
     """16-bit → 8-bit image, rounding ``value / 257`` (65535 → 255): the one rule for images that
     training and prediction read."""

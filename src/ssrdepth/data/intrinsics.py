@@ -281,15 +281,13 @@ def exif_intrinsics(path: str | Path, sensor_width_mm: float | None = None) -> I
     sensor_width_mm``, or with the EXIF focal-plane resolution (0xA20E px per 0xA210 unit at the
     original width 0xA002). Square pixels, principal point at the centre.
     """
-    from PIL import Image
+    from ssrdepth.core.image import read_exif
 
     path = Path(path)
-    try:
-        with Image.open(path) as im:
-            exif = im.getexif()
-            width, height = im.size
-    except (OSError, ValueError, Image.DecompressionBombError):
+    header = read_exif(path)
+    if header is None:
         return None
+    exif, width, height = header
     if exif.get(TAG_ORIENTATION) in (5, 6, 7, 8):  # rotated by 90°: read_image swaps the sides
         width, height = height, width
     f35 = _exif_value(exif, TAG_FOCAL_35MM)
