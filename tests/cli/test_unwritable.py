@@ -231,6 +231,38 @@ def test_predict_into_a_read_only_out_is_one_line(
     assert "Read-only file system; give another place that is writable as --out" in err
 
 
+@pytest.mark.parametrize("where", ["a file", "under a file"])
+def test_an_out_that_cannot_be_a_folder_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], where: str
+) -> None:
+    """--out naming an existing file, or a path under one: one line and exit status 1 from predict and
+    evaluate, nothing written, the file kept."""
+    ckpt = _tiny_checkpoint(tmp_path / "m.pt")
+    image = tmp_path / "a.png"
+    assert cv2.imwrite(str(image), np.full((40, 131, 3), 90, np.uint8))
+    notes = tmp_path / "notes.txt"
+    notes.write_text("mine")
+    out = notes if where == "a file" else notes / "maps"
+    argv = ["predict", str(ckpt), str(image), "--out", str(out), "--backend", "torch", "--no-progress"]
+    assert main(argv) == 1
+    err = one_line_without_traceback(capsys.readouterr().err)
+    assert err.startswith(f"ssrdepth predict: error: cannot write {out}") and "as --out" in err
+    from ssrdepth.data import generate_synthetic
+
+    root = tmp_path / "synthetic"
+    generate_synthetic(root, 4, size=(32, 96), sequence_length=4, workers=1, progress=False)
+    argv = ["evaluate", "SC", "--width", "0.25", "--size", "96x32", "--source", "synthetic", "--root",
+            str(root), "--target", "depth", "--protocol", "normalised", "--split", "all", "--out",
+            str(out), "--quiet"]  # fmt: skip
+    assert main(argv) == 1
+    text = capsys.readouterr().err  # the data set's own notes come first
+    assert "Traceback" not in text
+    err = text.splitlines()[-1]
+    assert err.startswith(f"ssrdepth evaluate: error: cannot write {out}") and "as --out" in err
+    assert notes.read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png", "m.pt", "notes.txt", "synthetic"]
+
+
 def test_train_into_a_read_only_out_is_one_line(
     tmp_path: Path, read_only: MakeReadOnly, capsys: pytest.CaptureFixture[str]
 ) -> None:

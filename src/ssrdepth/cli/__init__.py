@@ -96,6 +96,21 @@ def cannot_write_message(exc: OSError, args: argparse.Namespace | None = None) -
     return f"cannot {verb} {where}: {reason}; {hint}"
 
 
+#: Errors of making or writing a place that is not a folder: a file where a folder is asked for, a path
+#: under a file, nothing there to make it in.
+_NOT_A_FOLDER = frozenset({errno.ENOTDIR, errno.EEXIST, errno.EISDIR, errno.ENOENT})
+
+
+def _out_cannot_be_made(exc: OSError, args: argparse.Namespace) -> bool:
+    """Whether ``exc`` is the command's ``--out`` (or a path under it) that cannot be made a folder or
+    written: ``--out photo.jpg``, ``--out photo.jpg/x``, ``--out /proc/x``."""
+    out = getattr(args, "out", None)
+    if not out or exc.errno not in _NOT_A_FOLDER or exc.filename is None:
+        return False
+    path, out_dir = Path(exc.filename).absolute(), Path(out).absolute()
+    return out_dir in (path, *path.parents)
+
+
 def _show_library_logs() -> None:
     """The library logs through module loggers under ``ssrdepth``; a command shows its notes (INFO and
     up) on stderr, as plain lines, once each.
@@ -164,7 +179,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     ns = (parser.parse_intermixed_args if getattr(module, "INTERMIXED", False) else parser.parse_args)(rest)
     try:
         return int(module.main(ns) or 0)
-    except (ValueError, FileNotFoundError) as exc:
+    except OSError as exc:
+        # A write the place refused (read-only, permission, no space), or an --out that cannot be a
+        # folder (a file, a path under a file, a place where nothing can be made): one line and the fix.
+        from ssrdepth.core.io import is_write_error
+
+        if is_write_error(exc) or _out_cannot_be_made(exc, ns):
+            print_error(name, cannot_write_message(exc, ns))
+            return 1
+        if isinstance(exc, FileNotFoundError):  # bad input: the message names the file
+            print_error(name, exc)
+            return 2
+        raise
+    except ValueError as exc:
         # Errors from bad input already name the file and the problem: print them without a traceback.
         print_error(name, exc)
         return 2
@@ -174,14 +201,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         print_error(name, missing_message(exc))
         return 2
-    except OSError as exc:
-        # A write the place refused (read-only, permission, no space): one line, the place and the fix.
-        from ssrdepth.core.io import is_write_error
-
-        if not is_write_error(exc):
-            raise
-        print_error(name, cannot_write_message(exc, ns))
-        return 1
     except KeyboardInterrupt:
         sys.stdout.flush()
         sys.stderr.write(f"ssrdepth {name}: interrupted; finished outputs are kept\n")
