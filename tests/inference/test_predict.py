@@ -448,3 +448,23 @@ def test_an_image_over_the_pixel_limit_is_refused_before_decoding(
         and "(max_pixels)" in failures[str(tmp_path / "big.png")]
     )
     assert "(max_pixels)" in failures[str(tmp_path / "clip.mp4")]
+
+
+def test_stabilise_flag_before_the_inputs_takes_no_input(
+    make_checkpoint: MakeCheckpoint, tmp_path: Path
+) -> None:
+    """`predict --stabilise clip.mp4`: the flag takes no value (its strength is --stabilise-strength), so
+    the video stays an input; the sidecar records the strength."""
+    ckpt = make_checkpoint("SC", 1)
+    write_video(tmp_path / "clip.mp4", frames=3)
+    argv = ["predict", str(ckpt), "--stabilise", str(tmp_path / "clip.mp4"), "--out", str(tmp_path / "out"),
+            "--backend", "torch", "--no-progress"]  # fmt: skip
+    assert cli(argv) == 0
+    side = json.loads((tmp_path / "out" / "clip_side_by_side.mp4.json").read_text())
+    assert side["stabilised"] == {"strength": 0.9, "tolerance": 0.3}
+    argv += ["--stabilise-strength", "0.5", "--out", str(tmp_path / "out5")]
+    assert cli(argv) == 0
+    assert (
+        json.loads((tmp_path / "out5" / "clip_side_by_side.mp4.json").read_text())["stabilised"]["strength"]
+        == 0.5
+    )

@@ -119,13 +119,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-depth", type=float, default=None, help="drop points beyond this depth (m) in .ply")
     p.add_argument(
         "--stabilise",
+        action="store_true",
+        help="steady video: filter the frames' maps online (docs/metrics.md, measured)",
+    )
+    p.add_argument(
+        "--stabilise-strength",
         type=float,
-        nargs="?",
-        const=DEFAULT_STRENGTH,
-        default=None,
-        metavar="STRENGTH",
-        help=f"steady video: filter the frames' maps online (strength 0 ≤ λ < 1, default {DEFAULT_STRENGTH}; "
-        "docs/metrics.md, measured)",
+        default=DEFAULT_STRENGTH,
+        metavar="λ",
+        help=f"how strongly --stabilise holds a pixel to its previous output (0 ≤ λ < 1, default {DEFAULT_STRENGTH})",
     )
     _add_align_arguments(p)
     p.add_argument("--recursive", action="store_true", help="look into sub-folders of folder inputs")
@@ -197,7 +199,7 @@ def main(args: argparse.Namespace) -> int:
         sensor_width=args.sensor_width,
         baseline=args.baseline,
         max_depth=args.max_depth,
-        stabilise=args.stabilise,
+        stabilise=args.stabilise_strength if args.stabilise else None,
         align=_align_request(args),
     )
     # argparse fills CHECKPOINT whenever two paths or more are given: the rule decides what it is.

@@ -391,6 +391,8 @@ def predict_files(
     start = time.perf_counter()
     images = [it for it in items if it.kind == "image"]
     videos = [it for it in items if it.kind == "video"]
+    if opts.stabilise is not None and not videos:
+        logger.warning("stabilisation filters videos over time: it changes nothing for still images")
     with tqdm(total=len(images), unit="img", desc="predict", disable=not progress or not images) as bar:
         outputs = opts.outputs or DEFAULT_IMAGE_OUTPUTS
         for chunk in _batches(images, opts.batch_size):
