@@ -231,3 +231,15 @@ def test_the_shipped_bundle_matches_its_card(monkeypatch: pytest.MonkeyPatch) ->
     )
     assert "optimizer" not in ckpt.extra
     ckpt.build_model()
+
+
+def test_evaluate_takes_the_bundled_model_as_predict_does(bundle: tuple[Path, Path]) -> None:
+    """`ssrdepth evaluate bundled …` is the bundled checkpoint: the same numbers as naming its file."""
+    from ssrdepth.evaluation.evaluate import load_model
+
+    _, slim = bundle
+    by_name, by_file = load_model("bundled"), load_model(slim)
+    assert (by_name.source, by_name.label, by_name.scale) == (by_file.source, by_file.label, by_file.scale)
+    x = torch.rand(1, 1, 37, 147)
+    with torch.no_grad():
+        assert torch.equal(by_name.model(x), by_file.model(x))

@@ -468,12 +468,14 @@ class _Loaded:
 def load_model(
     spec: str | Path, in_channels: int = 1, options: dict[str, Any] | None = None, seed: int = 0
 ) -> _Loaded:
-    """A checkpoint file or run folder (weights loaded, its ``target`` scale kept) or a registry name
-    (untrained, seeded with ``seed``, built with ``options`` such as ``width``: for smoke runs)."""
+    """A checkpoint file or run folder (weights loaded, its ``target`` scale kept), ``"bundled"`` (the
+    model shipped inside the package, as ``predict`` takes it) or a registry name (untrained, seeded
+    with ``seed``, built with ``options`` such as ``width``: for smoke runs)."""
     from ssrdepth.models import create_model
     from ssrdepth.models.registry import canonical_name
+    from ssrdepth.pretrained import bundled_checkpoint, is_bundled
 
-    path = Path(spec)
+    path = bundled_checkpoint() if is_bundled(str(spec)) else Path(spec)
     if path.is_file() or path.is_dir():
         net, ckpt = load_for_evaluation(path)
         # None for {"kind": "normalised"}: the output is in the data set's own scale
@@ -680,6 +682,11 @@ def evaluate(
         f"Data: source `{data.source}`, root `{data.root}`, split `{split}`, "
         f"{data.size[1]}×{data.size[0]} (W×H), {data.channels} channel(s), targets `{data.target}`. "
         f"Compared with {target}."
+        + (
+            f" Each sequence's predictions were stabilised online (strength {stabilise:g}) before scoring."
+            if stabilise is not None
+            else ""
+        )
     )
     markdown = format_markdown(results, proto, header)
     if confidence is not None:
@@ -701,6 +708,9 @@ def evaluate(
             "data": asdict(data),
             "split": split,
             "max_images": max_images,
+            "confidence": confidence,
+            "flicker": flicker,
+            "stabilise": stabilise,
             "labels": {k: LABELS[k] for k in results[0].metrics},
             "results": [r.as_dict() for r in results],
         },
