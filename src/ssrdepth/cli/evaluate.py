@@ -75,7 +75,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def _data_config(args: argparse.Namespace) -> DataConfig:
-    base = next((data_config_from_checkpoint(m) for m in args.models if Path(m).exists()), DataConfig())
+    from ssrdepth.pretrained import bundled_checkpoint, is_bundled
+
+    files = [bundled_checkpoint() if is_bundled(m) else Path(m) for m in args.models]
+    base = next((data_config_from_checkpoint(f) for f in files if f.exists()), DataConfig())
     changes: dict[str, Any] = source_changes(args)
     if args.target is not None:
         changes["target"] = args.target
