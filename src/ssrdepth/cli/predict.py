@@ -158,8 +158,8 @@ def _add_align_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         metavar="METRES",
-        help="scale from the camera's height above a flat ground in view (KITTI 1.65); needs --intrinsics "
-        "or --focal",
+        help="scale from the camera's height above a flat ground in view (KITTI 1.65); needs the camera: "
+        "EXIF, --focal, --fov, --calib or --intrinsics",
     )
     g.add_argument(
         "--align-mode",

@@ -579,8 +579,9 @@ class AlignRequest:
         if self.camera_height is not None:
             if intrinsics is None:
                 raise ValueError(
-                    "--camera-height needs the camera: --intrinsics FX,FY,CX,CY or --focal PX (px at the "
-                    "image's width; the principal point is then the image centre)"
+                    "--camera-height needs the camera: the photo's EXIF focal length, or --focal PX (px at "
+                    "the image's width; the principal point is then the image centre), --fov DEG, --calib FILE "
+                    "or --intrinsics FX,FY,CX,CY"
                 )
             al = fit_camera_height(depth, intrinsics, self.camera_height)
         else:
