@@ -114,7 +114,7 @@ def test_camera_height_refuses_a_picture_without_ground() -> None:
     wall = np.full((h, w), 10.0)  # a wall facing the camera: a vertical plane
     with pytest.raises(ValueError, match="no flat ground"):
         fit_camera_height(wall, (300.0, 300.0, w / 2, h / 2), 1.65)
-    with pytest.raises(ValueError, match="needs the camera: the photo.s EXIF focal length, or --focal"):
+    with pytest.raises(ValueError, match=r"needs the camera: the photo.s EXIF focal length, or --focal"):
         AlignRequest(camera_height=1.65).fit(wall)
 
 
