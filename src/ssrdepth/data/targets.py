@@ -117,6 +117,33 @@ def process_pool(workers: int) -> ProcessPoolExecutor:
     )
 
 
+def _to_compute(
+    pairs: Sequence[StereoPair], cache: TargetCache
+) -> tuple[list[tuple[str, str, str]], list[str]]:
+    """The pairs whose target is missing or stale (``TargetCache.check``), as ``(key, left, right)``
+    jobs, and ``"KEY: reason"`` for each stale one (logged once)."""
+    todo: list[tuple[str, str, str]] = []
+    stale: list[str] = []
+    for p in pairs:
+        reason = cache.check(p.key, (p.left, p.right))
+        if reason is None:
+            continue
+        todo.append((p.key, str(p.left), str(p.right)))
+        if reason != "not cached":
+            stale.append(f"{p.key}: {reason}")
+    if stale:
+        logger.info(
+            "%d cached target%s of %s no longer match%s the images and %s computed again (first: %s)",
+            len(stale),
+            "" if len(stale) == 1 else "s",
+            cache.directory,
+            "es" if len(stale) == 1 else "",
+            "is" if len(stale) == 1 else "are",
+            stale[0],
+        )
+    return todo, stale
+
+
 def prepare_targets(
     pairs: Sequence[StereoPair],
     cache: TargetCache,
@@ -142,25 +169,7 @@ def prepare_targets(
         dup = sorted({k for k in keys if keys.count(k) > 1})[:5]
         raise ValueError(f"stereo pair keys must be unique; repeated: {dup}")
     cache.check_manifest()
-    todo: list[tuple[str, str, str]] = []
-    stale: list[str] = []
-    for p in pairs:
-        reason = cache.check(p.key, (p.left, p.right))
-        if reason is None:
-            continue
-        todo.append((p.key, str(p.left), str(p.right)))
-        if reason != "not cached":
-            stale.append(f"{p.key}: {reason}")
-    if stale:
-        logger.info(
-            "%d cached target%s of %s no longer match%s the images and %s computed again (first: %s)",
-            len(stale),
-            "" if len(stale) == 1 else "s",
-            cache.directory,
-            "es" if len(stale) == 1 else "",
-            "is" if len(stale) == 1 else "are",
-            stale[0],
-        )
+    todo, stale = _to_compute(pairs, cache)
     workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
     densities: list[float] = []
     failed: list[str] = []

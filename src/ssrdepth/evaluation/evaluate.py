@@ -19,12 +19,9 @@ Which target is compared: the ``paper`` and ``normalised`` protocols compare the
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
-import re
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +33,7 @@ from tqdm import tqdm
 from ssrdepth.core.io import atomic_open, write_json, write_text
 from ssrdepth.core.stabilise import Stabiliser
 from ssrdepth.data.config import DataConfig, TargetScale
-from ssrdepth.evaluation.metrics import HIGHER_IS_BETTER, LABELS
+from ssrdepth.evaluation.metrics import LABELS
 from ssrdepth.evaluation.protocols import (
     MetricAccumulator,
     Protocol,
@@ -45,6 +42,15 @@ from ssrdepth.evaluation.protocols import (
     pixel_mask,
     protocol_mismatch,
     select_pixels,
+)
+from ssrdepth.evaluation.results import (
+    EvalReport,
+    EvalResult,
+    format_csv,
+    format_flicker,
+    format_markdown,
+    format_sparsification,
+    slug,
 )
 from ssrdepth.evaluation.temporal import FlickerAccumulator
 from ssrdepth.evaluation.uncertainty import SparsificationAccumulator
@@ -56,47 +62,6 @@ logger = logging.getLogger(__name__)
 #: Uncertainty maps ``evaluate`` can score by sparsification (:mod:`ssrdepth.evaluation.uncertainty`):
 #: ``flip`` — the disagreement with the mirrored image (:func:`ssrdepth.runtime.confidence.flip_disagreement`).
 CONFIDENCE_METHODS = ("flip",)
-
-
-@dataclass(frozen=True)
-class EvalResult:
-    """The measures of one model under one protocol.
-
-    model: the column label (e.g. ``"SCRX"``); source: the checkpoint path or ``"registry (untrained)"``;
-    metrics: measure key → value (keys of :data:`ssrdepth.evaluation.metrics.LABELS`), in ``units``;
-    images / valid_pixels: what was compared; images_skipped: images without a single valid pixel.
-    """
-
-    model: str
-    protocol: str
-    metrics: dict[str, float]
-    images: int
-    valid_pixels: int
-    images_skipped: int = 0
-    units: str = ""
-    source: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def describe(self) -> str:
-        """``SCRX — protocol paper: 100 images, 543,900 valid pixels``."""
-        skipped = f" ({self.images_skipped} skipped: no valid pixel)" if self.images_skipped else ""
-        return (
-            f"{self.model} — protocol {self.protocol}: {self.images} images{skipped}, "
-            f"{self.valid_pixels:,} valid pixels"
-        )
-
-
-@dataclass(frozen=True)
-class EvalReport:
-    """What :func:`evaluate` produced: the protocol, one result per model, and the files written."""
-
-    protocol: Protocol
-    results: list[EvalResult]
-    files: dict[str, Path]
-    markdown: str
 
 
 # ------------------------------------------------------------------------------------------ conversions
@@ -294,29 +259,36 @@ class _Feed:
         try:
             pred, target, valid = _compared(raw, batch, self.proto, self.model_scale, self.data_scale, device)
             self.images.extend(self.acc.add_batch(pred, target, valid))
-            if self.spars is not None and uncertainty is not None:
-                size = (int(target.shape[-2]), int(target.shape[-1]))
-                self._sparsify(pred, target, valid, match_size(uncertainty, size, self.proto))
-            if self.flicker is not None:
-                p, t, v = (a.detach().cpu().numpy() for a in (pred, target, valid))
-                for i, group in enumerate(groups):
-                    self.flicker.add_frame(
-                        group, p[i], t[i], pixel_mask(t[i].astype("float64"), v[i], self.proto)
-                    )
+            if (self.spars is not None and uncertainty is not None) or self.flicker is not None:
+                self._per_image(pred, target, valid, uncertainty, groups)
         except ValueError as exc:  # this protocol cannot compare (kind, size): the others go on
             self.error = exc
             return
         self.any_depth = self.any_depth or (self.proto.space == "depth" and bool(valid.any()))
 
-    def _sparsify(
-        self, pred: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, uncertainty: torch.Tensor
+    def _per_image(
+        self,
+        pred: torch.Tensor,
+        target: torch.Tensor,
+        valid: torch.Tensor,
+        uncertainty: torch.Tensor | None,
+        groups: Sequence[Any],
     ) -> None:
-        """Each image's compared pixels (as the protocol selects and scales them) with their uncertainty."""
-        assert self.spars is not None
-        p, t, v, u = (a.detach().cpu().numpy() for a in (pred, target, valid, uncertainty))
+        """Each image's compared pixels (the protocol's one mask, computed once) for the sparsification
+        curves (prediction as the protocol scales it, with its uncertainty) and the flicker (the
+        prediction as it is, in its sequence)."""
+        p, t, v = (a.detach().cpu().numpy() for a in (pred, target, valid))
+        u = None
+        if self.spars is not None and uncertainty is not None:
+            size = (int(target.shape[-2]), int(target.shape[-1]))
+            u = match_size(uncertainty, size, self.proto).detach().cpu().numpy()
         for i in range(p.shape[0]):
-            p_sel, t_sel = select_pixels(p[i], t[i], v[i], self.proto)
-            self.spars.add_image(p_sel, t_sel, u[i][pixel_mask(t[i].astype("float64"), v[i], self.proto)])
+            mask = pixel_mask(t[i].astype("float64"), v[i], self.proto)
+            if u is not None and self.spars is not None:
+                p_sel, t_sel = select_pixels(p[i], t[i], v[i], self.proto)
+                self.spars.add_image(p_sel, t_sel, u[i][mask])
+            if self.flicker is not None and i < len(groups):
+                self.flicker.add_frame(groups[i], p[i], t[i], mask)
 
     def result(self, name: str, per_image: bool) -> EvalResult | ValueError:
         if self.error is None and self.proto.space == "depth" and not self.any_depth:
@@ -506,99 +478,85 @@ def _unique_labels(loaded: list[_Loaded]) -> list[str]:
     return [lab if out.count(lab) == 1 else f"{lab} #{out[:i].count(lab) + 1}" for i, lab in enumerate(out)]
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
+def _loaded_for(
+    models: Sequence[str | Path], data: DataConfig, options: dict[str, Any] | None, seed: int
+) -> list[_Loaded]:
+    """Every model loaded (:func:`load_model`) and checked against the data: channels must match (a
+    ValueError naming the file), a checkpoint trained at another size is noted."""
+    loaded = [load_model(m, data.channels, options, seed) for m in models]
+    for m in loaded:
+        channels = getattr(m.model, "in_channels", data.channels)
+        if channels != data.channels:
+            raise ValueError(
+                f"{m.source}: model {m.label} takes {channels} channel(s) but the data config has "
+                f"{data.channels}: set channels to {channels}"
+            )
+        if m.input_size is not None and tuple(m.input_size) != tuple(data.size):
+            logger.warning(
+                "note: %s was trained at %d×%d (H×W); evaluating at %d×%d",
+                m.source,
+                m.input_size[0],
+                m.input_size[1],
+                data.size[0],
+                data.size[1],
+            )
+    return loaded
 
 
-def _fmt(value: float) -> str:
-    return f"{value:.4f}"
-
-
-def format_markdown(results: list[EvalResult], protocol: Protocol, header: str = "") -> str:
-    """The table: one column per model, one row per measure, then protocol, images and valid pixels.
-    The best value of each measure row is bold when there are several models."""
-    keys = list(results[0].metrics)
-    lines = [f"# Evaluation — protocol `{protocol.name}`", "", protocol.summary() + "."]
-    if header:
-        lines += ["", header]
-    lines += ["", "| measure | " + " | ".join(r.model for r in results) + " |"]
-    lines.append("|---|" + "---:|" * len(results))
-    for key in keys:
-        values = [r.metrics[key] for r in results]
-        best = (max if key in HIGHER_IS_BETTER else min)(values)
-        cells = [f"**{_fmt(v)}**" if len(results) > 1 and _fmt(v) == _fmt(best) else _fmt(v) for v in values]
-        lines.append(f"| {LABELS.get(key, key)} | " + " | ".join(cells) + " |")
-    lines.append("| protocol | " + " | ".join(f"`{r.protocol}`" for r in results) + " |")
-    lines.append("| images | " + " | ".join(str(r.images) for r in results) + " |")
-    lines.append("| valid pixels | " + " | ".join(f"{r.valid_pixels:,}" for r in results) + " |")
-    if any(r.images_skipped for r in results):
-        lines.append(
-            "| images skipped (no valid pixel) | " + " | ".join(str(r.images_skipped) for r in results) + " |"
+def _write_report(
+    out: Path,
+    results: list[EvalResult],
+    proto: Protocol,
+    data: DataConfig,
+    split: str,
+    max_images: int | None,
+    confidence: str | None,
+    flicker: bool,
+    stabilise: float | None,
+) -> tuple[dict[str, Path], str]:
+    """``evaluate-<protocol>.{md,csv,json}`` in ``out`` (atomically): the files and the Markdown."""
+    target = (
+        "the sample's `depth` map (metres, where > 0)"
+        if proto.space == "depth"
+        else "the sample's normalised `target` map"
+    )
+    header = (
+        f"Data: source `{data.source}`, root `{data.root}`, split `{split}`, "
+        f"{data.size[1]}×{data.size[0]} (W×H), {data.channels} channel(s), targets `{data.target}`. "
+        f"Compared with {target}."
+        + (
+            f" Each sequence's predictions were stabilised online (strength {stabilise:g}) before scoring."
+            if stabilise is not None
+            else ""
         )
-    lines.append("")
-    lines.append(f"Units: {protocol.units}. ↓ lower is better, ↑ higher is better.")
-    return "\n".join(lines) + "\n"
-
-
-def format_sparsification(results: list[EvalResult], confidence: str) -> str:
-    """The uncertainty section: per model, AUSE and AURG of AbsRel and RMSE (the curves are in the JSON)."""
-    lines = [
-        "",
-        f"## Uncertainty `{confidence}`: sparsification (Poggi et al. 2020)",
-        "",
-        "| model | AUSE AbsRel ↓ | AURG AbsRel ↑ | AUSE RMSE ↓ | AURG RMSE ↑ | images |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for r in results:
-        sp = r.extra["sparsification"]
-        cells = [_fmt(sp[m][k]) for m in ("abs_rel", "rmse") for k in ("ause", "aurg")]
-        lines.append(f"| {r.model} | " + " | ".join(cells) + f" | {sp['abs_rel']['images']} |")
-    lines += [
-        "",
-        "AUSE: area between the curve of removing the most uncertain pixels first and the oracle's "
-        "(removing the largest errors first); 0 is a perfect ordering. AURG: area between a random "
-        "order's curve and the model's; above 0 the uncertainty knows something. RMSE areas in the "
-        "protocol's units.",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def format_flicker(results: list[EvalResult], stabilise: float | None) -> str:
-    """The steadiness section: per model, the scale and error flicker (ssrdepth.evaluation.temporal)."""
-    how = f"stabilised (strength {stabilise:g})" if stabilise is not None else "frame by frame"
-    lines = [
-        "",
-        f"## Flicker over the sequences, predictions {how}",
-        "",
-        "| model | scale flicker ↓ | error flicker ↓ | frames | sequences | frame pairs |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for r in results:
-        f = r.extra["flicker"]
-        lines.append(
-            f"| {r.model} | {_fmt(f['scale_flicker'])} | {_fmt(f['error_flicker'])} | {f['frames']} | "
-            f"{f['sequences']} | {f['pairs']} |"
-        )
-    lines += [
-        "",
-        "Scale flicker: mean |Δ log| of each frame's median ratio prediction / truth between consecutive "
-        "frames. Error flicker: mean |Δ log error| on pixels whose true depth changes by < 5 % between them.",
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def format_csv(results: list[EvalResult]) -> str:
-    """``measure,<model>,…`` rows: the measures (full precision), then protocol, images, valid_pixels."""
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["measure", *(r.model for r in results)])
-    for key in results[0].metrics:
-        w.writerow([key, *(repr(r.metrics[key]) for r in results)])
-    w.writerow(["protocol", *(r.protocol for r in results)])
-    w.writerow(["images", *(r.images for r in results)])
-    w.writerow(["valid_pixels", *(r.valid_pixels for r in results)])
-    w.writerow(["images_skipped", *(r.images_skipped for r in results)])
-    return buf.getvalue()
+    )
+    markdown = format_markdown(results, proto, header)
+    if confidence is not None:
+        markdown += format_sparsification(results, confidence)
+    if flicker:
+        markdown += format_flicker(results, stabilise)
+    stem = f"evaluate-{slug(proto.name)}"
+    files = {"markdown": out / f"{stem}.md", "csv": out / f"{stem}.csv", "json": out / f"{stem}.json"}
+    write_text(files["markdown"], markdown)
+    with atomic_open(files["csv"], "w", encoding="utf-8", newline="") as f:
+        f.write(format_csv(results))
+    write_json(
+        files["json"],
+        {
+            "protocol": proto.as_dict(),
+            "protocol_summary": proto.summary(),
+            "compared_with": target,
+            "data": asdict(data),
+            "split": split,
+            "max_images": max_images,
+            "confidence": confidence,
+            "flicker": flicker,
+            "stabilise": stabilise,
+            "labels": {k: LABELS[k] for k in results[0].metrics},
+            "results": [r.as_dict() for r in results],
+        },
+    )
+    return files, markdown
 
 
 def evaluate(
@@ -637,23 +595,7 @@ def evaluate(
     mismatch = protocol_mismatch(protocol if isinstance(protocol, str) else proto.name, data.source)
     if mismatch:
         logger.warning(mismatch)
-    loaded = [load_model(m, data.channels, model_options, seed) for m in models]
-    for m in loaded:
-        channels = getattr(m.model, "in_channels", data.channels)
-        if channels != data.channels:
-            raise ValueError(
-                f"{m.source}: model {m.label} takes {channels} channel(s) but the data config has "
-                f"{data.channels}: set channels to {channels}"
-            )
-        if m.input_size is not None and tuple(m.input_size) != tuple(data.size):
-            logger.warning(
-                "note: %s was trained at %d×%d (H×W); evaluating at %d×%d",
-                m.source,
-                m.input_size[0],
-                m.input_size[1],
-                data.size[0],
-                data.size[1],
-            )
+    loaded = _loaded_for(models, data, model_options, seed)
     dataset = build_dataset(data, split, progress=progress)
     results = []
     for m, label in zip(loaded, _unique_labels(loaded), strict=True):
@@ -673,47 +615,8 @@ def evaluate(
         )
         extra = {**r.extra, "checkpoint_input_size": m.input_size}
         results.append(EvalResult(**{**r.as_dict(), "source": m.source, "extra": extra}))
-    target = (
-        "the sample's `depth` map (metres, where > 0)"
-        if proto.space == "depth"
-        else "the sample's normalised `target` map"
-    )
-    header = (
-        f"Data: source `{data.source}`, root `{data.root}`, split `{split}`, "
-        f"{data.size[1]}×{data.size[0]} (W×H), {data.channels} channel(s), targets `{data.target}`. "
-        f"Compared with {target}."
-        + (
-            f" Each sequence's predictions were stabilised online (strength {stabilise:g}) before scoring."
-            if stabilise is not None
-            else ""
-        )
-    )
-    markdown = format_markdown(results, proto, header)
-    if confidence is not None:
-        markdown += format_sparsification(results, confidence)
-    if flicker:
-        markdown += format_flicker(results, stabilise)
-    out = Path(out_dir)
-    stem = f"evaluate-{_slug(proto.name)}"
-    files = {"markdown": out / f"{stem}.md", "csv": out / f"{stem}.csv", "json": out / f"{stem}.json"}
-    write_text(files["markdown"], markdown)
-    with atomic_open(files["csv"], "w", encoding="utf-8", newline="") as f:
-        f.write(format_csv(results))
-    write_json(
-        files["json"],
-        {
-            "protocol": proto.as_dict(),
-            "protocol_summary": proto.summary(),
-            "compared_with": target,
-            "data": asdict(data),
-            "split": split,
-            "max_images": max_images,
-            "confidence": confidence,
-            "flicker": flicker,
-            "stabilise": stabilise,
-            "labels": {k: LABELS[k] for k in results[0].metrics},
-            "results": [r.as_dict() for r in results],
-        },
+    files, markdown = _write_report(
+        Path(out_dir), results, proto, data, split, max_images, confidence, flicker, stabilise
     )
     return EvalReport(proto, results, files, markdown)
 

@@ -17,7 +17,7 @@ Both are dimensionless (log ratios), lower is steadier, and the same for depth a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -37,13 +37,7 @@ class Flicker:
     pairs: int
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "scale_flicker": self.scale_flicker,
-            "error_flicker": self.error_flicker,
-            "frames": self.frames,
-            "sequences": self.sequences,
-            "pairs": self.pairs,
-        }
+        return asdict(self)
 
 
 class FlickerAccumulator:

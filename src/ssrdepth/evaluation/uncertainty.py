@@ -21,7 +21,7 @@ pixels (:func:`ssrdepth.evaluation.protocols.pixel_mask`), after its scaling and
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
@@ -95,16 +95,7 @@ class Sparsification:
     images: int
 
     def as_dict(self) -> dict[str, Any]:
-        return {
-            "measure": self.measure,
-            "fractions": list(self.fractions),
-            "model": list(self.model),
-            "oracle": list(self.oracle),
-            "random": list(self.random),
-            "ause": self.ause,
-            "aurg": self.aurg,
-            "images": self.images,
-        }
+        return asdict(self)
 
 
 class SparsificationAccumulator:
