@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import tempfile
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -87,6 +88,10 @@ def _no_bundled_model(_empty_bundle_dir: Path, monkeypatch: pytest.MonkeyPatch) 
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # Choices made by measurement (backend, training memory format) are cached per user: the tests
+    # keep theirs in a folder of their own, never in the user's cache.
+    if not os.environ.get("SSRDEPTH_CACHE_DIR"):
+        os.environ["SSRDEPTH_CACHE_DIR"] = tempfile.mkdtemp(prefix="ssrdepth-test-cache-")
     # Two xdist workers on two cores: one intra-op thread each avoids oversubscription.
     if os.environ.get("PYTEST_XDIST_WORKER"):
         torch.set_num_threads(1)

@@ -5,19 +5,15 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
-import re
-from pathlib import Path
 from typing import Any
 
 
 def cpu_model() -> str:
-    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` knows."""
-    cpu = platform.processor() or platform.machine()
-    with contextlib.suppress(OSError):
-        m = re.search(r"^model name\s*:\s*(.+)$", Path("/proc/cpuinfo").read_text(), re.MULTILINE)
-        if m:
-            cpu = m.group(1).strip()
-    return cpu
+    """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` knows
+    (:func:`ssrdepth.core.hardware.cpu_name`, the one reader)."""
+    from ssrdepth.core.hardware import cpu_name
+
+    return cpu_name()
 
 
 def machine_info() -> dict[str, Any]:
@@ -46,3 +42,31 @@ def machine_info() -> dict[str, Any]:
 
         info["onnxruntime"] = ort.__version__
     return info
+
+
+def speed_key(threads: int | None = None) -> dict[str, Any]:
+    """What makes speed measurements on this machine comparable, for the caches of choices made by
+    measurement (the inference backend, :mod:`ssrdepth.inference.autoselect`; the training memory
+    format, :mod:`ssrdepth.runtime.layout`): the CPU model and its speed flags, the core count, the
+    torch threads (``threads``, else torch's current setting when torch is installed) and torch's
+    version (``None`` without torch: an ONNX file predicts without it)."""
+    import importlib
+
+    from ssrdepth.core.hardware import speed_flags
+
+    torch_version: str | None = None
+    try:
+        torch = importlib.import_module("torch")
+    except ImportError:
+        torch = None
+    if torch is not None:
+        torch_version = str(torch.__version__)
+        if threads is None:
+            threads = int(torch.get_num_threads())
+    return {
+        "cpu": cpu_model(),
+        "flags": sorted(f for f, on in speed_flags().items() if on),
+        "cpu_count": os.cpu_count(),
+        "threads": threads or os.cpu_count(),
+        "torch": torch_version,
+    }

@@ -104,25 +104,20 @@ def cache_dir() -> Path:
 
 
 def machine_key(threads: int | None = None) -> dict[str, Any]:
-    """What makes timings on this machine comparable: CPU model and speed flags, cores, threads,
-    and the versions of the runtimes (torch is optional: an ONNX file predicts without it)."""
-    from ssrdepth.core.hardware import cpu_name, speed_flags
+    """What makes timings on this machine comparable: :func:`ssrdepth.core.machine.speed_key` (CPU
+    model and speed flags, cores, threads, torch's version) and the versions of the other runtimes
+    (torch is optional: an ONNX file predicts without it)."""
+    from ssrdepth.core.machine import speed_key
 
     versions: dict[str, str | None] = {}
     for mod in dict.fromkeys(b.requires for b in REGISTRY.values()):  # torch, onnxruntime, openvino
+        if mod == "torch":
+            continue
         try:
             versions[mod] = str(importlib.import_module(mod).__version__)
         except ImportError:
             versions[mod] = None
-    if threads is None and versions["torch"] is not None:
-        threads = int(importlib.import_module("torch").get_num_threads())
-    return {
-        "cpu": cpu_name(),
-        "flags": sorted(f for f, on in speed_flags().items() if on),
-        "cpu_count": os.cpu_count(),
-        "threads": threads or os.cpu_count(),
-        **versions,
-    }
+    return {**speed_key(threads), **versions}
 
 
 def choice_key(model_path: str | os.PathLike[str], batch: int, threads: int | None = None) -> str:

@@ -1,4 +1,4 @@
-"""The trained parts of a run: the model (channels-last, DDP-wrapped where asked, optionally warm-started
+"""The trained parts of a run: the model (in its memory format, DDP-wrapped where asked, optionally warm-started
 from another checkpoint), the optimiser, the learning-rate schedule, the precision and its gradient
 scaler, and the loss (:class:`TrainParts`).
 """
@@ -20,6 +20,7 @@ from ssrdepth.core.hardware import resolve_precision
 from ssrdepth.losses import MASKED_LOSSES, LossFn, get_loss
 from ssrdepth.models import DepthNet, create_model
 from ssrdepth.runtime import autocast_dtype, memory_format
+from ssrdepth.runtime.layout import choose_channels_last, resolve_channels_last
 from ssrdepth.training.config import TrainConfig
 from ssrdepth.training.data_setup import TrainData
 from ssrdepth.training.distributed import DistInfo
@@ -62,6 +63,8 @@ class TrainParts:
     masked: bool
     memory_format: torch.memory_format
     precision: str
+    #: the memory format the steps run in (``channels_last = "auto"`` resolved on this machine)
+    channels_last: bool = False
 
 
 def build_parts(cfg: TrainConfig, ddp: DistInfo, device: torch.device, data: TrainData) -> TrainParts:
@@ -72,7 +75,10 @@ def build_parts(cfg: TrainConfig, ddp: DistInfo, device: torch.device, data: Tra
         if ddp.main:
             logger.info("initialised %s from %s", cfg.model.name, cfg.init_from)
     model = model.to(device)
-    if cfg.channels_last:
+    precision = resolve_precision(cfg.precision, device.type)
+    loss_fn = get_loss(cfg.loss)
+    channels_last = _channels_last(cfg, ddp, device, model, data, loss_fn, autocast_dtype(precision))
+    if channels_last:
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
     net: nn.Module = model
     if ddp.world > 1:
@@ -80,7 +86,6 @@ def build_parts(cfg: TrainConfig, ddp: DistInfo, device: torch.device, data: Tra
             model, device_ids=[device.index] if device.type == "cuda" else None
         )
     optimizer = build_optimizer(cfg, list(model.parameters()))
-    precision = resolve_precision(cfg.precision, device.type)
     if ddp.main:
         logger.info("precision: %s (asked: %s, device: %s)", precision, cfg.precision, device.type)
     return TrainParts(
@@ -90,11 +95,51 @@ def build_parts(cfg: TrainConfig, ddp: DistInfo, device: torch.device, data: Tra
         scheduler=build_scheduler(cfg, optimizer, data.total_steps),
         scaler=torch.amp.GradScaler("cuda", enabled=precision == "fp16"),
         autocast_dtype=autocast_dtype(precision),
-        loss_fn=get_loss(cfg.loss),
+        loss_fn=loss_fn,
         masked=cfg.loss in MASKED_LOSSES,
-        memory_format=memory_format(cfg.channels_last),
+        memory_format=memory_format(channels_last),
         precision=precision,
+        channels_last=channels_last,
     )
+
+
+def _channels_last(
+    cfg: TrainConfig,
+    ddp: DistInfo,
+    device: torch.device,
+    model: DepthNet,
+    data: TrainData,
+    loss_fn: LossFn,
+    dtype: torch.dtype | None,
+) -> bool:
+    """``cfg.channels_last`` resolved: as given, or for ``"auto"`` the faster format of this run's step
+    on this machine (:func:`ssrdepth.runtime.layout.choose_channels_last`, measured once per machine
+    and setting and cached). Under DDP ``auto`` keeps channels-last without measuring, so that every
+    process runs the same format."""
+    given = resolve_channels_last(cfg.channels_last)
+    if given is not None:
+        return given
+    if ddp.world > 1:
+        if ddp.main:
+            logger.info("memory format: channels-last (auto under DDP: not measured per process)")
+        return True
+    height, width = cfg.data.size
+    what = {
+        "model": cfg.model.name,
+        "options": asdict(cfg.model.options),
+        "channels": data.channels,
+        "loss": cfg.loss,
+    }
+    choice = choose_channels_last(
+        model,
+        (cfg.batch_size, data.channels, height, width),
+        lambda pred, target: loss_fn(pred, target, None),
+        device,
+        dtype,
+        what,
+    )
+    logger.info("%s", choice.summary())
+    return choice.channels_last
 
 
 def warm_start(model: DepthNet, checkpoint: str | os.PathLike[str]) -> Path:

@@ -214,8 +214,12 @@ class TrainConfig:
             or autocast to ``"bf16"`` / ``"fp16"`` (fp16 with gradient scaling, CUDA only). The loss is
             always computed in fp32. The resolved choice is logged and stored in the run's result and
             checkpoints (``precision_used``).
-        channels_last: NHWC memory format for model and inputs (default: measured ×1.10–1.26 faster
-            training on a 2-core CPU for all six models, and faster on GPUs; BENCHMARKS.md).
+        channels_last: NHWC memory format for model and inputs: ``true``, ``false`` or ``"auto"``
+            (default: the faster of the two for this run's network, batch shape and precision, measured
+            once per machine and cached — :mod:`ssrdepth.runtime.layout`; channels-last measured
+            ×1.10–1.26 faster on CPUs with native bf16 and on GPUs, 6 % slower in float32 on an
+            AVX2-only CPU; BENCHMARKS.md). The format used is logged and stored in the run's result
+            and checkpoints (``channels_last_used``).
         deterministic: deterministic CUDA kernels (slower; CPU kernels are deterministic anyway).
         workers: DataLoader worker processes (0 = load in the training process).
         threads: torch intra-op CPU threads (0 = torch's default, divided among local DDP processes).
@@ -246,7 +250,7 @@ class TrainConfig:
     out: str = "runs/train"
     device: str = "cpu"
     precision: str = "auto"
-    channels_last: bool = True
+    channels_last: bool | str = "auto"
     deterministic: bool = False
     workers: int = 0
     threads: int = 0
@@ -262,6 +266,8 @@ class TrainConfig:
             raise ValueError(f"unknown unit {self.unit!r}; valid units: {', '.join(UNITS)}")
         if self.precision not in PRECISIONS:
             raise ValueError(f"unknown precision {self.precision!r}; valid values: {', '.join(PRECISIONS)}")
+        if not isinstance(self.channels_last, bool) and self.channels_last != "auto":
+            raise ValueError(f"channels_last: expected true or false, or 'auto', got {self.channels_last!r}")
         if self.best_metric not in BEST_METRICS:
             raise ValueError(
                 f"unknown best_metric {self.best_metric!r}; valid metrics: {', '.join(BEST_METRICS)}"

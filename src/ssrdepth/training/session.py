@@ -53,6 +53,7 @@ class TrainResult:
         steps: optimiser steps done. best: ``{"metric", "value", "step"}`` or None.
         skipped: True when a finished run with the same configuration was found and reused.
         precision: the precision the steps ran in (``precision = "auto"`` resolved on this machine).
+        channels_last: the memory format the steps ran in (``channels_last = "auto"`` resolved).
     """
 
     run_dir: Path
@@ -65,6 +66,7 @@ class TrainResult:
     best: dict[str, Any] | None = None
     skipped: bool = False
     precision: str = ""
+    channels_last: bool | None = None
 
     def to_dict(self) -> dict[str, Any]:
         d = dataclasses.asdict(self)
@@ -85,6 +87,7 @@ class TrainResult:
             best=d.get("best"),
             skipped=bool(d.get("skipped", False)),
             precision=str(d.get("precision", "")),
+            channels_last=d.get("channels_last"),
         )
 
 
@@ -192,6 +195,7 @@ class Session:
             elapsed=self.elapsed_before + time.perf_counter() - self.t_start,
             world_size=self.ddp.world,
             precision_used=p.precision,
+            channels_last_used=p.channels_last,
         )
 
     def params_finite(self) -> bool:
@@ -318,7 +322,7 @@ class Session:
             p.loss_fn,
             self.device,
             autocast_dtype=p.autocast_dtype,
-            channels_last=cfg.channels_last,
+            channels_last=p.channels_last,
             max_batches=cfg.val_max_batches,
             ddp=self.ddp,
         )
@@ -393,6 +397,7 @@ class Session:
             steps=self.step,
             best=self.best,
             precision=self.parts.precision,
+            channels_last=self.parts.channels_last,
         )
         if ddp.main:
             plot_curves(self.history, run_dir / CURVES)

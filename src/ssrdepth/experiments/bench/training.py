@@ -4,7 +4,7 @@ it, the interleaved *bare-step variants* that compare precision and memory forma
 - **The train step** (``as_train_runs_it``, the row's ``step_s`` / ``images_per_s``): the step
   ``ssrdepth train`` runs with the ssrdepth recipe — its loss (masked SILog), optimiser (AdamW), grad
   scaler and clipping as the recipe sets them, augmentation, data loading, precision ``auto`` and
-  channels-last — timed by
+  the memory format ``channels_last = "auto"`` chooses — timed by
   :func:`ssrdepth.training.loop.measure_step_seconds`, the training loop's own step, on random data
   in memory. This is the speed a user gets.
 - **Bare-step variants** (``variants``): :func:`bare_step`, one SGD (momentum 0.9) step of the paper's
@@ -35,7 +35,7 @@ from ssrdepth.models import DepthNet
 #: What the ``as_train_runs_it`` entry (the row's headline) is, written into every training row.
 TRAIN_STEP_WHAT = (
     "the step `ssrdepth train` runs with the ssrdepth recipe (masked SILog, AdamW, augmentation, "
-    "data loading, precision auto, channels-last), timed apart from the interleaved variants"
+    "data loading, precision auto, memory format auto), timed apart from the interleaved variants"
 )
 #: What the ``variants`` entries are, written into every training row.
 BARE_STEP_WHAT = (
