@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -14,9 +15,14 @@ from ssrdepth.core.io import write_json, write_text
 from ssrdepth.experiments.bench import (
     INFERENCE_BACKENDS,
     BenchConfig,
+    QualityConfig,
     format_table,
     run_bench,
 )
+from ssrdepth.experiments.demo import DEMO_WIDTH
+
+#: Where ``ssrdepth demo`` renders its synthetic set (the default of ``--time-to-quality``).
+DEMO_SYNTHETIC = "runs/demo/data/synthetic"
 
 #: A valid ``--option`` (the help and error messages show it).
 _EXAMPLE = 'stereo_size=620x375, devices=cpu or settings=[{label="a",size=[37,147],channels=1,batch=8}]'
@@ -63,7 +69,51 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         action="store_true",
         help="skip the Keras peer (measured only when TensorFlow is importable and --width is 1.0)",
     )
+    q = p.add_argument_group("time to quality (trains: minutes per recipe)")
+    q.add_argument(
+        "--time-to-quality",
+        nargs="?",
+        const=DEMO_SYNTHETIC,
+        default=None,
+        metavar="DIR",
+        help="also train the demo preset and the paper's recipe on a rendered synthetic set and report "
+        f"the seconds to each δ < 1.25 level (default DIR: {DEMO_SYNTHETIC}, what `ssrdepth demo` renders)",
+    )
+    q.add_argument("--quality-model", default="SCRXU", help="the network trained (default SCRXU)")
+    q.add_argument("--quality-steps", type=int, default=500, help="steps per run (default 500)")
+    q.add_argument("--quality-every", type=int, default=50, help="evaluate every N steps (default 50)")
+    q.add_argument(
+        "--quality-images", type=int, default=100, help="test images per evaluation (default 100; 0 = all)"
+    )
     add_config_arguments(p, BenchConfig, _EXAMPLE)
+
+
+def quality_from_args(args: argparse.Namespace) -> QualityConfig | None:
+    """The time-to-quality measurement ``--time-to-quality`` asks for (None: not asked).
+
+    Raises:
+        ValueError: the folder is not a rendered synthetic set (the message says how to render one).
+    """
+    if args.time_to_quality is None:
+        return None
+    from ssrdepth.models import canonical_name
+
+    data = Path(args.time_to_quality)
+    if not (data / "synthetic.json").is_file():
+        raise ValueError(
+            f"{data}: not a rendered synthetic set (no synthetic.json); run `ssrdepth demo` first, or "
+            f"render one with `ssrdepth generate --out {data} --pairs 1000 --sequence-length 10`"
+        )
+    out = Path(args.out).with_suffix("").parent / "quality"
+    return QualityConfig(
+        data=str(data),
+        out=str(out),
+        model=canonical_name(args.quality_model),
+        width=DEMO_WIDTH,
+        max_steps=args.quality_steps,
+        eval_every=args.quality_every,
+        eval_images=args.quality_images or None,
+    )
 
 
 def _devices(device: str) -> tuple[str, ...]:
@@ -111,8 +161,13 @@ def main(args: argparse.Namespace) -> int:
     if args.print_config:
         print_config(cfg)
         return 0
+    try:
+        quality = quality_from_args(args)
+    except ValueError as exc:
+        print(f"ssrdepth bench: error: {exc}", file=sys.stderr)
+        return 2
     out = Path(args.out)
-    result = run_bench(cfg, on_update=lambda partial: write_json(out, partial))
+    result = run_bench(cfg, on_update=lambda partial: write_json(out, partial), quality=quality)
     table = format_table(result)
     write_text(out.with_suffix(".md"), table)
     print(table, end="")

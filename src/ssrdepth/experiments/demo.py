@@ -64,6 +64,9 @@ DEMO_STEP_QUANTUM = 10
 TRAIN_LOOP_OVERHEAD = 1.05
 #: The plan the first run measured, kept in the demo folder so that a re-run reuses its trained runs.
 PLAN_FILE = "demo-steps.json"
+#: Training settings of the demo's runs on top of the recipe (before ``--set``), measured on its set
+#: (docs/training.md, "The demo's training"): none yet.
+DEMO_OVERRIDES: tuple[str, ...] = ()
 #: The synthetic set renders at half KITTI width (621 px), where 96 px of disparity covers the same
 #: depths (≥ ~2 m) as KITTI's usual 192 px at full width.
 DEMO_MAX_DISPARITY = 96
@@ -439,7 +442,9 @@ def demo(cfg: DemoConfig) -> dict[str, Any]:
         max_disparity=DEMO_MAX_DISPARITY,
         device=cfg.device,
         eval_max_images=cfg.eval_max_images,
-        overrides=cfg.overrides,
+        overrides=cfg.overrides
+        if cfg.full or cfg.recipe != "ssrdepth"
+        else (*DEMO_OVERRIDES, *cfg.overrides),
         progress=cfg.progress,
         recipe="paper" if cfg.full else cfg.recipe,
         seeds=cfg.seeds,

@@ -17,6 +17,9 @@ What is measured, per device (CPU, and CUDA when present):
   (:data:`ssrdepth.inference.backends.REGISTRY`: eager PyTorch contiguous and channels-last, ONNX
   Runtime, OpenVINO, INT8) and the bench-only rows (TorchScript, ``torch.compile`` with ``--compile``,
   the Keras peer); achieved GFLOP/s and peak memory;
+- **time to quality** (``--time-to-quality``, minutes of training): the training seconds until δ < 1.25
+  against the exact synthetic depth first reaches each level, for the demo's preset and the paper's
+  recipe, and the ratio (:mod:`~ssrdepth.experiments.bench.quality`);
 - **stereo targets**: pairs/s of each matching backend (``ssrdepth.stereo.matching.benchmark_matchers``),
   or the reason it was skipped.
 
@@ -31,7 +34,8 @@ Runtime's arena); on CUDA, ``torch.cuda.max_memory_allocated`` over the same run
 The package, one concept a module: :mod:`~ssrdepth.experiments.bench.plan` (rows, settings,
 :class:`BenchConfig`), :mod:`~ssrdepth.experiments.bench.measure` (timing on a device, memory, matmul
 peak), :mod:`~ssrdepth.experiments.bench.training` (the training rows),
-:mod:`~ssrdepth.experiments.bench.inference` (the inference rows), :mod:`~ssrdepth.experiments.bench.run`
+:mod:`~ssrdepth.experiments.bench.inference` (the inference rows), :mod:`~ssrdepth.experiments.bench.quality` (time to quality),
+:mod:`~ssrdepth.experiments.bench.run`
 (the whole run, the result file) and :mod:`~ssrdepth.experiments.bench.table` (the Markdown report).
 """
 
@@ -50,6 +54,7 @@ from ssrdepth.experiments.bench.plan import (
     BenchConfig,
     Setting,
 )
+from ssrdepth.experiments.bench.quality import QUALITY_THRESHOLDS, QualityConfig, bench_quality
 from ssrdepth.experiments.bench.run import bench_stereo, load_result, run_bench
 from ssrdepth.experiments.bench.table import INFERENCE_LEGEND, TRAINING_LEGEND, format_table
 from ssrdepth.experiments.bench.training import bare_step, bench_training, train_step_seconds
@@ -61,13 +66,16 @@ __all__ = [
     "DEFAULT_BACKENDS",
     "INFERENCE_BACKENDS",
     "INFERENCE_LEGEND",
+    "QUALITY_THRESHOLDS",
     "SCHEMA",
     "TRAINING_LEGEND",
     "TRAIN_VARIANTS",
     "BenchConfig",
+    "QualityConfig",
     "Setting",
     "bare_step",
     "bench_inference",
+    "bench_quality",
     "bench_stereo",
     "bench_training",
     "format_table",

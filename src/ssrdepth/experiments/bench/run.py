@@ -23,6 +23,7 @@ from ssrdepth.core.machine import machine_info
 from ssrdepth.experiments.bench.inference import bench_inference
 from ssrdepth.experiments.bench.measure import matmul_peak
 from ssrdepth.experiments.bench.plan import SCHEMA, BenchConfig
+from ssrdepth.experiments.bench.quality import QualityConfig, bench_quality
 from ssrdepth.experiments.bench.training import bench_training
 from ssrdepth.models import create_model
 
@@ -45,10 +46,13 @@ def run_bench(
     cfg: BenchConfig,
     progress: bool = True,
     on_update: Callable[[dict[str, Any]], None] | None = None,
+    quality: QualityConfig | None = None,
 ) -> dict[str, Any]:
     """Run the benchmark described by ``cfg`` and return the JSON-ready result. ``on_update`` is
     called with the partial result after every (model, setting), so a long run that is stopped
-    keeps what it measured (the command writes the JSON each time; ``"complete": false`` until done)."""
+    keeps what it measured (the command writes the JSON each time; ``"complete": false`` until done).
+    ``quality``: also train to quality (:func:`~ssrdepth.experiments.bench.quality.bench_quality`,
+    the result's ``time_to_quality``; minutes of training per recipe)."""
     from tqdm import tqdm
 
     if cfg.threads:
@@ -95,6 +99,8 @@ def run_bench(
                 on_update(result)
         _add_end_peak(dev["matmul_peak"], matmul_peak(device, 1024 if cfg.quick else None))
     result["stereo"] = bench_stereo(cfg)
+    if quality is not None:
+        result["time_to_quality"] = bench_quality(quality)
     result["seconds"] = time.perf_counter() - started
     result["load_average"] = {"before": load_before, "after": os.getloadavg() if load_before else None}
     result["complete"] = True

@@ -1,0 +1,91 @@
+"""``bench --time-to-quality``: the first level reached and the speed-up by hand, and a real tiny run
+of both recipes whose curve is the one an evaluation of its checkpoints gives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ssrdepth.checkpoint import load_checkpoint
+from ssrdepth.data import build_dataset
+from ssrdepth.data.synthetic import generate_synthetic
+from ssrdepth.evaluation.evaluate import evaluate_protocols
+from ssrdepth.experiments.bench import QualityConfig, bench_quality, format_table
+from ssrdepth.experiments.bench.quality import reached, speedups
+from ssrdepth.training.config import config_from_dict
+
+
+def test_the_first_level_reached_and_the_speedup_by_hand() -> None:
+    curve = [
+        {"step": 50, "seconds": 10.0, "delta1": 0.55},
+        {"step": 100, "seconds": 20.0, "delta1": 0.72},
+        {"step": 150, "seconds": 30.0, "delta1": 0.70},  # not monotone: the first crossing counts
+        {"step": 200, "seconds": 40.0, "delta1": 0.81},
+    ]
+    assert reached(curve, 0.7) == {"step": 100, "seconds": 20.0}
+    assert reached(curve, 0.8) == {"step": 200, "seconds": 40.0}
+    assert reached(curve, 0.85) is None
+    rows = {
+        "ssrdepth": {
+            "reached": {"0.7": {"step": 100, "seconds": 20.0}, "0.8": {"step": 200, "seconds": 40.0}}
+        },
+        "paper": {"reached": {"0.7": {"step": 400, "seconds": 90.0}, "0.8": None}},
+    }
+    assert speedups(rows, (0.7, 0.8)) == {"0.7": 4.5, "0.8": None}
+
+
+def test_quality_config_checks_its_values(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="eval_every must be ≥ 1"):
+        QualityConfig(data=str(tmp_path), out=str(tmp_path), eval_every=0)
+    with pytest.raises(ValueError, match="unknown recipe"):
+        QualityConfig(data=str(tmp_path), out=str(tmp_path), recipes=("adam",))
+
+
+@pytest.mark.xdist_group("bench-quality")
+def test_a_tiny_run_of_both_recipes_scores_its_own_checkpoints(tmp_path: Path) -> None:
+    root = tmp_path / "synthetic"
+    generate_synthetic(root, 12, size=(64, 192), sequence_length=3, workers=1, progress=False)
+    cfg = QualityConfig(
+        data=str(root),
+        out=str(tmp_path / "quality"),
+        model="C",
+        width=0.125,
+        max_steps=4,
+        eval_every=2,
+        eval_images=3,
+        thresholds=(0.0, 1.01),
+        overrides=("batch_size=4",),
+    )
+    result = bench_quality(cfg)
+    for recipe in ("ssrdepth", "paper"):
+        row = result["recipes"][recipe]
+        assert [p["step"] for p in row["curve"]] == [2, 4]
+        assert 0 < row["curve"][0]["seconds"] < row["curve"][1]["seconds"] <= row["train_seconds"] + 1e-9
+        assert row["reached"]["0"] == {"step": 2, "seconds": row["curve"][0]["seconds"]}
+        assert row["reached"]["1.01"] is None
+        # The last point is the final checkpoint's δ < 1.25, scored again here.
+        ckpt = load_checkpoint(Path(cfg.out) / recipe / "C" / "latest.pt")
+        assert ckpt.step == 4
+        test = build_dataset(config_from_dict(ckpt.extra["config"]).data, "test", progress=False)
+        (again,) = evaluate_protocols(ckpt.build_model(), test, ["kitti"], max_images=3, scale=ckpt.scale)
+        assert not isinstance(again, ValueError)
+        assert row["curve"][-1]["delta1"] == pytest.approx(again.metrics["delta1"], abs=1e-12)
+    assert result["recipes"]["ssrdepth"]["loss"] == "masked_silog"
+    assert result["recipes"]["paper"]["loss"] == "l2_paper"
+    ours, paper = (result["recipes"][r]["reached"]["0"]["seconds"] for r in ("ssrdepth", "paper"))
+    assert result["speedup"] == {"0": pytest.approx(paper / ours), "1.01": None}
+    table = format_table({"devices": {}, "time_to_quality": result})
+    assert "| ssrdepth | C ×0.125 | 4 | 4 | " in table and "not reached" in table
+
+
+def test_the_command_names_a_folder_that_is_not_a_rendered_set(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ssrdepth.cli import main
+
+    code = main(["bench", "--quick", "--time-to-quality", str(tmp_path), "--out", str(tmp_path / "b.json")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path}: not a rendered synthetic set" in err and "ssrdepth generate --out" in err
+    assert not (tmp_path / "b.json").exists()
