@@ -54,6 +54,18 @@ def test_plan_steps_share_the_time_left_by_hand() -> None:
     assert plan_steps({"1": 10.0}, -30.0) == {"1": 200}
 
 
+def test_plan_steps_count_the_same_images_at_another_batch() -> None:
+    # Table 1 at batch 10: its range (200, 500) steps of batch 40 is (800, 2000) steps of batch 10, its
+    # quantum 40 steps. One step of the six runs at batch 10: 1.0 s; Table 2 at batch 40: 2.0 s. The
+    # most would take 2000·1.0 + 100·2.0 = 2,200 s; 1,100 s is half: 1000 steps (a multiple of 40:
+    # 1000 = 25·40) and 50.
+    assert plan_steps({"1": 1.0, "2": 2.0}, 1100.0, {"1": 10, "2": 40}) == {"1": 1000, "2": 50}
+    # 0.3 of it (660 s): 600 steps at batch 10 is below the fewest, 800; Table 2 gets 30.
+    assert plan_steps({"1": 1.0, "2": 2.0}, 660.0, {"1": 10, "2": 40}) == {"1": 800, "2": 30}
+    # 0.7 (1,540 s): 1400 → 1400 (35·40), and 70.
+    assert plan_steps({"1": 1.0, "2": 2.0}, 1540.0, {"1": 10, "2": 40}) == {"1": 1400, "2": 70}
+
+
 def test_budget_plan_is_measured_once_then_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import json
     import time

@@ -57,6 +57,9 @@ DEMO_AFTER_TRAINING_S = 75
 DEMO_STEP_RANGE = {"1": (200, 500), "2": (20, 100)}
 #: Steps are chosen in multiples of this (so that small timing noise keeps the same plan).
 DEMO_STEP_QUANTUM = 10
+#: The batch that :data:`DEMO_STEP_RANGE` and :data:`DEMO_STEP_QUANTUM` count steps of (the paper's
+#: 40): a table trained at another batch gets the steps of the same number of training images.
+DEMO_RANGE_BATCH = 40
 #: A training run's time over its steps as :func:`~ssrdepth.training.loop.measure_step_seconds` times
 #: them (loading and augmentation included): validation, checkpoints and logs, 20 s of the runs'
 #: 1,183 s (1.02×) in py-spy's profile of the demo on a 2-core AMD EPYC (BENCHMARKS.md, "Where the
@@ -80,21 +83,27 @@ def default_real_kitti() -> str:
     return os.environ.get(REAL_KITTI_ENV) or str(Path.cwd().parent / "shared" / "data" / "kitti_object")
 
 
-def plan_steps(step_seconds: Mapping[str, float], available_s: float) -> dict[str, int]:
+def plan_steps(
+    step_seconds: Mapping[str, float], available_s: float, batches: Mapping[str, int] | None = None
+) -> dict[str, int]:
     """Steps per table that fit ``available_s`` seconds of training.
 
     step_seconds: table → seconds of one step of *all* its runs together (the sum over its models), as
-        measured, loop overhead included. Every table gets the same fraction ``k`` of its most steps
-        (:data:`DEMO_STEP_RANGE`), ``k = min(1, available / Σ most·seconds)``, rounded down to
-        :data:`DEMO_STEP_QUANTUM` and kept within the table's range (the fewest steps even when they do
-        not fit: the caller says so).
+        measured, loop overhead included. batches: table → its training batch (default
+        :data:`DEMO_RANGE_BATCH`): :data:`DEMO_STEP_RANGE` and :data:`DEMO_STEP_QUANTUM` count steps of
+        that batch, so a table trained at batch ``b`` gets ``DEMO_RANGE_BATCH / b`` times as many
+        steps (the same training images). Every table gets the same fraction ``k`` of its most steps,
+        ``k = min(1, available / Σ most·seconds)``, rounded down to the quantum and kept within the
+        table's range (the fewest steps even when they do not fit: the caller says so).
     """
-    full = sum(DEMO_STEP_RANGE[t][1] * sec for t, sec in step_seconds.items())
+    per = {t: DEMO_RANGE_BATCH / (batches or {}).get(t, DEMO_RANGE_BATCH) for t in step_seconds}
+    full = sum(DEMO_STEP_RANGE[t][1] * per[t] * sec for t, sec in step_seconds.items())
     k = 1.0 if full <= 0 else min(1.0, max(available_s, 0.0) / full)
     steps = {}
     for table in step_seconds:
-        lo, hi = DEMO_STEP_RANGE[table]
-        n = int(k * hi // DEMO_STEP_QUANTUM) * DEMO_STEP_QUANTUM
+        lo, hi = (round(n * per[table]) for n in DEMO_STEP_RANGE[table])
+        quantum = max(1, round(DEMO_STEP_QUANTUM * per[table]))
+        n = int(k * hi // quantum) * quantum
         steps[table] = max(lo, min(hi, n))
     return steps
 
@@ -149,7 +158,7 @@ def _budget_plan(rcfg: ReproduceConfig, started: float, fresh: str | None) -> tu
     from ssrdepth.core.hardware import speed_flags
     from ssrdepth.core.io import write_json
     from ssrdepth.core.machine import machine_info
-    from ssrdepth.experiments.reproduce import ensure_targets, plan_runs
+    from ssrdepth.experiments.reproduce import batch_sizes, ensure_targets, plan_runs
 
     path = Path(rcfg.out) / PLAN_FILE
     runs, _ = plan_runs(rcfg)
@@ -167,7 +176,7 @@ def _budget_plan(rcfg: ReproduceConfig, started: float, fresh: str | None) -> tu
         seconds[run.table] = seconds.get(run.table, 0.0) + per_run[run.key]
     spent = time.perf_counter() - started
     available = DEMO_BUDGET_S - spent - DEMO_AFTER_TRAINING_S
-    steps = plan_steps(seconds, available)
+    steps = plan_steps(seconds, available, batch_sizes(rcfg))
     training = sum(steps[t] * sec for t, sec in seconds.items())
     expected_min = (spent + training + DEMO_AFTER_TRAINING_S) / 60
     flags = [k for k, v in speed_flags().items() if v]
