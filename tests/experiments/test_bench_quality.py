@@ -36,8 +36,8 @@ def test_the_first_level_reached_and_the_speedup_by_hand() -> None:
 
 
 def test_quality_config_checks_its_values(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="eval_every must be ≥ 1"):
-        QualityConfig(data=str(tmp_path), out=str(tmp_path), eval_every=0)
+    with pytest.raises(ValueError, match="eval_every_images must be ≥ 1"):
+        QualityConfig(data=str(tmp_path), out=str(tmp_path), eval_every_images=0)
     with pytest.raises(ValueError, match="unknown recipe"):
         QualityConfig(data=str(tmp_path), out=str(tmp_path), recipes=("adam",))
 
@@ -51,8 +51,8 @@ def test_a_tiny_run_of_both_recipes_scores_its_own_checkpoints(tmp_path: Path) -
         out=str(tmp_path / "quality"),
         model="C",
         width=0.125,
-        max_steps=4,
-        eval_every=2,
+        max_images=16,  # 4 steps of batch 4
+        eval_every_images=8,
         eval_images=3,
         thresholds=(0.0, 1.01),
         overrides=("batch_size=4",),
@@ -61,6 +61,7 @@ def test_a_tiny_run_of_both_recipes_scores_its_own_checkpoints(tmp_path: Path) -
     for recipe in ("ssrdepth", "paper"):
         row = result["recipes"][recipe]
         assert [p["step"] for p in row["curve"]] == [2, 4]
+        assert [p["images"] for p in row["curve"]] == [8, 16]
         assert 0 < row["curve"][0]["seconds"] < row["curve"][1]["seconds"] <= row["train_seconds"] + 1e-9
         assert row["reached"]["0"] == {"step": 2, "seconds": row["curve"][0]["seconds"]}
         assert row["reached"]["1.01"] is None

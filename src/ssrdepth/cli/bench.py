@@ -80,8 +80,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         f"the seconds to each δ < 1.25 level (default DIR: {DEMO_SYNTHETIC}, what `ssrdepth demo` renders)",
     )
     q.add_argument("--quality-model", default="SCRXU", help="the network trained (default SCRXU)")
-    q.add_argument("--quality-steps", type=int, default=500, help="steps per run (default 500)")
-    q.add_argument("--quality-every", type=int, default=50, help="evaluate every N steps (default 50)")
+    q.add_argument(
+        "--quality-steps",
+        type=int,
+        default=500,
+        help="training per run, in steps of batch 40 (default 500; a recipe at another batch sees as many images)",
+    )
+    q.add_argument(
+        "--quality-every", type=int, default=50, help="evaluate every N steps of batch 40 (default 50)"
+    )
     q.add_argument(
         "--quality-images", type=int, default=100, help="test images per evaluation (default 100; 0 = all)"
     )
@@ -110,8 +117,8 @@ def quality_from_args(args: argparse.Namespace) -> QualityConfig | None:
         out=str(out),
         model=canonical_name(args.quality_model),
         width=DEMO_WIDTH,
-        max_steps=args.quality_steps,
-        eval_every=args.quality_every,
+        max_images=args.quality_steps * 40,
+        eval_every_images=args.quality_every * 40,
         eval_images=args.quality_images or None,
     )
 

@@ -38,17 +38,18 @@ QUALITY_RECIPES = ("ssrdepth", "paper")
 class QualityConfig:
     """A time-to-quality measurement. ``data``: a rendered synthetic set (``ssrdepth generate``; the
     demo's is ``runs/demo/data/synthetic``), its SGM targets computed here when missing; ``out``: a
-    scratch folder for the runs (reused when the same run finished there); ``model``/``width``: the
-    network (the demo's width); ``max_steps``, ``eval_every`` (steps), ``eval_images`` (test images
-    per evaluation, ``None`` = all); ``overrides``: ``key=value`` settings applied to both recipes
-    (``--set``)."""
+    scratch folder for the runs (started over each time); ``model``/``width``: the network (the demo's
+    width); ``max_images``, ``eval_every_images``: training images per run and between evaluations
+    (500 and 50 steps of batch 40 by default), the same for every recipe whatever its batch;
+    ``eval_images``: test images per evaluation (``None`` = all); ``overrides``: ``key=value``
+    settings applied to both recipes."""
 
     data: str
     out: str
     model: str = "SCRXU"
     width: float = 0.25
-    max_steps: int = 500
-    eval_every: int = 50
+    max_images: int = 20_000
+    eval_every_images: int = 2_000
     eval_images: int | None = 100
     thresholds: tuple[float, ...] = QUALITY_THRESHOLDS
     recipes: tuple[str, ...] = QUALITY_RECIPES
@@ -56,8 +57,10 @@ class QualityConfig:
     overrides: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
-        if self.max_steps < 1 or self.eval_every < 1:
-            raise ValueError(f"max_steps and eval_every must be ≥ 1, got {self.max_steps}, {self.eval_every}")
+        if self.max_images < 1 or self.eval_every_images < 1:
+            raise ValueError(
+                f"max_images and eval_every_images must be ≥ 1, got {self.max_images}, {self.eval_every_images}"
+            )
         bad = [r for r in self.recipes if r not in QUALITY_RECIPES]
         if bad:
             raise ValueError(f"unknown recipe(s) {bad}; valid: {', '.join(QUALITY_RECIPES)}")
@@ -83,8 +86,10 @@ def speedups(rows: dict[str, dict[str, Any]], thresholds: tuple[float, ...]) -> 
     return out
 
 
-def _train_config(cfg: QualityConfig, recipe: str) -> Any:
-    """The Table 1 run of ``cfg.model`` as the demo trains it, with ``recipe``'s training settings."""
+def _train_config(cfg: QualityConfig, recipe: str) -> tuple[Any, int]:
+    """The Table 1 run of ``cfg.model`` as the demo trains it, with ``recipe``'s training settings, for
+    ``cfg.max_images`` training images (in steps of the recipe's own batch), and how many of its
+    steps apart it is evaluated."""
     from ssrdepth.experiments.demo import DEMO_MAX_DISPARITY, DEMO_OVERRIDES
     from ssrdepth.experiments.reproduce import ReproduceConfig, plan_runs, train_config_for
     from ssrdepth.training.config import apply_overrides
@@ -95,7 +100,7 @@ def _train_config(cfg: QualityConfig, recipe: str) -> Any:
         kitti_source="synthetic",
         models=(cfg.model,),
         tables=("1",),
-        table_lengths=(("1", cfg.max_steps),),
+        table_lengths=(("1", 1),),  # set below, in steps of the recipe's batch
         unit="steps",
         width=cfg.width,
         matcher="sgm",
@@ -107,13 +112,23 @@ def _train_config(cfg: QualityConfig, recipe: str) -> Any:
     )
     runs, _ = plan_runs(rcfg)
     tc = train_config_for(runs[0], rcfg)
-    tc = apply_overrides(tc, [f"checkpoint_every={cfg.eval_every}", "eval_every=0", "tensorboard=false"])
-    return dataclasses.replace(tc, out=str(Path(cfg.out) / recipe / cfg.model), progress=False)
+    every = max(1, cfg.eval_every_images // tc.batch_size)
+    tc = apply_overrides(
+        tc,
+        [
+            f"length={max(1, cfg.max_images // tc.batch_size)}",
+            f"checkpoint_every={every}",
+            "eval_every=0",
+            "tensorboard=false",
+        ],
+    )
+    return dataclasses.replace(tc, out=str(Path(cfg.out) / recipe / cfg.model), progress=False), every
 
 
 def quality_curve(cfg: QualityConfig, recipe: str) -> dict[str, Any]:
-    """Train one run of ``recipe`` and score it every ``eval_every`` steps: ``{"recipe", "model",
-    "width", "batch", "lr", "loss", "steps", "curve": [{"step", "seconds", "delta1", "abs_rel"}],
+    """Train one run of ``recipe`` and score it every ``eval_every_images`` training images: ``{"recipe",
+    "model", "width", "batch", "lr", "loss", "steps", "curve": [{"step", "images", "seconds",
+    "delta1", "abs_rel"}],
     "reached": {threshold: {"step", "seconds"} | None}, "train_seconds", "eval_seconds"}``."""
     from ssrdepth.checkpoint import load_checkpoint
     from ssrdepth.data import build_dataset
@@ -121,7 +136,7 @@ def quality_curve(cfg: QualityConfig, recipe: str) -> dict[str, Any]:
     from ssrdepth.experiments.reproduce import ensure_targets
     from ssrdepth.training.loop import train
 
-    tc = _train_config(cfg, recipe)
+    tc, every = _train_config(cfg, recipe)
     ensure_targets(tc.data, False)
     test = build_dataset(tc.data, "test", progress=False)
     latest = Path(tc.out) / "latest.pt"
@@ -129,7 +144,7 @@ def quality_curve(cfg: QualityConfig, recipe: str) -> dict[str, Any]:
     clock = {"train": 0.0, "eval": 0.0, "mark": time.perf_counter()}
 
     def on_step(step: int) -> None:
-        if step % cfg.eval_every and step != tc.length:
+        if step % every and step != tc.length:
             return
         now = time.perf_counter()
         clock["train"] += now - clock["mark"]
@@ -146,7 +161,13 @@ def quality_curve(cfg: QualityConfig, recipe: str) -> dict[str, Any]:
             raise result
         m = result.metrics
         curve.append(
-            {"step": step, "seconds": clock["train"], "delta1": m["delta1"], "abs_rel": m["abs_rel"]}
+            {
+                "step": step,
+                "images": step * tc.batch_size,
+                "seconds": clock["train"],
+                "delta1": m["delta1"],
+                "abs_rel": m["abs_rel"],
+            }
         )
         logger.info(
             "%s %s step %d: δ1 %.3f after %.0f s of training",
@@ -186,7 +207,7 @@ def bench_quality(cfg: QualityConfig) -> dict[str, Any]:
         ),
         "data": cfg.data,
         "thresholds": list(cfg.thresholds),
-        "eval_every": cfg.eval_every,
+        "eval_every_images": cfg.eval_every_images,
         "eval_images": cfg.eval_images,
         "recipes": rows,
         "speedup": speedups(rows, cfg.thresholds),

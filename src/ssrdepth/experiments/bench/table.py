@@ -152,7 +152,7 @@ def quality_lines(quality: dict[str, Any] | None) -> list[str]:
     levels = [f"{t:g}" for t in quality["thresholds"]]
     lines = [
         "",
-        f"Time to quality ({quality['what']}; every {quality['eval_every']} steps, "
+        f"Time to quality ({quality['what']}; every {quality['eval_every_images']:,} training images, "
         f"{quality['eval_images'] or 'all'} test images, data {quality['data']}):",
         "",
         "| recipe | model | batch | steps | " + " | ".join(f"δ1 ≥ {t}" for t in levels) + " | best δ1 |",
