@@ -1,9 +1,11 @@
 """``channels_last = "auto"``: the memory format a training step runs faster in, on this machine.
 
-NHWC (channels-last) is not faster everywhere. Measured (BENCHMARKS.md, "Memory format"): on CPUs with
-native bf16 (AMX, AVX-512 BF16) the recipe's step runs 1.10–1.26× faster channels-last; on an AVX2-only
-AMD EPYC in float32 it ran 6 % *slower* (892 vs 839 ms for SCRXU ×0.25 at 147×37, batch 40). So
-``auto`` measures instead of guessing:
+NHWC (channels-last) is not faster everywhere, and not even on every machine of one kind. Measured
+(BENCHMARKS.md, "Memory format"): on CPUs with native bf16 (AMX, AVX-512 BF16) the recipe's step ran
+1.10–1.26× faster channels-last; on one 2-core AVX2-only AMD EPYC in float32 the whole step ran 6 %
+*slower* (892 vs 839 ms for SCRXU ×0.25 at 147×37, batch 40), while on another AVX2-only EPYC the
+forward and backward pass ran 10–20 % *faster* (SCRXU batch 20: 456 vs 553 ms; SC batch 40: 561 vs
+627 ms). So ``auto`` measures instead of guessing:
 
 1. a deep copy of the network (the run's own weights and optimiser are never touched) takes a forward
    and backward pass of the run's loss on a fixed random batch of the run's input shape, under the

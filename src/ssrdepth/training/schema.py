@@ -217,8 +217,8 @@ class TrainConfig:
         channels_last: NHWC memory format for model and inputs: ``true``, ``false`` or ``"auto"``
             (default: the faster of the two for this run's network, batch shape and precision, measured
             once per machine and cached — :mod:`ssrdepth.runtime.layout`; channels-last measured
-            ×1.10–1.26 faster on CPUs with native bf16 and on GPUs, 6 % slower in float32 on an
-            AVX2-only CPU; BENCHMARKS.md). The format used is logged and stored in the run's result
+            ×1.10–1.26 faster on CPUs with native bf16 and on GPUs; on AVX2-only CPUs in float32
+            6 % slower on one and 10–20 % faster on another; BENCHMARKS.md). The format used is logged and stored in the run's result
             and checkpoints (``channels_last_used``).
         deterministic: deterministic CUDA kernels (slower; CPU kernels are deterministic anyway).
         workers: DataLoader worker processes (0 = load in the training process).
