@@ -75,9 +75,11 @@ def test_a_tiny_run_of_both_recipes_scores_its_own_checkpoints(tmp_path: Path) -
     assert result["recipes"]["ssrdepth"]["loss"] == "masked_silog"
     assert result["recipes"]["paper"]["loss"] == "l2_paper"
     ours, paper = (result["recipes"][r]["reached"]["0"]["seconds"] for r in ("ssrdepth", "paper"))
-    assert result["speedup"] == {"0": pytest.approx(paper / ours), "1.01": None}
+    assert result["speedup"]["0"] == {"ratio": pytest.approx(paper / ours), "bound": "equal"}
+    assert result["speedup"]["1.01"] == {"ratio": None, "bound": None}
     table = format_table({"devices": {}, "time_to_quality": result})
     assert "| ssrdepth | C ×0.125 | 4 | 4 | " in table and "not reached" in table
+    assert f"δ1 ≥ 0: {paper / ours:.1f}×" in table
 
 
 def test_the_command_names_a_folder_that_is_not_a_rendered_set(
