@@ -26,13 +26,15 @@ def test_the_first_level_reached_and_the_speedup_by_hand() -> None:
     assert reached(curve, 0.7) == {"step": 100, "seconds": 20.0}
     assert reached(curve, 0.8) == {"step": 200, "seconds": 40.0}
     assert reached(curve, 0.85) is None
-    rows = {
-        "ssrdepth": {
-            "reached": {"0.7": {"step": 100, "seconds": 20.0}, "0.8": {"step": 200, "seconds": 40.0}}
-        },
-        "paper": {"reached": {"0.7": {"step": 400, "seconds": 90.0}, "0.8": None}},
+    ours = {"0.7": {"step": 100, "seconds": 20.0}, "0.8": {"step": 200, "seconds": 40.0}, "0.85": None}
+    paper = {"0.7": {"step": 400, "seconds": 90.0}, "0.8": None, "0.85": None}
+    rows = {"ssrdepth": {"reached": ours}, "paper": {"reached": paper, "train_seconds": 120.0}}
+    # 0.7: 90 / 20; 0.8: the paper never got there in its 120 s, so at least 120 / 40; 0.85: no ratio.
+    assert speedups(rows, (0.7, 0.8, 0.85)) == {
+        "0.7": {"ratio": 4.5, "bound": "equal"},
+        "0.8": {"ratio": 3.0, "bound": "at least"},
+        "0.85": {"ratio": None, "bound": None},
     }
-    assert speedups(rows, (0.7, 0.8)) == {"0.7": 4.5, "0.8": None}
 
 
 def test_quality_config_checks_its_values(tmp_path: Path) -> None:

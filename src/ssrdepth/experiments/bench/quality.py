@@ -91,7 +91,7 @@ def speedups(rows: dict[str, dict[str, Any]], thresholds: tuple[float, ...]) -> 
         elif paper:
             out[key] = {"ratio": paper["seconds"] / ours["seconds"], "bound": "equal"}
         else:
-            out[key] = {"ratio": paper_row["train_seconds"] / ours["seconds"], "bound": "at least"}
+            out[key] = {"ratio": paper_row.get("train_seconds", 0.0) / ours["seconds"], "bound": "at least"}
     return out
 
 
