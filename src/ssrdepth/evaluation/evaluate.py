@@ -343,7 +343,7 @@ class _Feed:
                 for i, truth in enumerate(batch["truth"]):
                     size = (int(truth.shape[-2]), int(truth.shape[-1]))
                     pred_i, unc_i = upsampled.at(i, size, proto)
-                    self._score(pred_i, truth[None].to(device), None, unc_i, groups[i : i + 1])
+                    self._score(pred_i, truth[None], None, unc_i, groups[i : i + 1])
             else:
                 self._score(raw, batch["depth"].to(device), None, uncertainty, groups)
         except ValueError as exc:  # this protocol cannot compare (kind, size): the others go on
@@ -456,6 +456,8 @@ def _one_pass(
                     raise ValueError(f"model {name} produced NaN/inf values: its weights are broken")
                 groups = sequences.next(raw.shape[0])
                 raw = sequences.stabilised(raw, groups)
+                if "truth" in batch:  # each image's own-size truth, moved once for every protocol
+                    batch["truth"] = [t.to(dev, non_blocking=True) for t in batch["truth"]]
                 upsampled = _Upsampled(raw, uncertainty)  # each image upsampled once per size
                 for feed in feeds:
                     feed.add(raw, batch, device, uncertainty, groups, upsampled)

@@ -220,7 +220,9 @@ class App:
                             )
                     model = gr.Dropdown(choices=choices, value=choices[0][1], label="Model")
                     info = gr.Markdown(_model_text(self.cache, choices[0][1]), elem_id="ssrdepth-model-info")
-                    quantity = gr.Radio(list(QUANTITIES), value="native", label="Quantity")
+                    quantity = gr.Radio(
+                        list(QUANTITIES), value="native", label="Quantity", elem_id="ssrdepth-quantity"
+                    )
                     with gr.Accordion("Camera (first given wins; else the model's)", open=False):
                         with gr.Row():
                             focal = gr.Number(
