@@ -227,7 +227,10 @@ def test_evaluate_cli_on_a_temporary_folder(
     name = "evaluate-kitti_aggregation_pooled"
     assert sorted(p.name for p in out.iterdir()) == [f"{name}.csv", f"{name}.json", f"{name}.md"]
     js = json.loads((out / f"{name}.json").read_text())
-    assert js["compared_with"].startswith("the sample's `depth` map")
+    assert js["compared_with"].startswith(
+        "the true depth (metres, where > 0) at the ground truth's resolution"
+    )
+    assert js["score_at"] == "truth" and js["protocol"]["score_at"] == "truth"
     assert [r["images"] for r in js["results"]] == [3, 3]
     assert cli_main(["evaluate", "resnet", "--out", str(out)]) == 2
     assert "neither a checkpoint file nor a model name" in capsys.readouterr().err

@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -53,15 +54,27 @@ def test_perfect_model_on_synthetic_targets_and_depth(config: DataConfig) -> Non
     assert r.images == n and r.metrics["rmse"] == pytest.approx(0.0, abs=1e-7) and r.metrics["delta1"] == 1.0
     valid = sum(int((ds[i]["valid_mask"] & (ds[i]["target"] > 1e-3)).sum()) for i in range(n))
     assert r.valid_pixels == valid > 0
-    # in metres: the normalised target × 200 m is the depth map
-    r = evaluate_model(Replay(targets), ds, get_protocol("kitti", crop="none"), batch_size=2)
+    # in metres at the model's size: the normalised target × 200 m is the depth map
+    r = evaluate_model(
+        Replay(targets), ds, get_protocol("kitti", crop="none", score_at="model"), batch_size=2
+    )
     depth = [ds[i]["depth"] for i in range(n)]
     assert r.valid_pixels == sum(int(((d > 1e-3) & (d < 80)).sum()) for d in depth)
     assert r.metrics["abs_rel"] < 1e-5 and r.metrics["delta1"] == 1.0
+    # at the truth's resolution (the default): every rendered pixel of the 32×96 depth maps counts
+    r = evaluate_model(Replay(targets), ds, get_protocol("kitti", crop="none"), batch_size=2)
+    truth = [ds.truth_depth(i) for i in range(n)]
+    assert all(t.shape == (32, 96) for t in truth)
+    assert r.valid_pixels == sum(int(((t > 1e-3) & (t < 80)).sum()) for t in truth) > 2 * valid
+    assert r.score_at == "truth" and 0 < r.metrics["abs_rel"] < 0.2  # a model-size map, upsampled
 
 
-def test_evaluate_untrained_model_matches_a_direct_computation(config: DataConfig, tmp_path: Path) -> None:
-    report = evaluate(["C"], config, "kitti", out_dir=tmp_path, model_options={"width": 0.25}, progress=False)
+@pytest.mark.parametrize("score_at", ["model", "truth"])
+def test_evaluate_untrained_model_matches_a_direct_computation(
+    config: DataConfig, tmp_path: Path, score_at: str
+) -> None:
+    proto = get_protocol("kitti", score_at=score_at)
+    report = evaluate(["C"], config, proto, out_dir=tmp_path, model_options={"width": 0.25}, progress=False)
     (result,) = report.results
     ds = build_dataset(config, "test", progress=False)
     torch.manual_seed(0)
@@ -70,23 +83,26 @@ def test_evaluate_untrained_model_matches_a_direct_computation(config: DataConfi
     for i in range(len(ds)):
         s = ds[i]
         with torch.no_grad():
-            pred = model(s["image"][None])[0].double().numpy() * 200.0  # TargetScale("depth", 200 m)
-        gt = s["depth"].double().numpy()
-        top, bottom, left, right = (
-            int(0.40810811 * 16),
-            int(0.99189189 * 16),
-            int(0.03594771 * 48),
-            int(0.96405229 * 48),
-        )
+            pred = model(s["image"][None])[0, 0].double().numpy() * 200.0  # TargetScale("depth", 200 m)
+        if score_at == "model":
+            gt = s["depth"].double().numpy()[0]
+        else:  # the rendered 32×96 depth, the prediction upsampled by OpenCV's bilinear (half-pixel centres)
+            gt = ds.truth_depth(i).astype(np.float64)
+            pred = cv2.resize(pred, (gt.shape[1], gt.shape[0]), interpolation=cv2.INTER_LINEAR)
+        h, w = gt.shape
+        top, bottom = int(0.40810811 * h), int(0.99189189 * h)
+        left, right = int(0.03594771 * w), int(0.96405229 * w)
         box = np.zeros_like(gt, dtype=bool)
-        box[:, top:bottom, left:right] = True
+        box[top:bottom, left:right] = True
         keep = box & (gt > 1e-3) & (gt < 80.0)
         if keep.any():
             p = np.clip(pred[keep], 1e-3, 80.0)
             per_image.append(np.mean(np.abs(p - gt[keep]) / gt[keep]))
     assert result.images == len(per_image) > 0
-    assert result.metrics["abs_rel"] == pytest.approx(np.mean(per_image), rel=1e-6)
+    assert result.metrics["abs_rel"] == pytest.approx(np.mean(per_image), rel=1e-5)
     assert report.files["json"].is_file() and "| images |" in report.markdown
+    where = {"model": "| scored at | model's size |", "truth": "| scored at | ground truth's resolution |"}
+    assert where[score_at] in report.markdown
 
 
 def test_cli_takes_the_data_configuration_from_the_checkpoint(

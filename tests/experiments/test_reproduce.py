@@ -126,6 +126,10 @@ def test_real_frames_section(shared_data: Path, mini_report: tuple[Path, dict, P
     assert set(real["baselines"]) == {"constant", "row prior"}
     md = (out / "report" / "report.md").read_text()
     assert "## Real KITTI frames" in md and "row prior: AbsRel" in md
+    # Scored at each frame's full resolution: every lidar pixel of the Garg crop (121,130 over the 7
+    # frames, as scripts/align_kitti.py counts them with the frames' own projection), not the shrunk map.
+    assert real["score_at"] == "truth" and "scored at each frame's full resolution" in md
+    assert {r["valid_pixels"] for r in real["runs"].values()} == {121_130}
     # Per-image aggregation: the whole set's AbsRel and δ < 1.25 are the means of the per-frame ones,
     # metric and median-scaled; median scaling helps a constant map most (it becomes each frame's
     # median depth).

@@ -125,12 +125,12 @@ def test_evaluation_scores_in_the_data_camera() -> None:
 
     proto = get_protocol("nyu")
     raw = torch.full((1, 1, 8, 16), 0.5)
-    batch = {"depth": torch.full((1, 1, 8, 16), 2.0)}
+    depth = torch.full((1, 1, 8, 16), 2.0)
     model = TargetScale("depth", 10.0, 40.0, None, 64)
     data = TargetScale("depth", 10.0, 14.0, None, 32)  # 28 px at 64 wide: 0.7× the training focal
-    pred, _, _ = _compared(raw, batch, proto, model, data, "cpu")
+    pred, _, _ = _compared(raw, depth, None, proto, model, data)
     assert torch.allclose(pred, torch.full_like(pred, 3.5))
-    pred, _, _ = _compared(raw, batch, proto, model, TargetScale("depth", 10.0), "cpu")  # camera unknown
+    pred, _, _ = _compared(raw, depth, None, proto, model, TargetScale("depth", 10.0))  # camera unknown
     assert torch.allclose(pred, torch.full_like(pred, 5.0))
 
 

@@ -165,10 +165,12 @@ def test_point_cloud_from_disparity(make_checkpoint: MakeCheckpoint, tmp_path: P
     np.testing.assert_allclose(rec["z"], 360.75 * 0.54 / 48, rtol=1e-5)
     # the corner pixel (u=0, v=0): X = (0 − 310)·Z/360.75
     np.testing.assert_allclose(rec["x"][0], -310 * (360.75 * 0.54 / 48) / 360.75, rtol=1e-5)
-    with pytest.raises(ValueError, match="--intrinsics"):
-        predict_files(
-            load_model(ckpt), [tmp_path / "x.png"], tmp_path / "p", PredictOptions(outputs=("ply",))
-        )
+    # No camera given: the checkpoint's training camera (721.5 px at 1242 wide = 360.75 px at 621),
+    # principal point at the centre (tests/inference/test_ply_camera.py has the other sources).
+    predict_files(load_model(ckpt), [tmp_path / "x.png"], tmp_path / "p", PredictOptions(outputs=("ply",)))
+    side = json.loads((tmp_path / "p" / "x.ply.json").read_text())
+    assert side["intrinsics"] == [360.75, 360.75, 310.5, 10.0]
+    assert side["camera"]["source"] == "checkpoint (training camera)"
 
 
 def test_video_in_side_by_side_out(tmp_path: Path) -> None:

@@ -40,10 +40,14 @@ def _call(
     quantity: str = "native",
     focal: float | None = None,
     uncertainty: bool = False,
+    **camera: object,
 ) -> tuple:
+    """The page's ``/predict`` with its first nine inputs, as clients written before the camera
+    options call it; ``camera`` adds ``fov``, ``calib`` (a file) and ``exif`` by name."""
     from gradio_client import Client, handle_file
 
     client = Client(server.url, verbose=False)
+    named = {k: handle_file(str(v)) if k == "calib" else v for k, v in camera.items()}
     return tuple(
         client.predict(
             handle_file(str(file)),
@@ -56,6 +60,7 @@ def _call(
             uncertainty,
             False,
             api_name="/predict",
+            **named,
         )
     )
 
@@ -105,6 +110,36 @@ def test_depth_with_the_checkpoints_camera(server: Server, tmp_path: Path) -> No
     numbers = _call(server, image, "depth", focal=100.0)[2]
     expected = predict(load_model(server.checkpoint), image, "depth", focal=100.0)
     assert _numbers(numbers)["max"] == pytest.approx(float(expected.max()), rel=1e-6)
+
+
+def test_camera_options_through_the_api(server: Server, tmp_path: Path) -> None:
+    import json
+
+    image = _image(tmp_path / "street.png")
+    model = load_model(server.checkpoint)
+    # 90° across 240 px: fx = 120 px
+    out = _call(server, image, "depth", fov=90.0)
+    expected = predict(model, image, "depth", focal=120.0)
+    assert _numbers(out[2])["max"] == pytest.approx(float(expected.max()), rel=1e-6)
+    assert "camera: focal 120.0 px at 240 px wide, from --fov 90°" in out[7]
+    files = {Path(f).suffix: Path(f) for f in out[4]}
+    assert read_png16(files[".png"])[1]["focal_source"] == "--fov 90°"
+    # An uploaded calibration file (OpenCV JSON at 480 wide: 300 px → 150 px at 240)
+    calib = tmp_path / "camera.json"
+    calib.write_text(json.dumps({"K": [300, 0, 240, 0, 300, 90, 0, 0, 1], "width": 480, "height": 180}))
+    out = _call(server, image, "depth", calib=calib)
+    expected = predict(model, image, "depth", focal=150.0)
+    assert _numbers(out[2])["max"] == pytest.approx(float(expected.max()), rel=1e-6)
+    ply = next(Path(f) for f in out[4] if f.endswith(".ply"))  # its header records the camera
+    line = next(x for x in ply.read_bytes().split(b"end_header")[0].decode().splitlines() if "camera:" in x)
+    cam = json.loads(line.partition("camera: ")[2])
+    assert (cam["fx"], cam["cx"], cam["cy"]) == pytest.approx((150.0, 120.0, 45.0))
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match=r"the calibration file bad\.json: no camera matrix"):
+        _call(server, image, calib=bad)
 
 
 @pytest.mark.parametrize(

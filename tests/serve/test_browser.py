@@ -130,6 +130,27 @@ def test_upload_a_photo_and_read_the_numbers(browser: Any, server: Server, kitti
     page.close()
 
 
+def test_the_camera_fields(browser: Any, server: Server, kitti_image: Path) -> None:
+    """The camera accordion: EXIF ticked by default; a field of view typed in gives the depth of that
+    camera (90° across the frame: fx = W/2), noted in the page."""
+    from playwright.sync_api import expect
+
+    page = _open(browser, server)
+    page.get_by_text("Camera (first given wins").click()
+    expect(page.locator("#ssrdepth-exif input[type=checkbox]")).to_be_checked()
+    page.locator("#ssrdepth-fov input").fill("90")
+    page.locator("#ssrdepth-quantity").get_by_text("depth", exact=True).click()
+    page.locator("#ssrdepth-upload input[type=file]").set_input_files(str(kitti_image))
+    numbers = page.locator("#ssrdepth-numbers textarea")
+    expect(numbers).to_have_value(re.compile(r"^depth \[m\]"), timeout=TIMEOUT_MS)
+    expect(page.locator("#ssrdepth-notes")).to_contain_text("from --fov 90°")
+    shown = {k: float(v) for k, v in (line.split(": ") for line in numbers.input_value().splitlines()[1:])}
+    width = predict(load_model(server.checkpoint), kitti_image).shape[1]
+    expected = predict(load_model(server.checkpoint), kitti_image, "depth", focal=width / 2)
+    assert shown["median"] == pytest.approx(float(np.median(expected)), rel=1e-6)
+    page.close()
+
+
 def test_uncertainty_map_is_shown_when_ticked(browser: Any, server: Server, kitti_image: Path) -> None:
     from playwright.sync_api import expect
 

@@ -12,7 +12,7 @@ from ssrdepth.cli.common import add_source_arguments, source_changes
 from ssrdepth.core.sizes import parse_size
 from ssrdepth.data.config import TARGETS, DataConfig
 from ssrdepth.evaluation.evaluate import CONFIDENCE_METHODS, data_config_from_checkpoint, evaluate
-from ssrdepth.evaluation.protocols import PROTOCOLS, get_protocol
+from ssrdepth.evaluation.protocols import PROTOCOLS, SCORE_AT, get_protocol
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -44,6 +44,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--scaling", default=None, choices=("none", "median", "least-squares", "least-squares-shift")
     )
     o.add_argument("--aggregation", default=None, choices=("per-image", "pooled"))
+    o.add_argument(
+        "--score-at",
+        default=None,
+        choices=SCORE_AT,
+        help="truth: at the ground truth's resolution, the prediction upsampled bilinearly (the KITTI/Eigen "
+        "convention; default of the metric protocols); model: at the model's size, the truth resized to "
+        "it (the only choice of paper/normalised)",
+    )
     p.add_argument(
         "--confidence",
         default=None,
@@ -94,14 +102,20 @@ def _data_config(args: argparse.Namespace) -> DataConfig:
 def main(args: argparse.Namespace) -> int:
     if args.list_protocols:
         for proto in PROTOCOLS.values():
-            print(f"{proto.name:<12} {proto.description}")
+            print(f"{proto.name:<12} {proto.description}; scored {proto.scored_at}")
         return 0
     if not args.models:
         raise ValueError("no model given: pass checkpoint files or model names (see --help)")
     # Run folders → their checkpoint files, resolved (and named in the log) once.
     args.models = [str(resolve_checkpoint(m)) if Path(m).is_dir() else m for m in args.models]
     data = _data_config(args)
-    proto = get_protocol(args.protocol, crop=args.crop, scaling=args.scaling, aggregation=args.aggregation)
+    proto = get_protocol(
+        args.protocol,
+        crop=args.crop,
+        scaling=args.scaling,
+        aggregation=args.aggregation,
+        score_at=args.score_at,
+    )
     report = evaluate(
         args.models,
         data,

@@ -87,7 +87,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--color-range", default=None, metavar="MIN,MAX", help="fixed colour range (default per image)"
     )
     p.add_argument(
-        "--intrinsics", default=None, metavar="FX,FY,CX,CY", help="pinhole camera (px) for --save ply"
+        "--intrinsics",
+        default=None,
+        metavar="FX,FY,CX,CY",
+        help="pinhole camera (px at the image's size); --save ply otherwise uses the resolved camera "
+        "(--focal, --calib, --fov, EXIF, else the checkpoint's; principal point at the centre)",
     )
     p.add_argument(
         "--focal",

@@ -149,6 +149,11 @@ class CachedDataset(Dataset[dict[str, Any]]):
         out["index"] = i
         return out
 
+    def truth_depth(self, i: int) -> np.ndarray | None:
+        """Sample ``i``'s true depth at the source's resolution, read from the source (not cached:
+        :meth:`DepthDataset.truth_depth`)."""
+        return self.base.truth_depth(self.kept[i])
+
     def __getitem__(self, i: int) -> dict[str, Any]:
         if not 0 <= i < len(self.kept):
             raise IndexError(f"sample {i} out of range (0..{len(self.kept) - 1})")

@@ -16,7 +16,9 @@ yields dicts with string keys (never tuples), already at the model's size:
 - ``"index"``: int, the sample's index in the split.
 Per-sample metadata comes from ``dataset.meta(index)`` (a plain dict: ``"source"``, ``"file"``,
 ``"scale"`` = :meth:`TargetScale.as_dict`, and whatever else the source knows) so that the hot loop
-only moves tensors. ``dataset.scale`` is the :class:`TargetScale` shared by the whole split.
+only moves tensors. ``dataset.scale`` is the :class:`TargetScale` shared by the whole split;
+``dataset.truth_depth(i)`` the sample's true depth at the source's own resolution (``(H, W)`` m, or
+``None``), what the metric evaluation protocols score against.
 """
 
 from __future__ import annotations

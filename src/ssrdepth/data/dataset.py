@@ -368,6 +368,12 @@ class DepthDataset(Dataset[dict[str, Any]]):
             )
         return ClipReport(f"{cfg.source} ({self.split})", what, fix, units)
 
+    def truth_depth(self, i: int) -> np.ndarray | None:
+        """Sample ``i``'s true depth at the source's own resolution: ``(H, W)`` float32 m, 0 = unknown
+        (lidar stays sparse, never resized), or ``None`` when the source has none — what the metric
+        protocols score against (``score_at="truth"``, :mod:`ssrdepth.evaluation.protocols`)."""
+        return self.source.depth(self.indices[i])
+
     def target_file(self, i: int) -> Path | str:
         """The file sample ``i``'s target comes from (the cached stereo PNG, the depth map or scan)."""
         frame = self.source.frames[self.indices[i]]

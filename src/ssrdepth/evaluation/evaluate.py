@@ -14,7 +14,11 @@ Python API:
 Which target is compared: the ``paper`` and ``normalised`` protocols compare the network's normalised
 [0, 1] output with the sample's normalised ``"target"`` map; the metric protocols (``kitti``,
 ``kitti-eigen``, ``nyu``) convert the output to metres with the model's ``TargetScale`` (the checkpoint's
-``target``, else the data set's ``scale``) and compare it with the sample's ``"depth"`` map where > 0.
+``target``, else the data set's ``scale``) and compare it with the true depth where > 0: by default at
+the ground truth's own resolution (the data set's ``truth_depth(i)``, the output upsampled bilinearly to
+it, as the KITTI and Eigen evaluations do), or with ``score_at="model"`` the sample's ``"depth"`` map at
+the model's size (:mod:`ssrdepth.evaluation.protocols`). Each output is upsampled once per image and
+size, shared by every protocol of the pass.
 """
 
 from __future__ import annotations
@@ -25,9 +29,10 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Dataset, Subset, default_collate
 from tqdm import tqdm
 
 from ssrdepth.core.io import atomic_open, write_json, write_text
@@ -192,11 +197,15 @@ def evaluate_protocols(
     data_scale: TargetScale | None = getattr(dataset, "scale", None)
     model_scale = scale or data_scale
     groups = _sequences(dataset, max_images) if flicker or stabilise is not None else []
-    dataset = _first_images(dataset, max_images)
     name = label or str(getattr(model, "name", type(model).__name__))
     feeds = [_Feed(p, model_scale, data_scale, confidence is not None, flicker) for p in protos]
+    if any(f.error is None and f.proto.space == "depth" and f.proto.score_at == "truth" for f in feeds):
+        dataset = _with_truth(dataset)
+    dataset = _first_images(dataset, max_images)
     if any(f.error is None for f in feeds):
-        loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers)
+        loader = DataLoader(
+            dataset, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=_collate
+        )
         _one_pass(
             model,
             tqdm(loader, desc=f"evaluate {name}", unit="batch", disable=not progress),
@@ -219,6 +228,70 @@ def _first_images(dataset: Dataset[dict[str, Any]], max_images: int | None) -> D
     if n == 0:
         raise ValueError("the data set is empty: nothing to evaluate")
     return dataset
+
+
+class _WithTruth(Dataset[dict[str, Any]]):
+    """A data set's samples with ``"truth"``: the true depth ``(1, H, W)`` float32 m (0 = unknown) at
+    the source's own resolution, from the data set's ``truth_depth(i)`` (the sample's ``"depth"``
+    where that gives ``None``)."""
+
+    def __init__(self, base: Dataset[dict[str, Any]]) -> None:
+        self.base = base
+
+    def __len__(self) -> int:
+        return len(self.base)  # type: ignore[arg-type]
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        sample = dict(self.base[i])
+        truth = self.base.truth_depth(i)  # type: ignore[attr-defined]
+        sample["truth"] = (
+            sample["depth"] if truth is None else torch.from_numpy(np.asarray(truth, np.float32)[None])
+        )
+        return sample
+
+
+def _with_truth(dataset: Dataset[dict[str, Any]]) -> Dataset[dict[str, Any]]:
+    """``dataset`` with each sample's truth at its own resolution (:class:`_WithTruth`) when it can
+    read one (``truth_depth``: :func:`ssrdepth.data.build_dataset`'s data sets); else as it is (its
+    ``"depth"`` maps are then the truth, at whatever size they have)."""
+    if not callable(getattr(dataset, "truth_depth", None)):
+        logger.info("the data set reads no ground truth of its own resolution: scoring its 'depth' maps")
+        return dataset
+    return _WithTruth(dataset)
+
+
+def _collate(samples: list[dict[str, Any]]) -> dict[str, Any]:
+    """The default batching, with ``"truth"`` kept as a list: each image's truth has its own size
+    (KITTI frames are 1224–1242 px wide)."""
+    if "truth" not in samples[0]:
+        return dict(default_collate(samples))
+    truths = [s["truth"] for s in samples]
+    batch = dict(default_collate([{k: v for k, v in s.items() if k != "truth"} for s in samples]))
+    batch["truth"] = truths
+    return batch
+
+
+class _Upsampled:
+    """One batch's network output ``(N, 1, h, w)`` (and its uncertainty) at each truth's size, made once
+    per image and size and shared by every protocol that scores there."""
+
+    def __init__(self, raw: torch.Tensor, uncertainty: torch.Tensor | None) -> None:
+        self.raw, self.uncertainty = raw, uncertainty
+        self._done: dict[tuple[int, int, int], tuple[torch.Tensor, torch.Tensor | None]] = {}
+
+    def at(self, i: int, size: tuple[int, int], proto: Protocol) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Image ``i``'s output ``(1, 1, H, W)`` at ``size`` (bilinear, :func:`match_size`; a protocol
+        that does not resize is refused there) and its uncertainty at the same size (or None)."""
+        if not proto.resize:
+            match_size(self.raw[i : i + 1], size, proto)  # raises when the sizes differ
+        key = (i, *size)
+        if key not in self._done:
+            u = self.uncertainty
+            self._done[key] = (
+                match_size(self.raw[i : i + 1], size, proto),
+                None if u is None else match_size(u[i : i + 1], size, proto),
+            )
+        return self._done[key]
 
 
 class _Feed:
@@ -253,17 +326,45 @@ class _Feed:
         device: str | torch.device,
         uncertainty: torch.Tensor | None = None,
         groups: Sequence[Any] = (),
+        upsampled: _Upsampled | None = None,
     ) -> None:
+        """Score one batch: its network output ``raw`` ``(N, 1, h, w)`` against the sample's maps at the
+        model's size, or, when the protocol scores at the truth and the batch has ``"truth"``, each
+        image against its own-resolution truth (the output from ``upsampled``, shared)."""
         if self.error is not None:
             return
+        proto = self.proto
         try:
-            pred, target, valid = _compared(raw, batch, self.proto, self.model_scale, self.data_scale, device)
-            self.images.extend(self.acc.add_batch(pred, target, valid))
-            if (self.spars is not None and uncertainty is not None) or self.flicker is not None:
-                self._per_image(pred, target, valid, uncertainty, groups)
+            if proto.space != "depth":
+                valid = batch["valid_mask"].to(device).bool()
+                self._score(raw, batch["target"].to(device), valid, uncertainty, groups)
+            elif proto.score_at == "truth" and "truth" in batch:
+                upsampled = upsampled or _Upsampled(raw, uncertainty)
+                for i, truth in enumerate(batch["truth"]):
+                    size = (int(truth.shape[-2]), int(truth.shape[-1]))
+                    pred_i, unc_i = upsampled.at(i, size, proto)
+                    self._score(pred_i, truth[None], None, unc_i, groups[i : i + 1])
+            else:
+                self._score(raw, batch["depth"].to(device), None, uncertainty, groups)
         except ValueError as exc:  # this protocol cannot compare (kind, size): the others go on
             self.error = exc
-            return
+
+    def _score(
+        self,
+        raw: torch.Tensor,
+        target: torch.Tensor,
+        valid_mask: torch.Tensor | None,
+        uncertainty: torch.Tensor | None,
+        groups: Sequence[Any],
+    ) -> None:
+        """Network output ``(n, 1, h, w)`` against ``target`` ``(n, 1, H, W)`` (metres, where > 0,
+        when ``valid_mask`` is None; else the normalised target where ``valid_mask``)."""
+        pred, target, valid = _compared(
+            raw, target, valid_mask, self.proto, self.model_scale, self.data_scale
+        )
+        self.images.extend(self.acc.add_batch(pred, target, valid))
+        if (self.spars is not None and uncertainty is not None) or self.flicker is not None:
+            self._per_image(pred, target, valid, uncertainty, groups)
         self.any_depth = self.any_depth or (self.proto.space == "depth" and bool(valid.any()))
 
     def _per_image(
@@ -316,6 +417,7 @@ class _Feed:
             images_skipped=scores.images_skipped,
             units=self.proto.units,
             extra=extra,
+            score_at=self.proto.score_at,
         )
 
 
@@ -354,8 +456,11 @@ def _one_pass(
                     raise ValueError(f"model {name} produced NaN/inf values: its weights are broken")
                 groups = sequences.next(raw.shape[0])
                 raw = sequences.stabilised(raw, groups)
+                if "truth" in batch:  # each image's own-size truth, moved once for every protocol
+                    batch["truth"] = [t.to(dev, non_blocking=True) for t in batch["truth"]]
+                upsampled = _Upsampled(raw, uncertainty)  # each image upsampled once per size
                 for feed in feeds:
-                    feed.add(raw, batch, device, uncertainty, groups)
+                    feed.add(raw, batch, device, uncertainty, groups, upsampled)
     finally:
         model.train(was_training)
 
@@ -401,30 +506,31 @@ def _sequences(dataset: Dataset[dict[str, Any]], max_images: int | None) -> list
 
 def _compared(
     raw: torch.Tensor,
-    batch: dict[str, Any],
+    target: torch.Tensor,
+    valid_mask: torch.Tensor | None,
     proto: Protocol,
     model_scale: TargetScale | None,
     data_scale: TargetScale | None,
-    device: str | torch.device,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The prediction, target and valid mask that ``proto`` compares for one batch of network output
-    ``raw`` ``(N, 1, h, w)``: metres from ``model_scale`` in the data's camera (× :meth:`TargetScale.camera_factor`
-    when both scales know their focal length) against ``"depth"`` (> 0), or the normalised
-    output (re-expressed in the data's scale) against ``"target"`` where ``"valid_mask"``."""
+    """The prediction, target and valid mask that ``proto`` compares for a batch of network output
+    ``raw`` ``(N, 1, h, w)`` (resized to ``target``'s ``(N, 1, H, W)`` when the protocol allows): metres
+    from ``model_scale`` in the data's camera (× :meth:`TargetScale.camera_factor` when both scales
+    know their focal length) against the true depth ``target`` where > 0, or the normalised output
+    (re-expressed in the data's scale) against the normalised ``target`` where ``valid_mask``."""
+    size = (int(target.shape[-2]), int(target.shape[-1]))
     if proto.space == "depth":
         assert model_scale is not None
-        target = batch["depth"].to(device)
-        pred = prediction_to_depth(match_size(raw, tuple(target.shape[-2:]), proto), model_scale)
+        pred = prediction_to_depth(match_size(raw, size, proto), model_scale)
         factor = model_scale.camera_factor(data_scale) if data_scale is not None else None
         if factor is not None and factor != 1.0:  # the data's camera (canonical-camera rule)
             pred = pred * factor
         pred = pred.clamp(max=proto.max_value)  # infinitely far (zero disparity) → the cap
         return pred, target, target > 0
-    target = batch["target"].to(device)
-    pred = match_size(raw, tuple(target.shape[-2:]), proto)
+    assert valid_mask is not None
+    pred = match_size(raw, size, proto)
     if model_scale is not None and data_scale is not None:
         pred = renormalise(pred, model_scale, data_scale)
-    return pred, target, batch["valid_mask"].to(device).bool()
+    return pred, target, valid_mask
 
 
 # ----------------------------------------------------------------------------------------- many models
@@ -515,11 +621,15 @@ def _write_report(
     stabilise: float | None,
 ) -> tuple[dict[str, Path], str]:
     """``evaluate-<protocol>.{md,csv,json}`` in ``out`` (atomically): the files and the Markdown."""
-    target = (
-        "the sample's `depth` map (metres, where > 0)"
-        if proto.space == "depth"
-        else "the sample's normalised `target` map"
-    )
+    if proto.space != "depth":
+        target = "the sample's normalised `target` map at the model's size"
+    elif proto.score_at == "truth":
+        target = (
+            "the true depth (metres, where > 0) at the ground truth's resolution (lidar at its native "
+            "pixels), the prediction upsampled bilinearly to it"
+        )
+    else:
+        target = "the sample's `depth` map at the model's size (metres, where > 0)"
     header = (
         f"Data: source `{data.source}`, root `{data.root}`, split `{split}`, "
         f"{data.size[1]}×{data.size[0]} (W×H), {data.channels} channel(s), targets `{data.target}`. "
@@ -546,6 +656,7 @@ def _write_report(
             "protocol": proto.as_dict(),
             "protocol_summary": proto.summary(),
             "compared_with": target,
+            "score_at": proto.score_at,
             "data": asdict(data),
             "split": split,
             "max_images": max_images,

@@ -2,20 +2,34 @@
 
 A :class:`Protocol` is a small frozen dataclass; named presets live in :data:`PROTOCOLS`:
 
-========== ======== =========== ===================== =========== ============= ==========
-name       measures compared in valid pixels          caps        crop          aggregation
-========== ======== =========== ===================== =========== ============= ==========
-paper      paper's  normalised  all                   none        none          per image
-normalised standard normalised  ``valid_mask``        y > 1e-3    none          per image
-kitti      standard metres      depth > 0             1e-3–80 m   Garg          per image
-kitti-eigen standard metres     depth > 0             1e-3–80 m   Eigen         per image
-nyu        standard metres      depth > 0             1e-3–10 m   NYU Eigen     per image
-========== ======== =========== ===================== =========== ============= ==========
+=========== ======== =========== ============== =========== ========= =========== ===============
+name        measures compared in valid pixels   caps        crop      aggregation scored at
+=========== ======== =========== ============== =========== ========= =========== ===============
+paper       paper's  normalised  all            none        none      per image   model's size
+normalised  standard normalised  ``valid_mask`` y > 1e-3    none      per image   model's size
+kitti       standard metres      depth > 0      1e-3–80 m   Garg      per image   truth's size
+kitti-eigen standard metres      depth > 0      1e-3–80 m   Eigen     per image   truth's size
+kitti-full  standard metres      depth > 0      1e-3–80 m   none      per image   truth's size
+nyu         standard metres      depth > 0      1e-3–10 m   NYU Eigen per image   truth's size
+=========== ======== =========== ============== =========== ========= =========== ===============
+
+Where a protocol scores (``score_at``): ``"truth"`` — at the ground truth's own resolution, the network's
+output upsampled bilinearly to it (the convention of the KITTI and Eigen et al. evaluations, so the
+numbers compare with published ones; sparse lidar stays at its native pixels, never resized: the data
+set's ``truth_depth(i)``); ``"model"`` — at the model's size, against the ground truth the data set
+resized to it (its ``"depth"`` map; lidar shrunk so that a pixel is valid where any point falls). The
+metric protocols score at the truth by default, ``model`` is kept as a named option
+(``get_protocol("kitti", score_at="model")``, ``ssrdepth evaluate --score-at model``, recorded in the
+name: ``kitti[score_at=model]``). The normalised protocols score at the model's size only: their
+targets (stereo matches normalised by the model's scale) are defined there, as the paper's Table 1 is.
+A data set without ``truth_depth`` (a plain torch ``Dataset``) is scored against its ``"depth"`` map
+as it is, in both modes.
 
 For one image the steps are, in order (the order of Godard et al.'s monodepth2 evaluation):
 
 1. the prediction must have the target's ``(H, W)`` (the evaluation loop resizes it bilinearly first
-   when ``resize`` is true: :func:`match_size`); any NaN/inf in the prediction is an error;
+   when ``resize`` is true: :func:`match_size`; the target is the truth at its own resolution or at the
+   model's size, ``score_at``); any NaN/inf in the prediction is an error;
 2. valid pixels: all, or the sample's valid mask (``mask="valid"``); non-finite targets never count;
 3. the crop box (:func:`crop_box`) keeps only its pixels;
 4. caps on the *target*: ``min_value < y < max_value`` (either may be ``None``);
@@ -48,6 +62,8 @@ SCALINGS = ("none", "median", "least-squares", "least-squares-shift")
 AGGREGATIONS = ("per-image", "pooled")
 SPACES = ("normalised", "depth")
 MASKS = ("all", "valid")
+#: Where a protocol scores: at the ground truth's resolution or at the model's size (module docstring).
+SCORE_AT = ("truth", "model")
 
 #: KITTI crops as fractions (top, bottom, left, right) of the image height/width, truncated to whole
 #: pixels. Garg et al. 2016 ("Unsupervised CNN for single view depth estimation"), and Eigen et al.
@@ -93,6 +109,9 @@ class Protocol:
     min_value, max_value: caps in the compared units (m, or normalised); ``None`` for no cap.
     crop: one of :data:`CROPS`. scaling: one of :data:`SCALINGS`. aggregation: one of :data:`AGGREGATIONS`.
     resize: resize the prediction bilinearly to the target's size when they differ (else an error).
+    score_at: ``"truth"`` (the ground truth's resolution, the prediction upsampled) or ``"model"``
+        (the model's size, the truth resized by the data set); ``""`` (default) → ``"truth"`` for
+        metric protocols (``space="depth"``), ``"model"`` for normalised ones, which only score there.
     eps: the paper's explicit ε for logs and divisions (paper measures only).
     """
 
@@ -107,9 +126,12 @@ class Protocol:
     resize: bool = True
     aggregation: str = "per-image"
     eps: float = 1e-3
+    score_at: str = ""
     description: str = field(default="", compare=False)
 
     def __post_init__(self) -> None:
+        if not self.score_at:  # frozen: the resolved default is set once, here
+            object.__setattr__(self, "score_at", "truth" if self.space == "depth" else "model")
         for value, valid, what in (
             (self.metrics, ("paper", "standard"), "metrics"),
             (self.space, SPACES, "space"),
@@ -117,6 +139,7 @@ class Protocol:
             (self.crop, CROPS, "crop"),
             (self.scaling, SCALINGS, "scaling"),
             (self.aggregation, AGGREGATIONS, "aggregation"),
+            (self.score_at, SCORE_AT, "score_at"),
         ):
             if value not in valid:
                 raise ValueError(
@@ -137,10 +160,23 @@ class Protocol:
             )
         if not self.eps >= 0:
             raise ValueError(f"protocol {self.name!r}: eps must be ≥ 0, got {self.eps}")
+        if self.score_at == "truth" and self.space != "depth":
+            raise ValueError(
+                f"protocol {self.name!r}: a normalised protocol scores at the model's size only (its "
+                "targets are defined there, as in the paper's tables): use score_at='model', or a metric "
+                "protocol (kitti, nyu) to score at the ground truth's resolution"
+            )
 
     @property
     def units(self) -> str:
         return "metres" if self.space == "depth" else "normalised [0, 1]"
+
+    @property
+    def scored_at(self) -> str:
+        """Where it scores, in words, for tables and logs."""
+        if self.score_at == "truth":
+            return "at the ground truth's resolution (prediction upsampled bilinearly)"
+        return "at the model's size (ground truth resized to it)"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -173,7 +209,7 @@ class Protocol:
         eps = f", ε = {self.eps:g}" if self.metrics == "paper" else ""
         return (
             f"protocol {self.name}: {which} vs the {target}, {pixels}, crop {self.crop}, caps {caps}, "
-            f"scaling {self.scaling}, {self.aggregation} aggregation{eps}"
+            f"scaling {self.scaling}, {self.aggregation} aggregation{eps}, scored {self.scored_at}"
         )
 
 
@@ -506,6 +542,7 @@ __all__ = [
     "CROPS",
     "PROTOCOLS",
     "SCALINGS",
+    "SCORE_AT",
     "MetricAccumulator",
     "Protocol",
     "Scores",

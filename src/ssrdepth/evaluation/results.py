@@ -21,7 +21,9 @@ class EvalResult:
 
     model: the column label (e.g. ``"SCRX"``); source: the checkpoint path or ``"registry (untrained)"``;
     metrics: measure key → value (keys of :data:`ssrdepth.evaluation.metrics.LABELS`), in ``units``;
-    images / valid_pixels: what was compared; images_skipped: images without a single valid pixel.
+    images / valid_pixels: what was compared; images_skipped: images without a single valid pixel;
+    score_at: where it was scored, ``"truth"`` (the ground truth's resolution) or ``"model"`` (the
+    model's size) — :attr:`ssrdepth.evaluation.protocols.Protocol.score_at`.
     """
 
     model: str
@@ -33,6 +35,7 @@ class EvalResult:
     units: str = ""
     source: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    score_at: str = ""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -40,9 +43,10 @@ class EvalResult:
     def describe(self) -> str:
         """``SCRX — protocol paper: 100 images, 543,900 valid pixels``."""
         skipped = f" ({self.images_skipped} skipped: no valid pixel)" if self.images_skipped else ""
+        where = {"truth": ", at the ground truth's resolution", "model": ", at the model's size"}
         return (
             f"{self.model} — protocol {self.protocol}: {self.images} images{skipped}, "
-            f"{self.valid_pixels:,} valid pixels"
+            f"{self.valid_pixels:,} valid pixels{where.get(self.score_at, '')}"
         )
 
 
@@ -59,6 +63,10 @@ class EvalReport:
 def slug(text: str) -> str:
     """A protocol name as a file-name part: ``kitti[aggregation=pooled]`` → ``kitti_aggregation_pooled``."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_")
+
+
+#: ``score_at`` → the table's words.
+_WHERE = {"truth": "ground truth's resolution", "model": "model's size"}
 
 
 def _fmt(value: float) -> str:
@@ -82,6 +90,7 @@ def format_markdown(results: list[EvalResult], protocol: Protocol, header: str =
     lines.append("| protocol | " + " | ".join(f"`{r.protocol}`" for r in results) + " |")
     lines.append("| images | " + " | ".join(str(r.images) for r in results) + " |")
     lines.append("| valid pixels | " + " | ".join(f"{r.valid_pixels:,}" for r in results) + " |")
+    lines.append("| scored at | " + " | ".join(_WHERE.get(r.score_at, "?") for r in results) + " |")
     if any(r.images_skipped for r in results):
         lines.append(
             "| images skipped (no valid pixel) | " + " | ".join(str(r.images_skipped) for r in results) + " |"
@@ -139,7 +148,8 @@ def format_flicker(results: list[EvalResult], stabilise: float | None) -> str:
 
 
 def format_csv(results: list[EvalResult]) -> str:
-    """``measure,<model>,…`` rows: the measures (full precision), then protocol, images, valid_pixels."""
+    """``measure,<model>,…`` rows: the measures (full precision), then protocol, images, valid_pixels,
+    images_skipped, score_at."""
     buf = io.StringIO()
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["measure", *(r.model for r in results)])
@@ -149,6 +159,7 @@ def format_csv(results: list[EvalResult]) -> str:
     w.writerow(["images", *(r.images for r in results)])
     w.writerow(["valid_pixels", *(r.valid_pixels for r in results)])
     w.writerow(["images_skipped", *(r.images_skipped for r in results)])
+    w.writerow(["score_at", *(r.score_at for r in results)])
     return buf.getvalue()
 
 

@@ -1,7 +1,7 @@
 """The demo report's "How sure, and how steady" section: one model's flip uncertainty scored by
 sparsification (AUSE, :mod:`ssrdepth.evaluation.uncertainty`) and its flicker over the test streets,
 frame by frame and stabilised (:mod:`ssrdepth.evaluation.temporal`, :mod:`ssrdepth.core.stabilise`),
-against the exact synthetic depth (``kitti`` protocol, metres)."""
+against the exact synthetic depth (``kitti`` protocol, metres, at the depth's full resolution)."""
 
 from __future__ import annotations
 
@@ -63,7 +63,7 @@ def confidence_section(report: Path, checkpoint: Path, max_images: int | None = 
     return (
         "## How sure, and how steady\n\n"
         f"{label} ({checkpoint}) on the {plain.images} test frames ({fl['sequences']} street(s)), "
-        "`kitti` protocol against the exact depth. **Uncertainty**: the flip disagreement (the map "
+        "`kitti` protocol against the exact depth at its full resolution. **Uncertainty**: the flip disagreement (the map "
         "against the map of the mirrored picture; `predict --save uncertainty`), scored by sparsification "
         "(Poggi et al. 2020): AUSE of AbsRel "
         f"{sp['abs_rel']['ause']:.4f} against a random order's {sp['abs_rel']['ause'] + sp['abs_rel']['aurg']:.4f}; "

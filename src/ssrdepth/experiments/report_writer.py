@@ -247,6 +247,15 @@ def seed_section(runs: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return lines
 
 
+#: Where the real frames were scored (``score_at``), for the section's text; results made before the
+#: choice existed were scored at the model's size.
+_REAL_WHERE = {
+    "truth": "scored at each frame's full resolution (the prediction upsampled bilinearly to the lidar's "
+    "pixels, the KITTI/Eigen convention)",
+    "model": "scored at the model's size (the lidar shrunk to it)",
+}
+
+
 def real_frames_section(
     real: Mapping[str, Any] | None, all_runs: Mapping[str, Mapping[str, Any]]
 ) -> list[str]:
@@ -264,8 +273,9 @@ def real_frames_section(
         table[name] = _values({"results": {"kitti": r}}, "kitti", STANDARD_KEYS)
     lines.append(
         f"Table 1's models (trained on the training data only) applied to {real['images']} real KITTI "
-        f"frames from `{real['root']}`, against the projected lidar, protocol `kitti` (metres); the "
-        "baselines are fitted on Table 1's training split.\n"
+        f"frames from `{real['root']}`, against the projected lidar, protocol `kitti` (metres) "
+        + _REAL_WHERE.get(str(real.get("score_at", "model")), "")
+        + "; the baselines are fitted on Table 1's training split.\n"
     )
     lines.append(comparison_table([LABELS[k] for k in STANDARD_KEYS], table))
     prior = table.get("row prior")

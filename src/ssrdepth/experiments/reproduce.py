@@ -318,7 +318,7 @@ def evaluate_real_kitti(
 ) -> dict[str, Any]:
     """Checkpoints (key → path) and fitted baselines ``(models, their TargetScale)`` on the real KITTI
     object frames with lidar under ``root`` at the models' ``size`` (H, W), protocol ``kitti``
-    (metres) and the same with per-image median scaling (``kitti`` + ``scaling="median"``, Zhou et
+    (metres, scored at the lidar's full resolution: the predictions upsampled to each frame) and the same with per-image median scaling (``kitti`` + ``scaling="median"``, Zhou et
     al. 2017: what is left once each frame's scale is given by an oracle, i.e. the structure):
     ``{"root", "protocol", "images", "frames", "runs": {key: result}, "median": {key: result},
     "per_frame": {key: [{"abs_rel", "delta1", "median_delta1"} per frame]}, "baselines": {...},
@@ -347,6 +347,7 @@ def evaluate_real_kitti(
     result: dict[str, Any] = {
         "root": str(root),
         "protocol": "kitti",
+        "score_at": get_protocol("kitti").score_at,  # the lidar at each frame's full resolution
         "images": n_frames,
         "frames": [str(frames.meta(i)["key"]) for i in range(n_frames)],  # type: ignore[attr-defined]
         "runs": {},

@@ -88,6 +88,7 @@ __all__ = [
     "MapResult",
     "PredictOptions",
     "PredictReport",
+    "camera_record",
     "check_inputs",
     "cloud_depth",
     "colour_map_name",
@@ -106,6 +107,7 @@ __all__ = [
     "resolve_device",
     "resolve_quantity",
     "split_checkpoint",
+    "training_camera",
 ]
 
 #: Outputs written when ``--save`` is not given.
@@ -117,7 +119,9 @@ DEFAULT_VIDEO_OUTPUTS = ("video",)
 class PredictOptions:
     """What ``predict_files`` writes. ``outputs`` ⊂ :data:`ssrdepth.inference.outputs.OUTPUT_KINDS`; ``None``
     means png16 + color for images and a side-by-side video for videos (per-frame files for a video
-    only when asked for). ``intrinsics`` = (fx, fy, cx, cy) px at the input image's size (for ``ply``);
+    only when asked for). ``intrinsics`` = (fx, fy, cx, cy) px at the input image's size; a ``ply``
+    point cloud is back-projected with the resolved camera (below; the checkpoint's training camera when
+    none is given, the principal point at the image's centre when only a focal length is known);
     ``focal`` (px at the image's width) and ``baseline`` (m) override the checkpoint's for depth;
     ``calib`` (a calibration file), ``fov`` (degrees) and ``exif`` (read the image's EXIF when nothing
     else is given; ``sensor_width`` mm for its FocalLength) are the other sources of the focal length,
@@ -209,15 +213,17 @@ class _Writer:
         if self.opts.align is not None and self.quantity != "depth":
             raise ValueError(f"alignment scales depth (m): use --quantity depth, not {self.quantity}")
         if "ply" in outputs:
-            if self.opts.intrinsics is None:
-                raise ValueError(
-                    "--save ply needs the camera: --intrinsics FX,FY,CX,CY (px at the input size)"
-                )
             if self.model.native_quantity == "normalised":
                 raise ValueError(f"{self.model.source}: a point cloud needs a disparity or depth checkpoint")
+            w, h = self.model.reference_width, self.model.input_size[0]
+            given = resolve_intrinsics(replace(self._camera, exif=False), w, h)
+            if given is None and not self._camera.exif and training_camera(self.model, w, h) is None:
+                raise ValueError(
+                    f"--save ply needs the camera and {self.model.source} records no training focal: give "
+                    "--focal PX, --fov DEG, --calib FILE or --intrinsics FX,FY,CX,CY (px at the input size)"
+                )
             if self.model.native_quantity == "disparity":
-                fx = self.opts.intrinsics[0]
-                _focal_baseline(self.model, self.model.reference_width, fx, self.opts.baseline)
+                _focal_baseline(self.model, w, given.fx if given is not None else None, self.opts.baseline)
         if self.quantity == "depth" and self.model.native_quantity == "disparity":
             w = self.model.reference_width  # the given camera (not EXIF: per image), at a nominal size
             cam = resolve_intrinsics(replace(self._camera, exif=False), w, self.model.input_size[0])
@@ -271,26 +277,46 @@ class _Writer:
             written.append(self._ply(base.with_name(f"{base.name}.ply"), rgb, normalised, source, extra))
         return written
 
-    def depth_for_ply(self, normalised: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
-        assert self.opts.intrinsics is not None
-        depth, meta = cloud_depth(self.model, normalised, self.opts.intrinsics[0], self.opts.baseline)
+    def ply_camera(self, shape: tuple[int, ...], path: str | None = None) -> Intrinsics:
+        """The camera of a point cloud of an image of ``shape`` ``(H, W, …)``: the resolved one
+        (:meth:`intrinsics`: --intrinsics/--focal > --calib > --fov > EXIF; principal point at the
+        image's centre when only a focal length is known), else the checkpoint's training camera.
+
+        Raises:
+            ValueError: neither is known (the message names the options).
+        """
+        cam = self.intrinsics(shape, path) or training_camera(self.model, int(shape[1]), int(shape[0]))
+        if cam is None:
+            raise ValueError(
+                f"{path or 'the frame'}: no camera for the point cloud (no EXIF focal length, and "
+                f"{self.model.source} records no training focal): give --focal PX, --fov DEG, --calib FILE "
+                "or --intrinsics FX,FY,CX,CY"
+            )
+        return cam
+
+    def depth_for_ply(self, normalised: np.ndarray, cam: Intrinsics) -> tuple[np.ndarray, dict[str, Any]]:
+        """Depth (m) of a normalised map in camera ``cam`` (at the map's size), aligned when asked, and
+        the metadata saying how."""
+        depth, meta = cloud_depth(self.model, normalised, cam.fx, self.opts.baseline)
         if self.opts.align is not None:
-            depth, al = align_depth(depth, self.opts.align, self.opts.intrinsics)
+            depth, al = align_depth(depth, self.opts.align, cam.as_tuple())
             meta = {**meta, "alignment": al.as_meta()}
         return depth, meta
 
     def _ply(
         self, path: Path, rgb: np.ndarray, normalised: np.ndarray, source: str, extra: dict[str, Any]
     ) -> Path:
-        assert self.opts.intrinsics is not None
-        depth, more = self.depth_for_ply(normalised)
+        cam = self.ply_camera(normalised.shape, None if "frame" in extra else source)
+        depth, more = self.depth_for_ply(normalised, cam)
         image8 = rgb if rgb.dtype == np.uint8 else (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
-        points, colours = depth_to_points(depth, self.opts.intrinsics, image8, self.opts.max_depth)
+        points, colours = depth_to_points(depth, cam.as_tuple(), image8, self.opts.max_depth)
         meta = describe(self.model, "depth", depth.shape, source, **extra, **more)
         has_depth = np.isfinite(depth) & (depth > 0)
         beyond = has_depth & (depth > self.opts.max_depth) if self.opts.max_depth is not None else None
         meta.update(
-            intrinsics=list(self.opts.intrinsics),
+            intrinsics=list(cam.as_tuple()),
+            camera=camera_record(cam),
+            focal_source=cam.source,
             max_depth=self.opts.max_depth,
             dropped_points={
                 "no_depth": int(np.count_nonzero(~has_depth)),
@@ -298,6 +324,32 @@ class _Writer:
             },
         )
         return write_ply(path, points, colours, meta)
+
+
+def training_camera(model: DepthModel, width: int, height: int) -> Intrinsics | None:
+    """The checkpoint's training camera at an image of ``width × height`` px (its focal length scaled
+    to ``width``, :meth:`~ssrdepth.core.scale.TargetScale.camera`; principal point at the centre), or
+    ``None`` when the checkpoint records no training focal."""
+    if model.scale is None:
+        return None
+    focal, _ = model.scale.camera(width, default_width=model.input_size[1])
+    if not focal:
+        return None
+    return Intrinsics.from_focal(focal, width, height, "checkpoint (training camera)")
+
+
+def camera_record(cam: Intrinsics) -> dict[str, Any]:
+    """What a point cloud's metadata says of its camera: ``fx``, ``fy``, ``cx``, ``cy`` (px at
+    ``width`` × ``height``) and ``source``."""
+    return {
+        "fx": cam.fx,
+        "fy": cam.fy,
+        "cx": cam.cx,
+        "cy": cam.cy,
+        "width": cam.width,
+        "height": cam.height,
+        "source": cam.source,
+    }
 
 
 def _frame_name(item: InputItem, index: int) -> str:

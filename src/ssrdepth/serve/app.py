@@ -1,7 +1,8 @@
 """The Gradio page of ``ssrdepth serve``; the only module of ssrdepth that imports Gradio.
 
 Layout: the input (an uploaded image or short video, or a webcam frame) and the settings (model,
-quantity, camera, colour map) on the left; on the right the colour-mapped map over the input with a
+quantity, camera — focal length, field of view, baseline, a calibration file, the photo's EXIF —,
+colour map) on the left; on the right the colour-mapped map over the input with a
 slider, its colour bar, the numbers, the per-request timing, the downloads, the point cloud in 3D and,
 for a video, the side-by-side clip. The page's event ``/predict`` is also the HTTP API
 (``gradio_client``).
@@ -113,14 +114,19 @@ class App:
         cmap: str,
         uncertainty: bool = False,
         stabilise: bool = False,
+        fov: float | None = None,
+        calib: str | None = None,
+        exif: bool | None = True,
     ) -> tuple[Any, ...]:
-        """One request: the uploaded file when there is one, else the webcam frame."""
+        """One request: the uploaded file when there is one, else the webcam frame. The camera:
+        ``focal`` (px), an uploaded calibration file ``calib``, ``fov`` (degrees) or the photo's EXIF
+        (``exif``, on unless false), as ``predict`` resolves them (:class:`Settings`)."""
         gr = _gradio()
         start = time.perf_counter()
         try:
             settings = Settings(
                 quantity or "native", focal or None, baseline or None, cmap or "magma", bool(uncertainty),
-                bool(stabilise),
+                bool(stabilise), fov or None, calib or None, exif is not False,
             )  # fmt: skip
             result = self._predict(upload, frame, model, settings)
         except UploadError as exc:
@@ -174,12 +180,12 @@ class App:
                 )
                 return video.first, video, notes
             image = read_upload(upload, name, max_bytes=self.max_bytes, limits=self.limits)
-            stem, source = Path(name).stem, name
+            stem, source, photo = Path(name).stem, name, upload
         else:
             assert frame is not None
-            image, stem, source = check_frame(frame, self.limits), "webcam", "webcam"
+            image, stem, source, photo = check_frame(frame, self.limits), "webcam", "webcam", None
         decode = time.perf_counter() - t0
-        result = predict_image(m, image, settings, out, stem, source)
+        result = predict_image(m, image, settings, out, stem, source, image_path=photo)
         result.timing = {"decode": decode, **result.timing}
         return result, None, []
 
@@ -214,10 +220,30 @@ class App:
                             )
                     model = gr.Dropdown(choices=choices, value=choices[0][1], label="Model")
                     info = gr.Markdown(_model_text(self.cache, choices[0][1]), elem_id="ssrdepth-model-info")
-                    quantity = gr.Radio(list(QUANTITIES), value="native", label="Quantity")
-                    with gr.Row():
-                        focal = gr.Number(label="Focal length (px at the image's width; 0: the model's)")
-                        baseline = gr.Number(label="Baseline (m; 0: the model's)")
+                    quantity = gr.Radio(
+                        list(QUANTITIES), value="native", label="Quantity", elem_id="ssrdepth-quantity"
+                    )
+                    with gr.Accordion("Camera (first given wins; else the model's)", open=False):
+                        with gr.Row():
+                            focal = gr.Number(
+                                label="Focal length (px at the image's width; 0: none)",
+                                elem_id="ssrdepth-focal",
+                            )
+                            fov = gr.Number(
+                                label="Horizontal field of view (°; 0: none)", elem_id="ssrdepth-fov"
+                            )
+                            baseline = gr.Number(label="Baseline (m; 0: the model's)")
+                        calib = gr.File(
+                            label="Calibration file (KITTI .txt, OpenCV / ROS .yaml or .json)",
+                            type="filepath",
+                            file_types=[".txt", ".yaml", ".yml", ".json"],
+                            elem_id="ssrdepth-calib",
+                        )
+                        exif = gr.Checkbox(
+                            value=True,
+                            label="Focal length from the photo's EXIF (when none is given above)",
+                            elem_id="ssrdepth-exif",
+                        )
                     cmap = gr.Dropdown(list(COLOUR_MAPS), value="magma", label="Colour map")
                     with gr.Row():
                         uncertainty = gr.Checkbox(
@@ -253,7 +279,9 @@ class App:
                     video = gr.Video(
                         label="Input | prediction (video)", visible=False, elem_id="ssrdepth-video"
                     )
-            inputs = [upload, frame, model, quantity, focal, baseline, cmap, uncertainty, stabilise]
+            inputs = [
+                upload, frame, model, quantity, focal, baseline, cmap, uncertainty, stabilise, fov, calib, exif,
+            ]  # fmt: skip
             outputs = [comparison, bar, numbers, timing, downloads, cloud, video, notes, unc_image]
             events = [
                 button.click(self.predict, inputs, outputs, api_name="predict"),

@@ -7,6 +7,11 @@ map into values, metadata and colours (:mod:`ssrdepth.inference.maps`), the same
 (:mod:`ssrdepth.inference.inputs`) and side-by-side writer for videos, so a map served here equals
 ``ssrdepth predict`` on the same file. Maps are ``(H, W)`` float32 at the image's size in one quantity:
 ``normalised`` [0, 1], ``disparity`` (px at the image's width) or ``depth`` (m).
+
+The camera is ``predict``'s too (:func:`~ssrdepth.data.intrinsics.resolve_intrinsics`): the page's focal
+length, an uploaded calibration file, the field of view, or the uploaded photo's EXIF (on by default),
+in that order, else the checkpoint's training camera; the one chosen is logged, noted in the page and
+written into every output's metadata (``focal_px``, ``focal_source``; the point cloud's ``camera``).
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from ssrdepth.core.image import BadSampleError, as_rgb, image_size, read_image, 
 from ssrdepth.core.overwrite import check_not_inputs
 from ssrdepth.core.stabilise import Stabiliser
 from ssrdepth.core.units import check_baseline
+from ssrdepth.data.intrinsics import CameraOptions, Intrinsics, resolve_intrinsics
 from ssrdepth.inference.inputs import (
     IMAGE_SUFFIXES,
     VIDEO_SUFFIXES,
@@ -53,6 +59,7 @@ from ssrdepth.inference.maps import (
 )
 from ssrdepth.inference.model import DepthModel, load_model
 from ssrdepth.inference.outputs import UNITS, SideBySideWriter, colorize, depth_to_points, write_ply
+from ssrdepth.inference.predict import camera_record, training_camera
 from ssrdepth.pretrained import NoBundledModel, bundled_checkpoint, describe_bundled, is_bundled
 
 logger = logging.getLogger(__name__)
@@ -253,11 +260,19 @@ def is_video(name: str | os.PathLike[str]) -> bool:
 
 @dataclass(frozen=True)
 class Settings:
-    """What the page asks for. ``quantity`` ∈ :data:`ssrdepth.inference.maps.QUANTITIES`; ``focal`` (px at
-    the image's width) and ``baseline`` (m) override the checkpoint's camera (``None``: the
-    checkpoint's); ``cmap`` is a matplotlib colour map (reversed for depth so that near is bright);
-    ``uncertainty``: also the flip uncertainty (a second forward pass, :mod:`ssrdepth.core.confidence`);
-    ``stabilise``: a video's maps through the online stabiliser (:mod:`ssrdepth.core.stabilise`)."""
+    """What the page asks for. ``quantity`` ∈ :data:`ssrdepth.inference.maps.QUANTITIES`; the camera:
+    ``focal`` (px at the image's width), ``calib`` (the path of an uploaded calibration file: KITTI
+    ``.txt``, OpenCV or ROS ``.yaml``/``.json``, :func:`~ssrdepth.data.intrinsics.read_calib`), ``fov``
+    (horizontal field of view, degrees) and ``exif`` (read the uploaded photo's EXIF when nothing else is
+    given), resolved as ``predict`` resolves them, else the checkpoint's; ``baseline`` (m) overrides the
+    checkpoint's (``None``: the checkpoint's); ``cmap`` is a matplotlib colour map (reversed for depth so
+    that near is bright); ``uncertainty``: also the flip uncertainty (a second forward pass,
+    :mod:`ssrdepth.core.confidence`); ``stabilise``: a video's maps through the online stabiliser
+    (:mod:`ssrdepth.core.stabilise`).
+
+    Raises:
+        UploadError: a bad number, or a calibration file that cannot be read (named, with the problem).
+    """
 
     quantity: str = "native"
     focal: float | None = None
@@ -265,6 +280,9 @@ class Settings:
     cmap: str = "magma"
     uncertainty: bool = False
     stabilise: bool = False
+    fov: float | None = None
+    calib: str | None = None
+    exif: bool = True
 
     def __post_init__(self) -> None:
         if self.quantity not in QUANTITIES:
@@ -272,10 +290,41 @@ class Settings:
         for what, v in (("focal length", self.focal), ("baseline", self.baseline)):
             if v is not None and not (np.isfinite(v) and v > 0):
                 raise UploadError(f"the {what} must be a positive number, or empty to use the checkpoint's")
+        if self.fov is not None and not (np.isfinite(self.fov) and 0 < self.fov < 180):
+            raise UploadError(
+                f"the field of view must be in (0, 180) degrees (horizontal), or empty; got {self.fov:g}"
+            )
         try:
             check_baseline(self.baseline, "the baseline field")
         except ValueError as exc:
             raise UploadError(str(exc)) from None
+        resolve_camera(self, 640, 480)  # an unreadable calibration file fails before any work
+
+    def camera_options(self) -> CameraOptions:
+        """The camera sources given, for :func:`~ssrdepth.data.intrinsics.resolve_intrinsics`."""
+        return CameraOptions(focal=self.focal, calib=self.calib, fov=self.fov, exif=self.exif)
+
+
+def resolve_camera(
+    settings: Settings, width: int, height: int, image_path: str | os.PathLike[str] | None = None
+) -> Intrinsics | None:
+    """The camera of an image of ``width × height`` px (read from ``image_path`` for its EXIF; ``None``
+    for webcam and video frames) by ``predict``'s precedence: focal > calibration file > field of view >
+    EXIF > ``None`` (the checkpoint's training camera).
+
+    Raises:
+        UploadError: the calibration file cannot be read (its message, naming the file).
+    """
+    try:
+        photo = None if image_path is None else Path(image_path)
+        return resolve_intrinsics(settings.camera_options(), width, height, photo)
+    except (ValueError, FileNotFoundError) as exc:
+        text = str(exc)
+        if settings.calib is not None:
+            name = Path(settings.calib).name
+            text = text.replace(f"--calib {settings.calib}", f"the calibration file {name}")
+            text = text.replace(str(settings.calib), name)
+        raise UploadError(text) from None
 
 
 @dataclass
@@ -328,12 +377,16 @@ def map_stats(values: np.ndarray) -> dict[str, float]:
     }
 
 
-def camera(model: DepthModel, width: int, settings: Settings) -> tuple[float | None, float | None]:
-    """Focal length (px at ``width``) and baseline (m): the page's, else the checkpoint's, else None."""
+def camera(
+    model: DepthModel, width: int, settings: Settings, cam: Intrinsics | None = None
+) -> tuple[float | None, float | None]:
+    """Focal length (px at ``width``) and baseline (m): the resolved camera's focal (``cam``, from
+    :func:`resolve_camera`) and the page's baseline, else the checkpoint's, else None."""
+    focal = cam.at_width(width).fx if cam is not None else None
     scale = model.scale
     if scale is None:
-        return settings.focal, settings.baseline
-    return scale.camera(width, settings.focal, settings.baseline, default_width=model.input_size[1])
+        return focal, settings.baseline
+    return scale.camera(width, focal, settings.baseline, default_width=model.input_size[1])
 
 
 def colorbar(cmap: str, vmin: float, vmax: float, label: str, width: int = 640) -> np.ndarray:
@@ -362,26 +415,36 @@ def _resolve(model: DepthModel, settings: Settings) -> str:
 
 
 def _depth_for_cloud(
-    model: DepthModel, normalised: np.ndarray, settings: Settings
-) -> tuple[np.ndarray | None, float | None, str | None]:
-    """(depth m, focal px) for the point cloud, or a note saying what is missing."""
+    model: DepthModel, normalised: np.ndarray, settings: Settings, cam: Intrinsics | None
+) -> tuple[np.ndarray | None, Intrinsics | None, str | None]:
+    """(depth m, the camera) for the point cloud — the resolved camera ``cam``, else the checkpoint's
+    training camera — or a note saying what is missing."""
     if model.native_quantity == "normalised":
         return None, None, "no point cloud: the checkpoint's output has no physical scale (normalised)"
-    focal, baseline = camera(model, normalised.shape[1], settings)
-    if focal is None:
-        return None, None, "no point cloud: give the focal length (px at the image's width)"
+    h, w = normalised.shape
+    used = cam or training_camera(model, w, h)
+    if used is None:
+        return (
+            None,
+            None,
+            (
+                "no point cloud: give the focal length (px at the image's width), the field of view or a "
+                "calibration file"
+            ),
+        )
+    _, baseline = camera(model, w, settings, used)
     if model.native_quantity == "disparity" and baseline is None:
         return None, None, "no point cloud: give the stereo baseline (m)"
-    return cloud_depth(model, normalised, focal, baseline)[0], focal, None
+    return cloud_depth(model, normalised, used.fx, baseline)[0], used, None
 
 
 def _write_clouds(
-    out: Path, stem: str, depth: np.ndarray, focal: float, image: np.ndarray, meta: dict[str, Any]
+    out: Path, stem: str, depth: np.ndarray, cam: Intrinsics, image: np.ndarray, meta: dict[str, Any]
 ) -> tuple[Path, Path]:
     """The full cloud (download) and a lighter, y-up one for the 3D view; camera at the origin,
-    principal point at the image centre, square pixels."""
-    h, w = depth.shape
-    intrinsics = (focal, focal, (w - 1) / 2.0, (h - 1) / 2.0)
+    back-projected with ``cam`` (its principal point at the image's centre when only a focal length
+    is known)."""
+    intrinsics = cam.as_tuple()
     points, colours = depth_to_points(depth, intrinsics, image)
     no_depth = int(np.count_nonzero(~(np.isfinite(depth) & (depth > 0))))
     cloud_meta = {
@@ -389,6 +452,8 @@ def _write_clouds(
         "quantity": "depth",
         "unit": "m",
         "intrinsics": list(intrinsics),
+        "camera": camera_record(cam),
+        "focal_source": cam.source,
         "dropped_points": {"no_depth": no_depth, "beyond_max_depth": 0},
     }
     full = write_ply(out / f"{stem}.ply", points, colours, cloud_meta)
@@ -410,10 +475,12 @@ def predict_image(
     out_dir: str | os.PathLike[str],
     stem: str = "prediction",
     source: str | None = None,
+    image_path: str | os.PathLike[str] | None = None,
 ) -> ImageResult:
     """Predict one ``(H, W, 3)`` uint8 RGB image and make the page's outputs in ``out_dir``:
     ``STEM_QUANTITY.png`` (16-bit, metadata in text chunks), ``STEM_QUANTITY.npy`` (+ JSON sidecar),
-    ``STEM.ply`` (coloured point cloud, m) when the camera is known.
+    ``STEM.ply`` (coloured point cloud, m) when the camera is known. ``image_path``: the uploaded file,
+    whose EXIF may give the focal length (``settings.exif``).
 
     Raises:
         UploadError: the quantity cannot be served by this model with the given camera.
@@ -421,7 +488,10 @@ def predict_image(
     out = Path(out_dir)
     q = _resolve(model, settings)
     h, w = image.shape[:2]
-    focal, baseline = camera(model, w, settings)
+    cam = resolve_camera(settings, w, h, image_path)
+    if cam is not None:
+        logger.info("camera: focal %.1f px at %d px wide, from %s", cam.fx, w, cam.source)
+    focal, baseline = camera(model, w, settings, cam)
     if q == "depth" and model.native_quantity == "disparity" and (focal is None or baseline is None):
         raise UploadError(
             f"{model.source.name}: depth from this disparity model needs the focal length (px at the "
@@ -433,9 +503,10 @@ def predict_image(
     normalised, uncertainty = maps[0], None if unc is None else unc[0]
     t1 = time.perf_counter()
     timing["model"] = t1 - t0
+    focal_source = cam.source if cam is not None else "checkpoint (training camera)"
     result = finish(
         model, normalised, q, focal=focal, baseline=baseline, cmap=settings.cmap, source=source,
-        uncertainty=uncertainty,
+        uncertainty=uncertainty, focal_source=focal_source,
     )  # fmt: skip
     values, meta, cmap = result.values, result.meta, result.cmap
     try:
@@ -449,11 +520,13 @@ def predict_image(
         colorize(uncertainty, "viridis", 0.0, UNCERTAINTY_COLOUR_MAX) if uncertainty is not None else None
     )
     notes: list[str] = []
-    depth, cloud_focal, note = _depth_for_cloud(model, normalised, settings)
+    if cam is not None:
+        notes.append(f"camera: focal {cam.fx:.1f} px at {w} px wide, from {cam.source}")
+    depth, cloud_cam, note = _depth_for_cloud(model, normalised, settings, cam)
     cloud = None
-    if depth is not None and cloud_focal is not None:
+    if depth is not None and cloud_cam is not None:
         full, cloud = _write_clouds(
-            out, stem, depth, cloud_focal, image, describe(model, "depth", (h, w), source)
+            out, stem, depth, cloud_cam, image, describe(model, "depth", (h, w), source)
         )
         files.append(full)
     elif note:
@@ -540,7 +613,9 @@ def predict_video(
         decoded.close()
         raise
     q, cmap, vrange = first.quantity, colour_map_name(settings.cmap, first.quantity), first.vrange
-    focal, baseline = camera(model, head.shape[1], settings)
+    # a video's frames carry no EXIF: the page's camera, else the checkpoint's
+    cam = resolve_camera(settings, head.shape[1], head.shape[0])
+    focal, baseline = camera(model, head.shape[1], settings, cam)
     # The page's one side-by-side writer too; OpenCV notes that WebM has no codec tags, then writes VP8.
     writer = SideBySideWriter(out / f"{stem}_side_by_side.webm", fps, fourcc="VP80")
     stab = Stabiliser() if settings.stabilise else None
