@@ -90,8 +90,8 @@ def build_parts(cfg: TrainConfig, ddp: DistInfo, device: torch.device, data: Tra
         scheduler=build_scheduler(cfg, optimizer, data.total_steps),
         scaler=torch.amp.GradScaler("cuda", enabled=precision == "fp16"),
         autocast_dtype=autocast_dtype(precision),
-        loss_fn=get_loss(cfg.loss),
-        masked=cfg.loss in MASKED_LOSSES,
+        loss_fn=get_loss(cfg.target_loss),  # the stereo losses: the target loss validation scores
+        masked=cfg.target_loss in MASKED_LOSSES,
         memory_format=memory_format(cfg.channels_last),
         precision=precision,
     )
