@@ -67,3 +67,15 @@ def toy_cfg(tmp_path: Path) -> TrainConfig:
             "precision=fp32",  # tests compare stored metrics with fp32 recomputes
         ],
     )
+
+
+class ToyStereo(ToyDepth):
+    """:class:`ToyDepth` with a right view: the left image moved 2 px to the left (a fronto-parallel
+    plane at 2 px of disparity, border columns replicated), for the photometric losses."""
+
+    def __init__(self, n: int, size: tuple[int, int] = (16, 48), seed: int = 0) -> None:
+        super().__init__(n, size, seed)
+        self.right = torch.cat((self.image[..., 2:], self.image[..., -1:].expand(-1, -1, -1, 2)), dim=-1)
+
+    def __getitem__(self, i: int) -> dict[str, object]:
+        return {**super().__getitem__(i), "right": self.right[i]}

@@ -24,7 +24,7 @@ from ssrdepth.models import create_model
 from ssrdepth.training.config import TrainConfig, apply_overrides, config_to_dict
 from ssrdepth.training.loop import DivergedError, train
 
-from .conftest import ToyDepth
+from .conftest import ToyDepth, ToyStereo
 
 
 def _per_image_rmse(model: torch.nn.Module, ds: ToyDepth) -> float:
@@ -94,13 +94,20 @@ class _Crash(RuntimeError):
 AUGMENTED = ["augment.hflip=0.5", "augment.brightness=0.3", "augment.contrast=0.3", "augment.gamma=0.3"]
 
 
-@pytest.mark.parametrize("augment", [[], AUGMENTED], ids=["plain", "augmented"])
+#: The stereo losses on a right view: hybrid (photometric + hints) with the left-right consistency's
+#: second forward pass, augmented (flips swap the views).
+STEREO = [*AUGMENTED, "loss=hybrid", "photometric.lr_consistency=1"]
+
+
+@pytest.mark.parametrize("augment", [[], AUGMENTED, STEREO], ids=["plain", "augmented", "stereo"])
 def test_resume_after_a_crash_equals_an_uninterrupted_run(
     toy_cfg: TrainConfig, tmp_path: Path, augment: list[str]
 ) -> None:
     # 24 samples, batch 8: 3 steps per epoch; checkpoints at 2, 4, 6, 8; crash after step 5, mid-epoch,
     # so the resumed run must restart the data order at epoch 1, sample 8, with the schedule at step 4
-    # (and, augmented, draw the same flips and jitters as the uninterrupted run).
+    # (and, augmented, draw the same flips and jitters as the uninterrupted run; stereo: the same with
+    # the photometric losses on a right view).
+    toy = ToyStereo if augment is STEREO else ToyDepth
     base = apply_overrides(
         toy_cfg,
         [
@@ -114,8 +121,8 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(
     )
     full = train(
         dataclasses.replace(base, out=str(tmp_path / "full")),
-        train_set=ToyDepth(24),
-        val_set=ToyDepth(8, seed=1),
+        train_set=toy(24),
+        val_set=toy(8, seed=1),
     )
 
     def crash(step: int) -> None:
@@ -124,9 +131,9 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(
 
     cut = dataclasses.replace(base, out=str(tmp_path / "cut"))
     with pytest.raises(_Crash):
-        train(cut, train_set=ToyDepth(24), val_set=ToyDepth(8, seed=1), on_step=crash)
+        train(cut, train_set=toy(24), val_set=toy(8, seed=1), on_step=crash)
     assert load_checkpoint(tmp_path / "cut" / "latest.pt").step == 4
-    resumed = train(cut, train_set=ToyDepth(24), val_set=ToyDepth(8, seed=1))
+    resumed = train(cut, train_set=toy(24), val_set=toy(8, seed=1))
 
     assert resumed.steps == 8
     a = torch.load(full.latest_checkpoint, weights_only=True)
@@ -149,9 +156,9 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(
 
     ctrl_c = dataclasses.replace(base, out=str(tmp_path / "ctrl_c"))
     with pytest.raises(KeyboardInterrupt):
-        train(ctrl_c, train_set=ToyDepth(24), val_set=ToyDepth(8, seed=1), on_step=interrupt)
+        train(ctrl_c, train_set=toy(24), val_set=toy(8, seed=1), on_step=interrupt)
     assert load_checkpoint(tmp_path / "ctrl_c" / "latest.pt").step == 3
-    again = train(ctrl_c, train_set=ToyDepth(24), val_set=ToyDepth(8, seed=1))
+    again = train(ctrl_c, train_set=toy(24), val_set=toy(8, seed=1))
     c = torch.load(again.latest_checkpoint, weights_only=True)
     for k, v in a["state_dict"].items():
         assert torch.equal(v, c["state_dict"][k]), k

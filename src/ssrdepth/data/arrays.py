@@ -7,6 +7,7 @@ that file) with
 - ``image.npy`` uint8 ``(N, C, H, W)``; ``target.npy`` float32 ``(N, 1, H, W)`` in [0, 1];
   ``valid_mask.npy`` bool ``(N, 1, H, W)``; ``depth.npy`` float32 ``(N, 1, H, W)`` metres (absent when
   the source has no depth: all zero);
+- ``right.npy`` uint8 ``(N, C, H, W)``: the right image, only with ``right_view`` (photometric losses);
 - ``manifest.json``: the settings, the kept sample indices, the skipped files.
 
 The hash covers every setting that changes the arrays (source, root, split, size, channels, target,
@@ -50,6 +51,8 @@ from ssrdepth.stereo.matching import settings_dict
 
 FORMAT_VERSION = 3  # 2: stereo targets in the split's focal × baseline; one image reader. 3: depth targets record their focal
 ARRAYS = ("image", "target", "valid_mask", "depth")
+#: The right image, cached ``(N, C, H, W)`` uint8 as ``right.npy`` when ``right_view`` is on.
+RIGHT = "right"
 
 
 def arrays_root(cfg: DataConfig) -> Path:
@@ -64,7 +67,7 @@ def arrays_root(cfg: DataConfig) -> Path:
 def cache_settings(base: DepthDataset) -> dict[str, Any]:
     """Every setting that changes the cached arrays."""
     cfg = base.cfg
-    settings = matcher_settings(cfg) if cfg.target == "stereo" else None
+    settings = matcher_settings(cfg) if cfg.disparity_scaled else None
     return {
         "version": FORMAT_VERSION,
         "source": cfg.source,
@@ -74,12 +77,14 @@ def cache_settings(base: DepthDataset) -> dict[str, Any]:
         "channels": cfg.channels,
         "target": cfg.target,
         "matcher": settings_dict(settings) if settings is not None else None,
-        "max_depth": cfg.depth_limit if cfg.target != "stereo" else None,
+        "max_depth": cfg.depth_limit if not cfg.disparity_scaled else None,
         "nyu_depth": cfg.nyu_depth if cfg.source == "nyu" else None,
         "split_ratio": cfg.split_ratio,
         "split_seed": cfg.split_seed,
         "folder": [cfg.pattern, cfg.focal, cfg.baseline, cfg.depth_scale, cfg.depth_invalid],
         "skip_bad": cfg.skip_bad,
+        # Only when on, so that every cache built before the right view existed keeps its hash.
+        **({"right_view": True} if cfg.right_view else {}),
     }
 
 
@@ -126,13 +131,14 @@ class CachedDataset(Dataset[dict[str, Any]]):
         self.kept: list[int] = manifest["kept"]
         self.skipped: list[tuple[str, str]] = [(str(f), str(p)) for f, p in manifest["skipped"]]
         self.has_depth: bool = manifest["has_depth"]
+        self.has_right: bool = bool(manifest.get("has_right", False))
         self.scale: TargetScale = TargetScale.from_dict(manifest["scale"])
         self._arrays: dict[str, np.ndarray] | None = None
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The memmapped arrays (opened on first use in each process)."""
         if self._arrays is None:
-            names = ARRAYS if self.has_depth else ARRAYS[:3]
+            names = (*(ARRAYS if self.has_depth else ARRAYS[:3]), *((RIGHT,) if self.has_right else ()))
             self._arrays = {n: np.load(self.directory / f"{n}.npy", mmap_mode="r") for n in names}
         return self._arrays
 
@@ -165,6 +171,8 @@ class CachedDataset(Dataset[dict[str, Any]]):
             "valid_mask": a["valid_mask"][i],
             "depth": a["depth"][i] if self.has_depth else np.zeros((1, *size), np.float32),
         }
+        if self.has_right:
+            sample[RIGHT] = a[RIGHT][i]
         return to_tensors(sample, i)
 
 
@@ -208,8 +216,9 @@ def _build(base: DepthDataset, directory: Path, progress: bool, workers: int | N
         "target": ((n, 1, h, w), np.float32),
         "valid_mask": ((n, 1, h, w), np.bool_),
         "depth": ((n, 1, h, w), np.float32),
+        RIGHT: ((n, cfg.channels, h, w), np.uint8),
     }
-    names = ARRAYS if has_depth else ARRAYS[:3]
+    names = (*(ARRAYS if has_depth else ARRAYS[:3]), *((RIGHT,) if cfg.right_view else ()))
     out = {
         k: np.lib.format.open_memmap(
             directory / f"{k}.npy", mode="w+", dtype=shapes[k][1], shape=shapes[k][0]
@@ -255,6 +264,7 @@ def _build(base: DepthDataset, directory: Path, progress: bool, workers: int | N
             "kept": kept,
             "skipped": skipped,
             "has_depth": has_depth,
+            "has_right": cfg.right_view,
             "scale": base.scale.as_dict(),
         },
     )

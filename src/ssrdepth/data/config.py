@@ -13,7 +13,9 @@ yields dicts with string keys (never tuples), already at the model's size:
 - ``"valid_mask"``: bool ``(1, H, W)`` — where ``target`` is valid;
 - ``"depth"``: float32 ``(1, H, W)`` metric depth in metres where known (lidar, exact synthetic depth,
   NYU), 0 elsewhere; all zero when the source has none;
-- ``"index"``: int, the sample's index in the split.
+- ``"index"``: int, the sample's index in the split;
+- ``"right"`` (only with ``right_view``, stereo sources): float32 ``(C, H, W)`` in [0, 1], the right
+  image of the rectified pair at the same size, for the photometric losses of training.
 Per-sample metadata comes from ``dataset.meta(index)`` (a plain dict: ``"source"``, ``"file"``,
 ``"scale"`` = :meth:`TargetScale.as_dict`, and whatever else the source knows) so that the hot loop
 only moves tensors. ``dataset.scale`` is the :class:`TargetScale` shared by the whole split;
@@ -189,8 +191,9 @@ STEREO_SOURCES = tuple(name for name, s in DATA_SOURCES.items() if s.pairs)
 #: Street-scene sources with stereo pairs: the KITTI-like sources of ``reproduce`` (``--kitti-source``).
 STREET_STEREO_SOURCES = tuple(n for n in STEREO_SOURCES if DATA_SOURCES[n].scene == "street")
 
-#: Training-target kinds: stereo-matched disparity, lidar depth, exact/sensor depth.
-TARGETS = ("stereo", "lidar", "depth")
+#: Training-target kinds: stereo-matched disparity, lidar depth, exact/sensor depth, or none (a stereo
+#: source whose pair teaches through the photometric loss: disparity scale, no target, no matcher run).
+TARGETS = ("stereo", "lidar", "depth", "none")
 
 
 @dataclass(frozen=True)
@@ -199,6 +202,10 @@ class DataConfig:
 
     ``split_ratio`` is the training fraction of the deterministic by-sequence split (the paper's
     12,482 / 15,000 ≈ 0.832). ``matcher`` is the stereo backend used for stereo targets.
+    ``target = "none"`` (stereo sources): no target (all invalid) in the disparity scale of stereo
+    targets (``max_disparity``), for the photometric loss; nothing needs ``prepare-targets``.
+    ``right_view``: samples also carry the right image (``"right"``); training sets it for the
+    photometric losses.
     """
 
     source: str = "synthetic"
@@ -225,6 +232,7 @@ class DataConfig:
     baseline: float | None = None
     depth_scale: float | None = None
     depth_invalid: float = 0.0
+    right_view: bool = False
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -243,6 +251,12 @@ class DataConfig:
             raise ValueError(
                 f"max_depth must be > 0 m (or unset for the source's default), got {self.max_depth}"
             )
+        if (self.target == "none" or self.right_view) and not self.data_source.pairs:
+            what = "target 'none'" if self.target == "none" else "right_view"
+            raise ValueError(
+                f"{what} needs stereo pairs, and source {self.source!r} has none; stereo sources: "
+                + ", ".join(n for n, s in DATA_SOURCES.items() if s.pairs)
+            )
         # Units that cannot be right (millimetres for metres): said with the value that fixes them.
         check_max_depth(self.max_depth, "--max-depth")
         check_baseline(self.baseline, "--baseline")
@@ -251,6 +265,16 @@ class DataConfig:
     def data_source(self) -> DataSource:
         """What ``source`` is: its row of :data:`DATA_SOURCES`."""
         return DATA_SOURCES[self.source]
+
+    @property
+    def disparity_scaled(self) -> bool:
+        """Whether targets are disparity normalised by ``max_disparity`` (``target`` stereo or none)."""
+        return self.target in ("stereo", "none")
+
+    @property
+    def needs_right(self) -> bool:
+        """Whether every frame needs its right image (stereo targets, no target, or ``right_view``)."""
+        return self.disparity_scaled or self.right_view
 
     @property
     def depth_limit(self) -> float:

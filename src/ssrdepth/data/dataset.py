@@ -18,7 +18,7 @@ from torch.utils.data import Dataset
 
 from ssrdepth.core.image import prepare_image, resize_map
 from ssrdepth.data.config import STEREO_SOURCES, DataConfig, StereoPair, TargetScale
-from ssrdepth.data.sample import BadSampleError, Source, image_size, report_skipped
+from ssrdepth.data.sample import BadSampleError, Source, image_size, read_image, report_skipped
 from ssrdepth.data.split import split_indices
 
 if TYPE_CHECKING:
@@ -270,7 +270,7 @@ class DepthDataset(Dataset[dict[str, Any]]):
 
     def _check_target_kind(self) -> None:
         cfg, kind = self.cfg, self.source.depth_kind
-        if cfg.target == "stereo" and cfg.source not in STEREO_SOURCES:
+        if cfg.disparity_scaled and cfg.source not in STEREO_SOURCES:
             raise ValueError(f"source {cfg.source!r} has no stereo pairs; use target='depth'")
         if cfg.target == "lidar" and kind != "lidar":
             raise ValueError(
@@ -302,7 +302,7 @@ class DepthDataset(Dataset[dict[str, Any]]):
         )
 
     def _default_scale(self) -> TargetScale:
-        if self.cfg.target == "stereo":
+        if self.cfg.disparity_scaled:
             return TargetScale("disparity", float(self.cfg.matcher_settings.max_disparity))
         return TargetScale("depth", self.cfg.depth_limit)
 
@@ -311,7 +311,7 @@ class DepthDataset(Dataset[dict[str, Any]]):
         camera's focal and width when known, the training camera of the canonical-camera rule)."""
         frame = self.source.frames[index]
         width = self.source.image_size(index)[1]
-        if self.cfg.target != "stereo":
+        if not self.cfg.disparity_scaled:
             if frame.focal is None:
                 return TargetScale("depth", self.cfg.depth_limit)
             return TargetScale("depth", self.cfg.depth_limit, frame.focal, None, width)
@@ -343,14 +343,14 @@ class DepthDataset(Dataset[dict[str, Any]]):
         out["split"] = self.split
         out["index"] = i
         out["scale"] = self.scale.as_dict()
-        if self.cfg.target == "stereo":
+        if self.cfg.disparity_scaled:
             out["disparity_factor"] = self.disparity_factor(index)
         return out
 
     def clip_report(self) -> ClipReport:
         """An empty :class:`ClipReport` for this data set and split (its threshold wording and fix)."""
         cfg = self.cfg
-        if cfg.target == "stereo":
+        if cfg.disparity_scaled:
             what = f"max_disparity {cfg.matcher_settings.max_disparity} px (in the split's camera)"
             fix = "--max-disparity / --set data.max_disparity=PX"
             units = (
@@ -424,16 +424,42 @@ class DepthDataset(Dataset[dict[str, Any]]):
             # Sparse reference targets (lidar-like) shrink like lidar: valid where any point falls.
             sparse_target = bool(getattr(settings, "sparse", False))
             target, target_valid = resize_map(scaled, valid & (disparity > 0), cfg.size, sparse=sparse_target)
+        elif cfg.target == "none":  # the pair teaches through the photometric loss: no target
+            target = np.zeros(cfg.size, np.float32)
+            target_valid = np.zeros(cfg.size, bool)
         else:
             target = depth_small / np.float32(cfg.depth_limit)
             target_valid = depth_valid
-        return {
+        arrays = {
             "image": prepare_image(image, cfg.channels, cfg.size, as_uint8=True),
             "target": np.clip(target, 0.0, 1.0)[None].astype(np.float32),
             "valid_mask": target_valid[None],
             "depth": depth_small[None].astype(np.float32),
             "clipped": np.asarray(clipped_fraction(target, target_valid), np.float32),
         }
+        if cfg.right_view:
+            arrays["right"] = self.right_image(index, full)
+        return arrays
+
+    def right_image(self, index: int, size: tuple[int, int]) -> np.ndarray:
+        """The right image of frame ``index`` at the model size, ``(C, H, W)`` uint8, prepared exactly as
+        the left one (:func:`~ssrdepth.core.image.prepare_image`); ``size`` is the left image's
+        ``(H, W)``, which a rectified pair shares.
+
+        Raises:
+            BadSampleError: no right image, or one of another size (naming the file).
+        """
+        cfg, frame = self.cfg, self.source.frames[index]
+        if frame.right is None:
+            raise BadSampleError(frame.image, "no right image for this frame (right_view needs stereo pairs)")
+        right = read_image(frame.right)
+        if right.shape[:2] != size:
+            raise BadSampleError(
+                frame.right,
+                f"size {right.shape[1]}×{right.shape[0]} differs from the left image {frame.image} "
+                f"({size[1]}×{size[0]}); a rectified pair has equal sizes",
+            )
+        return prepare_image(right, cfg.channels, cfg.size, as_uint8=True)
 
     def __getitem__(self, i: int) -> dict[str, Any]:
         if not 0 <= i < len(self.indices):
@@ -448,11 +474,14 @@ class DepthDataset(Dataset[dict[str, Any]]):
 
 
 def to_tensors(arrays: dict[str, np.ndarray], index: int) -> dict[str, Any]:
-    """NumPy sample arrays (image uint8) → the tensor dict of the contract."""
-    return {
+    """NumPy sample arrays (image and right uint8) → the tensor dict of the contract."""
+    out = {
         "image": torch.from_numpy(np.asarray(arrays["image"], np.float32) / np.float32(255.0)),
         "target": torch.from_numpy(np.array(arrays["target"], np.float32)),
         "valid_mask": torch.from_numpy(np.array(arrays["valid_mask"], bool)),
         "depth": torch.from_numpy(np.array(arrays["depth"], np.float32)),
         "index": index,
     }
+    if "right" in arrays:
+        out["right"] = torch.from_numpy(np.asarray(arrays["right"], np.float32) / np.float32(255.0))
+    return out

@@ -357,14 +357,14 @@ def synthetic_source(root: Path, cfg: DataConfig) -> KittiSource:
 
 def tracking_source(root: Path, cfg: DataConfig) -> KittiSource:
     """The ``kitti-tracking`` source of ``cfg`` (:func:`kitti_tracking`; right images only for stereo targets)."""
-    return kitti_tracking(root, cfg.skip_bad, need_right=cfg.target == "stereo")
+    return kitti_tracking(root, cfg.skip_bad, need_right=cfg.needs_right)
 
 
 def raw_source(root: Path, cfg: DataConfig) -> KittiSource:
     """The ``kitti-raw`` source of ``cfg`` (:func:`kitti_raw`; right images only for stereo targets)."""
-    return kitti_raw(root, cfg.skip_bad, need_right=cfg.target == "stereo", need_lidar=cfg.target == "lidar")
+    return kitti_raw(root, cfg.skip_bad, need_right=cfg.needs_right, need_lidar=cfg.target == "lidar")
 
 
 def object_source(root: Path, cfg: DataConfig) -> KittiSource:
     """The ``kitti-object`` source of ``cfg`` (:func:`kitti_object`; right images only for stereo targets)."""
-    return kitti_object(root, cfg.skip_bad, need_right=cfg.target == "stereo")
+    return kitti_object(root, cfg.skip_bad, need_right=cfg.needs_right)

@@ -13,7 +13,16 @@ Per sample, independently, in this order:
   original camera, a zoomed image shows the scene s times closer, so a disparity target is
   multiplied by s (d = f·B/Z) and a depth target divided by s; the ``depth`` map likewise.
 - **horizontal flip** (probability ``hflip``) of image, target, valid mask and metric depth together —
-  the field's standard for monocular depth (e.g. Eigen et al. 2014, Godard et al. 2017);
+  the field's standard for monocular depth (e.g. Eigen et al. 2014, Godard et al. 2017). With a
+  stereo pair (a ``"right"`` image, for the photometric losses) the flip also swaps the views: the
+  mirrored right image is the left view of the mirrored rig (Godard et al. 2017, §3.3), so the new
+  left is flip(right), the new right flip(left), and a disparity stays positive (a point at left
+  column x lies at right column x − d). The target and depth describe the old left view, which is now
+  the right one: on swapped samples they are flipped and the valid mask is cleared (no hint there);
+- **the right view** gets the same zoom crop and the same photometric and synthetic → real draws as
+  the left (a rig's two cameras see one scene through one augmentation), with its own sensor noise
+  and its own grey-world means; cutout is refused with a right view (the occluders would be in one
+  view only);
 - **photometric jitter** of the image only: brightness × U(1 ± ``brightness``), contrast about the
   image mean × U(1 ± ``contrast``), gamma U(1 ± ``gamma``), and for RGB a colour gain per channel
   × U(1 ± ``colour``), then clipped to [0, 1];
@@ -167,22 +176,45 @@ def _uniform(n: int, half_width: float, g: torch.Generator) -> torch.Tensor:
 
 
 def _flip(batch: dict[str, torch.Tensor], flip: torch.Tensor) -> None:
-    for key in ("image", "target", "valid_mask", "depth"):
+    for key in ("image", "target", "valid_mask", "depth", "right"):
         if key in batch:
             x = batch[key]
             batch[key] = torch.where(flip.view(-1, 1, 1, 1).to(x.device), x.flip(-1), x)
+    if "right" in batch:  # a mirrored pair: swap the views, the target belongs to the other one now
+        swap = flip.view(-1, 1, 1, 1).to(batch["image"].device)
+        batch["image"], batch["right"] = (
+            torch.where(swap, batch["right"], batch["image"]),
+            torch.where(swap, batch["image"], batch["right"]),
+        )
+        if "valid_mask" in batch:
+            batch["valid_mask"] = batch["valid_mask"] & ~swap
 
 
-def _photometric(image: torch.Tensor, cfg: AugmentConfig, g: torch.Generator) -> torch.Tensor:
-    n, c = image.shape[:2]
+def _photometric_factors(
+    n: int, c: int, cfg: AugmentConfig, g: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """The draws of :func:`_photometric` (brightness, contrast, gamma, colour gains), in its order."""
     view = (n, 1, 1, 1)
+    brightness = _uniform(n, cfg.brightness, g).view(view)
+    contrast = _uniform(n, cfg.contrast, g).view(view)
+    gamma = _uniform(n, cfg.gamma, g).view(view)
+    colour = _uniform(n * 3, cfg.colour, g).view(n, 3, 1, 1) if c == 3 and cfg.colour else None
+    return brightness, contrast, gamma, colour
+
+
+def _photometric(
+    image: torch.Tensor,
+    factors: tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor | None],
+) -> torch.Tensor:
+    """Brightness, contrast about the image mean, gamma and colour gains of :func:`_photometric_factors`."""
     dev = image.device
-    out = image * _uniform(n, cfg.brightness, g).view(view).to(dev)
+    brightness, contrast, gamma, colour = factors
+    out = image * brightness.to(dev)
     mean = out.mean(dim=(1, 2, 3), keepdim=True)
-    out = (out - mean) * _uniform(n, cfg.contrast, g).view(view).to(dev) + mean
-    out = out.clamp(0.0, 1.0) ** _uniform(n, cfg.gamma, g).view(view).to(dev)
-    if c == 3 and cfg.colour:
-        out = out * _uniform(n * 3, cfg.colour, g).view(n, 3, 1, 1).to(dev)
+    out = (out - mean) * contrast.to(dev) + mean
+    out = out.clamp(0.0, 1.0) ** gamma.to(dev)
+    if colour is not None:
+        out = out * colour.to(dev)
     return out.clamp(0.0, 1.0)
 
 
@@ -196,7 +228,7 @@ def _zoom(batch: dict[str, torch.Tensor], cfg: AugmentConfig, kind: str, g: torc
         ch, cw = max(1, math.floor(h / si)), max(1, math.floor(w / si))
         y0, x0 = int(fy[i] * (h - ch)), int(fx[i] * (w - cw))
         crop = (slice(None), slice(y0, y0 + ch), slice(x0, x0 + cw))
-        for key in ("image", "target", "depth"):
+        for key in ("image", "target", "depth", "right"):
             if key in batch:
                 zoomed = F.interpolate(
                     batch[key][i][crop][None], (h, w), mode="bilinear", align_corners=False
@@ -381,7 +413,8 @@ def augment_batch(
 
     batch: ``"image"`` ``(N, C, H, W)`` in [0, 1]; ``"target"`` ``(N, 1, H, W)`` normalised;
         ``"valid_mask"`` ``(N, 1, H, W)`` bool (needed by ``cutout``); optional ``"depth"``
-        ``(N, 1, H, W)`` metres. Other keys are passed through.
+        ``(N, 1, H, W)`` metres and ``"right"`` ``(N, C, H, W)``, the right view of a stereo pair
+        (augmented with the left, swapped with it by a flip). Other keys are passed through.
     target_kind: ``"disparity"`` or ``"depth"`` (what ``target`` measures; decides how a zoom
         rescales it).
     """
@@ -391,10 +424,15 @@ def augment_batch(
         raise ValueError(
             "augment.cutout marks the occluded pixels invalid, so the batch needs a 'valid_mask'"
         )
+    if cfg.cutout and "right" in batch:
+        raise ValueError(
+            "augment.cutout pastes occluders into the left view only, which the photometric loss would "
+            "read as a wrong disparity; set augment.cutout=0 with a stereo pair"
+        )
     out = dict(batch)
     if not cfg.enabled:
         return out
-    for key in ("image", "target", "valid_mask", "depth"):
+    for key in ("image", "target", "valid_mask", "depth", "right"):
         if key in out:
             out[key] = out[key].clone()
     n = out["image"].shape[0]
@@ -403,30 +441,49 @@ def augment_batch(
     if cfg.hflip:
         _flip(out, torch.rand(n, generator=generator) < cfg.hflip)
     if cfg.brightness or cfg.contrast or cfg.gamma or cfg.colour:
-        out["image"] = _photometric(out["image"], cfg, generator)
+        factors = _photometric_factors(n, out["image"].shape[1], cfg, generator)
+        for key in _views(out):
+            out[key] = _photometric(out[key], factors)
     _transfer(out, cfg, generator)
     return out
 
 
+def _views(out: dict[str, torch.Tensor]) -> tuple[str, ...]:
+    """The images of a batch: the left view, and the right one of a stereo pair."""
+    return ("image", "right") if "right" in out else ("image",)
+
+
 def _transfer(out: dict[str, torch.Tensor], cfg: AugmentConfig, g: torch.Generator) -> None:
-    """The synthetic → real augmentations, in the module docstring's order, in place in ``out``."""
+    """The synthetic → real augmentations, in the module docstring's order, in place in ``out``; a
+    right view gets the left's draws (its own noise, drawn after the left's)."""
     n = out["image"].shape[0]
+    views = _views(out)
     if cfg.grey_world:
-        out["image"] = grey_world(out["image"], torch.rand(n, generator=g) < cfg.grey_world)
+        apply = torch.rand(n, generator=g) < cfg.grey_world
+        for key in views:
+            out[key] = grey_world(out[key], apply)
     if cfg.colour_cast:
-        out["image"] = colour_cast(out["image"], cfg.colour_cast * (2.0 * torch.rand(n, generator=g) - 1.0))
+        t = cfg.colour_cast * (2.0 * torch.rand(n, generator=g) - 1.0)
+        for key in views:
+            out[key] = colour_cast(out[key], t)
     if cfg.vignette:
-        out["image"] = vignette(out["image"], cfg.vignette * torch.rand(n, generator=g))
+        v = cfg.vignette * torch.rand(n, generator=g)
+        for key in views:
+            out[key] = vignette(out[key], v)
     if cfg.blur and cfg.blur_p:
         sigma = cfg.blur * torch.rand(n, generator=g)
         sigma = torch.where(torch.rand(n, generator=g) < cfg.blur_p, sigma, torch.zeros_like(sigma))
-        out["image"] = gaussian_blur(out["image"], sigma)
+        for key in views:
+            out[key] = gaussian_blur(out[key], sigma)
     if cfg.noise:
-        out["image"] = add_noise(out["image"], cfg.noise * torch.rand(n, generator=g), g)
+        sigma = cfg.noise * torch.rand(n, generator=g)
+        for key in views:
+            out[key] = add_noise(out[key], sigma, g)
     if cfg.jpeg:
         quality = torch.randint(JPEG_QUALITY[0], JPEG_QUALITY[1] + 1, (n,), generator=g)
         apply = torch.rand(n, generator=g) < cfg.jpeg
-        out["image"] = jpeg_round_trip(out["image"], torch.where(apply, quality, torch.zeros_like(quality)))
+        for key in views:
+            out[key] = jpeg_round_trip(out[key], torch.where(apply, quality, torch.zeros_like(quality)))
     if cfg.cutout:
         apply = torch.rand(n, generator=g) < cfg.cutout
         out["image"], out["valid_mask"] = cutout(out["image"], out["valid_mask"], apply, g)

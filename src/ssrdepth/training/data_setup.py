@@ -2,10 +2,17 @@
 seeded samplers and loaders, and the schedule in steps (:class:`TrainData`).
 
 Under DDP rank 0 builds the preprocessing caches first, then the other processes read them.
+
+The stereo losses (``loss = "photometric" | "hybrid"``, :mod:`ssrdepth.training.photometric`) read
+the right view: their data sets are built with ``data.right_view`` on; with ``data.target = "none"``
+(photometric) nothing needs ``prepare-targets`` and there is nothing to validate against, so the
+run has no validation set (no ``best.pt``; ``latest.pt`` is the model).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +22,10 @@ from torch.utils.data import DataLoader, Dataset
 
 from ssrdepth.training.config import TrainConfig
 from ssrdepth.training.distributed import DistInfo, barrier
+from ssrdepth.training.photometric import STEREO_LOSSES
 from ssrdepth.training.sampler import SeededSampler, SeededSamples, ShardSampler, StepSampler
+
+logger = logging.getLogger(__name__)
 
 #: How ``train`` alone gets more training data (``reproduce``, ``demo`` and ``study`` name their option).
 MORE_DATA = "train on a larger data set"
@@ -43,15 +53,21 @@ class SplitTooSmallError(ValueError):
 def load_dataset_pair(
     cfg: TrainConfig, train_set: Dataset[Any] | None, val_set: Dataset[Any] | None
 ) -> tuple[Dataset[Any], Dataset[Any] | None]:
-    """The given data sets, or the ``"train"`` and ``cfg.val_split`` splits of ``cfg.data``."""
+    """The given data sets, or the ``"train"`` and ``cfg.val_split`` splits of ``cfg.data`` (with the
+    right view for the stereo losses; no validation split for ``data.target = "none"``)."""
     from ssrdepth.data import build_dataset
 
     if train_set is not None:
         return train_set, val_set
     progress = cfg.progress
-    return build_dataset(cfg.data, "train", progress=progress), build_dataset(
-        cfg.data, cfg.val_split, progress=progress
-    )
+    data = cfg.data
+    if cfg.loss in STEREO_LOSSES and not data.right_view:
+        data = dataclasses.replace(data, right_view=True)
+    train = build_dataset(data, "train", progress=progress)
+    if data.target == "none":
+        logger.info("data.target = none: no targets to validate against; latest.pt is the trained model")
+        return train, None
+    return train, build_dataset(data, cfg.val_split, progress=progress)
 
 
 def _first_image_shape(dataset: Dataset[Any], name: str) -> tuple[int, int, int]:
@@ -69,6 +85,42 @@ def _first_image_shape(dataset: Dataset[Any], name: str) -> tuple[int, int, int]
             f"the {name} data set's target is {tuple(sample['target'].shape)}, expected (1, {h}, {w})"
         )
     return c, h, w
+
+
+def check_targets_for_loss(cfg: TrainConfig) -> None:
+    """The loss and the data's targets agree (checked at the start of a run, not per ``--set``, so
+    that overrides can come in any order).
+
+    Raises:
+        ValueError: ``data.target = "none"`` with a loss other than ``photometric``, or ``hybrid``
+            without stereo targets (its hints).
+    """
+    if cfg.data.target == "none" and cfg.loss != "photometric":
+        raise ValueError(
+            f"data.target = none has no training targets, so loss {cfg.loss!r} has nothing to learn "
+            "from; use loss=photometric (the stereo pair teaches) or a target (data.target=stereo)"
+        )
+    if cfg.loss == "hybrid" and cfg.data.target != "stereo":
+        raise ValueError(
+            f"loss = hybrid uses the matcher's disparity as hints, but data.target = {cfg.data.target}; "
+            "set data.target=stereo (targets from prepare-targets) or use loss=photometric"
+        )
+
+
+def _check_stereo(cfg: TrainConfig, dataset: Dataset[Any], scale: dict[str, Any] | None) -> None:
+    """The stereo losses need a right view and a disparity scale (what a map means in pixels)."""
+    if cfg.loss not in STEREO_LOSSES:
+        return
+    if "right" not in dataset[0]:
+        raise ValueError(
+            f"loss {cfg.loss!r} warps the right view into the left, but the training samples have no "
+            "'right' image: use a stereo source (data.right_view is set for it), or give samples a 'right'"
+        )
+    if scale is None or scale.get("kind") != "disparity":
+        raise ValueError(
+            f"loss {cfg.loss!r} needs a data set whose .scale is a disparity TargetScale (pixels of "
+            "disparity per normalised unit), got " + ("none" if scale is None else repr(scale.get("kind")))
+        )
 
 
 def _scale_dict(dataset: Dataset[Any]) -> dict[str, Any] | None:
@@ -111,6 +163,7 @@ def build_data(
 ) -> TrainData:
     """Data sets, samplers and loaders (under DDP rank 0 builds the preprocessing caches first, then
     the others read them)."""
+    check_targets_for_loss(cfg)
     staged = ddp.world > 1 and train_set is None
     if staged and not ddp.main:
         barrier(device)
@@ -125,6 +178,7 @@ def build_data(
         )
     if val_set is not None:
         _first_image_shape(val_set, "validation")
+    _check_stereo(cfg, train_set, _scale_dict(train_set))
     if cfg.augment.scale and _scale_dict(train_set) is None:
         raise ValueError(
             "augment.scale (random zoom) rescales the target, so it needs a data set that says whether "

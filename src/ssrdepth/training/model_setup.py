@@ -76,7 +76,7 @@ def build_parts(cfg: TrainConfig, ddp: DistInfo, device: torch.device, data: Tra
             logger.info("initialised %s from %s", cfg.model.name, cfg.init_from)
     model = model.to(device)
     precision = resolve_precision(cfg.precision, device.type)
-    loss_fn = get_loss(cfg.loss)
+    loss_fn = get_loss(cfg.target_loss)
     channels_last = _channels_last(cfg, ddp, device, model, data, loss_fn, autocast_dtype(precision))
     if channels_last:
         model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
@@ -95,8 +95,8 @@ def build_parts(cfg: TrainConfig, ddp: DistInfo, device: torch.device, data: Tra
         scheduler=build_scheduler(cfg, optimizer, data.total_steps),
         scaler=torch.amp.GradScaler("cuda", enabled=precision == "fp16"),
         autocast_dtype=autocast_dtype(precision),
-        loss_fn=loss_fn,
-        masked=cfg.loss in MASKED_LOSSES,
+        loss_fn=loss_fn,  # the stereo losses: the target loss validation scores
+        masked=cfg.target_loss in MASKED_LOSSES,
         memory_format=memory_format(channels_last),
         precision=precision,
         channels_last=channels_last,

@@ -129,7 +129,27 @@ def _build_presets() -> dict[str, tuple[TrainConfig, str]]:
             apply_recipe(base),
             f"the ssrdepth recipe (masked SILog, AdamW, augmentation) on {what}",
         )
+        if target == "stereo":
+            presets.update(_stereo_variants(name, presets[name][0], what))
     return presets
+
+
+def _stereo_variants(name: str, recipe: TrainConfig, what: str) -> dict[str, tuple[TrainConfig, str]]:
+    """``NAME-photometric`` (the pair teaches through the photometric loss, no matcher targets: nothing
+    to ``prepare-targets``) and ``NAME-hybrid`` (Depth Hints: the matcher's targets where they
+    reproject better) of a stereo recipe preset (:mod:`ssrdepth.training.photometric`)."""
+    photometric = apply_overrides(recipe, {"loss": "photometric", "data.target": "none"})
+    hybrid = apply_overrides(recipe, {"loss": "hybrid"})
+    return {
+        f"{name}-photometric": (
+            photometric,
+            f"the recipe with the photometric stereo loss (no targets, Monodepth2) on {what}",
+        ),
+        f"{name}-hybrid": (
+            hybrid,
+            f"the recipe with hybrid targets (photometric + matcher hints, Depth Hints) on {what}",
+        ),
+    }
 
 
 #: The ssrdepth training recipe (docs/training.md, "The recipe"), measured on the synthetic street set

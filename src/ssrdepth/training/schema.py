@@ -28,6 +28,7 @@ from ssrdepth.data.config import DataConfig
 from ssrdepth.losses import LOSSES
 from ssrdepth.models import ModelOptions, canonical_name
 from ssrdepth.training.augment import AugmentConfig
+from ssrdepth.training.photometric import STEREO_LOSSES, PhotometricConfig
 
 __all__ = [
     "BEST_METRICS",
@@ -195,7 +196,11 @@ class TrainConfig:
             initialisation.
         augment: training-time augmentation (:mod:`ssrdepth.training.augment`; off by default and in
             the paper presets, on in the recipe).
-        loss: a name in :data:`ssrdepth.losses.LOSSES` (``l2_paper`` = eq. 1, ``mse``, ``masked_*``).
+        loss: a name in :data:`ssrdepth.losses.LOSSES` (``l2_paper`` = eq. 1, ``mse``, ``masked_*``), or a
+            stereo self-supervision of :mod:`ssrdepth.training.photometric`: ``"photometric"`` (the
+            right view warped by the prediction; no targets needed: ``data.target = "none"``) or
+            ``"hybrid"`` (Depth Hints: the matcher's targets where they reproject better).
+        photometric: the weights of the stereo losses (:class:`~ssrdepth.training.photometric.PhotometricConfig`).
         batch_size: the *global* batch (the paper: 40); split evenly over DDP processes.
         length, unit: how long to train: ``length`` optimiser steps or ``length`` epochs (passes over the
             training split; the last incomplete batch of an epoch is dropped).
@@ -235,6 +240,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=lambda: OptimConfig(lr=MSE_LR))
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    photometric: PhotometricConfig = field(default_factory=PhotometricConfig)
     init_from: str = ""
     batch_size: int = 40
     length: int = 1000
@@ -260,8 +266,10 @@ class TrainConfig:
     preset: str = ""
 
     def __post_init__(self) -> None:
-        if self.loss not in LOSSES:
-            raise ValueError(f"unknown loss {self.loss!r}; valid losses: {', '.join(LOSSES)}")
+        if self.loss not in LOSSES and self.loss not in STEREO_LOSSES:
+            raise ValueError(
+                f"unknown loss {self.loss!r}; valid losses: {', '.join((*LOSSES, *STEREO_LOSSES))}"
+            )
         if self.unit not in UNITS:
             raise ValueError(f"unknown unit {self.unit!r}; valid units: {', '.join(UNITS)}")
         if self.precision not in PRECISIONS:
@@ -291,6 +299,15 @@ class TrainConfig:
                 raise ValueError(f"{name} must be ≥ 0, got {getattr(self, name)}")
         if not self.out:
             raise ValueError("out (the run folder) must not be empty")
+
+    @property
+    def target_loss(self) -> str:
+        """The loss on targets: ``loss``, or for the stereo losses the masked loss that validation
+        scores the matcher's targets with (the hint loss, ``masked_l1`` for ``log_l1``)."""
+        if self.loss not in STEREO_LOSSES:
+            return self.loss
+        hint = self.photometric.hint_loss
+        return "masked_l1" if hint == "log_l1" else hint
 
     @property
     def effective_lr(self) -> float:

@@ -21,6 +21,7 @@ from torch import nn
 
 from ssrdepth.checkpoint import BEST, LATEST, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from ssrdepth.core.io import write_json, write_text
+from ssrdepth.core.scale import TargetScale
 from ssrdepth.runtime import forward, model_input
 from ssrdepth.training.augment import augment_batch, step_generator
 from ssrdepth.training.config import TrainConfig, config_to_dict, to_toml
@@ -28,6 +29,7 @@ from ssrdepth.training.data_setup import TrainData
 from ssrdepth.training.distributed import DistInfo
 from ssrdepth.training.logs import TRAIN_COLUMNS, VAL_COLUMNS, CsvLog, plot_curves
 from ssrdepth.training.model_setup import TrainParts
+from ssrdepth.training.photometric import STEREO_LOSSES, training_loss
 from ssrdepth.training.run_folder import CURVES, RESULT, TRAIN_LOG, VAL_LOG, check_same_run
 from ssrdepth.training.validation import validate
 
@@ -236,7 +238,23 @@ class Session:
         valid = batch["valid_mask"].to(device, non_blocking=True) if p.masked else None
         p.optimizer.zero_grad(set_to_none=True)
         pred = forward(p.net, image, p.autocast_dtype)
-        loss = p.loss_fn(pred.float(), target, valid)
+        if self.cfg.loss in STEREO_LOSSES:  # the right view teaches (training/photometric.py)
+            right = model_input(batch["right"], device, p.memory_format)
+            scale = TargetScale.from_dict(self.data.target_scale or {})
+            loss = training_loss(
+                self.cfg.loss,
+                self.cfg.photometric,
+                p.net,
+                pred,
+                image,
+                right,
+                scale,
+                target=target,
+                valid=valid,
+                autocast_dtype=p.autocast_dtype,
+            )
+        else:
+            loss = p.loss_fn(pred.float(), target, valid)
         p.scaler.scale(loss).backward()
         self.in_update = True
         if self.cfg.optim.grad_clip:
