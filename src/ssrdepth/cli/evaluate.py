@@ -49,7 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         choices=CONFIDENCE_METHODS,
         help="also score an uncertainty map by sparsification (AUSE, AURG of AbsRel and RMSE; curves in "
-        "the JSON): flip = disagreement with the mirrored image (a second pass)",
+        "the JSON): head = the trained uncertainty output (a model trained with model.uncertainty), "
+        "flip = disagreement with the mirrored image (a second pass)",
     )
     p.add_argument(
         "--flicker",

@@ -129,7 +129,18 @@ def _build_presets() -> dict[str, tuple[TrainConfig, str]]:
             apply_recipe(base),
             f"the ssrdepth recipe (masked SILog, AdamW, augmentation) on {what}",
         )
+    base_cfg, _ = presets["recipe-synthetic-gray-147x37"]
+    presets["recipe-synthetic-gray-147x37-uncertainty"] = (
+        apply_overrides(base_cfg, UNCERTAINTY),
+        "the recipe on the synthetic street set with the trained uncertainty head (masked SILog + "
+        "log-Laplacian likelihood)",
+    )
     return presets
+
+
+#: The trained uncertainty beside the recipe (not in the paper): the model's second output channel
+#: and the loss that trains it (:func:`ssrdepth.losses.masked_silog_laplace`).
+UNCERTAINTY: dict[str, Any] = {"model.options.uncertainty": True, "loss": "masked_silog_laplace"}
 
 
 #: The ssrdepth training recipe (docs/training.md, "The recipe"), measured on the synthetic street set
