@@ -63,7 +63,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         metavar="STRENGTH",
-        help="stabilise each sequence's predictions online first (0 ≤ strength < 1; 0.9 is the "
+        help="stabilise each sequence's predictions online first (0 ≤ strength < 1; 0.95 is the "
         "measured default) — to measure what stabilisation does to accuracy and flicker",
     )
     r = p.add_argument_group("run")
