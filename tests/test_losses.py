@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
-from ssrdepth.losses import get_loss, l2_paper, masked_l2_paper, masked_mse, mse
+from ssrdepth.losses import (
+    MASKED_LOSSES,
+    UNCERTAINTY_LOSSES,
+    UNCERTAINTY_WEIGHT,
+    get_loss,
+    l2_paper,
+    laplacian_nll,
+    masked_l2_paper,
+    masked_mse,
+    masked_silog,
+    masked_silog_laplace,
+    mse,
+)
 
 # Two 1×1×2×2 images. Errors: image 0 = (0.1, 0, 0.2, 0), image 1 = (0.5, 0, 0, 0.3).
 PRED = torch.tensor([[[[0.6, 0.5], [0.7, 0.1]]], [[[1.0, 0.2], [0.4, 0.0]]]])
@@ -90,3 +104,48 @@ def test_invalid_pixels_never_teach(name: str) -> None:
     assert pred.grad is not None
     assert bool((pred.grad[~valid] == 0).all())
     assert bool((pred.grad[valid] != 0).any())
+
+
+def test_laplacian_likelihood_and_its_gradient_by_hand() -> None:
+    # Three pixels: p = 0.5 vs t = 0.25 (r = log 2, s = 0); p = 0.2 vs t = 0.4 (r = log 2, s = log 2);
+    # the third is invalid. Per pixel r·exp(−s) + s: log 2, then log 2 / 2 + log 2; mean over n = 2.
+    log2 = math.log(2.0)
+    pred = torch.tensor([[[[0.5, 0.2, 0.9]]]], requires_grad=True)
+    s = torch.tensor([[[[0.0, log2, 3.0]]]], requires_grad=True)
+    target = torch.tensor([[[[0.25, 0.4, 0.1]]]])
+    valid = torch.tensor([[[[True, True, False]]]])
+    nll = laplacian_nll(pred, s, target, valid)
+    assert float(nll.detach()) == pytest.approx(1.25 * log2)
+    nll.backward()
+    assert pred.grad is not None and s.grad is not None
+    # ∂/∂s = (1 − r·exp(−s)) / n; ∂/∂p = sign(log p − log t)·exp(−s) / (p·n); 0 where invalid.
+    assert s.grad.flatten().tolist() == pytest.approx([(1 - log2) / 2, (1 - log2 / 2) / 2, 0.0])
+    assert pred.grad.flatten().tolist() == pytest.approx([1 / (0.5 * 2), -0.5 / (0.2 * 2), 0.0])
+    # Over s alone the minimum is at exp(s) = r: the head learns the expected absolute log error.
+    grid = torch.linspace(-3, 1, 4001).view(1, 1, 1, -1)
+    r = torch.full_like(grid, 0.25)
+    best = grid.flatten()[torch.argmin(r * torch.exp(-grid) + grid)]
+    assert math.exp(float(best)) == pytest.approx(0.25, rel=2e-3)
+
+
+def test_silog_laplace_leaves_the_depth_to_silog() -> None:
+    torch.manual_seed(0)
+    p, t = torch.rand(2, 1, 4, 5) * 0.9 + 0.05, torch.rand(2, 1, 4, 5) * 0.9 + 0.05
+    s = torch.randn(2, 1, 4, 5) * 0.3
+    valid = torch.rand(2, 1, 4, 5) > 0.2
+    out = torch.cat([p, s], dim=1).requires_grad_(True)
+    loss = masked_silog_laplace(out, t, valid)
+    expected = masked_silog(p, t, valid) + UNCERTAINTY_WEIGHT * laplacian_nll(p, s, t, valid)
+    assert float(loss.detach()) == pytest.approx(float(expected))
+    loss.backward()
+    assert out.grad is not None
+    # The map's gradient is SILog's alone (the likelihood sees it detached); s gets w × the NLL's.
+    p1 = p.clone().requires_grad_(True)
+    masked_silog(p1, t, valid).backward()
+    assert torch.allclose(out.grad[:, :1], p1.grad)  # type: ignore[arg-type]
+    s1 = s.clone().requires_grad_(True)
+    (UNCERTAINTY_WEIGHT * laplacian_nll(p, s1, t, valid)).backward()
+    assert torch.allclose(out.grad[:, 1:], s1.grad)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="needs the 2-channel output"):
+        masked_silog_laplace(p, t, valid)
+    assert "masked_silog_laplace" in MASKED_LOSSES and "masked_silog_laplace" in UNCERTAINTY_LOSSES

@@ -16,6 +16,10 @@
 - ``masked_berhu`` — the reverse Huber loss of Laina et al. (3DV 2016, eq. 2): |e| for |e| ≤ c,
   (e² + c²) / (2c) beyond, with c = 0.2 · max |e| over the valid pixels of the batch.
 
+- ``masked_silog_laplace`` — for networks with the ``uncertainty`` option, whose output is
+  ``(N, 2, H, W)`` (the map p, then the log-scale s): ``masked_silog(p) + w · laplacian_nll(sg(p), s)``
+  with sg the stop-gradient and w = :data:`UNCERTAINTY_WEIGHT` (:func:`masked_silog_laplace`).
+
 Every ``masked_*`` loss honours ``valid_mask`` (pixels without a target never teach: their gradient is
 zero); without a mask it uses every pixel. :data:`MASKED_LOSSES` lists them.
 """
@@ -114,6 +118,68 @@ def masked_berhu(pred: torch.Tensor, target: torch.Tensor, valid_mask: torch.Ten
     return torch.where(valid, per_pixel, 0.0).sum() / valid.sum().clamp(min=1)
 
 
+#: Weight w of the likelihood beside masked SILog in :func:`masked_silog_laplace`. Adam(W) is invariant to
+#: a loss's scale per parameter, so the head's own weights learn alike at any w; w only sets how much
+#: the likelihood moves the features the head shares with the depth: small, so depth trains as the recipe.
+UNCERTAINTY_WEIGHT = 0.1
+
+
+def laplacian_nll(
+    pred: torch.Tensor, log_scale: torch.Tensor, target: torch.Tensor, valid_mask: torch.Tensor | None
+) -> torch.Tensor:
+    """The log-Laplacian negative log-likelihood over valid pixels with a positive target (0 if none).
+
+    With r = |log p − log t| (p, t floored at :data:`LOG_EPS`) and s = log b the predicted log-scale,
+    a Laplacian on log t of mean log p and scale b has −log likelihood r / b + log b + log 2, so
+
+        NLL = mean over valid pixels of ( r · exp(−s) + s ),
+
+    the constant dropped (Kendall & Gal 2017, "What uncertainties do we need in Bayesian deep learning",
+    eq. 8 with the L1 norm; Poggi et al. 2020, "On the uncertainty of self-supervised monocular depth
+    estimation", the "log-Laplacian" of their Sec. 3.2). Its minimum over s is at b = r: ``exp(s)``
+    learns the expected absolute log error. Gradients, per valid pixel over n of them: ∂/∂s =
+    (1 − r·exp(−s)) / n, ∂/∂log p = sign(log p − log t)·exp(−s) / n.
+
+    pred, log_scale, target: ``(N, 1, H, W)``: p normalised (0, 1], s unbounded, t normalised.
+    valid_mask: ``(N, 1, H, W)`` bool or ``None`` (every pixel with t > 0).
+
+    Raises:
+        ValueError: shapes that differ.
+    """
+    _check(pred, target, valid_mask)
+    if log_scale.shape != target.shape:
+        raise ValueError(f"log-scale shape {tuple(log_scale.shape)} != target shape {tuple(target.shape)}")
+    valid = _valid(target, valid_mask) & (target > 0)
+    r = (torch.log(pred.clamp(min=LOG_EPS)) - torch.log(target.clamp(min=LOG_EPS))).abs()
+    per_pixel = torch.where(valid, r * torch.exp(-log_scale) + log_scale, 0.0)
+    return per_pixel.sum() / valid.sum().clamp(min=1)
+
+
+def masked_silog_laplace(
+    output: torch.Tensor, target: torch.Tensor, valid_mask: torch.Tensor | None
+) -> torch.Tensor:
+    """The recipe's loss with the trained uncertainty: ``masked_silog(p) + w · laplacian_nll(sg(p), s)``.
+
+    output: ``(N, 2, H, W)``, the map p then its log-scale s (the ``uncertainty`` model option).
+    The depth's gradient comes from masked SILog alone (p is detached in the likelihood), so the map
+    trains as :func:`masked_silog` trains it, and pixels the head calls unsure are not down-weighted in
+    the depth (Kendall & Gal's attenuation, which lets a small network give up on hard pixels); s
+    learns the error that map makes. w = :data:`UNCERTAINTY_WEIGHT`.
+
+    Raises:
+        ValueError: an output that is not 2-channel (a network without the ``uncertainty`` option), or
+        shapes that differ.
+    """
+    if output.dim() != 4 or output.shape[1] != 2:
+        raise ValueError(
+            f"masked_silog_laplace needs the 2-channel output of a network with the uncertainty option "
+            f"(model.options.uncertainty=true), got shape {tuple(output.shape)}"
+        )
+    pred, log_scale = output[:, :1], output[:, 1:]
+    nll = laplacian_nll(pred.detach(), log_scale, target, valid_mask)
+    return masked_silog(pred, target, valid_mask) + UNCERTAINTY_WEIGHT * nll
+
+
 LOSSES: dict[str, LossFn] = {
     "l2_paper": l2_paper,
     "mse": mse,
@@ -122,7 +188,10 @@ LOSSES: dict[str, LossFn] = {
     "masked_silog": masked_silog,
     "masked_l1": masked_l1,
     "masked_berhu": masked_berhu,
+    "masked_silog_laplace": masked_silog_laplace,
 }
+#: Losses that train the uncertainty head: they take, and need, the 2-channel output.
+UNCERTAINTY_LOSSES = ("masked_silog_laplace",)
 #: Losses that take the valid mask (the others train every pixel, as the paper's eq. 1 does).
 MASKED_LOSSES = tuple(name for name in LOSSES if name.startswith("masked_"))
 

@@ -57,7 +57,7 @@ def test_sequences_interleave_and_moving_pixels_are_left_out() -> None:
 
 
 def test_stabiliser_by_hand() -> None:
-    stab = Stabiliser(strength=0.5, tolerance=1.0)
+    stab = Stabiliser(strength=0.5, tolerance=1.0, scale=0.0)
     first = stab(np.ones((2, 3), np.float32))
     assert first.dtype == np.float32 and np.all(first == 1.0)
     # d = 0.1: w = 0.5·exp(−0.01); log o = 0.1 − w·0.1.
@@ -75,6 +75,26 @@ def test_stabiliser_by_hand() -> None:
         Stabiliser(1.0)
     with pytest.raises(ValueError, match="tolerance must be > 0"):
         Stabiliser(0.5, 0.0)
+    with pytest.raises(ValueError, match=r"scale must lie in \[0, 1\), got 1.0"):
+        Stabiliser(0.5, 0.3, 1.0)
+
+
+def test_stabiliser_scale_step_by_hand() -> None:
+    # Four pixels; frame 2 is frame 1 × e^0.1 on three of them (a scale jitter) and ×e^1 on the fourth
+    # (an edge passing, |d| > τ: not reliable). Step 1 removes β·median(0.1, 0.1, 0.1) = 0.08 of the log.
+    stab = Stabiliser(strength=0.5, tolerance=0.3, scale=0.8)
+    first = np.array([0.2, 0.3, 0.4, 0.1])
+    stab(first)
+    out = stab(first * np.exp([0.1, 0.1, 0.1, 1.0]))
+    d = np.array([0.02, 0.02, 0.02, 1.0 - 0.08])  # after step 1
+    expected = np.log(first) + d - 0.5 * np.exp(-((d / 0.3) ** 2)) * d
+    assert out == pytest.approx(np.exp(expected), rel=1e-9)
+    # Too few reliable pixels (under a fifth: a scene cut) leave the frame's scale as it is.
+    cut = Stabiliser(strength=0.0, tolerance=0.3, scale=0.8)
+    six = np.array([0.2, 0.3, 0.4, 0.1, 0.5, 0.6])
+    cut(six)
+    frame = six * np.exp([0.1, 2.0, 2.0, 2.0, 2.0, 2.0])  # one reliable pixel of six
+    assert cut(frame) == pytest.approx(frame, rel=1e-12)
 
 
 SCALE = TargetScale("depth", max_value=80.0)
@@ -128,12 +148,14 @@ def test_evaluate_measures_flicker_and_stabilises_each_sequence() -> None:
     (steady,) = evaluate_protocols(Jitter(), Sequence(), ["kitti"], batch_size=1, flicker=True, stabilise=0.9)
     assert not isinstance(steady, ValueError)
     # What the stabiliser does to each sequence, by hand: every pixel carries the same log error
-    # e = 0, a, 0, a (a = log 1.1); o_t = e_t − w·(e_t − o_{t−1}), w = 0.9·exp(−((e_t − o_{t−1}) / 0.3)²).
+    # e = 0, a, 0, a (a = log 1.1), so every pixel is reliable and step 1 leaves e' = e − 0.8·(e − o_{t−1});
+    # then o_t = e' − w·(e' − o_{t−1}), w = 0.9·exp(−((e' − o_{t−1}) / 0.35)²).
     a = math.log(1.1)
     out = [0.0]
     for e in (a, 0.0, a):
+        e = e - 0.8 * (e - out[-1])
         d = e - out[-1]
-        out.append(e - 0.9 * math.exp(-((d / 0.3) ** 2)) * d)
+        out.append(e - 0.9 * math.exp(-((d / 0.35) ** 2)) * d)
     expected = sum(abs(x - y) for x, y in zip(out[1:], out[:-1], strict=True)) / 3
     assert steady.extra["flicker"]["scale_flicker"] == pytest.approx(expected, rel=1e-4)
     assert expected < math.log(1.1) / 2

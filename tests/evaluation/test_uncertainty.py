@@ -12,13 +12,17 @@ import pytest
 import torch
 from torch import nn
 
+from ssrdepth.checkpoint import load_checkpoint
 from ssrdepth.cli import main as cli_main
 from ssrdepth.evaluation.evaluate import evaluate_protocols
 from ssrdepth.evaluation.metrics import abs_rel, rmse
 from ssrdepth.evaluation.uncertainty import SparsificationAccumulator, sparsification_curve
+from ssrdepth.models import create_model
 from ssrdepth.runtime.confidence import flip_disagreement
+from ssrdepth.training.config import apply_overrides, get_preset
+from ssrdepth.training.loop import train
 
-from .test_evaluate import tiny_data  # noqa: F401  (the fixture)
+from .test_evaluate import TinySet, tiny_data  # noqa: F401  (the fixture)
 
 QUARTERS = (0.0, 0.25, 0.5, 0.75)
 PRED = np.array([1.0, 2.0, 3.0, 4.0])
@@ -133,7 +137,7 @@ def test_evaluate_scores_the_flip_uncertainty() -> None:
     assert sp["abs_rel"]["ause"] == pytest.approx(0.0, abs=1e-8)  # float32 maps: equal up to rounding
     assert sp["rmse"]["ause"] == pytest.approx(0.0, abs=1e-8)
     assert sp["abs_rel"]["aurg"] > 0.05 and sp["abs_rel"]["images"] == 3
-    with pytest.raises(ValueError, match="unknown confidence 'dropout'; valid: flip"):
+    with pytest.raises(ValueError, match="unknown confidence 'dropout'; valid: head, flip"):
         evaluate_protocols(Ramp(), HalfTarget(), ["normalised"], confidence="dropout")
 
 
@@ -152,3 +156,51 @@ def test_evaluate_command_writes_the_areas(tmp_path: Path) -> None:
     assert set(sp) == {"abs_rel", "rmse"} and len(sp["abs_rel"]["fractions"]) == 20
     assert sp["abs_rel"]["model"][0] == pytest.approx(result["metrics"]["abs_rel"])
     assert sp["abs_rel"]["images"] == result["images"] == 5
+
+
+def _trained_head(tmp_path: Path) -> Path:
+    """SC at width 0.25 with the uncertainty head, 60 AdamW steps of the likelihood loss on TinySet."""
+    cfg = apply_overrides(
+        get_preset("synthetic-tiny"),
+        [f"out={tmp_path / 'run'}", "model.name=SC", "model.uncertainty=true", "loss=masked_silog_laplace",
+         "data.size=8,12", "length=60", "batch_size=5", "eval_every=30", "log_every=10", "optim.name=adamw",
+         "optim.lr=0.01", "tensorboard=false", "progress=false", "threads=1", "precision=fp32"],
+    )  # fmt: skip
+    result = train(cfg, train_set=TinySet(), val_set=TinySet())
+    assert result.best_checkpoint is not None
+    return result.best_checkpoint
+
+
+@pytest.mark.usefixtures("tiny_data")
+def test_evaluate_scores_the_trained_head(tmp_path: Path) -> None:
+    ckpt = _trained_head(tmp_path)
+    out = tmp_path / "eval"
+    rc = cli_main(
+        ["evaluate", str(ckpt), "--protocol", "normalised", "--confidence", "head", "--out", str(out), "--quiet"]
+    )  # fmt: skip
+    assert rc == 0
+    assert "## Uncertainty `head`: sparsification" in (out / "evaluate-normalised.md").read_text()
+    (result,) = json.loads((out / "evaluate-normalised.json").read_text())["results"]
+    sp = result["extra"]["sparsification"]
+    assert sp["abs_rel"]["model"][0] == pytest.approx(result["metrics"]["abs_rel"])
+    # The command scores exp(s) of the network's second channel: the same areas by hand.
+    net = load_checkpoint(ckpt).build_model().eval()
+    data = TinySet()
+    with torch.no_grad():
+        out_map = net(data.target)
+    acc = SparsificationAccumulator()
+    for i in range(len(data)):
+        keep = data.valid[i, 0].numpy()
+        pred = out_map[i, 0].numpy()[keep].astype(np.float64)
+        acc.add_image(
+            pred, data.target[i, 0].numpy()[keep].astype(np.float64), np.exp(out_map[i, 1].numpy()[keep])
+        )
+    assert sp["abs_rel"]["ause"] == pytest.approx(acc.result()["abs_rel"].ause, abs=1e-6)
+    # The head learned the size of the error: its mean exp(s) started at 0.1 and now is within 2× of
+    # the mean absolute log error it makes (the likelihood's minimum, exp(s) = r).
+    valid = data.valid
+    r = (out_map[:, :1].clamp(min=1e-3).log() - data.target.log()).abs()[valid].mean()
+    b = out_map[:, 1:].exp()[valid].mean()
+    assert 0.5 < float(b / r) < 2.0
+    with pytest.raises(ValueError, match="no trained uncertainty head"):
+        evaluate_protocols(create_model("SC", 1, width=0.25), data, ["normalised"], confidence="head")

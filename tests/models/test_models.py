@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -129,3 +131,28 @@ def test_tiny_overfit_loss_falls_tenfold() -> None:
         loss.backward()
         opt.step()
     assert float(mse(model(x), target).detach()) < first / 10
+
+
+@pytest.mark.parametrize("name", list(PARAMS))
+def test_uncertainty_head_adds_one_channel_and_nothing_else(name: str) -> None:
+    torch.manual_seed(0)
+    plain = create_model(name, 1, width=0.25)
+    torch.manual_seed(0)
+    head = create_model(name, 1, width=0.25, uncertainty=True)
+    # The head is one conv3×3 on Region A's last features (width·512 channels) → 1, with its bias.
+    features = round(512 * 0.25)
+    extra = sum(p.numel() for p in head.parameters()) - sum(p.numel() for p in plain.parameters())
+    assert extra == 9 * features + 1
+    assert set(head.state_dict()) - set(plain.state_dict()) == {
+        "uncertainty_head.conv.weight",
+        "uncertainty_head.conv.bias",
+    }
+    assert (plain.out_channels, head.out_channels) == (1, 2)
+    head.load_state_dict(plain.state_dict(), strict=False)
+    x = torch.rand(2, 1, 21, 30)
+    with torch.no_grad():
+        y, y_plain = head.eval()(x), plain.eval()(x)
+    assert y.shape == (2, 2, 21, 30)
+    # Channel 0 is the plain network's map; the log-scale starts near log 0.1 (the head's bias).
+    assert torch.equal(y[:, :1], y_plain)
+    assert abs(float(y[:, 1].mean()) - math.log(0.1)) < 0.5

@@ -1,7 +1,8 @@
 """``ssrdepth serve`` in a real browser (Playwright driving the system Chromium), as a person uses it:
 open the page, upload a real photo, wait for the result, read the numbers off the page and compare
 them with ``ssrdepth predict`` on the same file; a corrupt upload shows a message in the page; a
-webcam picture (Chromium's synthetic camera) is predicted like an upload.
+webcam picture (Chromium's synthetic camera) is predicted like an upload; a video with "Steady video"
+ticked shows the maps filtered as the stabiliser's rule, written out by hand, says.
 
 Skipped, with the reason, where Playwright, Chromium or the real samples are missing; with
 ``$SSRDEPTH_STRICT_TESTS`` set (``.ci/run``, which installs Chromium: Playwright cannot download its own
@@ -208,3 +209,66 @@ def test_webcam_picture(browser: Any, server: Server) -> None:
     )
     expect(page.locator("#ssrdepth-comparison img")).to_have_count(2)
     context.close()
+
+
+def _steady_by_hand(maps: list[np.ndarray]) -> list[np.ndarray]:
+    """The stabiliser's defaults written out (docs/metrics.md): per frame in log space, the scale step
+    (β = 0.8 of the median log change over the pixels that changed by less than τ = 0.35, when at
+    least a fifth did), then each pixel pulled towards its previous output with 0.95·exp(−(d/τ)²)."""
+    out, previous = [], None
+    for m in maps:
+        log_p = np.log(np.maximum(m.astype(np.float64), 1e-4))
+        if previous is not None:
+            d = log_p - previous
+            reliable = np.abs(d) < 0.35
+            if reliable.mean() >= 0.2:
+                log_p = log_p - 0.8 * np.median(d[reliable])
+            d = log_p - previous
+            log_p = log_p - 0.95 * np.exp(-((d / 0.35) ** 2)) * d
+        previous = log_p
+        out.append(np.where(m > 1e-4, np.exp(log_p), m).astype(np.float32))
+    return out
+
+
+def test_steady_video_is_the_filtered_maps(browser: Any, server: Server, tmp_path: Path) -> None:
+    """Tick "Steady video", upload a short clip: the page's side-by-side video shows, frame by frame, the
+    maps filtered as the rule says (within the VP8 codec's error), not the plain ones."""
+    from playwright.sync_api import expect
+
+    from ssrdepth.inference.maps import colour_map_name, convert, predict_normalised
+    from ssrdepth.inference.outputs import colorize, value_range
+
+    from ..inference.conftest import VP8, read_video, write_video
+
+    clip = tmp_path / "clip.mp4"
+    write_video(clip, 8, h=48, w=96, fade=12)  # a bar moving over a brightening background
+    page = _open(browser, server)
+    page.locator("#ssrdepth-stabilise input[type=checkbox]").check()
+    page.locator("#ssrdepth-upload input[type=file]").set_input_files(str(clip))
+    player = page.locator("#ssrdepth-video video")
+    expect(player).to_be_visible(timeout=TIMEOUT_MS)
+    src = player.get_attribute("src")
+    assert src
+    shown = tmp_path / "shown.webm"
+    shown.write_bytes(page.request.get(src, timeout=TIMEOUT_MS).body())
+    page.close()
+    frames = read_video(shown)
+    inputs = read_video(clip)
+    assert len(frames) == len(inputs) == 8
+    # The same maps by hand: predict's, filtered, coloured over the first frame's range (the page's rule).
+    model = load_model(server.checkpoint)
+    normalised = [predict_normalised(model, [rgb])[0] for rgb in inputs]
+    plain = [convert(model, n, "disparity") for n in normalised]
+    steady = [convert(model, n, "disparity") for n in _steady_by_hand(normalised)]
+    lo, hi = value_range(plain[0])
+    cmap = colour_map_name("magma", "disparity")
+
+    def mean_abs(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.abs(a.astype(np.float64) - b.astype(np.float64)).mean())
+
+    moved = 0
+    for i, frame in enumerate(frames):
+        want, unfiltered = colorize(steady[i], cmap, lo, hi), colorize(plain[i], cmap, lo, hi)
+        assert mean_abs(frame[:, 96:], want) < VP8, i
+        moved += mean_abs(want, unfiltered) > 2 * VP8
+    assert moved >= 3  # on most frames the filter moved the picture by more than the codec's error

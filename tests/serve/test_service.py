@@ -265,9 +265,12 @@ def test_uncertainty_and_steady_video_on_the_page(tmp_path: Path) -> None:
     previous, moved = None, 0.0
     for i, (frame, rgb) in enumerate(zip(read_video(res_v.video), inputs, strict=True)):
         log_p = np.log(np.maximum(luma(rgb).astype(np.float64), 1e-4))
-        if previous is not None:
+        if previous is not None:  # the defaults: β = 0.8 of the scale change, then λ = 0.95, τ = 0.35
             d = log_p - previous
-            log_p = log_p - 0.9 * np.exp(-((d / 0.3) ** 2)) * d
+            reliable = np.abs(d) < 0.35
+            log_p = log_p - 0.8 * np.median(d[reliable]) * (reliable.mean() >= 0.2)
+            d = log_p - previous
+            log_p = log_p - 0.95 * np.exp(-((d / 0.35) ** 2)) * d
         previous = log_p
         steady = np.exp(log_p).astype(np.float32)
         assert mean_abs(frame[:, 64:], magma(steady, lo, hi)) < VP8, i

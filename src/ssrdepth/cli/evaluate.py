@@ -57,7 +57,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default=None,
         choices=CONFIDENCE_METHODS,
         help="also score an uncertainty map by sparsification (AUSE, AURG of AbsRel and RMSE; curves in "
-        "the JSON): flip = disagreement with the mirrored image (a second pass)",
+        "the JSON): head = the trained uncertainty output (a model trained with model.uncertainty), "
+        "flip = disagreement with the mirrored image (a second pass)",
     )
     p.add_argument(
         "--flicker",
@@ -70,7 +71,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         type=float,
         default=None,
         metavar="STRENGTH",
-        help="stabilise each sequence's predictions online first (0 ≤ strength < 1; 0.9 is the "
+        help="stabilise each sequence's predictions online first (0 ≤ strength < 1; 0.95 is the "
         "measured default) — to measure what stabilisation does to accuracy and flicker",
     )
     r = p.add_argument_group("run")

@@ -1,4 +1,5 @@
-"""The one formula of the flip uncertainty: how much a map and its mirrored twin disagree.
+"""The one formula of the flip uncertainty, how much a map and its mirrored twin disagree, and the
+one split of a network's output into its map and its trained uncertainty (:func:`split_output`).
 
 A street (or a room) mirrored left–right is as plausible as the original, so a network that has learnt
 depth predicts the same map, mirrored, for the mirrored image; where the two disagree, it is guessing.
@@ -26,7 +27,53 @@ MEANING = (
     "predicted for the mirrored image, mirrored back; dimensionless, 0 = the two agree, higher = less sure"
 )
 
+#: What the trained head's uncertainty map means (``uncertainty`` models, :func:`head_uncertainty`).
+HEAD_MEANING = (
+    "trained Laplacian scale b = exp(s) of the log error |log p - log t| of the normalised map p (the "
+    "network's second output channel s, trained by the log-Laplacian likelihood); dimensionless, the "
+    "expected absolute log error (~ relative error), higher = less sure"
+)
+#: The uncertainty sources: ``head`` (the trained output, when the network has it) and ``flip``.
+SOURCES = ("head", "flip")
+#: What each source's map means, as the metadata says it.
+MEANINGS = {"head": HEAD_MEANING, "flip": MEANING}
+#: The head's ``s`` is clipped to [−this, this] before ``exp`` (e^±20: far beyond any real error),
+#: so an untrained or broken head cannot write inf.
+LOG_SCALE_CLIP = 20.0
+
 ArrayT = TypeVar("ArrayT")
+
+
+def split_output(output: ArrayT) -> tuple[ArrayT, ArrayT | None]:
+    """A network's output ``(N, C, H, W)`` (NumPy array or torch tensor) → ``(map, log_scale)``: the
+    normalised map ``(N, 1, H, W)`` and, for a 2-channel output (the ``uncertainty`` model option), its
+    trained log-scale ``s`` ``(N, 1, H, W)``; ``None`` for a 1-channel output. The one place where the
+    channels are told apart — training's loss gets the whole output, every other reader this.
+
+    Raises:
+        ValueError: not 4-D, or neither 1 nor 2 channels.
+    """
+    x: Any = output
+    if len(x.shape) != 4 or x.shape[1] not in (1, 2):
+        raise ValueError(
+            f"a network output is (N, 1, H, W), or (N, 2, H, W) with the uncertainty head; got {tuple(x.shape)}"
+        )
+    if x.shape[1] == 1:
+        return output, None
+    depth: ArrayT = x[:, :1]
+    log_scale: ArrayT = x[:, 1:2]
+    return depth, log_scale
+
+
+def head_uncertainty(log_scale: ArrayT) -> ArrayT:
+    """The trained head's uncertainty map ``b = exp(s)`` (``s`` clipped to ±:data:`LOG_SCALE_CLIP`),
+    same shape and kind as ``log_scale`` (NumPy array or torch tensor): dimensionless."""
+    s: Any = log_scale
+    if hasattr(s, "clamp"):
+        out: ArrayT = s.clamp(-LOG_SCALE_CLIP, LOG_SCALE_CLIP).exp()
+    else:
+        out = np.exp(np.clip(s, -LOG_SCALE_CLIP, LOG_SCALE_CLIP))
+    return out
 
 
 def relative_disagreement(a: ArrayT, b: ArrayT) -> ArrayT:
@@ -42,4 +89,14 @@ def relative_disagreement(a: ArrayT, b: ArrayT) -> ArrayT:
     return out
 
 
-__all__ = ["MEANING", "RELATIVE_FLOOR", "relative_disagreement"]
+__all__ = [
+    "HEAD_MEANING",
+    "LOG_SCALE_CLIP",
+    "MEANING",
+    "MEANINGS",
+    "RELATIVE_FLOOR",
+    "SOURCES",
+    "head_uncertainty",
+    "relative_disagreement",
+    "split_output",
+]

@@ -59,14 +59,15 @@ from ssrdepth.evaluation.results import (
 )
 from ssrdepth.evaluation.temporal import FlickerAccumulator
 from ssrdepth.evaluation.uncertainty import SparsificationAccumulator
-from ssrdepth.runtime import forward, load_for_evaluation, model_input
-from ssrdepth.runtime.confidence import flip_disagreement
+from ssrdepth.runtime import load_for_evaluation, model_input
+from ssrdepth.runtime.confidence import prediction_map, with_uncertainty
 
 logger = logging.getLogger(__name__)
 
 #: Uncertainty maps ``evaluate`` can score by sparsification (:mod:`ssrdepth.evaluation.uncertainty`):
-#: ``flip`` — the disagreement with the mirrored image (:func:`ssrdepth.runtime.confidence.flip_disagreement`).
-CONFIDENCE_METHODS = ("flip",)
+#: ``head`` — the trained uncertainty output of a network with one; ``flip`` — the disagreement with
+#: the mirrored image (:func:`ssrdepth.runtime.confidence.with_uncertainty`).
+CONFIDENCE_METHODS = ("head", "flip")
 
 
 # ------------------------------------------------------------------------------------------ conversions
@@ -178,8 +179,9 @@ def evaluate_protocols(
     confidence: one of :data:`CONFIDENCE_METHODS` to also score that uncertainty map by sparsification
         over each protocol's compared pixels: ``extra["sparsification"]``, measure key (``abs_rel``,
         ``rmse``) → the curves, AUSE and AURG (:class:`~ssrdepth.evaluation.uncertainty.Sparsification`
-        as a dict). ``"flip"`` runs the network a second time on the mirrored images; the scored
-        prediction is the plain one.
+        as a dict). ``"head"`` scores the trained uncertainty output (a network with the ``uncertainty``
+        option; a ValueError otherwise), ``"flip"`` runs the network a second time on the mirrored
+        images; the scored prediction is the plain one.
     flicker: also measure how steady the predictions are over each sequence (the data set's
         ``meta(i)["group"]``, frames in the data set's order): ``extra["flicker"]``
         (:class:`~ssrdepth.evaluation.temporal.Flicker` as a dict) over each protocol's compared pixels.
@@ -448,10 +450,10 @@ def _one_pass(
                         f"{image.shape[1]}: set the data's channels to match (1 = gray, 3 = RGB)"
                     )
                 uncertainty = None
-                if confidence == "flip":
-                    raw, uncertainty = flip_disagreement(model, image)
+                if confidence is not None:
+                    raw, uncertainty = with_uncertainty(model, image, confidence)
                 else:
-                    raw = forward(model, image).float()
+                    raw = prediction_map(model, image)
                 if not bool(torch.isfinite(raw).all()):
                     raise ValueError(f"model {name} produced NaN/inf values: its weights are broken")
                 groups = sequences.next(raw.shape[0])

@@ -2,7 +2,9 @@
 eager PyTorch before it is written.
 
 Every artefact takes ``image`` ``(N, C, H, W)`` float32 in [0, 1] with **dynamic N, H and W**
-(H, W ≥ 8, the models' minimum) and returns ``depth`` ``(N, 1, H, W)``, the normalised map, and carries
+(H, W ≥ 8, the models' minimum) and returns ``depth`` ``(N, 1, H, W)``, the normalised map — for a network
+with the trained uncertainty head ``(N, 2, H, W)``, the map then its log-scale ``s`` (the metadata's
+``output_channels`` names them; :func:`ssrdepth.core.confidence.split_output` splits them) — and carries
 the checkpoint's metadata (model, channels, input size, target) as JSON under the key ``ssrdepth``:
 ONNX ``metadata_props``, TorchScript / ``.pt2`` ``extra_files``.
 
@@ -187,7 +189,7 @@ def export_program(
 
 
 def load_exported(path: str | os.PathLike[str], fmt: str | None = None) -> Callable[[np.ndarray], np.ndarray]:
-    """A runner ``(N, C, H, W)`` float32 → ``(N, 1, H, W)`` float32 for an artefact of any format."""
+    """A runner ``(N, C, H, W)`` float32 → ``(N, 1 or 2, H, W)`` float32 for an artefact of any format."""
     p = Path(path)
     fmt = fmt or next((f for f, s in FORMATS.items() if p.name.endswith(s)), None)
     if fmt == "onnx":

@@ -40,8 +40,7 @@ import cv2
 import numpy as np
 
 from ssrdepth import __version__
-from ssrdepth.core.confidence import MEANING as UNCERTAINTY_MEANING
-from ssrdepth.core.confidence import relative_disagreement
+from ssrdepth.core.confidence import MEANINGS, head_uncertainty, relative_disagreement, split_output
 from ssrdepth.core.image import prepare_image, read_image
 from ssrdepth.data.intrinsics import Intrinsics
 from ssrdepth.inference.model import DepthModel
@@ -141,22 +140,31 @@ def predict_normalised(model: DepthModel, images: Sequence[np.ndarray]) -> list[
     return predict_with_uncertainty(model, images, uncertainty=False)[0]
 
 
+def uncertainty_source(model: DepthModel) -> str:
+    """Where ``model``'s uncertainty maps come from: ``"head"``, its trained output, when it has one
+    (:attr:`~ssrdepth.inference.model.DepthModel.has_head`), else ``"flip"`` (a second, mirrored run)."""
+    return "head" if model.has_head else "flip"
+
+
 def predict_with_uncertainty(
     model: DepthModel, images: Sequence[np.ndarray], uncertainty: bool = True
 ) -> tuple[list[np.ndarray], list[np.ndarray] | None]:
-    """Like :func:`predict_normalised`, and with ``uncertainty`` also each map's flip uncertainty
-    ``(H_i, W_i)`` float32 (:mod:`ssrdepth.core.confidence`: dimensionless, 0 = sure), from a second run
-    of the model on the mirrored batch — any backend. Both at each image's own size (the uncertainty is
-    computed at the model's size, then resized)."""
+    """Like :func:`predict_normalised`, and with ``uncertainty`` also each map's uncertainty
+    ``(H_i, W_i)`` float32 (:mod:`ssrdepth.core.confidence`: dimensionless, higher = less sure) from
+    :func:`uncertainty_source`: the trained head's ``exp(s)`` (same run), else the flip disagreement
+    (a second run of the model on the mirrored batch) — any backend. Both at each image's own size
+    (the uncertainty is computed at the model's size, then resized)."""
     if not images:
         return [], [] if uncertainty else None
     h, w = model.input_size
     batch = np.stack([prepare_image(im, model.in_channels, (h, w)) for im in images])
-    out = model.run(batch)
+    out, log_scale = split_output(model.run(batch).astype(np.float32, copy=False))
     unc = None
-    if uncertainty:
-        mirrored = model.run(np.ascontiguousarray(batch[..., ::-1]))[..., ::-1]
-        unc = relative_disagreement(out.astype(np.float32), np.ascontiguousarray(mirrored, dtype=np.float32))
+    if uncertainty and log_scale is not None:
+        unc = head_uncertainty(log_scale)
+    elif uncertainty:
+        mirrored = split_output(model.run(np.ascontiguousarray(batch[..., ::-1])))[0][..., ::-1]
+        unc = relative_disagreement(out, np.ascontiguousarray(mirrored, dtype=np.float32))
     maps = [_at_size(y[0], im) for im, y in zip(images, out, strict=True)]
     return maps, None if unc is None else [_at_size(u[0], im) for im, u in zip(images, unc, strict=True)]
 
@@ -261,7 +269,7 @@ def colour_map_name(cmap: str, quantity: str) -> str:
 
 
 #: The map files :meth:`MapResult.write` makes: output kind → file name after ``BASE_`` (``{q}``: the
-#: quantity). ``uncertainty``: the flip uncertainty's values (``.npy`` with its sidecar) and picture.
+#: quantity). ``uncertainty``: the uncertainty's values (``.npy`` with its sidecar) and picture.
 MAP_FILES = {"png16": "{q}.png", "npy": "{q}.npy", "pfm": "{q}.pfm", "color": "{q}_color.png"}
 UNCERTAINTY_FILES = {"uncertainty": "uncertainty.npy", "uncertainty_color": "uncertainty_color.png"}
 #: The uncertainty picture's colour range is [0, this]: 0.5 = the two maps differ by half their mean.
@@ -289,8 +297,10 @@ class MapResult:
     quantity: str
     meta: dict[str, Any]
     cmap: str
-    #: The flip uncertainty ``(H, W)`` float32 (:mod:`ssrdepth.core.confidence`), when asked for.
+    #: The uncertainty ``(H, W)`` float32 (:mod:`ssrdepth.core.confidence`), when asked for.
     uncertainty: np.ndarray | None = None
+    #: Where it came from (:func:`uncertainty_source`): ``"head"`` or ``"flip"``.
+    uncertainty_source: str = "flip"
 
     @property
     def unit(self) -> str:
@@ -337,8 +347,8 @@ class MapResult:
                 **meta,
                 "quantity": "uncertainty",
                 "unit": "",
-                "method": "flip",
-                "meaning": UNCERTAINTY_MEANING,
+                "method": self.uncertainty_source,
+                "meaning": MEANINGS[self.uncertainty_source],
             }
             written.append(write_npy(paths["uncertainty"], self.uncertainty, umeta))
             written.append(
@@ -379,7 +389,7 @@ def finish(
     values = convert(model, normalised, q, focal=focal, baseline=baseline)
     meta = describe(model, q, values.shape, source, **extra)
     meta.update(camera_meta(model, values.shape[1], focal, baseline, q, meta.pop("focal_source", None)))
-    return MapResult(values, q, meta, colour_map_name(cmap, q), uncertainty)
+    return MapResult(values, q, meta, colour_map_name(cmap, q), uncertainty, uncertainty_source(model))
 
 
 def camera_meta(

@@ -39,7 +39,9 @@ logger = logging.getLogger(__name__)
 @dataclass
 class DepthModel:
     """A loaded model ready to run: ``run(batch)`` maps ``(N, C, H, W)`` float32 [0, 1] to
-    ``(N, 1, H, W)`` float32 normalised maps. ``target`` is the checkpoint's target dict (what the
+    ``(N, out_channels, H, W)`` float32: the normalised maps, then for a model with the trained
+    uncertainty head (``out_channels`` 2) its log-scale ``s`` (split by
+    :func:`ssrdepth.core.confidence.split_output`, in :func:`ssrdepth.inference.maps.predict_with_uncertainty`). ``target`` is the checkpoint's target dict (what the
     normalised output means); ``input_size`` is ``(H, W)`` as trained."""
 
     name: str
@@ -56,6 +58,13 @@ class DepthModel:
     precision: str = "fp32"
     #: Backend settings (OpenVINO's hint) and, for ``auto``, the measured table it chose from.
     settings: dict[str, Any] = field(default_factory=dict, repr=False)
+    #: 1, or 2 for a network with the trained uncertainty head (the ``uncertainty`` model option).
+    out_channels: int = 1
+
+    @property
+    def has_head(self) -> bool:
+        """Whether the model has the trained uncertainty output (else uncertainty is the flip's)."""
+        return self.out_channels == 2
 
     @property
     def scale(self) -> TargetScale | None:
@@ -199,6 +208,7 @@ def _load_onnx(p: Path, device_type: str, prec: str, opts: _LoadOptions) -> Dept
         "source": p,
         "device": device_type,
         "step": int(meta.get("step", 0)),
+        "out_channels": 2 if dict(meta["model"].get("options", {})).get("uncertainty") else 1,
     }
     if opts.backend == "auto" and device_type == "cpu":
         return _auto(common, p, None, prec, opts, int8=int8)
@@ -256,6 +266,7 @@ def _load_checkpoint(p: Path, device: str, precision: str, opts: _LoadOptions) -
         "source": p,
         "device": dev.type,
         "step": ckpt.step,
+        "out_channels": int(net.out_channels),
     }
     if backend != "auto" and get_backend(backend).family == "torch":
         req = RunnerRequest(net=net, device=str(dev), precision=prec, channels_last=opts.channels_last)

@@ -18,6 +18,12 @@ if TYPE_CHECKING:
 
 META_KEY = "ssrdepth"
 INPUT_NAME, OUTPUT_NAME = "image", "depth"
+#: What each channel of the output holds, as the metadata says it (``output_channels``): the normalised
+#: map, then for a network with the trained uncertainty head its log-scale.
+OUTPUT_CHANNELS = (
+    "normalised map in [0, 1] (the target's meaning)",
+    "log-scale s of the log-Laplacian error; uncertainty = exp(s), dimensionless",
+)
 
 
 def onnx_session(
@@ -49,7 +55,9 @@ def onnx_session(
 
 
 def onnx_metadata(ckpt: Checkpoint) -> dict[str, Any]:
-    """The metadata an export carries: enough for ``predict.load_model`` to use it alone."""
+    """The metadata an export carries: enough for ``predict.load_model`` to use it alone. The output's
+    channels are named in ``output_channels`` (2 with the ``uncertainty`` model option)."""
+    channels = 2 if ckpt.model.options.get("uncertainty") else 1
     return {
         "format": "ssrdepth-export",
         "ssrdepth_version": __version__,
@@ -59,6 +67,7 @@ def onnx_metadata(ckpt: Checkpoint) -> dict[str, Any]:
             "options": ckpt.model.options,
         },
         "input_size": list(ckpt.input_size),
+        "output_channels": list(OUTPUT_CHANNELS[:channels]),
         "target": dict(ckpt.target),
         "step": ckpt.step,
         "checkpoint": ckpt.path.name,

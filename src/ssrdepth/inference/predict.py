@@ -535,7 +535,7 @@ def _predict_video(
             meta.update(camera_meta(model, size[1], focal, opts.baseline, writer.quantity, focal_source))
         meta.update(colormap=writer.cmap(), range=list(vrange) if vrange else None, range_clipped=saturated)
         if stab is not None:
-            meta["stabilised"] = {"strength": stab.strength, "tolerance": stab.tolerance}
+            meta["stabilised"] = {"strength": stab.strength, "tolerance": stab.tolerance, "scale": stab.scale}
         path = video.close(meta)
         if path is not None:
             report.written.append(path)

@@ -6,6 +6,8 @@ constructor arguments, never literals buried in the code.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -100,15 +102,40 @@ class ReductionRegion(nn.Module):
         self.pool = nn.MaxPool2d(2, 2, ceil_mode=ceil_mode)
         self.conv_out = conv3x3(out_channels, 1)
 
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Pre-sigmoid depth map, ``(N, 1, H // 4, W // 4)``."""
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The fourth layer's features, ``(N, out_channels, H // 4, W // 4)``."""
         x = self.pool(self.layer1(x))
         x = self.pool(self.layer2(x))
-        x = self.layer4(self.layer3(x))
-        return self.conv_out(x)
+        return self.layer4(self.layer3(x))
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Pre-sigmoid depth map, ``(N, 1, H // 4, W // 4)``."""
+        return self.conv_out(self.features(x))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.sigmoid(self.logits(x))
+
+
+#: Initial bias of the uncertainty head: ``s = log b`` starts at log 0.1, a 10 % log error, near what
+#: a freshly trained small model makes, so the first steps of the likelihood are not spent moving it.
+UNCERTAINTY_INIT_LOG_SCALE = math.log(0.1)
+
+
+class UncertaintyHead(nn.Module):
+    """The trained uncertainty (not in the paper): conv3×3 (→ 1 channel, no activation) on Region A's
+    features, the log-scale ``s = log b`` of a Laplacian on the log of the map (Kendall & Gal 2017;
+    Poggi et al. 2020, "log-Laplacian"). ``(N, C, h, w)`` → ``(N, 1, h, w)``, unbounded; ``exp(s)`` is
+    the expected absolute log error (dimensionless, ≈ the relative error)."""
+
+    def __init__(self, in_channels: int) -> None:
+        super().__init__()
+        self.conv = conv3x3(in_channels, 1)
+        assert self.conv.bias is not None  # conv3x3 has a bias
+        nn.init.constant_(self.conv.bias, UNCERTAINTY_INIT_LOG_SCALE)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.conv(features)
+        return out
 
 
 class XuRefinement(nn.Module):

@@ -1,7 +1,8 @@
 """The six networks of the paper, declared once as data (:data:`ARCHITECTURES`) and built by one class.
 
 Shapes: input ``(N, d, H, W)`` with d = 1 (grayscale) or 3 (RGB), values in [0, 1], any H, W ≥ 8;
-output ``(N, 1, H, W)`` in [0, 1] (a normalised depth/disparity map).
+output ``(N, 1, H, W)`` in [0, 1] (a normalised depth/disparity map); with the ``uncertainty`` option
+``(N, 2, H, W)``: that map, then the trained log-scale ``s`` of its error (:class:`UncertaintyHead`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ssrdepth.models.blocks import (
     FlowNetRefinement,
     ReductionRegion,
     ResidualBlock,
+    UncertaintyHead,
     UpsamplingRegion,
     XuRefinement,
 )
@@ -48,6 +50,10 @@ class ModelOptions:
         ceil_mode: ceil-mode pooling instead of floor mode [A, floor].
         up_blocks: residual blocks in the upsampling region [A, 2 from the text].
         ah_convs: convs per Afifi & Hellwich "convolutional block" [A, 2].
+        uncertainty: add a second output channel, the log-scale ``s = log b`` of a Laplacian on the
+            log of the map (:class:`~ssrdepth.models.blocks.UncertaintyHead`, trained by
+            :func:`ssrdepth.losses.masked_silog_laplace`). Not in the paper: off (its reproduction,
+            every checkpoint without the option) leaves the network and its weights unchanged.
     """
 
     width: float = 1.0
@@ -56,6 +62,7 @@ class ModelOptions:
     ceil_mode: bool = False
     up_blocks: int = 2
     ah_convs: int = 2
+    uncertainty: bool = False
 
     def __post_init__(self) -> None:
         if not self.width > 0:
@@ -135,6 +142,13 @@ class DepthNet(nn.Module):
                 self.stages.append(FlowNetRefinement(in_channels, branch, opts.norm, opts.ceil_mode))
             else:
                 raise ValueError(f"unknown stage {stage!r}")
+        # Only built with the option, so a network without it keeps the paper's weights exactly.
+        self.uncertainty_head = UncertaintyHead(widths[-1]) if opts.uncertainty else None
+
+    @property
+    def out_channels(self) -> int:
+        """1 (the normalised map), or 2 with the ``uncertainty`` option (the map, then ``s``)."""
+        return 1 if self.uncertainty_head is None else 2
 
     @property
     def name(self) -> str:
@@ -155,7 +169,13 @@ class DepthNet(nn.Module):
 
     def forward_features(self, x: torch.Tensor) -> torch.Tensor:
         """The last depth map before the final resize, ``(N, 1, h, w)`` in [0, 1]."""
-        logits = self.region_a.logits(x)
+        return self._maps(x)[0]
+
+    def _maps(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """The depth map before the final resize and, with the head, ``s`` at Region A's size."""
+        features = self.region_a.features(x)
+        logits = self.region_a.conv_out(features)
+        log_scale = None if self.uncertainty_head is None else self.uncertainty_head(features)
         y = torch.sigmoid(logits)
         for stage in self.stages:
             if isinstance(stage, XuRefinement):
@@ -164,11 +184,18 @@ class DepthNet(nn.Module):
                 y = stage(x, y)
             else:
                 y = stage(y)
-        return y
+        return y, log_scale
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x`` (N, d, H, W) in [0, 1] → normalised depth map (N, 1, H, W) in [0, 1]."""
+        """``x`` (N, d, H, W) in [0, 1] → normalised depth map (N, 1, H, W) in [0, 1]; with the
+        ``uncertainty`` option ``(N, 2, H, W)``: the map, then ``s`` (split by
+        :func:`ssrdepth.core.confidence.split_output`)."""
         self.check_input(x)
-        y = self.forward_features(x)
+        y, log_scale = self._maps(x)
+        size = (x.shape[2], x.shape[3])
         # The paper: bilinear interpolation back to the input size, after the last conv.
-        return F.interpolate(y, size=(x.shape[2], x.shape[3]), mode="bilinear", align_corners=False)
+        y = F.interpolate(y, size=size, mode="bilinear", align_corners=False)
+        if log_scale is None:
+            return y
+        log_scale = F.interpolate(log_scale, size=size, mode="bilinear", align_corners=False)
+        return torch.cat([y, log_scale], dim=1)

@@ -128,6 +128,7 @@ def _train(
     run_dir = Path(cfg.out)
     device = resolve_device(cfg.device, ddp.local_rank if ddp.world > 1 else None)
     resolve_precision(cfg.precision, device.type)  # refuse fp16 on a CPU before touching the folder
+    cfg.check_uncertainty()
     if cfg.batch_size % ddp.world:
         raise ValueError(f"batch_size {cfg.batch_size} does not divide evenly over {ddp.world} processes")
     if cfg.augment.cutout and cfg.loss not in MASKED_LOSSES:

@@ -131,6 +131,12 @@ def _build_presets() -> dict[str, tuple[TrainConfig, str]]:
         )
         if target == "stereo":
             presets.update(_stereo_variants(name, presets[name][0], what))
+    base_cfg, _ = presets["recipe-synthetic-gray-147x37"]
+    presets["recipe-synthetic-gray-147x37-uncertainty"] = (
+        apply_overrides(base_cfg, UNCERTAINTY),
+        "the recipe on the synthetic street set with the trained uncertainty head (masked SILog + "
+        "log-Laplacian likelihood)",
+    )
     return presets
 
 
@@ -150,6 +156,11 @@ def _stereo_variants(name: str, recipe: TrainConfig, what: str) -> dict[str, tup
             f"the recipe with hybrid targets (photometric + matcher hints, Depth Hints) on {what}",
         ),
     }
+
+
+#: The trained uncertainty beside the recipe (not in the paper): the model's second output channel
+#: and the loss that trains it (:func:`ssrdepth.losses.masked_silog_laplace`).
+UNCERTAINTY: dict[str, Any] = {"model.options.uncertainty": True, "loss": "masked_silog_laplace"}
 
 
 #: The ssrdepth training recipe (docs/training.md, "The recipe"), measured on the synthetic street set

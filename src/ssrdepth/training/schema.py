@@ -25,7 +25,7 @@ from ssrdepth.core.config_engine import parse_override as _parse_override
 from ssrdepth.core.config_engine import to_toml
 from ssrdepth.core.hardware import PRECISIONS
 from ssrdepth.data.config import DataConfig
-from ssrdepth.losses import LOSSES
+from ssrdepth.losses import LOSSES, UNCERTAINTY_LOSSES
 from ssrdepth.models import ModelOptions, canonical_name
 from ssrdepth.training.augment import AugmentConfig
 from ssrdepth.training.photometric import STEREO_LOSSES, PhotometricConfig
@@ -299,6 +299,21 @@ class TrainConfig:
                 raise ValueError(f"{name} must be ≥ 0, got {getattr(self, name)}")
         if not self.out:
             raise ValueError("out (the run folder) must not be empty")
+
+    def check_uncertainty(self) -> None:
+        """The uncertainty head (``model.options.uncertainty``) trains with, and only with, a likelihood
+        loss (:data:`~ssrdepth.losses.UNCERTAINTY_LOSSES`). Checked when training starts, not on each
+        override, so ``--set`` can switch both in either order.
+
+        Raises:
+            ValueError: one set without the other, naming both keys.
+        """
+        if self.model.options.uncertainty != (self.loss in UNCERTAINTY_LOSSES):
+            raise ValueError(
+                f"model.options.uncertainty={str(self.model.options.uncertainty).lower()} with loss "
+                f"{self.loss!r}: the uncertainty head trains with, and only with, a likelihood loss "
+                f"({', '.join(UNCERTAINTY_LOSSES)}); set both or neither"
+            )
 
     @property
     def target_loss(self) -> str:

@@ -12,6 +12,7 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ssrdepth.core.confidence import split_output
 from ssrdepth.losses import LossFn
 from ssrdepth.runtime import ValidPixelMetrics, forward, memory_format, model_input
 from ssrdepth.training.distributed import DistInfo
@@ -54,6 +55,7 @@ def validate(
         valid = batch["valid_mask"].to(device, non_blocking=True)
         pred = forward(model, image, autocast_dtype).float()
         loss = loss_fn(pred, target, valid)
+        pred = split_output(pred)[0]  # the measures score the map, not the uncertainty head
         n = pred.shape[0]
         loss_sums += torch.stack(
             [loss.detach().double() * n, torch.tensor(float(n), dtype=torch.float64, device=device)]
