@@ -247,7 +247,7 @@ class App:
                     cmap = gr.Dropdown(list(COLOUR_MAPS), value="magma", label="Colour map")
                     with gr.Row():
                         uncertainty = gr.Checkbox(
-                            label="Uncertainty (flip disagreement; a second pass)",
+                            label="Uncertainty (the model's trained head if it has one, else flip disagreement: a second pass)",
                             elem_id="ssrdepth-uncertainty-on",
                         )
                         stabilise = gr.Checkbox(

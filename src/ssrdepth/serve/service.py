@@ -266,8 +266,8 @@ class Settings:
     (horizontal field of view, degrees) and ``exif`` (read the uploaded photo's EXIF when nothing else is
     given), resolved as ``predict`` resolves them, else the checkpoint's; ``baseline`` (m) overrides the
     checkpoint's (``None``: the checkpoint's); ``cmap`` is a matplotlib colour map (reversed for depth so
-    that near is bright); ``uncertainty``: also the flip uncertainty (a second forward pass,
-    :mod:`ssrdepth.core.confidence`); ``stabilise``: a video's maps through the online stabiliser
+    that near is bright); ``uncertainty``: also the uncertainty map — the model's trained head where it has
+    one, else the flip disagreement (a second forward pass; :mod:`ssrdepth.core.confidence`); ``stabilise``: a video's maps through the online stabiliser
     (:mod:`ssrdepth.core.stabilise`).
 
     Raises:
@@ -346,7 +346,7 @@ class ImageResult:
     timing: dict[str, float]
     notes: list[str] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
-    #: The flip uncertainty ``(H, W)`` float32 and its picture (``(H, W, 3)`` uint8), when asked for.
+    #: The uncertainty (trained head, else flip) ``(H, W)`` float32 and its picture (``(H, W, 3)`` uint8), when asked for.
     uncertainty: np.ndarray | None = None
     uncertainty_colour: np.ndarray | None = None
 
