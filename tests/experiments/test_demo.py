@@ -188,6 +188,9 @@ def test_preset_text_follows_the_batch_and_the_tables_that_run() -> None:
     assert "Table 1: 500 steps of batch 16, the ssrdepth recipe" in text and "Table 2" not in text
     assert text.startswith("demo preset: width ×0.25")
     assert "with the demo's short-budget settings (batch_size=20, optim.lr=4e-3)" in text
+    # An override of the batch (--quick's batch 4, --set) leaves only the rate in the sentence.
+    text = preset_text(DemoConfig(overrides=("batch_size=4",)), (("1", 4),), {"1": 4})
+    assert "with the demo's short-budget settings (optim.lr=4e-3)" in text and "batch_size=20" not in text
     # Steps the demo chose for the machine say so, and where the measurement is.
     text = preset_text(DemoConfig(), (("1", 110), ("2", 20)), {"1": 40})
     assert "Table 1: 110 steps of batch 40 (steps chosen to fit the 15-minute budget" in text

@@ -374,8 +374,10 @@ def preset_text(cfg: DemoConfig, lengths: tuple[tuple[str, int], ...], batches: 
     """The report's sentence on the training preset, from what the runs use: the width, the steps and
     the batch size of each table that runs (``batches``: table → batch size), the recipe."""
     training = _training_text("paper" if cfg.full else cfg.recipe)
-    if not cfg.full and cfg.recipe == "ssrdepth" and DEMO_OVERRIDES:
-        training += f" with the demo's short-budget settings ({', '.join(DEMO_OVERRIDES)})"
+    # The demo's own settings that the configuration's overrides (--set, --quick) leave in force.
+    own = [o for o in DEMO_OVERRIDES if o.split("=")[0] not in {x.split("=")[0] for x in cfg.overrides}]
+    if not cfg.full and cfg.recipe == "ssrdepth" and own:
+        training += f" with the demo's short-budget settings ({', '.join(own)})"
     steps = dict(lengths)
     per_table = ", ".join(
         f"Table {t}: {steps[t]} steps of batch {b}" if t in steps else f"Table {t}: batch {b}"

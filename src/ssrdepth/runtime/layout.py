@@ -11,8 +11,7 @@ forward and backward pass ran 10–20 % *faster* (SCRXU batch 20: 456 vs 553 ms;
    and backward pass of the run's loss on a fixed random batch of the run's input shape, under the
    run's precision, once in each format;
 2. the two steps are timed interleaved (:func:`ssrdepth.core.timing.interleaved_medians`: one warm-up
-   each, then :data:`REPEATS` rounds with one settling call each), so load from other processes hits
-   both alike;
+   each, then :data:`REPEATS` rounds; 8 passes in all), so load from other processes hits both alike;
 3. channels-last is kept only when it is faster by more than :data:`MARGIN` (a tie keeps the default
    layout, which every kernel supports).
 
@@ -152,7 +151,7 @@ def measure_layouts(
         net.train()
         steps[name] = _step(net, x.contiguous(memory_format=fmt), y, loss, dtype)
     sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else None
-    return interleaved_medians(steps, repeats, 1, settle=1, sync=sync)
+    return interleaved_medians(steps, repeats, 1, settle=0, sync=sync)
 
 
 def choose_channels_last(
