@@ -164,7 +164,8 @@ def _trained_head(tmp_path: Path) -> Path:
         get_preset("synthetic-tiny"),
         [f"out={tmp_path / 'run'}", "model.name=SC", "model.uncertainty=true", "loss=masked_silog_laplace",
          "data.size=8,12", "length=60", "batch_size=5", "eval_every=30", "log_every=10", "optim.name=adamw",
-         "optim.lr=0.01", "tensorboard=false", "progress=false", "threads=1", "precision=fp32"],
+         "optim.lr=0.01", "tensorboard=false", "progress=false", "threads=1", "precision=fp32",
+         "channels_last=true"],
     )  # fmt: skip
     result = train(cfg, train_set=TinySet(), val_set=TinySet())
     assert result.best_checkpoint is not None
