@@ -77,6 +77,53 @@ def test_ause_and_aurg_by_hand() -> None:
     assert {k: v.ause for k, v in perfect.result().items()} == {"abs_rel": 0.0, "rmse": 0.0}
 
 
+def test_abs_rel_curves_skip_zero_targets() -> None:
+    # A protocol that compares zero targets (e.g. `paper`, all pixels): AbsRel divides by the target, so
+    # its curves use the two pixels with a target > 0; RMSE uses all four.
+    pred, target, unc = np.array([0.5, 2.0, 0.3, 1.5]), np.array([0.0, 1.0, 0.0, 1.0]), UNC
+    acc = SparsificationAccumulator(("abs_rel", "rmse"), (0.0, 0.5))
+    acc.add_image(pred, target, unc)
+    r = acc.result()
+    # AbsRel pixels 1 (|2 − 1| / 1 = 1, uncertainty 0.4) and 3 (0.5, 0.3): keep both, then the surer (3).
+    assert r["abs_rel"].model == pytest.approx((0.75, 0.5))
+    assert r["abs_rel"].oracle == pytest.approx((0.75, 0.5)) and r["abs_rel"].ause == pytest.approx(0.0)
+    # RMSE on all four: squared errors 0.25, 1, 0.09, 0.25; removing half drops pixels 1 and 3.
+    assert r["rmse"].model == pytest.approx((math.sqrt(1.59 / 4), math.sqrt(0.34 / 2)))
+    assert all(np.isfinite(v.ause) for v in r.values())
+    # An image whose targets are all zero adds no AbsRel curve (and the result leaves AbsRel out).
+    zeros = SparsificationAccumulator(("abs_rel", "rmse"), (0.0, 0.5))
+    zeros.add_image(pred, np.zeros(4), unc)
+    assert set(zeros.result()) == {"rmse"} and zeros.result()["rmse"].images == 1
+
+
+class SomeZeroTargets(torch.utils.data.Dataset):
+    """Normalised targets 0.5 with the first column 0 (compared by the `paper` protocol's all pixels)."""
+
+    def __len__(self) -> int:
+        return 2
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        t = torch.full((1, 4, 12), 0.5)
+        t[..., 0] = 0.0
+        return {
+            "image": t.clone(),
+            "target": t,
+            "valid_mask": torch.ones_like(t, dtype=torch.bool),
+            "depth": t * 0,
+        }
+
+
+def test_evaluate_confidence_under_the_paper_protocol_is_finite() -> None:
+    (r,) = evaluate_protocols(Ramp(), SomeZeroTargets(), ["paper"], confidence="flip")
+    assert not isinstance(r, ValueError)
+    sp = r.extra["sparsification"]
+    # At fraction 0 AbsRel is the mean over the 11 columns whose target is 0.5 (the ramp's 2nd to 12th).
+    ramp = np.linspace(0.2, 0.8, 12)[1:]
+    assert sp["abs_rel"]["model"][0] == pytest.approx(np.mean(np.abs(ramp - 0.5) / 0.5))
+    assert np.isfinite(sp["abs_rel"]["ause"]) and np.isfinite(sp["rmse"]["ause"])
+    assert sp["abs_rel"]["images"] == sp["rmse"]["images"] == 2
+
+
 def test_bad_inputs() -> None:
     with pytest.raises(ValueError, match="unknown sparsification measure 'silog'; valid: abs_rel, rmse"):
         sparsification_curve(PRED, TARGET, UNC, "silog")

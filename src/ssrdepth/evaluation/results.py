@@ -111,14 +111,15 @@ def format_sparsification(results: list[EvalResult], confidence: str) -> str:
     ]
     for r in results:
         sp = r.extra["sparsification"]
-        cells = [_fmt(sp[m][k]) for m in ("abs_rel", "rmse") for k in ("ause", "aurg")]
-        lines.append(f"| {r.model} | " + " | ".join(cells) + f" | {sp['abs_rel']['images']} |")
+        cells = [_fmt(sp[m][k]) if m in sp else "—" for m in ("abs_rel", "rmse") for k in ("ause", "aurg")]
+        images = max(v["images"] for v in sp.values())
+        lines.append(f"| {r.model} | " + " | ".join(cells) + f" | {images} |")
     lines += [
         "",
         "AUSE: area between the curve of removing the most uncertain pixels first and the oracle's "
         "(removing the largest errors first); 0 is a perfect ordering. AURG: area between a random "
         "order's curve and the model's; above 0 the uncertainty knows something. RMSE areas in the "
-        "protocol's units.",
+        "protocol's units; AbsRel over the pixels whose target is > 0 (— where there are none).",
     ]
     return "\n".join(lines) + "\n"
 

@@ -15,7 +15,10 @@ over the images; then
 
 The measures are means of per-pixel terms (AbsRel = mean |y′ − y| / y; RMSE = √mean (y′ − y)²), so a
 whole curve comes from prefix sums over the pixels sorted once. Pixels are the protocol's compared
-pixels (:func:`ssrdepth.evaluation.protocols.pixel_mask`), after its scaling and caps.
+pixels (:func:`ssrdepth.evaluation.protocols.pixel_mask`), after its scaling and caps. AbsRel
+divides by the target, so its curves use only the compared pixels whose target is > 0 (a protocol
+such as ``paper`` compares zero targets too: there RMSE uses every compared pixel, AbsRel the rest,
+and an image with no positive target adds no AbsRel curve).
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+
+#: Measures whose per-pixel term divides by the target: defined only where the target is > 0.
+POSITIVE_TARGET = frozenset({"abs_rel"})
 
 #: Removed fractions of each curve: 0, 0.05, …, 0.95 (Poggi et al. 2020 use steps of this order; the
 #: last point keeps 5 % of the pixels).
@@ -116,29 +122,40 @@ class SparsificationAccumulator:
         self.measures, self.fractions = measures, fractions
         self._rng = np.random.default_rng(seed)
         self._sums = {m: np.zeros((3, len(fractions))) for m in measures}
+        self._counts = dict.fromkeys(measures, 0)
         self.images = 0
 
     def add_image(self, pred: np.ndarray, target: np.ndarray, uncertainty: np.ndarray) -> None:
-        """One image's compared pixels ``(P,)``; an image with no pixel is skipped."""
-        if np.asarray(pred).size == 0:
+        """One image's compared pixels ``(P,)``; an image with no pixel is skipped. The measures of
+        :data:`POSITIVE_TARGET` use only the pixels whose target is > 0 (none: no curve for them)."""
+        p, t, u = (np.asarray(a, dtype=np.float64).ravel() for a in (pred, target, uncertainty))
+        if p.size == 0:
             return
-        shuffled = self._rng.permutation(np.asarray(pred).size).astype(np.float64)
+        shuffled = self._rng.permutation(p.size).astype(np.float64)
         for m in self.measures:
+            keep = t > 0 if m in POSITIVE_TARGET else np.ones(p.size, bool)
+            if not keep.any():
+                continue
+            pk, tk = p[keep], t[keep]
             curves = [
-                sparsification_curve(pred, target, order, m, self.fractions)
-                for order in (uncertainty, oracle_uncertainty(pred, target, m), shuffled)
+                sparsification_curve(pk, tk, order, m, self.fractions)
+                for order in (u[keep], oracle_uncertainty(pk, tk, m), shuffled[keep])
             ]
             self._sums[m] += np.stack(curves)
+            self._counts[m] += 1
         self.images += 1
 
     def result(self) -> dict[str, Sparsification]:
-        """Measure key → :class:`Sparsification`. ValueError when no image was added."""
+        """Measure key → :class:`Sparsification`, for each measure that had an image (AbsRel is left out
+        when no compared target was > 0). ValueError when no image was added."""
         if self.images == 0:
             raise ValueError("no image with a compared pixel: no sparsification curve")
         out = {}
         x = np.asarray(self.fractions)
         for m, sums in self._sums.items():
-            model, oracle, random = sums / self.images
+            if self._counts[m] == 0:
+                continue
+            model, oracle, random = sums / self._counts[m]
             out[m] = Sparsification(
                 measure=m,
                 fractions=self.fractions,
@@ -147,7 +164,7 @@ class SparsificationAccumulator:
                 random=tuple(float(v) for v in random),
                 ause=float(_trapezoid(model - oracle, x)),
                 aurg=float(_trapezoid(random - model, x)),
-                images=self.images,
+                images=self._counts[m],
             )
         return out
 
@@ -155,6 +172,7 @@ class SparsificationAccumulator:
 __all__ = [
     "DEFAULT_FRACTIONS",
     "MEASURES",
+    "POSITIVE_TARGET",
     "Sparsification",
     "SparsificationAccumulator",
     "oracle_uncertainty",
