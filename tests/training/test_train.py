@@ -328,7 +328,11 @@ def test_cli_reports_bad_values_with_choices(tmp_path: Path, capsys: pytest.Capt
     out = capsys.readouterr().out
     assert 'unit = "epochs"' in out and 'name = "SC"' in out and "size = [37, 147]" in out
     assert main(["train", "--list-presets"]) == 0
-    assert "nyu-rgb-320x240" in capsys.readouterr().out
+    listed = capsys.readouterr().out.splitlines()
+    assert any(line.startswith("nyu-rgb-320x240 ") for line in listed)
+    # Every description starts in one column, after the longest name and two spaces.
+    column = max(len(line.split()[0]) for line in listed) + 2
+    assert all(line[column - 2 : column] == "  " and line[column] != " " for line in listed)
 
 
 def test_init_from_loads_weights_and_refuses_another_network(toy_cfg: TrainConfig, tmp_path: Path) -> None:

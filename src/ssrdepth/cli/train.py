@@ -74,8 +74,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     if args.list_presets:
-        for name, desc in list_presets().items():
-            print(f"{name:<24} {desc}")
+        presets = list_presets()
+        width = max(map(len, presets)) + 2  # the descriptions line up after the longest name
+        for name, desc in presets.items():
+            print(f"{name:<{width}}{desc}")
         return 0
     overrides = list(args.overrides)
     for key in ("model", "out", "device", "init_from"):
