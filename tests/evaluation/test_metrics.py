@@ -169,3 +169,20 @@ def test_standard_measures_reject_non_positive_values() -> None:
         M.rmse(np.ones(2), torch.ones(2))
     with pytest.raises(ValueError, match="unknown metric set"):
         M.metric_set("eigen")
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_one_pass_standard_set_equals_the_single_measures(seed: int) -> None:
+    # standard_measures (what evaluation uses) against each single function of STANDARD_METRICS.
+    rng = np.random.default_rng(seed)
+    gt = rng.uniform(0.5, 80.0, size=(9, 31))
+    pred = gt * rng.lognormal(0.0, 0.3, size=gt.shape)
+    for p, t in ((pred, gt), (torch.from_numpy(pred), torch.from_numpy(gt))):
+        fused = M.standard_measures(p, t)
+        assert list(fused) == list(M.STANDARD_METRICS)
+        for key, fn in M.STANDARD_METRICS.items():
+            assert fused[key] == pytest.approx(fn(p, t), rel=1e-12, abs=1e-15), key
+    with pytest.raises(ValueError, match="standard measures: needs strictly positive"):
+        M.standard_measures(np.array([0.0, 1.0]), np.ones(2))
+    with pytest.raises(ValueError, match="NaN or inf"):
+        M.standard_measures(np.array([math.nan, 1.0]), np.ones(2))

@@ -228,6 +228,40 @@ LABELS: dict[str, str] = {
 HIGHER_IS_BETTER = frozenset({"delta1", "delta2", "delta3"})
 
 
+def standard_measures(pred: ArrayT, target: ArrayT) -> dict[str, float]:
+    """The whole standard set (:data:`STANDARD_METRICS`, Eigen et al. 2014) in one pass over the pixels:
+    the same formulas and values as the single functions (:func:`abs_rel` … :func:`delta`), with the
+    checks, the logs and the ratio computed once instead of once per measure (evaluation at the
+    ground truth's resolution scores ~10⁵ pixels per image). ``pred``, ``target``: the compared pixels,
+    any equal shape, strictly positive (NumPy or torch). ValueError as the single functions raise."""
+    p, t = _prepare(pred, target, "standard measures", positive=True)
+    diff = p - t
+    d = _log(p) - _log(t)
+    ratio = _max(p / t, t / p)
+    mean_d2, mean_d = _mean(d**2), _mean(d)
+    sq_err = diff**2
+    return {
+        "abs_rel": _mean(abs(diff) / t),
+        "sq_rel": _mean(sq_err / t),
+        "rmse": math.sqrt(_mean(sq_err)),
+        "rmse_log": math.sqrt(mean_d2),
+        "silog": 100.0 * math.sqrt(max(mean_d2 - mean_d**2, 0.0)),
+        "log10": _mean(abs(d)) / math.log(10.0),
+        "delta1": _mean(ratio < 1.25),
+        "delta2": _mean(ratio < 1.25**2),
+        "delta3": _mean(ratio < 1.25**3),
+    }
+
+
+def measure_set(name: str, eps: float = 1e-3) -> Callable[[ArrayT, ArrayT], dict[str, float]]:
+    """All measures of the set ``name`` (see :func:`metric_set`) as one function of (pred, target) →
+    measure key → value, in the set's order: :func:`standard_measures` for ``"standard"``."""
+    if name == "standard":
+        return standard_measures
+    fns = metric_set(name, eps)
+    return lambda pred, target: {key: fn(pred, target) for key, fn in fns.items()}
+
+
 def metric_set(name: str, eps: float = 1e-3) -> dict[str, MetricFn]:
     """``"paper"`` (the paper's six with ``eps``) or ``"standard"`` (Eigen et al. 2014)."""
     if name == "paper":
@@ -241,4 +275,4 @@ def compute_metrics(
     pred: ArrayT, target: ArrayT, metrics: str = "standard", eps: float = 1e-3
 ) -> dict[str, float]:
     """All measures of one set over the given pixels (no masking, cropping or capping: see protocols)."""
-    return {key: fn(pred, target) for key, fn in metric_set(metrics, eps).items()}
+    return measure_set(metrics, eps)(pred, target)

@@ -55,7 +55,7 @@ import torch
 import torch.nn.functional as F
 
 from ssrdepth.data.config import DATA_SOURCES
-from ssrdepth.evaluation.metrics import ArrayT, metric_set
+from ssrdepth.evaluation.metrics import ArrayT, measure_set, metric_set
 
 CROPS = ("none", "garg", "eigen", "nyu-eigen")
 SCALINGS = ("none", "median", "least-squares", "least-squares-shift")
@@ -458,8 +458,8 @@ class MetricAccumulator:
 
     def __init__(self, protocol: Protocol) -> None:
         self.protocol = protocol
-        self._fns = metric_set(protocol.metrics, protocol.eps)
-        self._sums = dict.fromkeys(self._fns, 0.0)
+        self._measure = measure_set(protocol.metrics, protocol.eps)  # every measure in one pass
+        self._sums = dict.fromkeys(metric_set(protocol.metrics, protocol.eps), 0.0)
         self._pooled: list[tuple[np.ndarray, np.ndarray]] = []
         self.images = 0
         self.valid_pixels = 0
@@ -481,7 +481,7 @@ class MetricAccumulator:
             to_np = (lambda a: a.cpu().numpy()) if isinstance(p, torch.Tensor) else (lambda a: a)
             self._pooled.append((to_np(p).astype(np.float32), to_np(t).astype(np.float32)))
             return None
-        values = {k: fn(p, t) for k, fn in self._fns.items()}
+        values = self._measure(p, t)
         for k, v in values.items():
             self._sums[k] += v
         return values
@@ -511,7 +511,7 @@ class MetricAccumulator:
         if self.protocol.aggregation == "pooled":
             p = np.concatenate([a for a, _ in self._pooled])
             t = np.concatenate([b for _, b in self._pooled])
-            values = {k: fn(p, t) for k, fn in self._fns.items()}
+            values = self._measure(p, t)
         else:
             values = {k: s / self.images for k, s in self._sums.items()}
         return Scores(self.protocol.name, values, self.images, self.valid_pixels, self.images_skipped)
