@@ -39,6 +39,7 @@ def mini_report(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, P
         progress=False,
         seeds=2,
         real_kitti=str(shared_data_location() / "kitti_object"),
+        jobs=2,  # two worker processes: the report, its numbers and a serial re-run's reuse are checked below
     )
     return tmp / "out", reproduce(cfg), root
 

@@ -100,6 +100,8 @@ def common_changes(args: argparse.Namespace, cfg: Any) -> dict[str, Any]:
         changes["progress"] = False
     if args.no_baselines:
         changes["baselines"] = False
+    if args.jobs is not None:
+        changes["jobs"] = args.jobs
     return changes
 
 
@@ -128,6 +130,13 @@ def add_common_arguments(
         "default: paper for reproduce, ssrdepth for demo",
     )
     p.add_argument("--no-baselines", action="store_true", help="leave out the constant and row-prior rows")
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="training runs at a time, each in its own process with the cores shared out (CPU only; "
+        "default: 1 for reproduce, chosen by measurement for demo)",
+    )
     add_run_arguments(
         p,
         seeds=1,

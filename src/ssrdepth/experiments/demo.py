@@ -65,6 +65,10 @@ DEMO_RANGE_BATCH = 40
 #: 1,183 s (1.02×) in py-spy's profile of the demo on a 2-core AMD EPYC (BENCHMARKS.md, "Where the
 #: demo's time goes"); 1.05 keeps a margin.
 TRAIN_LOOP_OVERHEAD = 1.05
+#: Two runs at a time (each with half the cores) are adopted when their measured training speed beats
+#: one run with all the cores by at least this factor (:func:`parallel_speedup`): on a 2-core AMD EPYC
+#: (AVX2) they trained SCRXU 1.19× and SC 1.22× faster (docs/training.md, "Two runs at a time").
+PARALLEL_MARGIN = 1.05
 #: The plan the first run measured, kept in the demo folder so that a re-run reuses its trained runs.
 PLAN_FILE = "demo-steps.json"
 #: Training settings of the demo's runs on top of the recipe (before ``--set``), for its short budget:
@@ -112,15 +116,16 @@ def plan_steps(
     return steps
 
 
-def _kept_plan(path: Path, measured_for: dict[str, Any]) -> dict[str, int] | None:
-    """The steps of the plan in ``path`` when it was measured for ``measured_for`` (the same runs,
-    width and device); None when there is none or it was measured for others. ValueError names a file
-    that is not a plan."""
+def _kept_plan(path: Path, measured_for: dict[str, Any]) -> tuple[dict[str, int], int] | None:
+    """The steps and runs at a time of the plan in ``path`` when it was measured for ``measured_for``
+    (the same runs, width and device); None when there is none or it was measured for others.
+    ValueError names a file that is not a plan."""
     if not path.is_file():
         return None
     try:
         stored = json.loads(path.read_text(encoding="utf-8"))
         steps = {str(t): int(n) for t, n in stored["steps"].items()}
+        jobs = int(stored.get("jobs", 1))  # plans written before runs trained side by side: 1
         same = all(stored.get(k) == v for k, v in measured_for.items())
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ValueError(f"{path}: not a demo step plan ({exc}); delete it to measure again") from None
@@ -128,11 +133,13 @@ def _kept_plan(path: Path, measured_for: dict[str, Any]) -> dict[str, int] | Non
         logger.info("%s was measured for other runs or another device: measuring again", path)
         return None
     logger.info(
-        "training steps per table %s: the plan measured by the first run (%s; --fresh all measures again)",
+        "training steps per table %s, %d run(s) at a time: the plan measured by the first run (%s; "
+        "--fresh all measures again)",
         steps,
+        jobs,
         path,
     )
-    return steps
+    return steps, jobs
 
 
 def _measure_runs(first: list[Any], rcfg: ReproduceConfig) -> dict[str, float]:
@@ -154,15 +161,69 @@ def _measure_runs(first: list[Any], rcfg: ReproduceConfig) -> dict[str, float]:
     return per_run
 
 
-def _budget_plan(rcfg: ReproduceConfig, started: float, fresh: str | None) -> tuple[tuple[str, int], ...]:
-    """The demo's steps per table on this machine: the plan kept in ``OUT/demo-steps.json`` by an earlier
-    run for the same runs (unless ``--fresh all``), else measured now (:func:`_measure_runs`), the time
-    left of :data:`DEMO_BUDGET_S` after rendering, matching and :data:`DEMO_AFTER_TRAINING_S` shared out
-    by :func:`plan_steps`. The plan, its measurements and the CPU are logged and written to the file."""
+def _timed_step(tc: Any, barrier: Any, queue: Any) -> None:
+    """One worker of :func:`parallel_speedup`: ``tc``'s step seconds, timed after ``barrier``."""
+    from ssrdepth.training.step import measure_step_seconds
+
+    try:
+        queue.put(measure_step_seconds(tc, repeats=3, warmup=1, before_timing=barrier.wait))
+    except BaseException as exc:  # the parent says why; a dead worker must not leave it waiting
+        barrier.abort()
+        queue.put(f"{type(exc).__name__}: {exc}")
+
+
+def parallel_speedup(tc: Any, seconds_alone: float, jobs: int = 2) -> float:
+    """How much faster ``jobs`` runs of ``tc`` train side by side, each in its own process with
+    cores // jobs threads, than one run with all of them: ``seconds_alone`` (one step with every core,
+    :func:`~ssrdepth.training.loop.measure_step_seconds`) over the side-by-side time per step
+    (the slowest worker's step time / ``jobs``), the workers timing their steps together (a barrier).
+    1.0 on a machine with fewer cores than ``jobs``. RuntimeError names a worker that failed."""
+    import multiprocessing
+
+    from ssrdepth.core.hardware import usable_cores
+
+    cores = usable_cores()
+    if cores < jobs:
+        return 1.0
+    context = multiprocessing.get_context("spawn")
+    barrier, queue = context.Barrier(jobs, timeout=600), context.Queue()
+    worker_cfg = dataclasses.replace(tc, threads=max(1, cores // jobs), progress=False)
+    workers = [context.Process(target=_timed_step, args=(worker_cfg, barrier, queue)) for _ in range(jobs)]
+    for w in workers:
+        w.start()
+    answers = [queue.get(timeout=900) for _ in workers]
+    for w in workers:
+        w.join()
+    failed = [a for a in answers if isinstance(a, str)]
+    if failed:
+        raise RuntimeError(f"measuring {jobs} runs at a time failed: {failed[0]}")
+    side_by_side = max(answers) / jobs
+    logger.info(
+        "%d runs at a time (%d thread(s) each): %.0f ms per step each, %.0f ms per step of one run "
+        "with all %d cores: %.2f× the images per second",
+        jobs,
+        max(1, cores // jobs),
+        1000 * max(answers),
+        1000 * seconds_alone,
+        cores,
+        seconds_alone / side_by_side,
+    )
+    return seconds_alone / side_by_side
+
+
+def _budget_plan(
+    rcfg: ReproduceConfig, started: float, fresh: str | None, jobs: int | None = None
+) -> tuple[tuple[tuple[str, int], ...], int]:
+    """The demo's steps per table on this machine and how many runs train at a time: the plan kept in
+    ``OUT/demo-steps.json`` by an earlier run for the same runs (unless ``--fresh all``), else measured
+    now (:func:`_measure_runs`; ``jobs`` None: two runs at a time when :func:`parallel_speedup` of Table
+    1's slowest run is ≥ :data:`PARALLEL_MARGIN`), the time left of :data:`DEMO_BUDGET_S` after
+    rendering, matching and :data:`DEMO_AFTER_TRAINING_S` shared out by :func:`plan_steps`. The plan,
+    its measurements and the CPU are logged and written to the file."""
     from ssrdepth.core.hardware import speed_flags
     from ssrdepth.core.io import write_json
     from ssrdepth.core.machine import machine_info
-    from ssrdepth.experiments.reproduce import batch_sizes, ensure_targets, plan_runs
+    from ssrdepth.experiments.reproduce import batch_sizes, ensure_targets, plan_runs, train_config_for
 
     path = Path(rcfg.out) / PLAN_FILE
     runs, _ = plan_runs(rcfg)
@@ -171,13 +232,23 @@ def _budget_plan(rcfg: ReproduceConfig, started: float, fresh: str | None) -> tu
     measured_for = {"runs": sorted(r.key for r in first), "width": rcfg.width, "device": rcfg.device}
     kept = _kept_plan(path, measured_for) if fresh != "all" else None
     if kept is not None:
-        return tuple(sorted(kept.items()))
+        return tuple(sorted(kept[0].items())), jobs or kept[1]
     for data in {(r.data.root, r.data.matcher): r.data for r in first}.values():
         ensure_targets(data, rcfg.progress)  # matched now, so that their time counts as spent
     per_run = _measure_runs(first, rcfg)
+    speedup = 1.0
+    if jobs is None and len(runs) > 1 and rcfg.device == "cpu":
+        slowest = max((r for r in first if r.table == first[0].table), key=lambda r: per_run[r.key])
+        speedup = parallel_speedup(
+            train_config_for(slowest, rcfg), per_run[slowest.key] / TRAIN_LOOP_OVERHEAD
+        )
+        jobs = 2 if speedup >= PARALLEL_MARGIN else 1
+    jobs = jobs or 1
+    if jobs == 1:
+        speedup = 1.0
     seconds: dict[str, float] = {}
-    for run in first:
-        seconds[run.table] = seconds.get(run.table, 0.0) + per_run[run.key]
+    for run in first:  # the wall time of a step of all a table's runs, at `jobs` runs at a time
+        seconds[run.table] = seconds.get(run.table, 0.0) + per_run[run.key] / speedup
     spent = time.perf_counter() - started
     available = DEMO_BUDGET_S - spent - DEMO_AFTER_TRAINING_S
     steps = plan_steps(seconds, available, batch_sizes(rcfg))
@@ -186,13 +257,14 @@ def _budget_plan(rcfg: ReproduceConfig, started: float, fresh: str | None) -> tu
     flags = [k for k, v in speed_flags().items() if v]
     logger.info(
         "budget %.0f min on this machine (%s, %s): %.0f s spent rendering, matching and measuring; "
-        "training %s ≈ %.0f s (one step of all a table's runs: %s); %.0f s kept for evaluation and the "
-        "report; expected total ≈ %.1f min",
+        "training %s, %s ≈ %.0f s (one step of all a table's runs: %s); %.0f s kept for evaluation and "
+        "the report; expected total ≈ %.1f min",
         DEMO_BUDGET_S / 60,
         machine_info().get("cpu", "cpu"),
         " ".join(flags) or "no vector flags read",
         spent,
         ", ".join(f"Table {t}: {n} steps" for t, n in steps.items()),
+        "one run at a time" if jobs == 1 else f"{jobs} runs at a time ({speedup:.2f}× faster)",
         training,
         ", ".join(f"Table {t} {sec:.2f} s" for t, sec in seconds.items()),
         DEMO_AFTER_TRAINING_S,
@@ -214,12 +286,14 @@ def _budget_plan(rcfg: ReproduceConfig, started: float, fresh: str | None) -> tu
             "spent_before_training_s": spent,
             "available_s": available,
             "budget_s": DEMO_BUDGET_S,
+            "jobs": jobs,
+            "parallel_speedup": speedup,
             **measured_for,
             "machine": machine_info(),
             "cpu_flags": flags,
         },
     )
-    return tuple(sorted(steps.items()))
+    return tuple(sorted(steps.items())), jobs
 
 
 @dataclass(frozen=True)
@@ -253,6 +327,9 @@ class DemoConfig:
     quick: bool = False
     #: what the synthetic set's renders include (None: everything, :class:`Features`' defaults)
     features: Features | None = None
+    #: training runs at a time (:attr:`ReproduceConfig.jobs`); None: measured with the step plan
+    #: (:func:`parallel_speedup`), 1 when the lengths are given
+    jobs: int | None = None
 
 
 def motorcycle_section(report: Path, checkpoint: Path) -> str:
@@ -471,10 +548,12 @@ def demo(cfg: DemoConfig) -> dict[str, Any]:
         title="ssrdepth demo — the paper's experiments on the embedded synthetic street set"
         + (" (--quick smoke run)" if cfg.quick else ""),
         more_data=f"render more pairs with --pairs (now {cfg.pairs})",
+        jobs=cfg.jobs or 1,
     )
     if not cfg.full and cfg.table_lengths is None:
-        lengths = _budget_plan(rcfg, started, cfg.fresh)
-        rcfg = dataclasses.replace(rcfg, table_lengths=lengths, unit="steps")  # the plan counts steps
+        lengths, jobs = _budget_plan(rcfg, started, cfg.fresh, cfg.jobs)
+        # the plan counts steps
+        rcfg = dataclasses.replace(rcfg, table_lengths=lengths, unit="steps", jobs=jobs)
     preset = preset_text(cfg, lengths, batch_sizes(rcfg))
     streets = SyntheticSettings(cfg.pairs, sequence_length=cfg.sequence_length).sequences()
     rcfg = dataclasses.replace(

@@ -48,6 +48,10 @@ class SplitTooSmallError(ValueError):
         super().__init__(split_too_small_message(samples, batch_size, more_data))
         self.samples = samples
         self.batch_size = batch_size
+        self.more_data = more_data
+
+    def __reduce__(self) -> tuple[type, tuple[int, int, str]]:  # pickled whole from a worker process
+        return type(self), (self.samples, self.batch_size, self.more_data)
 
 
 def load_dataset_pair(
