@@ -51,10 +51,13 @@ COMMAND_EXTRAS: dict[str, str] = {
 
 
 class _Stderr(logging.Handler):
-    """Writes to the ``sys.stderr`` of the moment (tests and callers may swap it)."""
+    """Writes to the ``sys.stderr`` of the moment (tests and callers may swap it), above any progress
+    bar on it (``tqdm.write`` clears the bars, writes the line and draws them again)."""
 
     def emit(self, record: logging.LogRecord) -> None:
-        sys.stderr.write(self.format(record) + "\n")
+        from tqdm import tqdm
+
+        tqdm.write(self.format(record), file=sys.stderr)
 
 
 def print_error(command: str, message: object) -> None:
