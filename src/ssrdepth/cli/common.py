@@ -135,7 +135,7 @@ def add_common_arguments(
         type=int,
         default=None,
         help="training runs at a time, each in its own process with the cores shared out (CPU only; "
-        "default: 1 for reproduce, chosen by measurement for demo)",
+        "default 1; docs/training.md, 'Two runs at a time')",
     )
     add_run_arguments(
         p,

@@ -65,10 +65,6 @@ DEMO_RANGE_BATCH = 40
 #: 1,183 s (1.02×) in py-spy's profile of the demo on a 2-core AMD EPYC (BENCHMARKS.md, "Where the
 #: demo's time goes"); 1.05 keeps a margin.
 TRAIN_LOOP_OVERHEAD = 1.05
-#: Two runs at a time (each with half the cores) are adopted when their measured training speed beats
-#: one run with all the cores by at least this factor (:func:`parallel_speedup`): on a 2-core AMD EPYC
-#: (AVX2) they trained SCRXU 1.19× and SC 1.22× faster (docs/training.md, "Two runs at a time").
-PARALLEL_MARGIN = 1.05
 #: The plan the first run measured, kept in the demo folder so that a re-run reuses its trained runs.
 PLAN_FILE = "demo-steps.json"
 #: Training settings of the demo's runs on top of the recipe (before ``--set``), for its short budget:
@@ -161,69 +157,20 @@ def _measure_runs(first: list[Any], rcfg: ReproduceConfig) -> dict[str, float]:
     return per_run
 
 
-def _timed_step(tc: Any, barrier: Any, queue: Any) -> None:
-    """One worker of :func:`parallel_speedup`: ``tc``'s step seconds, timed after ``barrier``."""
-    from ssrdepth.training.step import measure_step_seconds
-
-    try:
-        queue.put(measure_step_seconds(tc, repeats=3, warmup=1, before_timing=barrier.wait))
-    except BaseException as exc:  # the parent says why; a dead worker must not leave it waiting
-        barrier.abort()
-        queue.put(f"{type(exc).__name__}: {exc}")
-
-
-def parallel_speedup(tc: Any, seconds_alone: float, jobs: int = 2) -> float:
-    """How much faster ``jobs`` runs of ``tc`` train side by side, each in its own process with
-    cores // jobs threads, than one run with all of them: ``seconds_alone`` (one step with every core,
-    :func:`~ssrdepth.training.loop.measure_step_seconds`) over the side-by-side time per step
-    (the slowest worker's step time / ``jobs``), the workers timing their steps together (a barrier).
-    1.0 on a machine with fewer cores than ``jobs``. RuntimeError names a worker that failed."""
-    import multiprocessing
-
-    from ssrdepth.core.hardware import usable_cores
-
-    cores = usable_cores()
-    if cores < jobs:
-        return 1.0
-    context = multiprocessing.get_context("spawn")
-    barrier, queue = context.Barrier(jobs, timeout=600), context.Queue()
-    worker_cfg = dataclasses.replace(tc, threads=max(1, cores // jobs), progress=False)
-    workers = [context.Process(target=_timed_step, args=(worker_cfg, barrier, queue)) for _ in range(jobs)]
-    for w in workers:
-        w.start()
-    answers = [queue.get(timeout=900) for _ in workers]
-    for w in workers:
-        w.join()
-    failed = [a for a in answers if isinstance(a, str)]
-    if failed:
-        raise RuntimeError(f"measuring {jobs} runs at a time failed: {failed[0]}")
-    side_by_side = max(answers) / jobs
-    logger.info(
-        "%d runs at a time (%d thread(s) each): %.0f ms per step each, %.0f ms per step of one run "
-        "with all %d cores: %.2f× the images per second",
-        jobs,
-        max(1, cores // jobs),
-        1000 * max(answers),
-        1000 * seconds_alone,
-        cores,
-        seconds_alone / side_by_side,
-    )
-    return seconds_alone / side_by_side
-
-
 def _budget_plan(
     rcfg: ReproduceConfig, started: float, fresh: str | None, jobs: int | None = None
 ) -> tuple[tuple[tuple[str, int], ...], int]:
-    """The demo's steps per table on this machine and how many runs train at a time: the plan kept in
-    ``OUT/demo-steps.json`` by an earlier run for the same runs (unless ``--fresh all``), else measured
-    now (:func:`_measure_runs`; ``jobs`` None: two runs at a time when :func:`parallel_speedup` of Table
-    1's slowest run is ≥ :data:`PARALLEL_MARGIN`), the time left of :data:`DEMO_BUDGET_S` after
-    rendering, matching and :data:`DEMO_AFTER_TRAINING_S` shared out by :func:`plan_steps`. The plan,
-    its measurements and the CPU are logged and written to the file."""
+    """The demo's steps per table on this machine and how many runs train at a time (``jobs``, None:
+    the kept plan's, else 1): the plan kept in ``OUT/demo-steps.json`` by an earlier run for the same
+    runs (unless ``--fresh all``), else measured now (:func:`_measure_runs`), the time left of
+    :data:`DEMO_BUDGET_S` after rendering, matching and :data:`DEMO_AFTER_TRAINING_S` shared out by
+    :func:`plan_steps`. The plan, its measurements and the CPU are logged and written to the file.
+    Steps are timed one run at a time: with ``jobs`` > 1 the plan does not count on runs side by side
+    training faster (on the 2-core AVX2 EPYC they did not: docs/training.md, "Two runs at a time")."""
     from ssrdepth.core.hardware import speed_flags
     from ssrdepth.core.io import write_json
     from ssrdepth.core.machine import machine_info
-    from ssrdepth.experiments.reproduce import batch_sizes, ensure_targets, plan_runs, train_config_for
+    from ssrdepth.experiments.reproduce import batch_sizes, ensure_targets, plan_runs
 
     path = Path(rcfg.out) / PLAN_FILE
     runs, _ = plan_runs(rcfg)
@@ -236,19 +183,10 @@ def _budget_plan(
     for data in {(r.data.root, r.data.matcher): r.data for r in first}.values():
         ensure_targets(data, rcfg.progress)  # matched now, so that their time counts as spent
     per_run = _measure_runs(first, rcfg)
-    speedup = 1.0
-    if jobs is None and len(runs) > 1 and rcfg.device == "cpu":
-        slowest = max((r for r in first if r.table == first[0].table), key=lambda r: per_run[r.key])
-        speedup = parallel_speedup(
-            train_config_for(slowest, rcfg), per_run[slowest.key] / TRAIN_LOOP_OVERHEAD
-        )
-        jobs = 2 if speedup >= PARALLEL_MARGIN else 1
     jobs = jobs or 1
-    if jobs == 1:
-        speedup = 1.0
     seconds: dict[str, float] = {}
-    for run in first:  # the wall time of a step of all a table's runs, at `jobs` runs at a time
-        seconds[run.table] = seconds.get(run.table, 0.0) + per_run[run.key] / speedup
+    for run in first:
+        seconds[run.table] = seconds.get(run.table, 0.0) + per_run[run.key]
     spent = time.perf_counter() - started
     available = DEMO_BUDGET_S - spent - DEMO_AFTER_TRAINING_S
     steps = plan_steps(seconds, available, batch_sizes(rcfg))
@@ -264,7 +202,7 @@ def _budget_plan(
         " ".join(flags) or "no vector flags read",
         spent,
         ", ".join(f"Table {t}: {n} steps" for t, n in steps.items()),
-        "one run at a time" if jobs == 1 else f"{jobs} runs at a time ({speedup:.2f}× faster)",
+        "one run at a time" if jobs == 1 else f"{jobs} runs at a time (planned as one at a time)",
         training,
         ", ".join(f"Table {t} {sec:.2f} s" for t, sec in seconds.items()),
         DEMO_AFTER_TRAINING_S,
@@ -287,7 +225,6 @@ def _budget_plan(
             "available_s": available,
             "budget_s": DEMO_BUDGET_S,
             "jobs": jobs,
-            "parallel_speedup": speedup,
             **measured_for,
             "machine": machine_info(),
             "cpu_flags": flags,
@@ -327,8 +264,7 @@ class DemoConfig:
     quick: bool = False
     #: what the synthetic set's renders include (None: everything, :class:`Features`' defaults)
     features: Features | None = None
-    #: training runs at a time (:attr:`ReproduceConfig.jobs`); None: measured with the step plan
-    #: (:func:`parallel_speedup`), 1 when the lengths are given
+    #: training runs at a time (:attr:`ReproduceConfig.jobs`); None: a kept plan's, else 1
     jobs: int | None = None
 
 

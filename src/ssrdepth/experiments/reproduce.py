@@ -83,9 +83,9 @@ class ReproduceConfig:
     jobs: training runs at a time. 1 (default): one after another in this process. ``n`` > 1: in ``n``
         worker processes, each with the CPU's cores shared out (``threads`` = cores // n unless
         ``--set threads=`` says otherwise), each run evaluated by its worker; the results are the
-        same runs (``threads`` is an execution field: a serial re-run reuses them). On a 2-core AMD
-        EPYC (AVX2) two 1-thread runs train 17–22 % more images per second than one 2-thread run
-        (SCRXU / SC at 147×37, batch 20; docs/training.md). CPU only.
+        same runs (``threads`` is an execution field: a serial re-run reuses them). CPU only. On a
+        2-core AVX2 EPYC two copies of one small run trained 1.2× faster side by side, but the demo's
+        mixed runs did not (0.74–0.98×; docs/training.md, "Two runs at a time"): measure first.
 
     ``ssrdepth reproduce --config FILE`` reads these keys from TOML and ``--option KEY=VALUE`` sets one
     (:mod:`ssrdepth.core.config_engine`); ``--print-config`` writes them.

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,6 @@ def measure_step_seconds(
     warmup: int = 1,
     train_set: Dataset[Any] | None = None,
     val_set: Dataset[Any] | None = None,
-    before_timing: Callable[[], None] | None = None,
 ) -> float:
     """Seconds of one training step of ``cfg`` on this machine, as :func:`train` runs it: a batch from
     the run's own training data (loading and augmentation included), its model, memory format,
@@ -37,9 +35,7 @@ def measure_step_seconds(
     after ``warmup`` untimed ones, single process. Nothing is written (no run folder, logs or
     checkpoints) and the global random state is restored, so a run trained afterwards is unchanged.
     Validation and checkpoints are not in it (about 2 % of a demo run's time). ``train_set`` /
-    ``val_set``: as :func:`train`'s (default: built from ``cfg.data``). ``before_timing``: called once
-    after the setup, before the first step (e.g. a barrier, so that concurrent processes time their
-    steps together)."""
+    ``val_set``: as :func:`train`'s (default: built from ``cfg.data``)."""
     if repeats < 1 or warmup < 0:
         raise ValueError(f"repeats must be ≥ 1 and warmup ≥ 0, got {repeats} and {warmup}")
     ddp = DistInfo()
@@ -63,8 +59,6 @@ def measure_step_seconds(
                     batch = next(batches)
                 loop.train_step(batch)
 
-            if before_timing is not None:
-                before_timing()
             sync = (lambda: torch.cuda.synchronize(device)) if device.type == "cuda" else None
             seconds = interleaved_medians({"step": step}, repeats, warmup, sync=sync)["step"]
         finally:
