@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import cv2
@@ -151,7 +152,7 @@ def test_generated_tree_reads_back_exactly(tmp_path: Path) -> None:
 
 
 def test_generate_resumes_refuses_other_settings_and_runs_from_the_cli(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
 ) -> None:
     root = tmp_path / "syn"
     assert cli_main(["generate", "--out", str(root), "--pairs", "3", "--size", "96x32", "--no-progress"]) == 0
@@ -161,6 +162,13 @@ def test_generate_resumes_refuses_other_settings_and_runs_from_the_cli(
     target.unlink()
     generate_synthetic(root, 3, size=(32, 96), workers=1, progress=False)  # resumes the missing frame
     assert target.read_bytes() == before
+    # A complete set is checked, not rendered again: no frame is written, and the log says so.
+    mtimes = {p: p.stat().st_mtime_ns for p in root.rglob("*.png")}
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="ssrdepth.data.synthetic"):
+        generate_synthetic(root, 3, size=(32, 96), workers=1, progress=False)
+    assert {p: p.stat().st_mtime_ns for p in root.rglob("*.png")} == mtimes
+    assert "all 3 pairs are already rendered" in caplog.text and "rendering 3" not in caplog.text
     with pytest.raises(ValueError, match="rendered with other settings"):
         generate_synthetic(root, 4, size=(32, 96), workers=1, progress=False)
     assert cli_main(["generate", "--out", str(root), "--pairs", "4", "--size", "96x32", "--no-progress"]) == 2

@@ -448,7 +448,6 @@ def demo(cfg: DemoConfig) -> dict[str, Any]:
     out = Path(cfg.out)
     root = out / "data" / "synthetic"
     _refresh_old_render(root, cfg.fresh)
-    logger.info("rendering %d synthetic stereo pairs into %s", cfg.pairs, root)
     generate_synthetic(
         root,
         cfg.pairs,

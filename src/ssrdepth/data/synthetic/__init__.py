@@ -353,6 +353,12 @@ def generate_synthetic(
         with atomic_path(path) as tmp:
             tmp.write_text(calib_text(cam))
     jobs = list(_iter_jobs(out, settings))
+    if info["complete"] and all(
+        p.exists() for j in jobs for f in range(j[3]) for p in _frame_paths(out, j[2], f)
+    ):
+        logger.info("%s: all %d pairs are already rendered", out, n_pairs)
+        return settings  # nothing to render: no worker processes started
+    logger.info("rendering %d synthetic stereo pairs into %s", n_pairs, out)
     n_workers = max(1, min(workers or min(os.cpu_count() or 1, 8), len(jobs)))
     bar = tqdm(total=n_pairs, desc="rendering synthetic pairs", unit="pair", disable=not progress)
     if n_workers == 1:
