@@ -226,7 +226,8 @@ def advice(results: Mapping[str, Any]) -> str:
                     "have points"
                 )
         text += "."
-    return text + _modes_advice(results, best, n)
+    modes = _modes_advice(results, best, n)
+    return f"{text.rstrip()} {modes}" if modes else text
 
 
 def _compare(a: Mapping[str, float], b: Mapping[str, float], n: int) -> str:
