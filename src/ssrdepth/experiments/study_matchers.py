@@ -99,7 +99,8 @@ FRESH = (None, "changed", "all")
 
 @dataclass(frozen=True)
 class StudyConfig:
-    """What the study measures and how long it trains (defaults: ~30 min on 2 CPU cores).
+    """What the study measures and how long it trains (defaults: ~30 min on 2 CPU cores, measured
+    before the photometric and hybrid rows, which add 4 runs to its 10).
 
     data: an existing synthetic set (``ssrdepth generate``); None renders ``pairs`` pairs (seed
         ``data_seed``) into ``OUT/data/synthetic``.
