@@ -13,6 +13,7 @@ from ssrdepth.cli import main as cli
 from ssrdepth.core.hardware import native_bf16
 from ssrdepth.experiments.bench import (
     INFERENCE_LEGEND,
+    PHOTOMETRIC_LEGEND,
     SCHEMA,
     TRAINING_LEGEND,
     BenchConfig,
@@ -64,6 +65,14 @@ def test_quick_run_structure_and_arithmetic() -> None:
     real = train["as_train_runs_it"]
     assert real["step_s"] > 0 and real["images_per_s"] == pytest.approx(2 / real["step_s"])
     assert "AdamW" in real["what"]
+    # The photometric loss's share of a step, in the training precision (auto: bf16 where native).
+    photo = train["photometric_loss"]
+    assert photo["precision"] == ("bf16" if native_bf16() else "fp32")
+    for key, name in (("loss_s", "loss"), ("photometric_step_s", "photometric_step")):
+        assert len(photo["runs"][name]) == cfg.repeats
+        assert photo[key] == pytest.approx(float(np.median(photo["runs"][name])))
+    assert photo["fraction"] == pytest.approx(photo["loss_s"] / photo["photometric_step_s"])
+    assert photo["extra"] == pytest.approx(photo["photometric_step_s"] / photo["supervised_step_s"] - 1)
     (inf,) = entry["inference"]
     # FLOPs per image by hand: a conv costs 2·k²·Cin·Cout·H·W (2 per multiply-add, bias and ReLU not
     # counted). Model C at width 0.125 on a 16×24 grey image: 3×3 convs 1→8 at 16×24, pool, 8→16 at
@@ -84,6 +93,8 @@ def test_quick_run_structure_and_arithmetic() -> None:
     # the inference table names its last column and explains every column under it
     assert "| max abs err | auto |" in table and INFERENCE_LEGEND in table
     assert "| C | 24x16 gray b2 |" in table and "fp32 matmul peak" in table
+    assert f"| C | 24x16 gray b2 | {photo['precision']} | {photo['loss_s'] * 1e3:,.1f} ms |" in table
+    assert PHOTOMETRIC_LEGEND in table
     assert "| C | 24x16 gray b1/b4 | onnxruntime |" in table
 
 

@@ -98,6 +98,40 @@ def test_trained_rows_are_mean_and_std_over_seeds(study: tuple[StudyConfig, dict
     assert results["advice"].startswith("sgm was the only matcher trained on: δ < 1.25 = ")
 
 
+def test_photometric_and_hybrid_rows_with_regions_and_step_cost(study: tuple[StudyConfig, dict]) -> None:
+    from ssrdepth.evaluation.regions import BOUNDARIES, REGION_NAMES, ROAD, SKY
+    from ssrdepth.experiments.study_report import REGION
+
+    cfg, results = study
+    for mode in ("photometric", "hybrid"):
+        t = results["trained"][mode]
+        assert t["mode"] and t["seeds"] == 2 and t["step_seconds"]["mean"] > 0
+        for run in t["runs"].values():
+            assert set(run["regions"]) == set(REGION_NAMES)
+            assert 0.0 <= run["regions"][SKY]["beyond_cap"] <= 1.0 and run["regions"][SKY]["pixels"] > 0
+            assert run["regions"][ROAD]["pixels"] > 0 and run["regions"][BOUNDARIES]["pixels"] > 0
+    # The photometric run trained the photometric loss on no targets; hybrid on sgm's, as hints.
+    run_cfg = json.loads(
+        (Path(cfg.out) / "kinds/photometric/runs/table1-SCRXU/config.json").read_text(encoding="utf-8")
+    )
+    assert run_cfg["loss"] == "photometric" and run_cfg["data"]["target"] == "none"
+    hybrid_cfg = json.loads((Path(cfg.out) / "kinds/hybrid/runs/table1-SCRXU/config.json").read_text("utf-8"))
+    assert hybrid_cfg["loss"] == "hybrid" and hybrid_cfg["data"]["matcher"] == "sgm"
+    rows = _rows(Path(cfg.out) / "trained.csv")
+    road = [r for r in rows if r["evaluation"] == REGION.format(region=ROAD)]
+    assert [r["kind"] for r in road] == list(cfg.trained)
+    sky = {r["kind"]: r for r in rows if r["evaluation"] == REGION.format(region=SKY)}
+    values = [run["regions"][SKY]["beyond_cap"] for run in results["trained"]["hybrid"]["runs"].values()]
+    assert float(sky["hybrid"]["beyond_cap_mean"]) == pytest.approx(sum(values) / 2)
+    assert sky["photometric"]["target_density"] == "" and sky["hybrid"]["target_density"] != ""
+    md = (Path(cfg.out) / "report.md").read_text(encoding="utf-8")
+    assert "| **photometric** | none | — |" in md and "| **hybrid** (sgm hints) |" in md
+    assert (
+        "Without a matcher's targets (photometric) and with them as hints (hybrid): photometric"
+        in (results["advice"])
+    )
+
+
 @pytest.mark.shared_data
 def test_real_kitti_rows_and_header(shared_data: Path, study: tuple[StudyConfig, dict]) -> None:
     # shared_data (session-scoped) comes first: a missing folder skips before the miniature study.
@@ -166,11 +200,16 @@ def test_cli_quick_keeps_its_small_batch_beside_extra_overrides(
     )
     (cfg,) = seen
     assert (
-        cfg.out == out and cfg.steps == 3 and cfg.seeds == 2 and cfg.trained == ("exact", "lidar-like", "sgm")
+        cfg.out == out
+        and cfg.steps == 3
+        and cfg.seeds == 2
+        and cfg.trained == ("exact", "lidar-like", "sgm", "photometric", "hybrid")
     )
     assert cfg.overrides[0] == "batch_size=4" and cfg.overrides[-1] == "optim.lr=0.001"
     assert main(["study", "matchers", "--variants", "sgm", "bm", "exact", "--out", out]) == 0
-    assert seen[1].trained == ("exact", "sgm", "bm") and seen[1].steps == StudyConfig().steps
+    # the modes without a matcher's targets train beside the chosen variants
+    assert seen[1].trained == ("exact", "sgm", "bm", "photometric", "hybrid")
+    assert seen[1].steps == StudyConfig().steps
 
 
 def test_report_header_says_quick_real_frames_and_what_was_reused(study: tuple[StudyConfig, dict]) -> None:
@@ -181,7 +220,7 @@ def test_report_header_says_quick_real_frames_and_what_was_reused(study: tuple[S
     assert "everything computed in this run" in _timing(first) and "earlier" not in _timing(first)
     again = study_matchers(cfg)
     assert reused_pieces(again)[0] == "target quality of exact"
-    assert reused_pieces(again)[-1] == "6 of the 6 trained runs"
+    assert reused_pieces(again)[-1] == "10 of the 10 trained runs"
     assert "reused from an earlier run: target quality of exact" in _timing(again)
     report = (Path(cfg.out) / "report.md").read_text(encoding="utf-8")
     assert "**This is a `--quick` smoke run** (4 training steps, width ×0.125, 12 synthetic pairs" in report

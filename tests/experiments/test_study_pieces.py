@@ -233,3 +233,34 @@ def test_d1_figure_draws_the_trained_table_and_overlapping_labels_apart(
         assert (round(x, 1), round(y, 3), round(err, 3)) == (target_d1, mean, std)
         assert xy == (x, y)
     assert (tmp_path / "fig.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_advice_covers_photometric_and_hybrid_with_the_seed_noise_rule() -> None:
+    def mode(crop: float, whole: float, step: float) -> dict:
+        return _kind(crop, 0.01) | {
+            "mode": True,
+            "whole_image": {"delta1": {"mean": whole, "std": 0.01}},
+            "step_seconds": {"mean": step, "std": 0.0},
+        }
+
+    results = {
+        "variants": [{"name": "sgm", "reference": False}],
+        "trained": {
+            "sgm": mode(0.85, 0.80, 0.60) | {"mode": False},
+            "photometric": mode(0.86, 0.79, 0.80),
+            "hybrid": mode(0.90, 0.86, 0.70),
+        },
+        "cost": {"methods": {}},
+    }
+    text = advice(results)
+    # The modes are not matchers: sgm stays the only matcher trained on.
+    assert text.startswith("sgm was the only matcher trained on: δ < 1.25 = 0.850 ± 0.010 (3 seeds)")
+    # 2 SE of a difference with stds 0.01, 0.01 over 3 seeds: 2·√(2e-4 / 3) = 0.0163. Photometric:
+    # +0.01 and −0.01, inside it; hybrid: +0.05 and +0.06, outside it.
+    assert text.endswith(
+        "Without a matcher's targets (photometric) and with them as hints (hybrid): photometric reached "
+        "δ < 1.25 = 0.860, within the seed noise of 0.850 (sgm) in the crop and 0.790, within the seed "
+        "noise of 0.800 over the whole image, at 0.80 s per step against 0.60; hybrid reached δ < 1.25 = "
+        "0.900, above 0.850 by more than two standard errors (sgm) in the crop and 0.860, above 0.800 by "
+        "more than two standard errors over the whole image, at 0.70 s per step against 0.60."
+    )

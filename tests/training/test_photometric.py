@@ -322,3 +322,30 @@ def test_stereo_losses_are_configured_and_refused_with_the_fix(toy_cfg: object, 
         ],
     )
     assert train(tuned, train_set=ToyStereo(8)).steps == 2
+
+
+def test_under_bf16_autocast_the_loss_runs_in_float32_close_to_fp32(
+    rendered_pairs: dict[str, object],
+) -> None:
+    left, right, truth = rendered_pairs["left"], rendered_pairs["right"], rendered_pairs["normalised"]
+    scale = rendered_pairs["scale"]
+    assert isinstance(left, torch.Tensor) and isinstance(right, torch.Tensor)
+    assert isinstance(truth, torch.Tensor) and isinstance(scale, TargetScale)
+    cfg = PhotometricConfig()
+    pred = truth * 0.95 + 0.01  # near the truth, as a trained network's output
+    fp32 = stereo_loss(pred, left, right, scale, cfg).total
+    # What a bf16 training step hands the loss: the network's output in bf16, inside the autocast.
+    pred_bf16 = pred.bfloat16().requires_grad_(True)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        got = stereo_loss(pred_bf16, left, right, scale, cfg).total
+    got.backward()
+    assert got.dtype == torch.float32 and bool(torch.isfinite(got))
+    assert pred_bf16.grad is not None and bool(torch.isfinite(pred_bf16.grad).all())
+    # The autocast does not reach the loss: exactly the float32 loss of the bf16-rounded prediction.
+    assert float(got.detach()) == float(
+        stereo_loss(pred_bf16.detach().float(), left, right, scale, cfg).total
+    )
+    # The rounding alone is what differs from fp32: bf16 keeps 8 significant bits, so each disparity
+    # moves by at most 2^-9 of itself (≤ 0.06 px at this set's ≤ 32 px), and the loss (a mean of
+    # per-pixel errors, each changed by at most |∂I/∂x| × that shift) moves by well under 1 %.
+    assert abs(float(got.detach()) - float(fp32)) <= 0.01 * float(fp32)

@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 
 from ssrdepth.core import config_engine
 from ssrdepth.data.config import DEFAULT_MAX_DEPTH, SOURCES
-from ssrdepth.experiments.reproduce import RECIPES, TABLE_IDS
+from ssrdepth.experiments.reproduce import RECIPES, TABLE_IDS, TARGETS
 
 #: The data-source options (``DataConfig`` field → help), in the order ``--help`` lists them.
 SOURCE_OPTIONS = {
@@ -89,7 +89,17 @@ def common_changes(args: argparse.Namespace, cfg: Any) -> dict[str, Any]:
     that were given (``cfg``: the configuration so far; ``--set`` adds to its training overrides)."""
     changes: dict[str, Any] = {
         key: getattr(args, key)
-        for key in ("device", "eval_max_images", "reading", "unit", "recipe", "seeds", "real_kitti", "fresh")
+        for key in (
+            "device",
+            "eval_max_images",
+            "reading",
+            "unit",
+            "recipe",
+            "seeds",
+            "real_kitti",
+            "fresh",
+            "targets",
+        )
         if getattr(args, key) is not None
     }
     if args.models:
@@ -136,6 +146,14 @@ def add_common_arguments(
         default=None,
         help="training runs at a time, each in its own process with the cores shared out (CPU only; "
         "default 1; docs/training.md, 'Two runs at a time')",
+    )
+    p.add_argument(
+        "--targets",
+        choices=TARGETS,
+        default=None,
+        help="what teaches the stereo tables: the matcher's disparity (default, the paper), the photometric "
+        "loss alone (no targets: nothing to prepare) or hybrid (the matcher's disparity as hints beside "
+        "it; docs/stereo.md)",
     )
     add_run_arguments(
         p,

@@ -10,7 +10,14 @@ from typing import Any
 from ssrdepth.cli.common import add_config_arguments, add_run_arguments, print_config, resolve_command_config
 from ssrdepth.experiments.demo import REAL_KITTI_ENV, default_real_kitti
 from ssrdepth.experiments.report import format_duration
-from ssrdepth.experiments.study_matchers import VARIANT_NAMES, StudyConfig, quick_config, study_matchers
+from ssrdepth.experiments.study_matchers import (
+    MODES,
+    TRAINABLE,
+    VARIANT_NAMES,
+    StudyConfig,
+    quick_config,
+    study_matchers,
+)
 from ssrdepth.experiments.study_report import advice_text
 
 #: Where the study looks for the Middlebury Aloe pair: the environment variable, else
@@ -28,7 +35,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="target quality, cost and trained accuracy of each stereo matcher",
         description="For each matcher variant (and the exact / lidar-like references): target quality "
         "against the exact synthetic disparity and real Middlebury pairs, pairs/s, and the accuracy of the "
-        "same network trained on its targets (seeds: mean ± std). Writes report.md, targets.csv, "
+        "same network trained on its targets (seeds: mean ± std), beside the same network trained "
+        "photometrically and hybrid (crop, whole image, sky / road / occlusion boundaries, s/step). Writes report.md, targets.csv, "
         "trained.csv and d1_vs_delta1.png into --out; a rerun reuses what is finished.",
     )
     defaults = StudyConfig()
@@ -43,7 +51,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     m.add_argument(
         "--variants", nargs="+", default=None, choices=VARIANT_NAMES, help="target kinds to measure"
     )
-    m.add_argument("--train", nargs="+", default=None, choices=VARIANT_NAMES, help="target kinds to train on")
+    m.add_argument(
+        "--train",
+        nargs="+",
+        default=None,
+        choices=TRAINABLE,
+        help="target kinds to train on, and the modes without a matcher's targets: photometric, hybrid "
+        "(sgm hints)",
+    )
     m.add_argument(
         "--steps", type=int, default=None, help=f"training steps per run (default {defaults.steps})"
     )
@@ -98,7 +113,7 @@ def study_config(args: argparse.Namespace) -> StudyConfig:
         }
         changes = {k: v for k, v in changes.items() if v is not None}
         if args.variants and not args.train:  # train on the chosen kinds that train by default
-            changes["trained"] = tuple(t for t in StudyConfig().trained if t in args.variants)
+            changes["trained"] = tuple(t for t in StudyConfig().trained if t in (*args.variants, *MODES))
         if args.no_progress:
             changes["progress"] = False
         # --set adds to the configuration's training overrides (--quick trains with a small batch).

@@ -266,6 +266,8 @@ class DemoConfig:
     features: Features | None = None
     #: training runs at a time (:attr:`ReproduceConfig.jobs`); None: a kept plan's, else 1
     jobs: int | None = None
+    #: as :attr:`ReproduceConfig.targets`: "matcher" (SGM's targets), "photometric" or "hybrid"
+    targets: str = "matcher"
 
 
 def motorcycle_section(report: Path, checkpoint: Path) -> str:
@@ -439,6 +441,20 @@ def _refresh_old_render(root: Path, fresh: str | None) -> None:
     shutil.rmtree(root)
 
 
+def _targets_note(targets: str) -> tuple[str, ...]:
+    """The report's note on ``--targets`` where it is not the matcher's (docs/stereo.md)."""
+    if targets == "photometric":
+        return (
+            "Trained with `--targets photometric`: the stereo pair teaches through the photometric loss "
+            "(no matcher, no targets prepared); the SGM sentence above does not apply.",
+        )
+    if targets == "hybrid":
+        return (
+            "Trained with `--targets hybrid`: the photometric loss, with SGM's disparity as Depth Hints.",
+        )
+    return ()
+
+
 def demo(cfg: DemoConfig) -> dict[str, Any]:
     """Run the whole demo; returns the results dict (also in ``OUT/report/results.json``)."""
     from ssrdepth.data.synthetic import generate_synthetic
@@ -468,6 +484,7 @@ def demo(cfg: DemoConfig) -> dict[str, Any]:
         unit=cfg.unit,
         width=1.0 if cfg.full else DEMO_WIDTH,
         matcher="sgm",
+        targets=cfg.targets,
         max_disparity=DEMO_MAX_DISPARITY,
         device=cfg.device,
         eval_max_images=cfg.eval_max_images,
@@ -500,6 +517,7 @@ def demo(cfg: DemoConfig) -> dict[str, Any]:
             f"{DEMO_MAX_DISPARITY} px; true depth known exactly. {preset}.",
             "Synthetic streets are not KITTI: compare the ranking of the models with the paper's, "
             "not the absolute values.",
+            *_targets_note(cfg.targets),
         ),
     )
     results = reproduce(rcfg)

@@ -31,6 +31,10 @@ TABLE_IDS = ("1", "2", "3")
 RECIPES = ("paper", "ssrdepth")
 #: ``ReproduceConfig.fresh``: keep runs (None), retrain the changed ones, or retrain all
 FRESH = (None, "changed", "all")
+#: ``ReproduceConfig.targets``: what teaches the stereo tables — the matcher's disparity (the paper),
+#: the photometric loss alone (no targets, no ``prepare-targets``) or hybrid (the matcher's disparity
+#: as Depth Hints beside the photometric loss), :mod:`ssrdepth.training.photometric`.
+TARGETS = ("matcher", "photometric", "hybrid")
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,11 @@ class ReproduceConfig:
         ``table_lengths`` (pairs of table id and length) overrides it per table.
     width: channel-width multiplier of every model (1.0 = the paper's widths).
     matcher: stereo backend for the KITTI targets (the paper used ELAS: ``elas`` needs pyelas).
+    targets: what teaches the stereo tables (1 and 2, :data:`TARGETS`): ``"matcher"`` (the paper:
+        the matcher's disparity, the preset's loss), ``"photometric"`` (``loss = photometric``,
+        ``data.target = none``: the pair teaches, nothing to prepare; no baselines, which are fitted on
+        targets) or ``"hybrid"`` (``loss = hybrid``: the matcher's targets as hints). NYU (Table 3) has
+        no stereo pair, so it is left out of the other two.
     metric_protocol: the standard-set protocol in metres used where the data has true depth
         (lidar / exact synthetic depth): ``kitti`` (Garg crop) by default for KITTI-like data.
     overrides: extra ``key=value`` training overrides applied to every run (see ``ssrdepth train``).
@@ -103,6 +112,7 @@ class ReproduceConfig:
     table_lengths: tuple[tuple[str, int], ...] = ()
     width: float = 1.0
     matcher: str = "sgm"
+    targets: str = "matcher"
     max_disparity: int | None = None
     metric_protocol: str = "kitti"
     device: str = "cpu"
@@ -134,6 +144,8 @@ class ReproduceConfig:
             raise ValueError(f"unknown table(s) {bad}; valid tables: {', '.join(TABLE_IDS)}")
         if self.reading not in ("steps", "epochs"):
             raise ValueError(f"unknown reading {self.reading!r}; valid readings: steps, epochs")
+        if self.targets not in TARGETS:
+            raise ValueError(f"unknown targets {self.targets!r}; valid targets: {', '.join(TARGETS)}")
         if self.recipe not in RECIPES:
             raise ValueError(f"unknown recipe {self.recipe!r}; valid recipes: {', '.join(RECIPES)}")
         if self.seeds < 1:
@@ -150,6 +162,8 @@ def plan_runs(cfg: ReproduceConfig) -> tuple[list[RunSpec], list[str]]:
         kitti = DataConfig(
             source=cfg.kitti_source, root=cfg.kitti, matcher=cfg.matcher, max_disparity=cfg.max_disparity
         )
+        if cfg.targets == "photometric":  # the pair teaches: no target to read or prepare
+            kitti = dataclasses.replace(kitti, target="none")
     if "1" in cfg.tables:
         if kitti is None:
             skipped.append("Table 1 left out: no KITTI root given (--kitti)")
@@ -165,7 +179,9 @@ def plan_runs(cfg: ReproduceConfig) -> tuple[list[RunSpec], list[str]]:
                 data = dataclasses.replace(kitti, size=(94, 310), channels=ch)
                 runs.append(RunSpec("2", col, "SCRX", data, f"kitti-{col}-310x94"))
     if "3" in cfg.tables:
-        if not cfg.nyu:
+        if cfg.targets != "matcher":
+            skipped.append(f"Table 3 left out: NYU Depth v2 has no stereo pair (--targets {cfg.targets})")
+        elif not cfg.nyu:
             skipped.append("Table 3 left out: no NYU Depth v2 root given (--nyu)")
         else:
             for col, ch in (("gray", 1), ("rgb", 3)):
@@ -192,6 +208,8 @@ def train_config_for(run: RunSpec, cfg: ReproduceConfig) -> Any:
     )
     if cfg.recipe == "ssrdepth":
         tc = apply_recipe(tc)
+    if cfg.targets != "matcher" and run.data.source != "nyu":  # after the recipe, which sets the loss
+        tc = apply_overrides(tc, {"loss": cfg.targets})
     length = dict(cfg.table_lengths).get(run.table, cfg.length)
     if length is not None:
         tc = dataclasses.replace(tc, length=length)
@@ -229,7 +247,8 @@ def _metric_protocols(run: RunSpec, cfg: ReproduceConfig) -> list[str]:
     (synthetic) also over the whole image (``kitti-full``), since the Garg crop scores only the lower
     part of the image, where lidar has points — a network trained on sparse lidar-like targets can look
     good inside the crop and fail above it (docs/stereo.md, the matcher study)."""
-    protos = ["paper", "normalised"]
+    # Without a target (photometric) there is no normalised map to compare: metres only.
+    protos = [] if run.data.target == "none" else ["paper", "normalised"]
     source = DATA_SOURCES[run.data.source]
     if source.truth == "none":
         return protos
@@ -590,7 +609,8 @@ def reproduce(cfg: ReproduceConfig) -> dict[str, Any]:
     figures = {run.key: finished[run.key][1] for run in runs}
     from ssrdepth.experiments.report_writer import write_report
 
-    fitted = _fit_baselines(runs, cfg) if cfg.baselines else {}
+    # Baselines are fitted on the training split's targets: a photometric grid has none.
+    fitted = _fit_baselines(runs, cfg) if cfg.baselines and cfg.targets != "photometric" else {}
     baselines = _evaluate_baselines(runs, fitted, cfg)
     real = None
     if cfg.real_kitti:
@@ -621,6 +641,7 @@ def reproduce(cfg: ReproduceConfig) -> dict[str, Any]:
 
 
 __all__ = [
+    "TARGETS",
     "ReproduceConfig",
     "RunSpec",
     "batch_sizes",

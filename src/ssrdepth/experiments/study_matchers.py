@@ -83,21 +83,31 @@ VARIANTS = (
     Variant("elas-no-lr", "elas", (("lr_threshold", 255),), "left-right check off (255 px tolerance)"),
 )
 VARIANT_NAMES = tuple(v.name for v in VARIANTS)
-#: Target kinds trained on by default: the references and each matcher's default variant.
-TRAINED = ("exact", "lidar-like", "sgm", "bm", "elas")
+#: Training without a matcher's targets (:mod:`ssrdepth.training.photometric`), trained beside the
+#: target kinds: ``photometric`` (the pair teaches, no targets) and ``hybrid`` (Depth Hints: the
+#: :data:`HINTS` variant's targets where they reproject better than the prediction).
+MODES = ("photometric", "hybrid")
+#: The matcher variant whose targets are the hybrid mode's hints.
+HINTS = "sgm"
+#: What can be trained on: a measured variant's targets, or a mode.
+TRAINABLE = (*VARIANT_NAMES, *MODES)
+#: Kinds trained on by default: the references, each matcher's default variant and the two modes.
+TRAINED = ("exact", "lidar-like", "sgm", "bm", "elas", *MODES)
 #: ``StudyConfig.fresh``, as ``reproduce``'s
 FRESH = (None, "changed", "all")
 
 
 @dataclass(frozen=True)
 class StudyConfig:
-    """What the study measures and how long it trains (defaults: ~30 min on 2 CPU cores).
+    """What the study measures and how long it trains (defaults: ~30 min on 2 CPU cores, measured
+    before the photometric and hybrid rows, which add 4 runs to its 10).
 
     data: an existing synthetic set (``ssrdepth generate``); None renders ``pairs`` pairs (seed
         ``data_seed``) into ``OUT/data/synthetic``.
     variants: target kinds measured for quality and cost (:data:`VARIANT_NAMES`); ``trained``: those
-        a network is trained on (each with ``seeds`` seeds). ELAS variants are left out, with the
-        reason in the report, where pyelas is not installed.
+        a network is trained on (each with ``seeds`` seeds), among the variants or :data:`MODES`
+        (``photometric``, ``hybrid`` with :data:`HINTS` targets as hints). ELAS variants are left
+        out, with the reason in the report, where pyelas is not installed.
     quality_pairs: synthetic pairs (spread over the set) for target quality; cost_repeats: pairs each
         process matches when timing.
     model, width, steps, max_disparity: the network (``SCRXU`` at ×0.25), its training length (steps of
@@ -136,10 +146,13 @@ class StudyConfig:
     quick: bool = False
 
     def __post_init__(self) -> None:
-        bad = [v for v in (*self.variants, *self.trained) if v not in VARIANT_NAMES]
+        bad = [v for v in self.variants if v not in VARIANT_NAMES]
         if bad:
             raise ValueError(f"unknown variant(s) {bad}; valid variants: {', '.join(VARIANT_NAMES)}")
-        missing = [t for t in self.trained if t not in self.variants]
+        bad = [v for v in self.trained if v not in TRAINABLE]
+        if bad:
+            raise ValueError(f"unknown trained kind(s) {bad}; valid: {', '.join(TRAINABLE)}")
+        missing = [t for t in self.trained if t not in (*self.variants, *MODES)]
         if missing:
             raise ValueError(f"trained kinds {missing} must also be among the variants measured")
         if self.fresh not in FRESH:
@@ -155,7 +168,7 @@ def quick_config(out: str, data: str | None = None, **changes: Any) -> StudyConf
         "data": data,
         "pairs": 24,
         "variants": ("exact", "lidar-like", "sgm", "sgm-no-lr", "bm"),
-        "trained": ("exact", "lidar-like", "sgm"),
+        "trained": ("exact", "lidar-like", "sgm", *MODES),
         "quality_pairs": 6,
         "cost_repeats": 1,
         "steps": 4,
@@ -339,18 +352,67 @@ def _stats(values: list[float]) -> dict[str, float]:
     return {"mean": float(arr.mean()), "std": float(arr.std(ddof=1)) if arr.size > 1 else 0.0}
 
 
+def _regions_reader(root: Path) -> Any:
+    """``key → region labels (H, W)`` of the synthetic set at ``root`` (``training/regions/<key>.png``)."""
+    from ssrdepth.experiments.target_quality import read_synthetic_png
+
+    return lambda key: read_synthetic_png(root / "training" / "regions" / f"{key}.png")
+
+
+def region_scores(checkpoint: str | Path, data: DataConfig, cfg: StudyConfig) -> dict[str, Any]:
+    """One trained checkpoint on ``data``'s test split, per region against the exact depth
+    (:func:`ssrdepth.evaluation.regions.score_regions`: sky, road, occlusion boundaries)."""
+    from ssrdepth.checkpoint import load_checkpoint
+    from ssrdepth.data import build_dataset
+    from ssrdepth.evaluation.regions import score_regions
+
+    ckpt = load_checkpoint(Path(checkpoint))
+    if ckpt.scale is None:
+        raise ValueError(f"{checkpoint}: the checkpoint has no target scale, so no metres to score")
+    model = ckpt.build_model().to(cfg.device)
+    test = build_dataset(data, "test", progress=False)
+    labels = _regions_reader(Path(data.root))
+    return score_regions(
+        model,
+        test,
+        ckpt.scale,
+        lambda i: labels(test.meta(i)["key"]),  # type: ignore[attr-defined]
+        device=cfg.device,
+        max_images=cfg.eval_max_images,
+    )
+
+
+def _region_stats(runs: dict[str, Any]) -> dict[str, dict[str, dict[str, float]]]:
+    """``{region: {measure: {"mean", "std"}}}`` over the runs' region scores (measures every run has)."""
+    first = next(iter(runs.values()))["regions"]
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for region, scores in first.items():
+        keys = [k for k, v in scores.items() if k != "pixels" and v is not None]
+        keys = [k for k in keys if all(r["regions"][region].get(k) is not None for r in runs.values())]
+        out[region] = {k: _stats([r["regions"][region][k] for r in runs.values()]) for k in keys}
+    return out
+
+
 def train_on(base: DataConfig, kind: str, cfg: StudyConfig) -> dict[str, Any]:
-    """Train ``cfg.model`` on ``kind``'s targets with ``cfg.seeds`` seeds (``reproduce``'s Table 1 with
-    one model, under ``OUT/kinds/<kind>``) and evaluate against the exact depth and real KITTI lidar.
+    """Train ``cfg.model`` on ``kind`` with ``cfg.seeds`` seeds (``reproduce``'s Table 1 with one
+    model, under ``OUT/kinds/<kind>``) and evaluate against the exact depth and real KITTI lidar.
+    ``kind`` is a variant (its targets, the preset's loss) or a mode of :data:`MODES` (``reproduce
+    --targets photometric|hybrid``; hybrid's hints are :data:`HINTS`'s targets): every kind trains the
+    same network, recipe, steps and seeds, in the same path.
 
     Returns ``{"seeds": n, "runs": {run: {"seed", "synthetic": metrics, "whole_image": metrics | None,
-    "real": metrics | None}}, "synthetic": {metric: {"mean", "std"}}, "whole_image": ... | None,
-    "real": ... | None, "real_skipped": reason | None, "baselines" / "baselines_whole_image":
-    {name: metrics} (the exact kind only), "seconds": training seconds}``. ``synthetic`` is the
-    ``kitti`` protocol (Garg crop), ``whole_image`` the same without a crop (``kitti-full``).
+    "real": metrics | None, "regions": per-region scores, "step_seconds"}}, "synthetic": {metric:
+    {"mean", "std"}}, "whole_image": ... | None, "real": ... | None, "regions": {region: {measure:
+    {"mean", "std"}}}, "step_seconds": {"mean", "std"}, "real_skipped": reason | None, "baselines" /
+    "baselines_whole_image": {name: metrics} (the exact kind only), "seconds": training seconds}``.
+    ``synthetic`` is the ``kitti`` protocol (Garg crop), ``whole_image`` the same without a crop
+    (``kitti-full``); ``regions`` is :func:`region_scores`; ``step_seconds`` the training's own seconds
+    per step (batch / images per second of the training clock: loading, augmentation, forward, loss,
+    backward and update, no validation).
     """
-    from ssrdepth.experiments.reproduce import ReproduceConfig, reproduce
+    from ssrdepth.experiments.reproduce import ReproduceConfig, batch_sizes, reproduce
 
+    mode = kind in MODES
     logger.info("training %s on %s targets (%d seed(s), %d steps)", cfg.model, kind, cfg.seeds, cfg.steps)
     rcfg = ReproduceConfig(
         out=str(Path(cfg.out) / "kinds" / kind),
@@ -360,7 +422,8 @@ def train_on(base: DataConfig, kind: str, cfg: StudyConfig) -> dict[str, Any]:
         tables=("1",),
         table_lengths=(("1", cfg.steps),),
         width=cfg.width,
-        matcher=kind,
+        matcher=HINTS if mode else kind,
+        targets=kind if mode else "matcher",
         max_disparity=cfg.max_disparity,
         device=cfg.device,
         eval_max_images=cfg.eval_max_images,
@@ -380,29 +443,38 @@ def train_on(base: DataConfig, kind: str, cfg: StudyConfig) -> dict[str, Any]:
         ),
     )
     results = reproduce(rcfg)
+    batch = batch_sizes(rcfg)["1"]
     real = results.get("real") or {"skipped": "no real KITTI folder given"}
     runs: dict[str, Any] = {}
     for key, r in results["runs"].items():
         real_run = real.get("runs", {}).get(key, {})
+        data = DataConfig(**{**r["data"], "size": tuple(r["data"]["size"])})
+        rate = r["train"]["images_per_second"]
         runs[key] = {
             "seed": r["seed"],
             "synthetic": r["results"]["kitti"]["metrics"],
             "whole_image": r["results"].get("kitti-full", {}).get("metrics"),
             "real": real_run.get("metrics"),
+            "regions": region_scores(r["checkpoint"], data, cfg),
+            "step_seconds": batch / rate if rate else None,
             "seconds": r["train"]["seconds"],
             "reused": bool(r["train"]["reused"]),
         }
     metrics = ("abs_rel", "rmse", "delta1")
     has_real = all(r["real"] for r in runs.values())
     has_whole = all(r["whole_image"] for r in runs.values())
+    steps = [r["step_seconds"] for r in runs.values() if r["step_seconds"]]
     return {
         "seeds": len(runs),
+        "mode": mode,
         "runs": runs,
         "synthetic": {m: _stats([r["synthetic"][m] for r in runs.values()]) for m in metrics},
         "whole_image": (
             {m: _stats([r["whole_image"][m] for r in runs.values()]) for m in metrics} if has_whole else None
         ),
         "real": {m: _stats([r["real"][m] for r in runs.values()]) for m in metrics} if has_real else None,
+        "regions": _region_stats(runs),
+        "step_seconds": _stats(steps) if steps else None,
         "real_skipped": real.get("skipped"),
         "real_images": real.get("images"),
         "real_root": real.get("root"),
@@ -439,7 +511,7 @@ def study_matchers(cfg: StudyConfig) -> dict[str, Any]:
     }
     cost = matcher_cost(base, variants, cfg)
     real_pairs = real_pair_quality(variants, cfg)
-    names = {v.name for v in variants}
+    names = {v.name for v in variants} | set(MODES)
     trained = {kind: train_on(base, kind, cfg) for kind in cfg.trained if kind in names}
     results = {
         "config": dataclasses.asdict(cfg),
@@ -447,6 +519,7 @@ def study_matchers(cfg: StudyConfig) -> dict[str, Any]:
         "machine": machine_info(),
         "variants": [dataclasses.asdict(v) | {"reference": v.reference} for v in variants],
         "notes": notes,
+        "hints": HINTS,
         "quality": quality,
         "cost": cost,
         "real_pairs": real_pairs,

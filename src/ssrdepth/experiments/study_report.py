@@ -5,7 +5,9 @@
 The advice sentence is computed from the numbers: the matcher whose network reached the highest
 δ < 1.25 against the exact depth, and whether its lead over each other matcher exceeds the seed noise
 (two standard errors of the difference, :func:`ssrdepth.experiments.report_writer.seed_noise`, the
-rule of ``reproduce``'s seed section); among matchers the seeds cannot separate, the cheaper one.
+rule of ``reproduce``'s seed section); among matchers the seeds cannot separate, the cheaper one; and
+for the training modes without a matcher's targets (photometric, hybrid), whether they beat or trail
+that matcher by more than the seed noise, in the Garg crop and over the whole image.
 """
 
 from __future__ import annotations
@@ -55,10 +57,29 @@ TRAINED_COLUMNS = (
     "rmse_std",
     "delta1_mean",
     "delta1_std",
+    "beyond_cap_mean",
+    "beyond_cap_std",
+    "step_s_mean",
+    "step_s_std",
 )
 SYNTHETIC = "synthetic streets, exact depth"
 WHOLE = "synthetic streets, exact depth, whole image"
 REAL = "real KITTI frames, lidar"
+#: trained.csv's evaluation of one region (:mod:`ssrdepth.evaluation.regions`)
+REGION = "synthetic streets, exact depth, {region}"
+
+
+def _quality(results: Mapping[str, Any], kind: str) -> dict[str, Any]:
+    """The target quality (all pixels with true depth) behind a trained kind: the variant's own; for
+    hybrid its hints'; ``{}`` for photometric (no targets)."""
+    source = results.get("hints", "sgm") if kind == "hybrid" else kind
+    q = results["quality"].get(source)
+    return {} if q is None or kind == "photometric" else q["regions"][ALL]
+
+
+def _modes(results: Mapping[str, Any]) -> set[str]:
+    """The trained kinds that are training modes (photometric, hybrid), not a variant's targets."""
+    return {k for k, t in results["trained"].items() if t.get("mode")}
 
 
 def _csv(columns: tuple[str, ...], rows: list[dict[str, Any]]) -> str:
@@ -106,16 +127,18 @@ def target_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
 
 
 def trained_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """trained.csv: one row per trained kind and evaluation (mean and sample std over the seeds)."""
+    """trained.csv: one row per trained kind and evaluation (mean and sample std over the seeds): the
+    Garg crop, the whole image, each region (sky: the share put beyond the cap) and the real frames;
+    every row carries the kind's seconds per training step."""
     rows = []
     for kind, t in results["trained"].items():
-        q = results["quality"][kind]["regions"][ALL]
-        for evaluation, stats, images in (
-            (SYNTHETIC, t["synthetic"], None),
-            (WHOLE, t.get("whole_image"), None),
-            (REAL, t["real"], t.get("real_images")),
-        ):
-            if stats is None:
+        q = _quality(results, kind)
+        evaluations = [(SYNTHETIC, t["synthetic"], None), (WHOLE, t.get("whole_image"), None)]
+        evaluations += [(REGION.format(region=r), st, None) for r, st in (t.get("regions") or {}).items()]
+        evaluations.append((REAL, t["real"], t.get("real_images")))
+        step = t.get("step_seconds") or {}
+        for evaluation, stats, images in evaluations:
+            if not stats:
                 continue
             row: dict[str, Any] = {
                 "kind": kind,
@@ -123,9 +146,15 @@ def trained_rows(results: Mapping[str, Any]) -> list[dict[str, Any]]:
                 "seeds": t["seeds"],
                 "images": images,
             }
-            row |= {"target_density": q["density"], "target_epe_px": q["epe"], "target_d1": q["d1"]}
-            for m in ("abs_rel", "rmse", "delta1"):
-                row[f"{m}_mean"], row[f"{m}_std"] = stats[m]["mean"], stats[m]["std"]
+            row |= {
+                "target_density": q.get("density"),
+                "target_epe_px": q.get("epe"),
+                "target_d1": q.get("d1"),
+            }
+            for m in ("abs_rel", "rmse", "delta1", "beyond_cap"):
+                if m in stats:
+                    row[f"{m}_mean"], row[f"{m}_std"] = stats[m]["mean"], stats[m]["std"]
+            row["step_s_mean"], row["step_s_std"] = step.get("mean"), step.get("std")
             rows.append(row)
     return rows
 
@@ -147,7 +176,7 @@ def advice(results: Mapping[str, Any]) -> str:
     seed-noise rule and the matchers' cost."""
     trained = results["trained"]
     refs = {v["name"] for v in results["variants"] if v["reference"]}
-    matchers = {k: t for k, t in trained.items() if k not in refs}
+    matchers = {k: t for k, t in trained.items() if k not in refs and k not in _modes(results)}
     if not matchers:
         return "No matcher was trained on, so the study gives no advice on the choice of matcher."
     d1 = {k: t["synthetic"]["delta1"] for k, t in matchers.items()}
@@ -197,7 +226,43 @@ def advice(results: Mapping[str, Any]) -> str:
                     "have points"
                 )
         text += "."
-    return text
+    modes = _modes_advice(results, best, n)
+    return f"{text.rstrip()} {modes}" if modes else text
+
+
+def _compare(a: Mapping[str, float], b: Mapping[str, float], n: int) -> str:
+    """``a`` against ``b`` (δ < 1.25 mean and std over ``n`` seeds) under the 2-standard-error rule."""
+    diff = a["mean"] - b["mean"]
+    if abs(diff) <= seed_noise(a["std"], b["std"], n):
+        return f"{a['mean']:.3f}, within the seed noise of {b['mean']:.3f}"
+    return f"{a['mean']:.3f}, {'above' if diff > 0 else 'below'} {b['mean']:.3f} by more than two standard errors"
+
+
+def _modes_advice(results: Mapping[str, Any], best: str, n: int) -> str:
+    """The sentence on training without a matcher's targets: each mode's δ < 1.25 against ``best``'s
+    targets, in the Garg crop and over the whole image, with the seed-noise rule; its cost per step."""
+    trained = results["trained"]
+    parts = []
+    for mode in sorted(_modes(results), key=lambda m: m != "photometric"):
+        t, b = trained[mode], trained[best]
+        n_m = min(n, t["seeds"])
+        text = (
+            f"{mode} reached δ < 1.25 = {_compare(t['synthetic']['delta1'], b['synthetic']['delta1'], n_m)}"
+        )
+        text += f" ({best}) in the crop"
+        if t.get("whole_image") and b.get("whole_image"):
+            text += f" and {_compare(t['whole_image']['delta1'], b['whole_image']['delta1'], n_m)} over the whole image"
+        step, step_b = t.get("step_seconds"), b.get("step_seconds")
+        if step and step_b:
+            text += f", at {step['mean']:.2f} s per step against {step_b['mean']:.2f}"
+        parts.append(text)
+    if not parts:
+        return ""
+    return (
+        " Without a matcher's targets (photometric) and with them as hints (hybrid): "
+        + "; ".join(parts)
+        + "."
+    )
 
 
 def _target_table(results: Mapping[str, Any]) -> list[str]:
@@ -243,31 +308,58 @@ def _real_pairs_table(results: Mapping[str, Any]) -> list[str]:
 
 
 def _trained_table(results: Mapping[str, Any]) -> list[str]:
+    from ssrdepth.evaluation.regions import BOUNDARIES, ROAD, SKY
+
     def cell(s: Mapping[str, Any] | None, m: str) -> str:
-        return "—" if s is None else f"{s[m]['mean']:.3f} ± {s[m]['std']:.3f}"
+        return "—" if not s or m not in s else f"{s[m]['mean']:.3f} ± {s[m]['std']:.3f}"
 
     lines = [
         "| trained on | target density | target D1 | δ < 1.25 ↑ | AbsRel ↓ | RMSE (m) ↓ "
-        "| whole image δ < 1.25 ↑ | real KITTI δ < 1.25 ↑ | real KITTI AbsRel ↓ |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| whole image δ < 1.25 ↑ | real KITTI δ < 1.25 ↑ | real KITTI AbsRel ↓ | whole image AbsRel ↓ "
+        "| road δ < 1.25 ↑ | road AbsRel ↓ | occlusion boundaries δ < 1.25 ↑ "
+        "| occlusion boundaries AbsRel ↓ | sky beyond 80 m ↑ | s / step |",
+        "|---|" + "---:|" * 15,
     ]
     for kind, t in results["trained"].items():
-        q = results["quality"][kind]["regions"][ALL]
+        q = _quality(results, kind)
         syn, whole, real = t["synthetic"], t.get("whole_image"), t["real"]
+        regions = t.get("regions") or {}
+        step = t.get("step_seconds")
+        label = f"**{kind}**" + (f" ({results.get('hints', 'sgm')} hints)" if kind == "hybrid" else "")
+        density = "none" if kind == "photometric" else _pct(q.get("density"))
+        d1 = "—" if kind == "photometric" else _pct(q.get("d1"))
+        cost = "—" if not step else f"{step['mean']:.2f}"
         lines.append(
-            f"| **{kind}** | {_pct(q['density'])} | {_pct(q['d1'])} | {cell(syn, 'delta1')} "
+            f"| {label} | {density} | {d1} | {cell(syn, 'delta1')} "
             f"| {cell(syn, 'abs_rel')} | {cell(syn, 'rmse')} | {cell(whole, 'delta1')} "
-            f"| {cell(real, 'delta1')} | {cell(real, 'abs_rel')} |"
+            f"| {cell(real, 'delta1')} | {cell(real, 'abs_rel')} | {cell(whole, 'abs_rel')} "
+            f"| {cell(regions.get(ROAD), 'delta1')} | {cell(regions.get(ROAD), 'abs_rel')} "
+            f"| {cell(regions.get(BOUNDARIES), 'delta1')} | {cell(regions.get(BOUNDARIES), 'abs_rel')} "
+            f"| {cell(regions.get(SKY), 'beyond_cap')} | {cost} |"
         )
     exact = results["trained"].get("exact", {})
     for name, m in exact.get("baselines", {}).items():
         w = exact.get("baselines_whole_image", {}).get(name)
         whole_d1 = "" if w is None else f"{w['delta1']:.3f}"
+        whole_rel = "" if w is None else f"{w['abs_rel']:.3f}"
         lines.append(
             f"| *{name}* (fitted on exact targets) | | | {m['delta1']:.3f} | {m['abs_rel']:.3f} "
-            f"| {m['rmse']:.3f} | {whole_d1} | | |"
+            f"| {m['rmse']:.3f} | {whole_d1} | | | {whole_rel} | | | | | | |"
         )
     return lines
+
+
+def regions_note() -> str:
+    """What the region columns of the trained table score (:mod:`ssrdepth.evaluation.regions`)."""
+    from ssrdepth.evaluation.regions import BOUNDARY_JUMP_PX
+
+    return (
+        "Regions (the whole image, metres, pooled over the test pixels): *road* is the generator's road "
+        "label; *occlusion boundaries* the pixels whose exact disparity differs from a 4-neighbour's by "
+        f"more than {BOUNDARY_JUMP_PX:g} px (both sides); *sky beyond 80 m* the share of the pixels without "
+        "a finite exact depth below the 80 m cap that the network puts at or beyond it. s / step: the "
+        "training clock's seconds per step (loading, augmentation, forward, loss, backward, update)."
+    )
 
 
 def label_offsets(
@@ -297,6 +389,8 @@ def d1_figure(
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     marks: list[tuple[str, tuple[float, float]]] = []
     for kind, t in results["trained"].items():
+        if kind not in results["quality"]:  # photometric / hybrid: no target D1 of their own
+            continue
         x = 100 * (results["quality"][kind]["regions"][ALL]["d1"] or 0.0)
         for stats, marker, fill in ((t["synthetic"], "o", True), (t["real"], "s", False)):
             if stats is None:
@@ -427,6 +521,7 @@ def write_study_report(out: Path, results: dict[str, Any]) -> Path:
     md += [*_target_table(results), ""]
     md += ["## Target quality on real pairs with ground truth\n", *_real_pairs_table(results), ""]
     md += ["## The same network trained on each kind of target\n", *_trained_table(results), ""]
+    md += [regions_note(), ""]
     real_skips = {t.get("real_skipped") for t in results["trained"].values()} - {None}
     md += [f"Real KITTI frames: not evaluated ({why})." for why in real_skips]
     if results["trained"]:

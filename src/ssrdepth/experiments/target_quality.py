@@ -22,7 +22,8 @@ D1_ABS_PX = 3.0
 D1_REL = 0.05
 
 
-def _read_png(path: Path) -> np.ndarray:
+def read_synthetic_png(path: Path) -> np.ndarray:
+    """A PNG of the synthetic set (depth, region map) as stored; ValueError naming the file."""
     try:
         return read_pixels(path)  # the one reader: stored values, truncated files refused
     except BadSampleError as exc:
@@ -120,8 +121,8 @@ def synthetic_target_quality(
         raise ValueError(missing_targets_message(cfg, cache, keys, missing, what))
     for pair in pairs:
         disparity, valid = cache.read(pair.key)
-        depth = decode_depth(_read_png(root / "depth" / f"{pair.key}.png"))
-        regions = _read_png(root / "regions" / f"{pair.key}.png")
+        depth = decode_depth(read_synthetic_png(root / "depth" / f"{pair.key}.png"))
+        regions = read_synthetic_png(root / "regions" / f"{pair.key}.png")
         exact = np.where(depth > 0, pair.focal * pair.baseline / np.maximum(depth, 1e-6), 0.0)
         err = np.abs(disparity - exact)
         outlier = d1_outliers(err, exact)

@@ -27,8 +27,14 @@ networks of ssrdepth give one output map at the input size, so the loss is singl
 
 Units: a prediction is a normalised disparity map of the data's :class:`~ssrdepth.core.scale.TargetScale`
 (``max_value`` px at ``reference_width``), so :func:`disparity_pixels` turns it into pixels at the
-training width; a stereo-trained model therefore predicts metres through f·B like every other. The
-loss is computed in float32.
+training width; a stereo-trained model therefore predicts metres through f·B like every other.
+
+Precision: the loss is computed in float32 whatever the training precision, also inside an active
+autocast (which it switches off): the network's forward and backward run in bf16 where that is native,
+the loss on their output cast to float32. The warp cannot run in bf16: its sampling coordinates would
+keep 8 significant bits, so at x ≥ 64 px samples would land up to 0.25–0.5 px off (100.3 → 100.5,
+140.6 → 141), and PyTorch's CPU autocast itself keeps ``grid_sample`` in float32; SSIM's variances
+E[x²] − μ² cancel in bf16. ``ssrdepth bench`` measures what the float32 loss costs of a step.
 """
 
 from __future__ import annotations
@@ -238,7 +244,31 @@ def stereo_loss(
     (+ the right view's photometric term and ``lr_consistency`` · mean |d_L − d_R warped| both ways,
     in normalised units, Monodepth eq. 4).
     """
-    pred, left, right = pred.float(), left.float(), right.float()
+    with torch.autocast(pred.device.type, enabled=False):  # float32 always (module docstring)
+        return _stereo_loss(
+            pred.float(),
+            left.float(),
+            right.float(),
+            scale,
+            cfg,
+            hint=None if hint is None else hint.float(),
+            hint_valid=hint_valid,
+            pred_right=None if pred_right is None else pred_right.float(),
+        )
+
+
+def _stereo_loss(
+    pred: torch.Tensor,
+    left: torch.Tensor,
+    right: torch.Tensor,
+    scale: TargetScale,
+    cfg: PhotometricConfig,
+    *,
+    hint: torch.Tensor | None,
+    hint_valid: torch.Tensor | None,
+    pred_right: torch.Tensor | None,
+) -> StereoLoss:
+    """:func:`stereo_loss` on float32 tensors, autocast off."""
     disparity = disparity_pixels(pred, scale)
     error, keep, photo = _photometric_term(left, right, disparity, -1.0, cfg)
     smooth = smoothness(pred, left)
@@ -246,7 +276,6 @@ def stereo_loss(
     hint_term, hinted, consistency = zero, zero, zero
     total = photo + cfg.smoothness * smooth
     if hint is not None:
-        hint = hint.float()
         hint_px = disparity_pixels(hint, scale)
         with torch.no_grad():
             hint_error = appearance_error(left, warp_by_disparity(right, hint_px, -1.0), cfg.alpha)
@@ -258,7 +287,6 @@ def stereo_loss(
         hinted = chosen.float().mean()
         total = total + cfg.hint_weight * hint_term
     if pred_right is not None and cfg.lr_consistency > 0:
-        pred_right = pred_right.float()
         disparity_r = disparity_pixels(pred_right, scale)
         _, _, photo_r = _photometric_term(right, left, disparity_r, 1.0, cfg)
         right_in_left = warp_by_disparity(pred_right, disparity, -1.0)

@@ -12,7 +12,10 @@ What is measured, per device (CPU, and CUDA when present):
   **bare-step variants** (``variants``: one SGD (momentum 0.9) step of the paper's L2 loss, no scaler,
   no clipping, no data loading, in contiguous and channels-last memory format, bf16 where native, and
   the Keras peer's step), which compare formats and precisions: step time, images/s, FLOPs per step
-  counted by ``torch.utils.flop_counter`` (forward + backward), achieved GFLOP/s, peak memory;
+  counted by ``torch.utils.flop_counter`` (forward + backward), achieved GFLOP/s, peak memory; and
+  the **photometric loss's share** of a step (``photometric_loss``: the warp, SSIM + L1 and
+  smoothness forward + backward against a whole photometric step in the training precision, and that
+  step against the recipe's masked SILog step, interleaved);
 - **inference**: latency at batch 1 and throughput at a larger batch for every backend of the registry
   (:data:`ssrdepth.inference.backends.REGISTRY`: eager PyTorch contiguous and channels-last, ONNX
   Runtime, OpenVINO, INT8) and the bench-only rows (TorchScript, ``torch.compile`` with ``--compile``,
@@ -56,7 +59,12 @@ from ssrdepth.experiments.bench.plan import (
 )
 from ssrdepth.experiments.bench.quality import QUALITY_THRESHOLDS, QualityConfig, bench_quality
 from ssrdepth.experiments.bench.run import bench_stereo, load_result, run_bench
-from ssrdepth.experiments.bench.table import INFERENCE_LEGEND, TRAINING_LEGEND, format_table
+from ssrdepth.experiments.bench.table import (
+    INFERENCE_LEGEND,
+    PHOTOMETRIC_LEGEND,
+    TRAINING_LEGEND,
+    format_table,
+)
 from ssrdepth.experiments.bench.training import bare_step, bench_training, train_step_seconds
 
 __all__ = [
@@ -66,6 +74,7 @@ __all__ = [
     "DEFAULT_BACKENDS",
     "INFERENCE_BACKENDS",
     "INFERENCE_LEGEND",
+    "PHOTOMETRIC_LEGEND",
     "QUALITY_THRESHOLDS",
     "SCHEMA",
     "TRAINING_LEGEND",

@@ -12,6 +12,9 @@ it, the interleaved *bare-step variants* that compare precision and memory forma
   precision (and the Keras peer's own step), interleaved round robin so that their *ratios* are
   trustworthy. They answer "which format or precision is faster", not "how fast does training run";
   their FLOPs per step are counted on the contiguous fp32 bare step.
+- **The photometric loss's share** (``photometric_loss``, :func:`photometric_loss_cost`): the stereo
+  loss's forward + backward alone against a whole photometric step and the recipe's supervised step,
+  interleaved, in the training precision.
 """
 
 from __future__ import annotations
@@ -130,6 +133,7 @@ def bench_training(name: str, setting: Setting, cfg: BenchConfig, device: torch.
             "achieved_gflops": flops / med / 1e9,
             "memory": memory[v],
         }
+    out["photometric_loss"] = photometric_loss_cost(name, setting, cfg, device)
     step_s = train_step_seconds(name, setting, cfg, device)
     out["as_train_runs_it"] = {
         "what": TRAIN_STEP_WHAT,
@@ -138,6 +142,82 @@ def bench_training(name: str, setting: Setting, cfg: BenchConfig, device: torch.
     }
     out.update(headline="as_train_runs_it", step_s=step_s, images_per_s=setting.batch / step_s)
     return out
+
+
+#: What the ``photometric_loss`` entry is, written into every training row.
+PHOTOMETRIC_WHAT = (
+    "the photometric stereo loss (warp by grid_sample, SSIM + L1, edge-aware smoothness, auto-mask) "
+    "forward + backward alone, against a whole photometric step (network forward in the training "
+    "precision, the loss, backward, AdamW) and the same step with the recipe's masked SILog, timed "
+    "interleaved; the loss runs in float32 whatever the precision (training/photometric.py)"
+)
+
+
+def photometric_loss_cost(
+    name: str, setting: Setting, cfg: BenchConfig, device: torch.device
+) -> dict[str, Any]:
+    """The photometric loss's share of a training step of ``name`` at ``setting``: three functions
+    timed interleaved (:func:`~ssrdepth.core.timing.interleaved_medians`) — ``loss``: the loss's
+    forward + backward alone on a fixed prediction (the warp, SSIM + L1, smoothness and their
+    gradients), ``photometric_step``: a whole step (network forward under the training precision's
+    autocast, the loss, backward, AdamW update), ``supervised_step``: the same step with the recipe's
+    masked SILog. Random images in [0, 1]; the right view is the left shifted by 4 px.
+
+    Returns ``{"what", "precision", "loss_s", "photometric_step_s", "supervised_step_s" (medians),
+    "runs": {name: every run time}, "fraction": loss_s / photometric_step_s, "extra":
+    photometric / supervised − 1}``."""
+    from ssrdepth.core.hardware import resolve_precision
+    from ssrdepth.losses import LOSSES
+    from ssrdepth.runtime.forward import autocast_dtype, forward
+    from ssrdepth.training.photometric import PhotometricConfig, stereo_loss
+
+    precision = resolve_precision("auto", device.type)
+    dtype = autocast_dtype(precision)
+    gen = torch.Generator().manual_seed(0)
+    h, w = setting.size
+    left = torch.rand(setting.batch, setting.channels, h, w, generator=gen).to(device)
+    right = torch.roll(left, -4, dims=-1)
+    target = torch.rand(setting.batch, 1, h, w, generator=gen).to(device)
+    valid = target > 0.05
+    scale, pcfg = TargetScale("disparity", 96.0, reference_width=w), PhotometricConfig()
+    net = bench_model(name, setting.channels, cfg.width, device, False)
+    net.train()
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-6)
+    with torch.no_grad():
+        fixed = forward(net, left, dtype).float()
+
+    def loss_only() -> object:
+        pred = fixed.clone().requires_grad_(True)
+        stereo_loss(pred, left, right, scale, pcfg).total.backward()
+        return pred.grad
+
+    def step(photometric: bool) -> Callable[[], object]:
+        def run() -> object:
+            opt.zero_grad(set_to_none=True)
+            pred = forward(net, left, dtype)
+            if photometric:
+                loss = stereo_loss(pred, left, right, scale, pcfg).total
+            else:
+                loss = LOSSES["masked_silog"](pred.float(), target, valid)
+            loss.backward()
+            opt.step()
+            return loss
+
+        return run
+
+    fns = {"loss": loss_only, "photometric_step": step(True), "supervised_step": step(False)}
+    runs = interleaved_medians(fns, cfg.repeats, cfg.warmup, device)
+    times = {k: statistics.median(v) for k, v in runs.items()}
+    return {
+        "what": PHOTOMETRIC_WHAT,
+        "precision": precision,
+        "loss_s": times["loss"],
+        "photometric_step_s": times["photometric_step"],
+        "supervised_step_s": times["supervised_step"],
+        "runs": runs,
+        "fraction": times["loss"] / times["photometric_step"],
+        "extra": times["photometric_step"] / times["supervised_step"] - 1.0,
+    }
 
 
 class _RandomDepth(torch.utils.data.Dataset[dict[str, Any]]):
@@ -186,4 +266,12 @@ def train_step_seconds(name: str, setting: Setting, cfg: BenchConfig, device: to
     return measure_step_seconds(tc, repeats=cfg.repeats, warmup=max(cfg.warmup, 1), train_set=data)
 
 
-__all__ = ["BARE_STEP_WHAT", "TRAIN_STEP_WHAT", "bare_step", "bench_training", "train_step_seconds"]
+__all__ = [
+    "BARE_STEP_WHAT",
+    "PHOTOMETRIC_WHAT",
+    "TRAIN_STEP_WHAT",
+    "bare_step",
+    "bench_training",
+    "photometric_loss_cost",
+    "train_step_seconds",
+]
