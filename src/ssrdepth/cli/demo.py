@@ -39,7 +39,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--quick",
         action="store_true",
-        help="a smoke run of every step in well under a minute (24 pairs, SC and SCRX, 4 steps of batch 4; "
+        help="a smoke run of every step in about a minute (24 pairs, SC and SCRX, 4 steps of batch 4; "
         "the numbers are not a result); other options still apply",
     )
     add_common_arguments(

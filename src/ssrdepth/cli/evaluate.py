@@ -22,7 +22,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         help="checkpoint files, run folders (their best.pt, else latest.pt) or registry model names "
         "(untrained: smoke runs)",
     )
-    p.add_argument("--protocol", default="paper", choices=list(PROTOCOLS), help="evaluation protocol")
+    p.add_argument(
+        "--protocol",
+        default="paper",
+        choices=list(PROTOCOLS),
+        help="evaluation protocol (default paper; --list-protocols describes them)",
+    )
     p.add_argument("--list-protocols", action="store_true", help="print the protocols and exit")
     p.add_argument("--split", default="test", help="data split (default test)")
     p.add_argument(

@@ -361,7 +361,7 @@ def domain_gap_section(synthetic_root: Path, real_root: Path, report: Path | Non
 
 
 def quick_demo_config(out: str, **changes: Any) -> DemoConfig:
-    """The ``--quick`` demo: a smoke run of every step in well under a minute on 2 CPU cores (24 pairs,
+    """The ``--quick`` demo: a smoke run of every step in about a minute on 2 CPU cores (24 pairs,
     two Table 1 models and Table 2, 4 steps of batch 4, 4 test images). Its numbers are not a result."""
     settings: dict[str, Any] = {
         "out": out,
