@@ -75,3 +75,15 @@ def test_resolve_precision_refuses_fp16_on_a_cpu_and_unknown_names() -> None:
         resolve_precision("fp16", "cpu", frozenset({"amx_bf16"}))
     with pytest.raises(ValueError, match="unknown precision 'fp8'; valid values: auto, fp32, bf16, fp16"):
         resolve_precision("fp8", "cuda")
+
+
+def test_usable_cores_follow_the_affinity_mask(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    from ssrdepth.core.hardware import usable_cores
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 3, 5}, raising=False)
+    assert usable_cores() == 3  # a container or taskset allowing 3 of the CPU's cores
+    monkeypatch.delattr(os, "sched_getaffinity", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 7)
+    assert usable_cores() == 7  # no affinity call on this OS: the CPU count

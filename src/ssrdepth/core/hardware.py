@@ -33,7 +33,6 @@ SPEED_FLAGS = (
 NATIVE_BF16_FLAGS = ("amx_bf16", "avx512_bf16")
 
 
-@functools.lru_cache(maxsize=1)
 def usable_cores() -> int:
     """The CPU cores this process may run on: its affinity mask where the OS has one (a container or
     ``taskset`` may allow fewer than ``os.cpu_count()``), else the CPU count."""
@@ -43,6 +42,7 @@ def usable_cores() -> int:
     return len(affinity(0)) if affinity else os.cpu_count() or 1
 
 
+@functools.lru_cache(maxsize=1)
 def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset[str]:
     """The CPU's feature flags as the kernel lists them (empty where ``/proc/cpuinfo`` is absent)."""
     try:
