@@ -206,6 +206,7 @@ def test_commands_take_a_run_folder(tmp_path: Path, capsys: pytest.CaptureFixtur
     )
     captured = capsys.readouterr()
     assert f"{run}: using best.pt" in captured.err and "1 image(s)" in captured.out
+    assert "frame(s)" not in captured.out  # one image and no video: no "0 frame(s)"
     assert main(["export", str(run), "--no-check"]) == 0
     assert (run / "best.onnx").is_file()  # beside the checkpoint the folder resolved to
     assert f"wrote {run / 'best.onnx'}" in capsys.readouterr().out

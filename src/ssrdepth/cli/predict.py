@@ -227,8 +227,10 @@ def main(args: argparse.Namespace) -> int:
     )
     n = report.images + report.frames
     rate = n / report.seconds if report.seconds > 0 else 0.0
+    # Video frames are counted only where there were videos: "1 image(s) in …", "2 image(s), 300 frame(s) in …".
+    counted = f"{report.images} image(s)" + (f", {report.frames} frame(s)" if report.frames else "")
     print(
-        f"{model.name} ({model.backend} {model.precision}, {model.device}): {report.images} image(s), {report.frames} frame(s) "
+        f"{model.name} ({model.backend} {model.precision}, {model.device}): {counted} "
         f"in {report.seconds:.1f} s ({rate:.1f}/s); {len(report.written)} file(s) in {args.out}"
     )
     if report.failures:

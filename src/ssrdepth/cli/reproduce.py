@@ -28,6 +28,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "--kitti-source",
         default=None,
         choices=STREET_STEREO_SOURCES,
+        help="layout of the --kitti root (default kitti-tracking, as in the paper; synthetic: ssrdepth "
+        "generate's set)",
     )
     p.add_argument("--nyu", default=None, help="folder with nyu_depth_v2_labeled.mat and splits.mat")
     p.add_argument("--out", default=None, help="output folder (runs/ and report/)")
