@@ -120,7 +120,7 @@ def test_evaluation_scores_in_the_data_camera() -> None:
     """A depth protocol converts the model's metres to the data set's camera (its recorded focal)."""
     import torch
 
-    from ssrdepth.evaluation.evaluate import _compared
+    from ssrdepth.evaluation.one_pass import compared
     from ssrdepth.evaluation.protocols import get_protocol
 
     proto = get_protocol("nyu")
@@ -128,9 +128,9 @@ def test_evaluation_scores_in_the_data_camera() -> None:
     depth = torch.full((1, 1, 8, 16), 2.0)
     model = TargetScale("depth", 10.0, 40.0, None, 64)
     data = TargetScale("depth", 10.0, 14.0, None, 32)  # 28 px at 64 wide: 0.7× the training focal
-    pred, _, _ = _compared(raw, depth, None, proto, model, data)
+    pred, _, _ = compared(raw, depth, None, proto, model, data)
     assert torch.allclose(pred, torch.full_like(pred, 3.5))
-    pred, _, _ = _compared(raw, depth, None, proto, model, TargetScale("depth", 10.0))  # camera unknown
+    pred, _, _ = compared(raw, depth, None, proto, model, TargetScale("depth", 10.0))  # camera unknown
     assert torch.allclose(pred, torch.full_like(pred, 5.0))
 
 

@@ -31,7 +31,7 @@ from torch.utils.data import Dataset
 
 from ssrdepth.core.scale import TargetScale
 from ssrdepth.data.synthetic import REGIONS as SURFACES
-from ssrdepth.evaluation.evaluate import prediction_to_depth
+from ssrdepth.evaluation.one_pass import prediction_to_depth
 from ssrdepth.evaluation.protocols import MetricAccumulator, Protocol, get_protocol, match_size
 from ssrdepth.runtime import forward, model_input
 from ssrdepth.stereo.geometry import depth_to_disparity

@@ -479,10 +479,8 @@ def _describe(run: RunSpec) -> str:
     return f"{run.key}: {run.model} at {run.data.size[1]}×{run.data.size[0]}, {channels}"
 
 
-def _run_one(
-    run: RunSpec, cfg: ReproduceConfig, threads: int = 0
-) -> tuple[str, dict[str, Any], dict[str, Any]]:
-    """Train and evaluate one run of the grid (its targets already prepared): (its key, its entry of
+def _run_one(run: RunSpec, cfg: ReproduceConfig, threads: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Train and evaluate one run of the grid (its targets already prepared): (its entry of
     ``results["runs"]``, its figure samples). ``threads`` > 0: the run's torch threads, unless the
     overrides set them."""
     from ssrdepth.core.flops import count_gflops, count_parameters
@@ -518,7 +516,7 @@ def _run_one(
         },
         "results": metrics,
     }
-    return run.key, entry, fig
+    return entry, fig
 
 
 def _worker_logging(level: int) -> None:
@@ -548,8 +546,7 @@ def _run_grid(runs: list[RunSpec], cfg: ReproduceConfig) -> dict[str, tuple[dict
         finished = {}
         for i, run in enumerate(runs, 1):
             logger.info("[%d/%d] %s", i, len(runs), _describe(run))
-            key, entry, fig = _run_one(run, cfg)
-            finished[key] = (entry, fig)
+            finished[run.key] = _run_one(run, cfg)
         return finished
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -574,14 +571,14 @@ def _run_grid(runs: list[RunSpec], cfg: ReproduceConfig) -> dict[str, tuple[dict
             as_completed(futures), total=len(runs), desc="training runs", unit="run", disable=not cfg.progress
         )
         for i, future in enumerate(bar, 1):
-            key, entry, fig = future.result()
-            out[key] = (entry, fig)
-            train = entry["train"]
+            run = futures[future]
+            out[run.key] = future.result()
+            train = out[run.key][0]["train"]
             logger.info(
                 "[%d/%d] %s: %s (%.0f img/s), %.1f min since the grid started",
                 i,
                 len(runs),
-                _describe(futures[future]),
+                _describe(run),
                 "reused" if train["reused"] else f"{train['steps']} steps in {train['seconds']:.0f} s",
                 train["images_per_second"] or 0.0,
                 (time.perf_counter() - started) / 60,

@@ -354,7 +354,7 @@ def generate_synthetic(
             tmp.write_text(calib_text(cam))
     jobs = list(_iter_jobs(out, settings))
     if info["complete"] and all(
-        p.exists() for j in jobs for f in range(j[3]) for p in _frame_paths(out, j[2], f)
+        p.exists() for _, _, seq, n in jobs for f in range(n) for p in _frame_paths(out, seq, f)
     ):
         logger.info("%s: all %d pairs are already rendered", out, n_pairs)
         return settings  # nothing to render: no worker processes started
