@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import statistics
 from pathlib import Path
 
@@ -162,7 +163,21 @@ def test_report_numbers_equal_evaluate(mini_report: tuple[Path, dict, Path], tmp
             assert ours[k] == pytest.approx(theirs[k], rel=1e-9, abs=1e-12), (proto, k)
 
 
-def test_second_run_reuses_checkpoints(mini_report: tuple[Path, dict, Path]) -> None:
+def test_the_report_says_how_the_runs_shared_the_cores(mini_report: tuple[Path, dict, Path]) -> None:
+    from ssrdepth.core.hardware import usable_cores
+
+    out, results, _ = mini_report
+    threads = max(1, usable_cores() // 2)  # two workers share the usable cores
+    assert results["training"] == {"jobs": 2, "threads": threads}
+    head = (out / "report" / "report.md").read_text(encoding="utf-8").splitlines()[2]
+    assert f"2 training runs at a time, {threads} thread(s) each" in head
+
+
+def test_second_run_reuses_checkpoints(
+    mini_report: tuple[Path, dict, Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    import torch
+
     out, results, root = mini_report
     cfg = ReproduceConfig(
         out=str(out),
@@ -177,8 +192,11 @@ def test_second_run_reuses_checkpoints(mini_report: tuple[Path, dict, Path]) -> 
         overrides=("log_every=1", "tensorboard=false", "eval_every=0", "batch_size=4"),
         progress=False,
     )
-    again = reproduce(cfg)
+    with caplog.at_level(logging.INFO, logger="ssrdepth.experiments.reproduce"):
+        again = reproduce(cfg)
     assert again["runs"]["table1-C"]["train"]["reused"] is True
+    assert "table1-C: reused the finished run of the same configuration" in caplog.text
+    assert again["training"] == {"jobs": 1, "threads": torch.get_num_threads()}  # one at a time
     assert again["runs"]["table1-C"]["results"]["paper"] == results["runs"]["table1-C"]["results"]["paper"]
 
 

@@ -142,3 +142,13 @@ def test_benchmark_reports_every_backend() -> None:
         assert 0 <= entry["density"] <= 1
     with pytest.raises(ValueError, match="valid matchers"):
         matching.benchmark_matchers(methods=["census"])
+
+
+def test_benchmark_workers_default_to_the_usable_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    # a container or taskset allowing 1 core of a 64-core machine: one worker, not 64
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {5}, raising=False)
+    result = matching.benchmark_matchers(size=(24, 96), methods=["bm"], repeats=1)
+    assert result["workers"] == 1

@@ -131,3 +131,18 @@ def test_ddp_two_processes_match_one(toy_cfg: TrainConfig, tmp_path: Path) -> No
     assert len(reads[0]) == len(reads[1]) == 7 * 4  # after the shape probe of sample 0
     for k in range(7):
         assert not set(reads[0][4 * k : 4 * k + 4]) & set(reads[1][4 * k : 4 * k + 4])
+
+
+def test_local_processes_share_out_the_usable_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    from ssrdepth.training.distributed import DistInfo, set_up_process
+
+    # 4 of a 64-core machine's cores allowed (a container), 2 local processes: 2 threads each
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    before = torch.get_num_threads()
+    try:
+        cfg = apply_overrides(TrainConfig(), ["threads=0"])
+        set_up_process(cfg, DistInfo(rank=1, world=2, local_rank=1, local_world=2), torch.device("cpu"))
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

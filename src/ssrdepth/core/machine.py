@@ -7,6 +7,8 @@ import os
 import platform
 from typing import Any
 
+from ssrdepth.core.hardware import usable_cores
+
 
 def cpu_model() -> str:
     """The CPU's model name (``/proc/cpuinfo``), else what ``platform`` knows
@@ -27,7 +29,7 @@ def machine_info() -> dict[str, Any]:
         mem_gib = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
     info: dict[str, Any] = {
         "cpu": cpu_model(),
-        "cores": os.cpu_count(),
+        "cores": usable_cores(),
         "memory_gib": mem_gib,
         "platform": platform.platform(),
         "python": platform.python_version(),

@@ -42,6 +42,7 @@ import numpy as np
 from torch.utils.data import Dataset
 from tqdm import tqdm
 
+from ssrdepth.core.hardware import usable_cores
 from ssrdepth.core.io import file_stamp, make_temp_dir, writable_cache_root, write_hint, write_json
 from ssrdepth.data.config import DataConfig, TargetScale
 from ssrdepth.data.dataset import ClipReport, DepthDataset, matcher_settings, to_tensors
@@ -232,7 +233,7 @@ def _build(base: DepthDataset, directory: Path, progress: bool, workers: int | N
     bar = tqdm(
         total=n, desc=f"caching {cfg.source} {base.split} at {w}×{h}", unit="sample", disable=not progress
     )
-    n_workers = max(1, min(workers or os.cpu_count() or 1, 8, n // 32 or 1))
+    n_workers = max(1, min(workers or usable_cores(), 8, n // 32 or 1))
     jobs = ((base, i) for i in range(n))
     clipping = base.clip_report()  # one summary line for the split, not one per file or worker
     if n_workers == 1:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
-import os
 import signal
 import time
 from collections.abc import Sequence
@@ -25,6 +24,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from ssrdepth.core.hardware import usable_cores
 from ssrdepth.core.image import read_image, to_channels
 from ssrdepth.stereo.cache import TargetCache, record_inputs
 from ssrdepth.stereo.matching import REFERENCES, compute_disparity
@@ -170,7 +170,7 @@ def prepare_targets(
         raise ValueError(f"stereo pair keys must be unique; repeated: {dup}")
     cache.check_manifest()
     todo, stale = _to_compute(pairs, cache)
-    workers = max(1, min(workers or os.cpu_count() or 1, len(todo) or 1))
+    workers = max(1, min(workers or usable_cores(), len(todo) or 1))
     densities: list[float] = []
     failed: list[str] = []
 

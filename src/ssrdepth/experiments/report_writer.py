@@ -368,10 +368,14 @@ def write_report(report: Path, results: dict[str, Any], figures: Mapping[str, Ma
     """Write ``report.md``, ``results.json``, CSVs and figures into ``report``; returns report.md's path."""
     report.mkdir(parents=True, exist_ok=True)
     m = results["machine"]
+    training = results.get("training") or {"jobs": 1, "threads": m["torch_threads"]}
+    threads = f"{training['threads']} threads"
+    if training["jobs"] > 1:
+        threads = f"{training['jobs']} training runs at a time, {training['threads']} thread(s) each"
     md: list[str] = [f"# {results['title']}\n"]
     md.append(
         f"Ran on {m['cpu']} ({m['cores']} cores, {m.get('memory_gib')} GiB; torch {m['torch']}, "
-        f"{m['torch_threads']} threads{', GPU ' + m['gpu'] if m.get('gpu') else ''}) in "
+        f"{threads}{', GPU ' + m['gpu'] if m.get('gpu') else ''}) in "
         f"{format_duration(results['seconds'])}. Every number is also in `results.json`.\n"
     )
     for note in results.get("notes", []):

@@ -538,25 +538,38 @@ def _longest_first(runs: list[RunSpec], cfg: ReproduceConfig) -> list[RunSpec]:
     return sorted(runs, key=work, reverse=True)
 
 
+def parallelism(n_runs: int, jobs: int) -> tuple[int, int]:
+    """How ``n_runs`` training runs asked to train ``jobs`` at a time share this machine: (runs at a
+    time, torch threads per run). One at a time keeps torch's threads; side by side, each run gets
+    an equal share of the usable cores (:func:`ssrdepth.core.hardware.usable_cores`, at least 1)."""
+    import torch
+
+    from ssrdepth.core.hardware import usable_cores
+
+    at_once = max(1, min(jobs, n_runs))
+    if at_once == 1:
+        return 1, int(torch.get_num_threads())
+    return at_once, max(1, usable_cores() // at_once)
+
+
 def _run_grid(runs: list[RunSpec], cfg: ReproduceConfig) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
     """Every run trained and evaluated (:func:`_run_one`): one after another, or ``cfg.jobs`` at a time
     in spawned worker processes (their progress bars off; one line per finished run and a bar over
     the runs here instead). Run key → (entry, figure samples)."""
-    if cfg.jobs == 1 or len(runs) == 1:
+    jobs, threads = parallelism(len(runs), cfg.jobs)
+    if jobs == 1:
         finished = {}
         for i, run in enumerate(runs, 1):
             logger.info("[%d/%d] %s", i, len(runs), _describe(run))
             finished[run.key] = _run_one(run, cfg)
+            if finished[run.key][0]["train"]["reused"]:
+                logger.info("%s: reused the finished run of the same configuration", run.key)
         return finished
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     from tqdm import tqdm
 
-    from ssrdepth.core.hardware import usable_cores
-
-    jobs = min(cfg.jobs, len(runs))
-    threads = max(1, usable_cores() // jobs)
     quiet = dataclasses.replace(cfg, progress=False)
     logger.info("training %d runs, %d at a time (%d thread(s) each)", len(runs), jobs, threads)
     started = time.perf_counter()
@@ -619,6 +632,7 @@ def reproduce(cfg: ReproduceConfig) -> dict[str, Any]:
         "title": cfg.title,
         "config": dataclasses.asdict(cfg),
         "machine": machine_info(),
+        "training": dict(zip(("jobs", "threads"), parallelism(len(runs), cfg.jobs), strict=True)),
         "seconds": time.perf_counter() - t0,
         "skipped": skipped,
         "targets": targets,
@@ -643,6 +657,7 @@ __all__ = [
     "RunSpec",
     "batch_sizes",
     "evaluate_real_kitti",
+    "parallelism",
     "plan_runs",
     "reproduce",
 ]

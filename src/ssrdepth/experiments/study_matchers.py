@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from ssrdepth.core.hardware import usable_cores
 from ssrdepth.core.io import files_fingerprint, write_json
 from ssrdepth.data.config import DataConfig
 from ssrdepth.stereo.matching import (
@@ -258,7 +259,7 @@ def matcher_cost(base: DataConfig, variants: list[Variant], cfg: StudyConfig) ->
     from ssrdepth.stereo.matching import benchmark_matchers
 
     settings = {v.name: v.settings(cfg.max_disparity) for v in variants if not v.reference}
-    workers = os.cpu_count() or 1
+    workers = usable_cores()
     key = {
         "settings": {n: settings_dict(s) for n, s in settings.items()},
         "repeats": cfg.cost_repeats,

@@ -22,7 +22,6 @@ import functools
 import hashlib
 import json
 import multiprocessing
-import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, fields
@@ -31,6 +30,7 @@ from typing import Any, ClassVar
 import cv2
 import numpy as np
 
+from ssrdepth.core.hardware import usable_cores
 from ssrdepth.core.timing import elapsed
 
 #: How to install the optional ELAS backend (libelas bindings, built against numpy's headers).
@@ -496,7 +496,7 @@ def benchmark_matchers(
         for m in methods if methods is not None else METHODS:
             _check_method(m)
         settings = {m: default_settings(m) for m in (methods if methods is not None else METHODS)}
-    workers = workers or os.cpu_count() or 1
+    workers = workers or usable_cores()
     if images is None:
         left, right = _synthetic_pair(size, max(s.max_disparity for s in settings.values()))
     else:

@@ -12,6 +12,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
+from ssrdepth.core.hardware import usable_cores
+
 if TYPE_CHECKING:
     from ssrdepth.training.config import TrainConfig
 
@@ -69,7 +71,7 @@ def set_up_process(cfg: TrainConfig, ddp: DistInfo, device: torch.device) -> Non
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     elif ddp.local_world > 1 and device.type == "cpu":
-        torch.set_num_threads(max(1, (os.cpu_count() or 1) // ddp.local_world))
+        torch.set_num_threads(max(1, usable_cores() // ddp.local_world))
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = not cfg.deterministic
         torch.backends.cudnn.deterministic = cfg.deterministic

@@ -105,7 +105,7 @@ def _build_presets() -> dict[str, tuple[TrainConfig, str]]:
         tb_images=2,
         out="runs/synthetic-tiny",
     )
-    presets["synthetic-tiny"] = (tiny, "seconds on a CPU: SCRX at width 0.25, 16×48 gray, 60 steps")
+    presets["synthetic-tiny"] = (tiny, "seconds on a CPU: SCRX at width 0.25, 48×16 gray, 60 steps")
     own = (
         ("recipe-synthetic-gray-147x37", "synthetic", "data/synthetic", "stereo", "the synthetic street set"),
         ("recipe-kitti-gray-147x37", "kitti-tracking", KITTI_ROOT, "stereo", "KITTI tracking stereo targets"),

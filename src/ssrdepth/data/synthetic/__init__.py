@@ -46,6 +46,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ssrdepth.core.advice import command_line
+from ssrdepth.core.hardware import usable_cores
 from ssrdepth.core.io import atomic_path, require_not_file, write_json
 from ssrdepth.core.png16 import KITTI_SCALE, decode_png16, encode_png16
 from ssrdepth.data.synthetic.camera import (
@@ -359,7 +360,7 @@ def generate_synthetic(
         logger.info("%s: all %d pairs are already rendered", out, n_pairs)
         return settings  # nothing to render: no worker processes started
     logger.info("rendering %d synthetic stereo pairs into %s", n_pairs, out)
-    n_workers = max(1, min(workers or min(os.cpu_count() or 1, 8), len(jobs)))
+    n_workers = max(1, min(workers or min(usable_cores(), 8), len(jobs)))
     bar = tqdm(total=n_pairs, desc="rendering synthetic pairs", unit="pair", disable=not progress)
     if n_workers == 1:
         for job in jobs:
