@@ -94,3 +94,88 @@ def test_the_command_names_a_folder_that_is_not_a_rendered_set(
     err = capsys.readouterr().err
     assert f"{tmp_path}: not a rendered synthetic set" in err and "ssrdepth generate --out" in err
     assert not (tmp_path / "b.json").exists()
+
+
+def test_a_failing_recipe_keeps_the_other_curve(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from ssrdepth.experiments.bench import quality
+
+    curve = [{"step": 50, "images": 2000, "seconds": 12.0, "delta1": 0.74, "abs_rel": 0.2}]
+    ours = {
+        "recipe": "ssrdepth",
+        "model": "SC",
+        "width": 0.25,
+        "batch": 20,
+        "lr": 4e-3,
+        "loss": "masked_silog",
+        "steps": 100,
+        "curve": curve,
+        "reached": {"0.7": {"step": 50, "seconds": 12.0}, "0.85": None},
+        "train_seconds": 24.0,
+        "eval_seconds": 1.0,
+    }
+
+    def fake_curve(cfg: QualityConfig, recipe: str) -> dict:
+        if recipe == "paper":
+            raise MemoryError("out of memory at step 7")
+        return ours
+
+    monkeypatch.setattr(quality, "quality_curve", fake_curve)
+    seen: list[dict] = []
+    cfg = QualityConfig(data=str(tmp_path), out=str(tmp_path / "q"), model="SC", thresholds=(0.7, 0.85))
+    result = bench_quality(cfg, on_update=lambda entry: seen.append(entry))
+    # the first update holds our finished curve before the paper's run starts; the last both rows
+    assert [list(e["recipes"]) for e in seen] == [["ssrdepth"], ["ssrdepth", "paper"]]
+    assert result["recipes"]["ssrdepth"] == ours
+    assert result["recipes"]["paper"] == {
+        "recipe": "paper",
+        "model": "SC",
+        "error": "MemoryError: out of memory at step 7",
+    }
+    assert result["speedup"] == {
+        "0.7": {"ratio": None, "bound": None},
+        "0.85": {"ratio": None, "bound": None},
+    }
+    from ssrdepth.experiments.bench.table import quality_lines
+
+    table = "\n".join(quality_lines(result))
+    assert "| paper | SC | – | – | – | – | failed: MemoryError: out of memory at step 7 |" in table
+    assert "| ssrdepth | SC ×0.25 | 20 | 100 | 12 s" in table
+
+
+def test_a_set_smaller_than_the_batch_is_told_in_bench_words(tmp_path: Path) -> None:
+    root = tmp_path / "synthetic"
+    generate_synthetic(root, 6, size=(64, 192), sequence_length=3, workers=1, progress=False)
+    cfg = QualityConfig(data=str(root), out=str(tmp_path / "quality"), model="C", width=0.125)
+    result = bench_quality(cfg)  # batch 20 and 40 against a 3-pair training split: both runs refused
+    for recipe, batch in (("ssrdepth", 20), ("paper", 40)):
+        error = result["recipes"][recipe]["error"]
+        assert error.startswith("SplitTooSmallError: the training split has ")
+        assert f"fewer than the batch size {batch}: lower the batch with --quality-set batch_size=N" in error
+        assert error.endswith("or render more pairs into the set (ssrdepth generate --out DIR --pairs N)")
+
+
+def test_quality_set_reaches_both_recipes(tmp_path: Path) -> None:
+    import argparse
+
+    from ssrdepth.cli.bench import add_arguments, quality_from_args
+
+    (tmp_path / "synthetic.json").write_text("{}", encoding="utf-8")
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(
+        [
+            "--time-to-quality",
+            str(tmp_path),
+            "--quality-set",
+            "batch_size=10",
+            "--quality-set",
+            "optim.lr=1e-3",
+        ]
+    )
+    cfg = quality_from_args(args)
+    assert cfg is not None and cfg.overrides == ("batch_size=10", "optim.lr=1e-3")
+    from ssrdepth.experiments.bench.quality import _train_config
+
+    for recipe in ("ssrdepth", "paper"):  # after the demo's own batch 20 / lr 4e-3: the user's last
+        tc, _ = _train_config(cfg, recipe)
+        assert (tc.batch_size, tc.optim.lr) == (10, 1e-3)

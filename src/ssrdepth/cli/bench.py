@@ -92,6 +92,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     q.add_argument(
         "--quality-images", type=int, default=100, help="test images per evaluation (default 100; 0 = all)"
     )
+    q.add_argument(
+        "--quality-set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="training override for both recipes (repeatable), e.g. batch_size=20",
+    )
     add_config_arguments(p, BenchConfig, _EXAMPLE)
 
 
@@ -120,6 +127,7 @@ def quality_from_args(args: argparse.Namespace) -> QualityConfig | None:
         max_images=args.quality_steps * 40,
         eval_every_images=args.quality_every * 40,
         eval_images=args.quality_images or None,
+        overrides=tuple(args.quality_set),
     )
 
 

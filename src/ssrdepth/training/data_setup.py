@@ -31,27 +31,36 @@ logger = logging.getLogger(__name__)
 MORE_DATA = "train on a larger data set"
 
 
-def split_too_small_message(samples: int, batch_size: int, more_data: str = MORE_DATA) -> str:
-    """The one message for a training split smaller than the batch, naming both fixes: a smaller batch
-    (``--set batch_size=N``) or more data (``more_data``: the command's way, e.g. ``more pairs with
-    --pairs``)."""
+#: How a command lowers the training batch, in the message of a too-small split (``train``'s way).
+LOWER_BATCH = "--set batch_size=N"
+
+
+def split_too_small_message(
+    samples: int, batch_size: int, more_data: str = MORE_DATA, lower_batch: str = LOWER_BATCH
+) -> str:
+    """The one message for a training split smaller than the batch, naming both fixes in the calling
+    command's own options: a smaller batch (``lower_batch``, e.g. ``--set batch_size=N``) or more data
+    (``more_data``, e.g. ``more pairs with --pairs``)."""
     return (
         f"the training split has {samples} samples, fewer than the batch size {batch_size}: "
-        f"lower the batch with --set batch_size=N (N ≤ {samples}), or {more_data}"
+        f"lower the batch with {lower_batch} (N ≤ {samples}), or {more_data}"
     )
 
 
 class SplitTooSmallError(ValueError):
     """The training split holds fewer samples than one batch (:func:`split_too_small_message`)."""
 
-    def __init__(self, samples: int, batch_size: int, more_data: str = MORE_DATA) -> None:
-        super().__init__(split_too_small_message(samples, batch_size, more_data))
+    def __init__(
+        self, samples: int, batch_size: int, more_data: str = MORE_DATA, lower_batch: str = LOWER_BATCH
+    ) -> None:
+        super().__init__(split_too_small_message(samples, batch_size, more_data, lower_batch))
         self.samples = samples
         self.batch_size = batch_size
         self.more_data = more_data
+        self.lower_batch = lower_batch
 
-    def __reduce__(self) -> tuple[type, tuple[int, int, str]]:  # pickled whole from a worker process
-        return type(self), (self.samples, self.batch_size, self.more_data)
+    def __reduce__(self) -> tuple[type, tuple[int, int, str, str]]:  # pickled whole from a worker process
+        return type(self), (self.samples, self.batch_size, self.more_data, self.lower_batch)
 
 
 def load_dataset_pair(

@@ -23,6 +23,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,10 @@ class QualityConfig:
             raise ValueError(f"unknown recipe(s) {bad}; valid: {', '.join(QUALITY_RECIPES)}")
 
 
+#: How ``bench --time-to-quality`` gets more training data (the message of a too-small split).
+MORE_PAIRS = "render more pairs into the set (ssrdepth generate --out DIR --pairs N)"
+
+
 def reached(curve: list[dict[str, float]], threshold: float) -> dict[str, float] | None:
     """The first point of ``curve`` (``{"step", "seconds", "delta1"}`` in step order) whose δ < 1.25 is
     at or above ``threshold``: ``{"step", "seconds"}``, or ``None`` when none is."""
@@ -83,6 +88,8 @@ def speedups(rows: dict[str, dict[str, Any]], thresholds: tuple[float, ...]) -> 
     have needed more); ``None`` (and no ratio) where ours did not reach it."""
     out: dict[str, dict[str, Any]] = {}
     paper_row = rows.get("paper", {})
+    if "error" in paper_row:  # a failed paper run measured nothing to compare with
+        paper_row = {}
     for t in thresholds:
         key = f"{t:g}"
         ours = rows.get("ssrdepth", {}).get("reached", {}).get(key)
@@ -144,6 +151,7 @@ def quality_curve(cfg: QualityConfig, recipe: str) -> dict[str, Any]:
     from ssrdepth.data import build_dataset
     from ssrdepth.evaluation.evaluate import evaluate_protocols
     from ssrdepth.experiments.reproduce import ensure_targets
+    from ssrdepth.training.data_setup import SplitTooSmallError
     from ssrdepth.training.loop import train
 
     tc, every = _train_config(cfg, recipe)
@@ -194,7 +202,12 @@ def quality_curve(cfg: QualityConfig, recipe: str) -> dict[str, Any]:
         clock["mark"] = time.perf_counter()
         clock["eval"] += clock["mark"] - now
 
-    train(tc, resume=False, on_step=on_step)
+    try:
+        train(tc, resume=False, on_step=on_step)
+    except SplitTooSmallError as exc:  # bench's own options, not train's
+        raise SplitTooSmallError(
+            exc.samples, exc.batch_size, MORE_PAIRS, "--quality-set batch_size=N"
+        ) from None
     return {
         "recipe": recipe,
         "model": cfg.model,
@@ -210,19 +223,35 @@ def quality_curve(cfg: QualityConfig, recipe: str) -> dict[str, Any]:
     }
 
 
-def bench_quality(cfg: QualityConfig) -> dict[str, Any]:
+def bench_quality(
+    cfg: QualityConfig, on_update: Callable[[dict[str, Any]], None] | None = None
+) -> dict[str, Any]:
     """Every recipe's curve (:func:`quality_curve`) and the speed-ups (:func:`speedups`), for the
-    bench JSON's ``time_to_quality`` entry."""
-    rows = {recipe: quality_curve(cfg, recipe) for recipe in cfg.recipes}
-    return {
-        "what": (
-            "training seconds (evaluation excluded) until δ < 1.25 against the exact synthetic depth "
-            "(protocol kitti, test streets) first reaches each threshold, one run per recipe"
-        ),
-        "data": cfg.data,
-        "thresholds": list(cfg.thresholds),
-        "eval_every_images": cfg.eval_every_images,
-        "eval_images": cfg.eval_images,
-        "recipes": rows,
-        "speedup": speedups(rows, cfg.thresholds),
-    }
+    bench JSON's ``time_to_quality`` entry. A recipe whose run fails keeps its error (``{"recipe",
+    "model", "error"}``) and the other recipes still run, so minutes of training are not lost;
+    ``on_update`` receives the entry as it stands after each recipe (``bench`` writes it to its JSON)."""
+    rows: dict[str, dict[str, Any]] = {}
+
+    def entry() -> dict[str, Any]:
+        return {
+            "what": (
+                "training seconds (evaluation excluded) until δ < 1.25 against the exact synthetic depth "
+                "(protocol kitti, test streets) first reaches each threshold, one run per recipe"
+            ),
+            "data": cfg.data,
+            "thresholds": list(cfg.thresholds),
+            "eval_every_images": cfg.eval_every_images,
+            "eval_images": cfg.eval_images,
+            "recipes": dict(rows),
+            "speedup": speedups(rows, cfg.thresholds),
+        }
+
+    for recipe in cfg.recipes:
+        try:
+            rows[recipe] = quality_curve(cfg, recipe)
+        except Exception as exc:  # one recipe's failure must not lose the other's curve
+            logger.warning("time to quality, recipe %s: %s: %s", recipe, type(exc).__name__, exc)
+            rows[recipe] = {"recipe": recipe, "model": cfg.model, "error": f"{type(exc).__name__}: {exc}"}
+        if on_update is not None:
+            on_update(entry())
+    return entry()

@@ -100,7 +100,13 @@ def run_bench(
         _add_end_peak(dev["matmul_peak"], matmul_peak(device, 1024 if cfg.quick else None))
     result["stereo"] = bench_stereo(cfg)
     if quality is not None:
-        result["time_to_quality"] = bench_quality(quality)
+
+        def partial(entry: dict[str, Any]) -> None:
+            result["time_to_quality"] = entry
+            if on_update is not None:
+                on_update(result)
+
+        result["time_to_quality"] = bench_quality(quality, on_update=partial)
     result["seconds"] = time.perf_counter() - started
     result["load_average"] = {"before": load_before, "after": os.getloadavg() if load_before else None}
     result["complete"] = True

@@ -197,6 +197,13 @@ def quality_lines(quality: dict[str, Any] | None) -> list[str]:
         "|---|---|---:|---:|" + "---:|" * (len(levels) + 1),
     ]
     for name, row in quality["recipes"].items():
+        if "error" in row:
+            lines.append(
+                f"| {name} | {row['model']} | – | – | "
+                + " | ".join("–" for _ in levels)
+                + f" | failed: {row['error']} |"
+            )
+            continue
         best = max(row["curve"], key=lambda p: p["delta1"]) if row["curve"] else None
         cells = [_reached_cell(row["reached"][t]) for t in levels]
         best_cell = f"{best['delta1']:.3f} (step {best['step']})" if best else "–"
