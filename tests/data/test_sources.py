@@ -59,6 +59,9 @@ def test_matcher_settings_are_derived_once_per_configuration() -> None:
     assert settings.method == "bm" and settings.max_disparity == 96
     # the same (frozen) settings object for every configuration with this matcher and range
     assert DataConfig(matcher="bm", max_disparity=96, size=(16, 48)).matcher_settings is settings
-    assert DataConfig().matcher_settings.max_disparity == 192  # SGM's KITTI default
+    assert DataConfig(source="kitti-tracking").matcher_settings.max_disparity == 192  # SGM's KITTI default
+    # the synthetic set (the default source) renders at half KITTI width: its own default, 96 px
+    assert DataConfig().source == "synthetic" and DataConfig().matcher_settings.max_disparity == 96
+    assert DataConfig(max_disparity=192).matcher_settings.max_disparity == 192  # set: kept
     with pytest.raises(ValueError, match="sgm"):
         _ = DataConfig(matcher="nope").matcher_settings

@@ -26,7 +26,7 @@ SOURCE_OPTIONS = {
     + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_MAX_DEPTH.items())
     + ")",
     "matcher": "stereo targets: matching backend (default sgm)",
-    "max_disparity": "stereo targets: search range and normalisation maximum (px, default 192)",
+    "max_disparity": "stereo targets: search range and normalisation maximum (px; default: 96 for synthetic, else the matcher's 192)",
     "cache_dir": "cache of derived data (default ROOT/.ssrdepth)",
 }
 

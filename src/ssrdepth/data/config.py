@@ -45,6 +45,7 @@ __all__ = [
     "SOURCES",
     "STEREO_SOURCES",
     "STREET_STEREO_SOURCES",
+    "SYNTHETIC_MAX_DISPARITY",
     "TARGETS",
     "DataConfig",
     "DataSource",
@@ -75,6 +76,10 @@ class DataSource:
         renderer's), ``"lidar"`` (sparse, where the frame has a point cloud), ``"sensor"`` (an RGB-D
         sensor's) or ``"none"`` (stereo pairs only: targets from a matcher, no metric truth).
     root_may_be_file: ``root`` may name a file (NYU's ``.mat``) rather than a folder.
+    default_max_disparity: the stereo targets' search range and normalisation maximum (px) when
+        ``max_disparity`` is not set (``None``: the matcher's own default, 192 px for KITTI's 1242-px
+        frames). The synthetic set renders at half KITTI width (621 px), where 96 px reach the same
+        depths (≥ about 2 m) as 192 px at full width.
     render: the command that makes the data set at ``{root}`` when its folder is missing (``None``:
         it is downloaded).
     """
@@ -88,6 +93,7 @@ class DataSource:
     scene: str
     truth: str
     root_may_be_file: bool = False
+    default_max_disparity: int | None = None
     render: str | None = None
 
     def render_command(self, root: str | os.PathLike[str]) -> str | None:
@@ -98,6 +104,9 @@ class DataSource:
         assert words[0] == "ssrdepth"
         return command_line(*(os.fspath(root) if w == "{root}" else w for w in words[1:]))
 
+
+#: :attr:`DataSource.default_max_disparity` of the synthetic set (px at its default 621-px width).
+SYNTHETIC_MAX_DISPARITY = 96
 
 #: The one table of data sources: adding a source is a row here plus its loader module.
 DATA_SOURCES: dict[str, DataSource] = {
@@ -110,6 +119,7 @@ DATA_SOURCES: dict[str, DataSource] = {
             default_max_depth=80.0,
             camera="calib/SSSS.txt (P2, P3) written by ssrdepth generate, the tracking layout",
             loader="kitti:synthetic_source",
+            default_max_disparity=SYNTHETIC_MAX_DISPARITY,
             scene="street",
             truth="exact",
             render="ssrdepth generate --out {root}",
@@ -222,7 +232,8 @@ class DataConfig:
     cache_dir: str | None = None
     skip_bad: bool = False
     # Stereo targets: the matcher's search range in px at the original width, which is also the
-    # normalisation maximum (target = disparity / max_disparity); None = the matcher's default (192).
+    # normalisation maximum (target = disparity / max_disparity); None = the source's default
+    # (DataSource.default_max_disparity: 96 px for the synthetic set), else the matcher's (192).
     max_disparity: int | None = None
     # Folder sources (docs/data.md): file patterns with "{name}" — (left, right) for stereo-folder,
     # (image, depth) for rgbd-folder; the stereo rig (focal px, baseline m); the depth encoding
@@ -285,13 +296,17 @@ class DataConfig:
     @property
     def matcher_settings(self) -> MatcherSettings:
         """The stereo matcher settings of stereo targets: the KITTI defaults of ``matcher``
-        (:func:`ssrdepth.stereo.matching.default_settings`) with ``max_disparity`` when set. The one
-        place they are derived from a configuration, computed once per (matcher, max_disparity).
+        (:func:`ssrdepth.stereo.matching.default_settings`) with ``max_disparity`` when set, else the
+        source's :attr:`DataSource.default_max_disparity` where it has one. The one place they are
+        derived from a configuration, computed once per (matcher, max_disparity).
 
         Raises:
             ValueError: an unknown matcher (the message lists the valid ones).
         """
-        return _matcher_settings(self.matcher, self.max_disparity)
+        limit = (
+            self.max_disparity if self.max_disparity is not None else self.data_source.default_max_disparity
+        )
+        return _matcher_settings(self.matcher, limit)
 
     def source_arguments(self) -> list[str]:
         """The command-line options that name this data set, for a suggested command

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from ssrdepth.data.config import SYNTHETIC_MAX_DISPARITY
 from ssrdepth.data.synthetic import GENERATOR_VERSION, SyntheticSettings
 from ssrdepth.data.synthetic.streets import Features
 from ssrdepth.experiments.reproduce import ReproduceConfig, reproduce
@@ -74,9 +75,10 @@ PLAN_FILE = "demo-steps.json"
 #: 0.771; the 7 real KITTI frames' δ < 1.25 SC 0.590 → 0.669, SCRXU 0.604 → 0.621, AbsRel SC
 #: 0.291 → 0.248, SCRXU 0.280 → 0.258; at the same training time.
 DEMO_OVERRIDES: tuple[str, ...] = ("batch_size=20", "optim.lr=4e-3")
-#: The synthetic set renders at half KITTI width (621 px), where 96 px of disparity covers the same
-#: depths (≥ ~2 m) as KITTI's usual 192 px at full width.
-DEMO_MAX_DISPARITY = 96
+#: The synthetic set's own default (:data:`ssrdepth.data.config.SYNTHETIC_MAX_DISPARITY`): it renders
+#: at half KITTI width (621 px), where 96 px of disparity cover the same depths (≥ ~2 m) as KITTI's
+#: usual 192 px at full width.
+DEMO_MAX_DISPARITY = SYNTHETIC_MAX_DISPARITY
 #: Where the demo looks for real KITTI frames with lidar (evaluated, never trained on): the environment
 #: variable, else ``../shared/data/kitti_object`` beside the working directory (the project's samples).
 REAL_KITTI_ENV = "SSRDEPTH_REAL_KITTI"

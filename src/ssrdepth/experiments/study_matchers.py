@@ -38,7 +38,7 @@ from tqdm import tqdm
 
 from ssrdepth.core.hardware import usable_cores
 from ssrdepth.core.io import files_fingerprint, write_json
-from ssrdepth.data.config import DataConfig
+from ssrdepth.data.config import SYNTHETIC_MAX_DISPARITY, DataConfig
 from ssrdepth.stereo.matching import (
     REFERENCES,
     MatcherSettings,
@@ -134,7 +134,7 @@ class StudyConfig:
     width: float = 0.25
     steps: int = 800
     seeds: int = 2
-    max_disparity: int = 96
+    max_disparity: int = SYNTHETIC_MAX_DISPARITY
     device: str = "cpu"
     eval_max_images: int | None = None
     overrides: tuple[str, ...] = ()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from ssrdepth.data.config import DataConfig
+from ssrdepth.data.config import SYNTHETIC_MAX_DISPARITY, DataConfig
 from ssrdepth.models import ModelOptions
 from ssrdepth.training.schema import (
     MSE_LR,
@@ -113,8 +113,9 @@ def _build_presets() -> dict[str, tuple[TrainConfig, str]]:
         ("recipe-rgbd-folder", "rgbd-folder", "data/rgbd", "depth", "your own RGB-D frames"),
     )
     for name, source, root, target, what in own:
-        # The synthetic set renders at half KITTI width, where 96 px span KITTI's 192 (docs/data.md).
-        max_disparity = 96 if source == "synthetic" else None
+        # Written out (the synthetic source's default, 96 px at half KITTI width), so that the runs'
+        # stored configurations stay what they were.
+        max_disparity = SYNTHETIC_MAX_DISPARITY if source == "synthetic" else None
         data = DataConfig(
             source=source, root=root, size=(37, 147), channels=1, target=target, max_disparity=max_disparity
         )
