@@ -169,8 +169,12 @@ def test_generate_resumes_refuses_other_settings_and_runs_from_the_cli(
         generate_synthetic(root, 3, size=(32, 96), workers=1, progress=False)
     assert {p: p.stat().st_mtime_ns for p in root.rglob("*.png")} == mtimes
     assert "all 3 pairs are already rendered" in caplog.text and "rendering 3" not in caplog.text
-    with pytest.raises(ValueError, match="rendered with other settings"):
+    with pytest.raises(ValueError, match="rendered with other settings") as refused:
         generate_synthetic(root, 4, size=(32, 96), workers=1, progress=False)
+    # it names what differs (the pair count), and nothing else
+    assert "synthetic.json: n_pairs 3 there, 4 asked); an interrupted render resumes only" in str(
+        refused.value
+    )
     assert cli_main(["generate", "--out", str(root), "--pairs", "4", "--size", "96x32", "--no-progress"]) == 2
     assert "rendered with other settings" in capsys.readouterr().err
     missing = tmp_path / "nothing"

@@ -324,10 +324,20 @@ def generate_synthetic(
                 "training and evaluation as it is; to render the new one, choose another folder or "
                 "delete this one (the demo: --fresh all)"
             )
-        if {"focal_scale": 1.0, **(old.get("settings") or {})} != asdict(settings):  # older: KITTI's focal
+        stored, wanted = (
+            {"focal_scale": 1.0, **(old.get("settings") or {})},
+            asdict(settings),
+        )  # older: KITTI's focal
+        if stored != wanted:
+            differ = ", ".join(
+                f"{k} {stored.get(k)!r} there, {wanted.get(k)!r} asked"
+                for k in sorted(set(stored) | set(wanted))
+                if stored.get(k) != wanted.get(k)
+            )
             raise ValueError(
-                f"{out} already holds a synthetic set rendered with other settings ({manifest}); "
-                "choose another folder or delete it"
+                f"{out} already holds a synthetic set rendered with other settings ({manifest}: {differ}); "
+                "an interrupted render resumes only with the same settings: repeat them, or choose "
+                "another folder or delete it"
             )
     elif out.exists() and any(out.iterdir()):
         raise ValueError(
