@@ -197,6 +197,8 @@ def test_second_run_reuses_checkpoints(
     assert again["runs"]["table1-C"]["train"]["reused"] is True
     assert "table1-C: reused the finished run of the same configuration" in caplog.text
     assert again["training"] == {"jobs": 1, "threads": torch.get_num_threads()}  # one at a time
+    head = (out / "report" / "report.md").read_text(encoding="utf-8").splitlines()[2]
+    assert f"{torch.get_num_threads()} threads, one training run at a time; 1 of the 1 runs reused" in head
     assert again["runs"]["table1-C"]["results"]["paper"] == results["runs"]["table1-C"]["results"]["paper"]
 
 

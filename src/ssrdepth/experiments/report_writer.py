@@ -369,9 +369,13 @@ def write_report(report: Path, results: dict[str, Any], figures: Mapping[str, Ma
     report.mkdir(parents=True, exist_ok=True)
     m = results["machine"]
     training = results.get("training") or {"jobs": 1, "threads": m["torch_threads"]}
-    threads = f"{training['threads']} threads"
+    threads = f"{training['threads']} threads, one training run at a time"
     if training["jobs"] > 1:
         threads = f"{training['jobs']} training runs at a time, {training['threads']} thread(s) each"
+    runs = results.get("runs") or {}
+    reused = sum(1 for r in runs.values() if r.get("train", {}).get("reused"))
+    if reused:  # those trained under an earlier command, however it shared the cores
+        threads += f"; {reused} of the {len(runs)} runs reused from an earlier command"
     md: list[str] = [f"# {results['title']}\n"]
     md.append(
         f"Ran on {m['cpu']} ({m['cores']} cores, {m.get('memory_gib')} GiB; torch {m['torch']}, "
