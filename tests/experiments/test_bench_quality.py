@@ -140,6 +140,7 @@ def test_a_failing_recipe_keeps_the_other_curve(tmp_path: Path, monkeypatch: pyt
     table = "\n".join(quality_lines(result))
     assert "| paper | SC | – | – | – | – | failed: MemoryError: out of memory at step 7 |" in table
     assert "| ssrdepth | SC ×0.25 | 20 | 100 | 12 s" in table
+    assert "over our time): none (the run of paper failed)." in table
 
 
 def test_a_set_smaller_than_the_batch_is_told_in_bench_words(tmp_path: Path) -> None:
@@ -179,3 +180,34 @@ def test_quality_set_reaches_both_recipes(tmp_path: Path) -> None:
     for recipe in ("ssrdepth", "paper"):  # after the demo's own batch 20 / lr 4e-3: the user's last
         tc, _ = _train_config(cfg, recipe)
         assert (tc.batch_size, tc.optim.lr) == (10, 1e-3)
+
+
+def test_the_command_fails_when_a_recipe_failed_and_keeps_the_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from ssrdepth.cli import main
+
+    root = tmp_path / "synthetic"
+    generate_synthetic(root, 6, size=(64, 192), sequence_length=3, workers=1, progress=False)
+    out = tmp_path / "b.json"
+    args = ["bench", "--quick", "--models", "C", "--no-stereo", "--no-train", "--backends", "eager"]
+    args += [
+        "--time-to-quality",
+        str(root),
+        "--quality-model",
+        "C",
+        "--quality-steps",
+        "1",
+        "--out",
+        str(out),
+    ]
+    assert main(args) == 1  # both recipes' batches exceed the 3-pair training split
+    assert "time to quality failed for ssrdepth, paper" in capsys.readouterr().err
+    written = json.loads(out.read_text(encoding="utf-8"))
+    assert written["complete"] is True and "eager" in json.dumps(written["devices"])  # the timings are kept
+    assert {r: "error" in row for r, row in written["time_to_quality"]["recipes"].items()} == {
+        "ssrdepth": True,
+        "paper": True,
+    }

@@ -187,4 +187,13 @@ def main(args: argparse.Namespace) -> int:
     write_text(out.with_suffix(".md"), table)
     print(table, end="")
     print(f"wrote {out} and {out.with_suffix('.md')} in {result['seconds']:.0f} s")
+    failed = [
+        r for r, row in (result.get("time_to_quality") or {}).get("recipes", {}).items() if "error" in row
+    ]
+    if failed:  # the numbers above are kept; the exit status says that part of the run failed
+        print(
+            f"ssrdepth bench: error: time to quality failed for {', '.join(failed)} (see the table)",
+            file=sys.stderr,
+        )
+        return 1
     return 0

@@ -181,6 +181,14 @@ def _reached_cell(hit: dict[str, Any] | None) -> str:
     return "not reached" if hit is None else f"{hit['seconds']:,.0f} s (step {hit['step']})"
 
 
+def _no_ratio_reason(rows: dict[str, Any]) -> str:
+    """Why no speed-up could be given: a recipe's run failed, or the demo preset reached no level."""
+    failed = [name for name, row in rows.items() if "error" in row]
+    if failed:
+        return f"the run of {', '.join(failed)} failed"
+    return "the demo preset reached no level"
+
+
 def quality_lines(quality: dict[str, Any] | None) -> list[str]:
     """The time-to-quality table (``bench --time-to-quality``): per recipe, the training seconds to
     each δ < 1.25 level and the best level reached; then the paper recipe's time over the demo
@@ -221,7 +229,7 @@ def quality_lines(quality: dict[str, Any] | None) -> list[str]:
     lines.append(
         "Speed-up of the demo preset over the paper's recipe (the paper's training seconds to the level "
         "over ours; ≥: the paper's recipe did not reach it, its whole run over our time): "
-        + ("; ".join(ratios) if ratios else "none (the demo preset reached no level)")
+        + ("; ".join(ratios) if ratios else f"none ({_no_ratio_reason(quality['recipes'])})")
         + "."
     )
     return lines
