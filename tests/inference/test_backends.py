@@ -283,7 +283,8 @@ def test_auto_choice_summary_is_one_readable_line() -> None:
     }
     measured = autoselect.BackendChoice("onnxruntime-fp32", table)
     assert measured.summary() == (
-        "backend auto: onnxruntime-fp32, the fastest of 2 passing parity (measured here); "
+        "backend auto: onnxruntime-fp32, the fastest of 2 passing parity at batch 8 / 1 together (the lowest "
+        "sum of times relative to the best) (measured here); "
         "ms at batch 8 / 1: onnxruntime-fp32 6.00 / 1.00, torch-fp32 12.3 / 2.50; "
         "rejected: torch-bf16 (parity 3.10e-02 > 0.01), openvino-f32 (RuntimeError: no such device)"
     )

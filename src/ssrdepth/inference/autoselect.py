@@ -65,20 +65,25 @@ class BackendChoice:
 
     def summary(self, where: str = "") -> str:
         """One readable line: the backend chosen, why, each candidate's times and the rejected ones, e.g.
-        ``backend auto: onnxruntime-fp32, the fastest of 3 passing parity (measured here); ms at batch
-        8 / 1: onnxruntime-fp32 4.1 / 0.6, torch-fp32 6.3 / 0.9; rejected: torch-bf16 (parity 3.1e-02 >
+        ``backend auto: onnxruntime-fp32, the fastest of 3 passing parity at batch 8 / 1 together (the
+        lowest sum of times relative to the best) (measured here); ms at batch 8 / 1: onnxruntime-fp32 4.1 / 0.6, torch-fp32 6.3 / 0.9; rejected: torch-bf16 (parity 3.1e-02 >
         0.01)``. ``where``: the cache file, named when the choice was read from it."""
         timed = {k: v for k, v in self.table.items() if "rejected" not in v}
         how = f"chosen earlier on this machine, cached in {where}" if self.cached else "measured here"
         if self.cached and not where:
             how = "chosen earlier on this machine, cached"
-        text = f"backend auto: {self.backend}, the fastest of {len(timed)} passing parity ({how})"
         batches = sorted(
             {int(k[1:-3]) for v in timed.values() for k in v if k.startswith("b") and k.endswith("_ms")}
         )
+        head = " / ".join(str(b) for b in reversed(batches))
+        rule = (
+            f" at batch {head} together (the lowest sum of times relative to the best)"
+            if len(batches) > 1
+            else ""
+        )
+        text = f"backend auto: {self.backend}, the fastest of {len(timed)} passing parity{rule} ({how})"
         if batches:
             order = sorted(timed, key=lambda k: float(timed[k].get("score", 0.0)))
-            head = " / ".join(str(b) for b in reversed(batches))
             rows = [
                 f"{name} " + " / ".join(_ms(timed[name].get(f"b{b}_ms")) for b in reversed(batches))
                 for name in order
