@@ -30,11 +30,9 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
-import multiprocessing
 import os
 import shutil
 from collections.abc import Mapping
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +42,7 @@ from tqdm import tqdm
 
 from ssrdepth.core.hardware import usable_cores
 from ssrdepth.core.io import file_stamp, make_temp_dir, writable_cache_root, write_hint, write_json
+from ssrdepth.core.processes import worker_pool
 from ssrdepth.data.config import DataConfig, TargetScale
 from ssrdepth.data.dataset import ClipReport, DepthDataset, matcher_settings, to_tensors
 from ssrdepth.data.sample import BadSampleError, report_skipped
@@ -240,9 +239,7 @@ def _build(base: DepthDataset, directory: Path, progress: bool, workers: int | N
         results = map(_load, jobs)
         _consume(results, out, kept, skipped, bar, base, clipping)
     else:
-        # spawn, not fork: forked workers of a process that already initialised CUDA (or holds
-        # threads) crash or hang.
-        with ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with worker_pool(n_workers) as pool:  # spawned, dying with this process (core/processes.py)
             _consume(pool.map(_load, jobs, chunksize=16), out, kept, skipped, bar, base, clipping)
     bar.close()
     clipping.warn()

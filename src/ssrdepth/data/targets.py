@@ -11,7 +11,6 @@ finished target and a re-run resumes. Training refuses stale targets (:func:`che
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import signal
 import time
 from collections.abc import Sequence
@@ -26,6 +25,7 @@ from tqdm import tqdm
 
 from ssrdepth.core.hardware import usable_cores
 from ssrdepth.core.image import read_image, to_channels
+from ssrdepth.core.processes import worker_pool
 from ssrdepth.stereo.cache import TargetCache, record_inputs
 from ssrdepth.stereo.matching import REFERENCES, compute_disparity
 
@@ -110,11 +110,10 @@ def _task(key: str, left: str, right: str, cache: TargetCache) -> _Result:
 
 
 def process_pool(workers: int) -> ProcessPoolExecutor:
-    """``workers`` fresh processes (spawned: forking a parent whose OpenCV / OpenMP threads have run
-    can deadlock the child), each with one OpenCV thread."""
-    return ProcessPoolExecutor(
-        max_workers=workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker
-    )
+    """``workers`` fresh processes (:func:`ssrdepth.core.processes.worker_pool`: spawned, since forking
+    a parent whose OpenCV / OpenMP threads have run can deadlock the child, and dying with this one),
+    each with one OpenCV thread."""
+    return worker_pool(workers, _init_worker)
 
 
 def _to_compute(

@@ -565,8 +565,7 @@ def _run_grid(runs: list[RunSpec], cfg: ReproduceConfig) -> dict[str, tuple[dict
             if finished[run.key][0]["train"]["reused"]:
                 logger.info("%s: reused the finished run of the same configuration", run.key)
         return finished
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+    from concurrent.futures import as_completed
 
     from tqdm import tqdm
 
@@ -574,11 +573,10 @@ def _run_grid(runs: list[RunSpec], cfg: ReproduceConfig) -> dict[str, tuple[dict
     logger.info("training %d runs, %d at a time (%d thread(s) each)", len(runs), jobs, threads)
     started = time.perf_counter()
     out: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
-    context = multiprocessing.get_context("spawn")  # a forked torch with its thread pool can hang
+    from ssrdepth.core.processes import worker_pool
+
     level = logging.getLogger().getEffectiveLevel()
-    with ProcessPoolExecutor(
-        jobs, mp_context=context, initializer=_worker_logging, initargs=(level,)
-    ) as pool:
+    with worker_pool(jobs, _worker_logging, (level,)) as pool:
         futures = {pool.submit(_run_one, run, quiet, threads): run for run in _longest_first(runs, cfg)}
         bar = tqdm(
             as_completed(futures), total=len(runs), desc="training runs", unit="run", disable=not cfg.progress

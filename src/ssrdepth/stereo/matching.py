@@ -21,9 +21,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import multiprocessing
 from collections.abc import Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from typing import Any, ClassVar
 
@@ -31,6 +29,7 @@ import cv2
 import numpy as np
 
 from ssrdepth.core.hardware import usable_cores
+from ssrdepth.core.processes import worker_pool
 from ssrdepth.core.timing import elapsed
 
 #: How to install the optional ELAS backend (libelas bindings, built against numpy's headers).
@@ -519,10 +518,7 @@ def benchmark_matchers(
             single = _time_worker((setting, left, right, repeats))
         finally:
             cv2.setNumThreads(threads)
-        # Spawned, not forked: a fork after OpenCV's threads have run can deadlock the child.
-        with ProcessPoolExecutor(
-            max_workers=workers, mp_context=multiprocessing.get_context("spawn")
-        ) as pool:
+        with worker_pool(workers) as pool:  # spawned: a fork after OpenCV's threads ran can deadlock
             list(pool.map(_time_worker, [(setting, left, right, 1)] * workers))  # start and warm up
             jobs = [(setting, left, right, repeats)] * workers
             wall = elapsed(lambda: list(pool.map(_time_worker, jobs)))  # noqa: B023 (called here)

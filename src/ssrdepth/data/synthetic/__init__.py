@@ -33,10 +33,8 @@ from __future__ import annotations
 
 import json
 import logging
-import multiprocessing
 import os
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,6 +47,7 @@ from ssrdepth.core.advice import command_line
 from ssrdepth.core.hardware import usable_cores
 from ssrdepth.core.io import atomic_path, require_not_file, write_json
 from ssrdepth.core.png16 import KITTI_SCALE, decode_png16, encode_png16
+from ssrdepth.core.processes import worker_pool
 from ssrdepth.data.synthetic.camera import (
     BASELINE,
     CAMERA_HEIGHT,
@@ -376,9 +375,7 @@ def generate_synthetic(
         for job in jobs:
             bar.update(_render_sequence(job))
     else:
-        # spawn, not fork: forked workers of a process that already initialised CUDA (or holds
-        # threads) crash or hang.
-        with ProcessPoolExecutor(n_workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with worker_pool(n_workers) as pool:  # spawned, dying with this process (core/processes.py)
             for n in pool.map(_render_sequence, jobs):
                 bar.update(n)
     bar.close()
