@@ -379,8 +379,8 @@ def write_report(report: Path, results: dict[str, Any], figures: Mapping[str, Ma
     md: list[str] = [f"# {results['title']}\n"]
     md.append(
         f"Ran on {m['cpu']} ({m['cores']} cores, {m.get('memory_gib')} GiB; torch {m['torch']}, "
-        f"{threads}{', GPU ' + m['gpu'] if m.get('gpu') else ''}) in "
-        f"{format_duration(results['seconds'])}. Every number is also in `results.json`.\n"
+        f"{threads}{', GPU ' + m['gpu'] if m.get('gpu') else ''}): targets, training, evaluation and "
+        f"this report took {format_duration(results['seconds'])}. Every number is also in `results.json`.\n"
     )
     for note in results.get("notes", []):
         md.append(f"> {note}\n")
