@@ -3,6 +3,7 @@ of both recipes whose curve is the one an evaluation of its checkpoints gives.""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -211,3 +212,29 @@ def test_the_command_fails_when_a_recipe_failed_and_keeps_the_json(
         "ssrdepth": True,
         "paper": True,
     }
+
+
+def test_preflight_finds_a_too_small_split_before_anything_is_timed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ssrdepth.experiments.bench import quality
+
+    root = tmp_path / "synthetic"
+    generate_synthetic(root, 6, size=(64, 192), sequence_length=3, workers=1, progress=False)
+    cfg = QualityConfig(data=str(root), out=str(tmp_path / "quality"), model="C", width=0.125)
+    refused = quality.preflight(cfg)  # batch 20 (the demo preset) and 40 (the paper) on 3 training pairs
+    assert sorted(refused) == ["paper", "ssrdepth"]
+    assert (
+        "has 3 samples, fewer than the batch size 20: lower the batch with --quality-set"
+        in refused["ssrdepth"]
+    )
+    assert "fewer than the batch size 40" in refused["paper"]
+    # a batch that fits: nothing refused
+    assert quality.preflight(dataclasses.replace(cfg, overrides=("batch_size=3",))) == {}
+
+    def never(cfg: QualityConfig, recipe: str) -> dict:
+        raise AssertionError(f"{recipe} was trained although the preflight refused it")
+
+    monkeypatch.setattr(quality, "quality_curve", never)
+    result = bench_quality(cfg, refused=refused)
+    assert {r: row["error"] for r, row in result["recipes"].items()} == refused

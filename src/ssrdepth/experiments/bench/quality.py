@@ -68,8 +68,10 @@ class QualityConfig:
             raise ValueError(f"unknown recipe(s) {bad}; valid: {', '.join(QUALITY_RECIPES)}")
 
 
-#: How ``bench --time-to-quality`` gets more training data (the message of a too-small split).
+#: How ``bench --time-to-quality`` gets more training data and a smaller batch (the message of a
+#: too-small split, :func:`ssrdepth.training.data_setup.split_too_small_message`).
 MORE_PAIRS = "render more pairs into the set (ssrdepth generate --out DIR --pairs N)"
+QUALITY_LOWER_BATCH = "--quality-set batch_size=N"
 
 
 def reached(curve: list[dict[str, float]], threshold: float) -> dict[str, float] | None:
@@ -205,9 +207,7 @@ def quality_curve(cfg: QualityConfig, recipe: str) -> dict[str, Any]:
     try:
         train(tc, resume=False, on_step=on_step)
     except SplitTooSmallError as exc:  # bench's own options, not train's
-        raise SplitTooSmallError(
-            exc.samples, exc.batch_size, MORE_PAIRS, "--quality-set batch_size=N"
-        ) from None
+        raise SplitTooSmallError(exc.samples, exc.batch_size, MORE_PAIRS, QUALITY_LOWER_BATCH) from None
     return {
         "recipe": recipe,
         "model": cfg.model,
@@ -223,13 +223,36 @@ def quality_curve(cfg: QualityConfig, recipe: str) -> dict[str, Any]:
     }
 
 
+def preflight(cfg: QualityConfig) -> dict[str, str]:
+    """Recipe → the error its run would stop with at its start (a training split smaller than the
+    recipe's batch), found before ``bench`` times anything: the targets and the array cache built
+    here are the runs' own, reused by them. Empty when every recipe can run."""
+    from ssrdepth.data import build_dataset
+    from ssrdepth.experiments.reproduce import ensure_targets
+    from ssrdepth.training.data_setup import split_too_small_message
+
+    refused: dict[str, str] = {}
+    for recipe in cfg.recipes:
+        tc, _ = _train_config(cfg, recipe)
+        ensure_targets(tc.data, False)
+        samples = len(build_dataset(tc.data, "train", progress=False))  # type: ignore[arg-type]
+        if samples < tc.batch_size:
+            why = split_too_small_message(samples, tc.batch_size, MORE_PAIRS, QUALITY_LOWER_BATCH)
+            refused[recipe] = f"SplitTooSmallError: {why}"
+            logger.warning("time to quality, recipe %s: %s", recipe, why)
+    return refused
+
+
 def bench_quality(
-    cfg: QualityConfig, on_update: Callable[[dict[str, Any]], None] | None = None
+    cfg: QualityConfig,
+    on_update: Callable[[dict[str, Any]], None] | None = None,
+    refused: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """Every recipe's curve (:func:`quality_curve`) and the speed-ups (:func:`speedups`), for the
     bench JSON's ``time_to_quality`` entry. A recipe whose run fails keeps its error (``{"recipe",
     "model", "error"}``) and the other recipes still run, so minutes of training are not lost;
-    ``on_update`` receives the entry as it stands after each recipe (``bench`` writes it to its JSON)."""
+    ``on_update`` receives the entry as it stands after each recipe (``bench`` writes it to its JSON);
+    ``refused``: recipe → error found before (:func:`preflight`), kept without running the recipe."""
     rows: dict[str, dict[str, Any]] = {}
 
     def entry() -> dict[str, Any]:
@@ -247,6 +270,9 @@ def bench_quality(
         }
 
     for recipe in cfg.recipes:
+        if refused and recipe in refused:
+            rows[recipe] = {"recipe": recipe, "model": cfg.model, "error": refused[recipe]}
+            continue
         try:
             rows[recipe] = quality_curve(cfg, recipe)
         except Exception as exc:  # one recipe's failure must not lose the other's curve

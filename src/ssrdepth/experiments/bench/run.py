@@ -23,7 +23,7 @@ from ssrdepth.core.machine import machine_info
 from ssrdepth.experiments.bench.inference import bench_inference
 from ssrdepth.experiments.bench.measure import matmul_peak
 from ssrdepth.experiments.bench.plan import SCHEMA, BenchConfig
-from ssrdepth.experiments.bench.quality import QualityConfig, bench_quality
+from ssrdepth.experiments.bench.quality import QualityConfig, bench_quality, preflight
 from ssrdepth.experiments.bench.training import bench_training
 from ssrdepth.models import create_model
 
@@ -57,6 +57,8 @@ def run_bench(
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    # A time-to-quality run that cannot start is found before minutes of timing, not after.
+    refused = preflight(quality) if quality is not None else None
     load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
     started = time.perf_counter()
     result: dict[str, Any] = {
@@ -106,7 +108,7 @@ def run_bench(
             if on_update is not None:
                 on_update(result)
 
-        result["time_to_quality"] = bench_quality(quality, on_update=partial)
+        result["time_to_quality"] = bench_quality(quality, on_update=partial, refused=refused)
     result["seconds"] = time.perf_counter() - started
     result["load_average"] = {"before": load_before, "after": os.getloadavg() if load_before else None}
     result["complete"] = True
