@@ -552,11 +552,12 @@ def parallelism(n_runs: int, jobs: int) -> tuple[int, int]:
     return at_once, max(1, usable_cores() // at_once)
 
 
-def _run_grid(runs: list[RunSpec], cfg: ReproduceConfig) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
-    """Every run trained and evaluated (:func:`_run_one`): one after another, or ``cfg.jobs`` at a time
-    in spawned worker processes (their progress bars off; one line per finished run and a bar over
-    the runs here instead). Run key → (entry, figure samples)."""
-    jobs, threads = parallelism(len(runs), cfg.jobs)
+def _run_grid(
+    runs: list[RunSpec], cfg: ReproduceConfig, jobs: int, threads: int
+) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
+    """Every run trained and evaluated (:func:`_run_one`): one after another, or ``jobs`` at a time with
+    ``threads`` each in worker processes (:func:`parallelism`; their progress bars off; one line per
+    finished run and a bar over the runs here instead). Run key → (entry, figure samples)."""
     if jobs == 1:
         finished = {}
         for i, run in enumerate(runs, 1):
@@ -569,12 +570,12 @@ def _run_grid(runs: list[RunSpec], cfg: ReproduceConfig) -> dict[str, tuple[dict
 
     from tqdm import tqdm
 
+    from ssrdepth.core.processes import worker_pool
+
     quiet = dataclasses.replace(cfg, progress=False)
     logger.info("training %d runs, %d at a time (%d thread(s) each)", len(runs), jobs, threads)
     started = time.perf_counter()
     out: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {}
-    from ssrdepth.core.processes import worker_pool
-
     level = logging.getLogger().getEffectiveLevel()
     with worker_pool(jobs, _worker_logging, (level,)) as pool:
         futures = {pool.submit(_run_one, run, quiet, threads): run for run in _longest_first(runs, cfg)}
@@ -612,7 +613,8 @@ def reproduce(cfg: ReproduceConfig) -> dict[str, Any]:
         tkey = f"{run.data.source}:{run.data.root}:{run.data.matcher}:{run.data.max_disparity}"
         if tkey not in targets:
             targets[tkey] = ensure_targets(run.data, cfg.progress)
-    finished = _run_grid(runs, cfg)
+    jobs, threads = parallelism(len(runs), cfg.jobs)
+    finished = _run_grid(runs, cfg, jobs, threads)
     done = {run.key: finished[run.key][0] for run in runs}  # the plan's order, however they finished
     figures = {run.key: finished[run.key][1] for run in runs}
     from ssrdepth.experiments.report_writer import write_report
@@ -630,7 +632,7 @@ def reproduce(cfg: ReproduceConfig) -> dict[str, Any]:
         "title": cfg.title,
         "config": dataclasses.asdict(cfg),
         "machine": machine_info(),
-        "training": dict(zip(("jobs", "threads"), parallelism(len(runs), cfg.jobs), strict=True)),
+        "training": {"jobs": jobs, "threads": threads},
         "seconds": time.perf_counter() - t0,
         "skipped": skipped,
         "targets": targets,

@@ -244,6 +244,11 @@ def _frame_paths(root: Path, sequence: int, frame: int) -> tuple[Path, Path, Pat
     return t / "image_02" / name, t / "image_03" / name, t / "depth" / name, t / "regions" / name
 
 
+def _rendered(root: Path, sequence: int, frame: int) -> bool:
+    """Whether every file of one frame is there (written atomically, so present means finished)."""
+    return all(p.exists() for p in _frame_paths(root, sequence, frame))
+
+
 def _write_png(path: Path, array: np.ndarray) -> None:
     with atomic_path(path) as tmp:
         if not cv2.imwrite(str(tmp), array):
@@ -256,10 +261,10 @@ def _render_sequence(args: tuple[Path, SyntheticSettings, int, int]) -> int:
     scene: Scene | None = None
     done = 0
     for frame in range(n_frames):
-        paths = _frame_paths(root, sequence, frame)
-        if all(p.exists() for p in paths):
+        if _rendered(root, sequence, frame):
             done += 1
             continue  # resumed: already rendered by an earlier, interrupted run
+        paths = _frame_paths(root, sequence, frame)
         scene = scene or make_scene(settings.seed, sequence, n_frames, settings.features)
         r = render_views(settings.seed, sequence, frame, n_frames, cam, scene)
         _write_png(paths[0], cv2.cvtColor(r.left, cv2.COLOR_RGB2BGR))
@@ -273,6 +278,46 @@ def _render_sequence(args: tuple[Path, SyntheticSettings, int, int]) -> int:
 def _iter_jobs(root: Path, settings: SyntheticSettings) -> Iterator[tuple[Path, SyntheticSettings, int, int]]:
     for sequence, n_frames in enumerate(settings.sequences()):
         yield root, settings, sequence, n_frames
+
+
+def _earlier_render(out: Path, settings: SyntheticSettings) -> dict[str, Any]:
+    """The manifest already in ``out`` when it was rendered with ``settings`` (a render to resume or
+    check), ``{}`` for a new or empty folder.
+
+    Raises:
+        ValueError: ``out`` holds another generator version's set, a set rendered with other settings
+            (each setting that differs is named), or files that are not a synthetic set.
+    """
+    manifest = out / "synthetic.json"
+    if not manifest.exists():
+        if out.exists() and any(out.iterdir()):
+            raise ValueError(
+                f"{out} exists and is not a synthetic data set (no synthetic.json); choose an empty folder"
+            )
+        return {}
+    old = read_manifest(out)
+    old_version = (old.get("settings") or {}).get("version")
+    if old_version != GENERATOR_VERSION:
+        raise ValueError(
+            f"{out} holds a synthetic set rendered by generator version {old_version} ({manifest}); "
+            f"this ssrdepth renders version {GENERATOR_VERSION}. The old set still loads for "
+            "training and evaluation as it is; to render the new one, choose another folder or "
+            "delete this one (the demo: --fresh all)"
+        )
+    stored = {"focal_scale": 1.0, **(old.get("settings") or {})}  # older sets: KITTI's focal
+    wanted = asdict(settings)
+    if stored != wanted:
+        differ = ", ".join(
+            f"{k} {stored.get(k)!r} there, {wanted.get(k)!r} asked"
+            for k in sorted(set(stored) | set(wanted))
+            if stored.get(k) != wanted.get(k)
+        )
+        raise ValueError(
+            f"{out} already holds a synthetic set rendered with other settings ({manifest}: {differ}); "
+            "an interrupted render resumes only with the same settings: repeat them, or choose "
+            "another folder or delete it"
+        )
+    return old
 
 
 def generate_synthetic(
@@ -312,36 +357,7 @@ def generate_synthetic(
     )
     settings.camera()  # a bad focal scale fails before anything is written
     manifest = out / "synthetic.json"
-    old: dict[str, Any] = {}
-    if manifest.exists():
-        old = read_manifest(out)
-        old_version = (old.get("settings") or {}).get("version")
-        if old_version != GENERATOR_VERSION:
-            raise ValueError(
-                f"{out} holds a synthetic set rendered by generator version {old_version} ({manifest}); "
-                f"this ssrdepth renders version {GENERATOR_VERSION}. The old set still loads for "
-                "training and evaluation as it is; to render the new one, choose another folder or "
-                "delete this one (the demo: --fresh all)"
-            )
-        stored, wanted = (
-            {"focal_scale": 1.0, **(old.get("settings") or {})},
-            asdict(settings),
-        )  # older: KITTI's focal
-        if stored != wanted:
-            differ = ", ".join(
-                f"{k} {stored.get(k)!r} there, {wanted.get(k)!r} asked"
-                for k in sorted(set(stored) | set(wanted))
-                if stored.get(k) != wanted.get(k)
-            )
-            raise ValueError(
-                f"{out} already holds a synthetic set rendered with other settings ({manifest}: {differ}); "
-                "an interrupted render resumes only with the same settings: repeat them, or choose "
-                "another folder or delete it"
-            )
-    elif out.exists() and any(out.iterdir()):
-        raise ValueError(
-            f"{out} exists and is not a synthetic data set (no synthetic.json); choose an empty folder"
-        )
+    old = _earlier_render(out, settings)
     cam = settings.camera()
     info = {
         "format": "ssrdepth-synthetic",
@@ -363,9 +379,7 @@ def generate_synthetic(
         with atomic_path(path) as tmp:
             tmp.write_text(calib_text(cam))
     jobs = list(_iter_jobs(out, settings))
-    if info["complete"] and all(
-        p.exists() for _, _, seq, n in jobs for f in range(n) for p in _frame_paths(out, seq, f)
-    ):
+    if info["complete"] and all(_rendered(out, seq, f) for _, _, seq, n in jobs for f in range(n)):
         logger.info("%s: all %d pairs are already rendered", out, n_pairs)
         return settings  # nothing to render: no worker processes started
     logger.info("rendering %d synthetic stereo pairs into %s", n_pairs, out)

@@ -270,14 +270,15 @@ def bench_quality(
         }
 
     for recipe in cfg.recipes:
-        if refused and recipe in refused:
-            rows[recipe] = {"recipe": recipe, "model": cfg.model, "error": refused[recipe]}
-            continue
-        try:
-            rows[recipe] = quality_curve(cfg, recipe)
-        except Exception as exc:  # one recipe's failure must not lose the other's curve
-            logger.warning("time to quality, recipe %s: %s: %s", recipe, type(exc).__name__, exc)
-            rows[recipe] = {"recipe": recipe, "model": cfg.model, "error": f"{type(exc).__name__}: {exc}"}
+        error = (refused or {}).get(recipe)
+        if error is None:
+            try:
+                rows[recipe] = quality_curve(cfg, recipe)
+            except Exception as exc:  # one recipe's failure must not lose the other's curve
+                error = f"{type(exc).__name__}: {exc}"
+                logger.warning("time to quality, recipe %s: %s", recipe, error)
+        if error is not None:
+            rows[recipe] = {"recipe": recipe, "model": cfg.model, "error": error}
         if on_update is not None:
             on_update(entry())
     return entry()

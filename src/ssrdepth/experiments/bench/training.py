@@ -167,6 +167,7 @@ def photometric_loss_cost(
     "runs": {name: every run time}, "fraction": loss_s / photometric_step_s, "extra":
     photometric / supervised − 1}``."""
     from ssrdepth.core.hardware import resolve_precision
+    from ssrdepth.data.config import SYNTHETIC_MAX_DISPARITY
     from ssrdepth.losses import LOSSES
     from ssrdepth.runtime.forward import autocast_dtype, forward
     from ssrdepth.training.photometric import PhotometricConfig, stereo_loss
@@ -179,7 +180,9 @@ def photometric_loss_cost(
     right = torch.roll(left, -4, dims=-1)
     target = torch.rand(setting.batch, 1, h, w, generator=gen).to(device)
     valid = target > 0.05
-    scale, pcfg = TargetScale("disparity", 96.0, reference_width=w), PhotometricConfig()
+    # the synthetic set's normalisation (96 px at its width): the loss's cost does not depend on it
+    scale = TargetScale("disparity", float(SYNTHETIC_MAX_DISPARITY), reference_width=w)
+    pcfg = PhotometricConfig()
     net = bench_model(name, setting.channels, cfg.width, device, False)
     net.train()
     opt = torch.optim.AdamW(net.parameters(), lr=1e-6)
