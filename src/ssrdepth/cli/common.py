@@ -25,7 +25,7 @@ SOURCE_OPTIONS = {
     "max_depth": "depth normalisation of depth and lidar targets (m; default per source: "
     + ", ".join(f"{k} {v:g}" for k, v in DEFAULT_MAX_DEPTH.items())
     + ")",
-    "matcher": "stereo targets: matching backend (default sgm)",
+    "matcher": "stereo targets: matching backend (default sgm); exact / lidar-like: the exact disparity, or its lidar-like sampling, of a set with exact depth (synthetic)",
     "max_disparity": "stereo targets: search range and normalisation maximum (px; default: 96 for synthetic, else the matcher's 192)",
     "cache_dir": "cache of derived data (default ROOT/.ssrdepth)",
 }
@@ -217,7 +217,7 @@ def add_source_arguments(
     """The data source and every source's options (:data:`SOURCE_OPTIONS`), the one definition used
     by each command that takes a data source. Defaults are ``None`` (= keep the base configuration's
     value); :func:`source_changes` turns what was given into ``DataConfig`` field changes."""
-    from ssrdepth.stereo.matching import METHODS
+    from ssrdepth.stereo.matching import METHODS, REFERENCES
 
     g = p.add_argument_group(title)
     g.add_argument("--source", required=required, default=None, choices=list(SOURCES), help="data source")
@@ -231,7 +231,7 @@ def add_source_arguments(
     g.add_argument("--depth-invalid", type=float, default=None, help=SOURCE_OPTIONS["depth_invalid"])
     g.add_argument("--nyu-depth", default=None, choices=("filled", "raw"), help=SOURCE_OPTIONS["nyu_depth"])
     g.add_argument("--max-depth", type=float, default=None, help=SOURCE_OPTIONS["max_depth"])
-    g.add_argument("--matcher", default=None, choices=METHODS, help=SOURCE_OPTIONS["matcher"])
+    g.add_argument("--matcher", default=None, choices=(*METHODS, *REFERENCES), help=SOURCE_OPTIONS["matcher"])
     g.add_argument("--max-disparity", type=int, default=None, help=SOURCE_OPTIONS["max_disparity"])
     g.add_argument("--cache-dir", default=None, help=SOURCE_OPTIONS["cache_dir"])
     g.add_argument("--skip-bad", action="store_true", help="leave out unreadable samples (listed at the end)")

@@ -8,6 +8,7 @@ from ssrdepth.cli.common import add_source_arguments, source_changes
 from ssrdepth.core.io import write_hint
 from ssrdepth.data.targets import CACHE_DIR_HINT, prepare_targets
 from ssrdepth.stereo.cache import TargetCache
+from ssrdepth.stereo.matching import REFERENCES
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -24,6 +25,15 @@ def main(args: argparse.Namespace) -> int:
     from ssrdepth.data.config import DataConfig
 
     cfg = DataConfig(**source_changes(args))
+    if cfg.matcher in REFERENCES:  # exact / lidar-like: from the exact depth, nothing is matched
+        from ssrdepth.data.reference import prepare_reference_targets
+
+        done = prepare_reference_targets(cfg, progress=not args.no_progress)
+        print(
+            f"{done['computed']} computed, {done['skipped']} already cached of {done['total']} frames in "
+            f"{done['seconds']:.1f} s → {done['directory']}"
+        )
+        return 0
     cache = TargetCache.for_config(cfg)
     pairs = list_stereo_pairs(cfg)
     if not pairs:

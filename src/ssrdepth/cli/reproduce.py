@@ -16,6 +16,7 @@ from ssrdepth.cli.common import (
 from ssrdepth.data.config import STREET_STEREO_SOURCES
 from ssrdepth.experiments.report import format_duration
 from ssrdepth.experiments.reproduce import ReproduceConfig, reproduce
+from ssrdepth.stereo.matching import METHODS, REFERENCES
 
 #: A valid ``--option`` (the help and error messages show it).
 _EXAMPLE = 'table_lengths=[["1",300]], metric_protocol=kitti or figure_images=2'
@@ -36,8 +37,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--matcher",
         default=None,
-        choices=("elas", "sgm", "bm"),
-        help="stereo matcher for KITTI targets (the paper: elas)",
+        choices=(*METHODS, *REFERENCES),
+        help="stereo matcher for KITTI targets (the paper: elas); exact / lidar-like: the synthetic set's "
+        "exact disparity, or its lidar-like sampling",
     )
     p.add_argument("--width", type=float, default=None, help="channel width multiplier (1.0 = paper)")
     add_common_arguments(p, real_kitti_default="none: not evaluated on real frames")

@@ -188,6 +188,8 @@ def plan_runs(cfg: ReproduceConfig) -> tuple[list[RunSpec], list[str]]:
                 data = DataConfig(source="nyu", root=cfg.nyu, size=(240, 320), channels=ch, target="depth")
                 runs.append(RunSpec("3", col, "SCRX", data, f"nyu-{col}-320x240"))
     runs = [dataclasses.replace(r, seed=seed) for r in runs for seed in range(cfg.seeds)]
+    if cfg.overrides:  # `--set data.KEY=VALUE` changes what a run reads: its targets, baselines, tests
+        runs = [dataclasses.replace(r, data=train_config_for(r, cfg).data) for r in runs]
     return runs, skipped
 
 
