@@ -55,7 +55,11 @@ def sparsification_curve(
     fractions: tuple[float, ...] = DEFAULT_FRACTIONS,
 ) -> np.ndarray:
     """The measure on the pixels left after removing, for each fraction ``f``, the ``⌊f·P⌋`` pixels of
-    highest ``uncertainty`` (ties: the later pixel goes first), one value per fraction.
+    highest ``uncertainty``, one value per fraction. Where the cut falls inside a group of equal
+    uncertainties (common: a map upsampled by nearest neighbour, a quantised or zero disagreement) the
+    group's pixels count in proportion — the mean over every order of the tied pixels for AbsRel, the
+    root of the mean squared-error sum for RMSE — so the curve never depends on where a pixel lies
+    in the image.
 
     pred, target, uncertainty: ``(P,)`` compared pixels of one image (``target`` > 0 for AbsRel),
     any units (the measure's). fractions: in [0, 1), so that at least one pixel is left.
@@ -73,10 +77,17 @@ def sparsification_curve(
     if any(not 0.0 <= f < 1.0 for f in fractions):
         raise ValueError(f"fractions must lie in [0, 1), got {fractions}")
     term, finish = MEASURES[measure]
-    order = np.argsort(u, kind="stable")  # most certain first; equal values keep their order
-    prefix = np.cumsum(term(p, t)[order])
+    order = np.argsort(u, kind="stable")  # most certain first
+    u_sorted = u[order]
+    prefix = np.concatenate(([0.0], np.cumsum(term(p, t)[order])))
     kept = np.array([p.size - int(np.floor(f * p.size)) for f in fractions])
-    return np.asarray(finish(prefix[kept - 1] / kept), dtype=np.float64)
+    # The tie group of the last kept pixel, [start, end) in the sorted order: of its end − start
+    # pixels, kept − start stay, each carrying the group's mean term.
+    start = np.searchsorted(u_sorted, u_sorted[kept - 1], side="left")
+    end = np.searchsorted(u_sorted, u_sorted[kept - 1], side="right")
+    group_mean = (prefix[end] - prefix[start]) / (end - start)
+    total = prefix[start] + (kept - start) * group_mean
+    return np.asarray(finish(total / kept), dtype=np.float64)
 
 
 def oracle_uncertainty(pred: np.ndarray, target: np.ndarray, measure: str) -> np.ndarray:
