@@ -30,6 +30,7 @@ import torch
 from ssrdepth.core.flops import count_flops
 from ssrdepth.core.hardware import native_bf16
 from ssrdepth.core.scale import TargetScale
+from ssrdepth.data.config import SYNTHETIC_MAX_DISPARITY
 from ssrdepth.experiments.bench.measure import bench_model, interleaved_medians, peak_memory
 from ssrdepth.experiments.bench.plan import TRAIN_VARIANTS, BenchConfig, Setting, keras_skip
 from ssrdepth.losses import l2_paper
@@ -167,7 +168,6 @@ def photometric_loss_cost(
     "runs": {name: every run time}, "fraction": loss_s / photometric_step_s, "extra":
     photometric / supervised − 1}``."""
     from ssrdepth.core.hardware import resolve_precision
-    from ssrdepth.data.config import SYNTHETIC_MAX_DISPARITY
     from ssrdepth.losses import LOSSES
     from ssrdepth.runtime.forward import autocast_dtype, forward
     from ssrdepth.training.photometric import PhotometricConfig, stereo_loss
@@ -224,9 +224,10 @@ def photometric_loss_cost(
 
 
 class _RandomDepth(torch.utils.data.Dataset[dict[str, Any]]):
-    """``n`` random samples in the training contract (image, normalised target, valid mask) at one size."""
+    """``n`` random samples in the training contract (image, normalised target, valid mask) at one size,
+    on the synthetic source's disparity range (:data:`~ssrdepth.data.config.SYNTHETIC_MAX_DISPARITY`)."""
 
-    scale = TargetScale("disparity", 96.0)
+    scale = TargetScale("disparity", float(SYNTHETIC_MAX_DISPARITY))
 
     def __init__(self, n: int, channels: int, size: tuple[int, int]) -> None:
         gen = torch.Generator().manual_seed(0)
